@@ -1,0 +1,123 @@
+/*
+ * buf.c - growable buffers and varints (see buf.h).
+ */
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+unsigned char *buf_take(struct buf *b, size_t *len)
+{
+	unsigned char *d = b->data;
+
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return d;
+}
+
+int buf_reserve(struct buf *b, size_t n)
+{
+	size_t want, cap;
+	unsigned char *d;
+
+	if (b->failed)
+		return -1;
+	if (n <= b->cap - b->len)
+		return 0;
+	if (n > b->max || b->len > b->max - n) {
+		b->failed = 1;
+		return -1;
+	}
+	want = b->len + n;
+	cap = b->cap ? b->cap : 256;
+	while (cap < want)
+		cap = cap > b->max / 2 ? b->max : cap * 2;
+	d = realloc(b->data, cap);
+	if (!d) {
+		b->failed = 1;
+		return -1;
+	}
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t n)
+{
+	if (n == 0)
+		return b->failed ? -1 : 0;
+	if (buf_reserve(b, n))
+		return -1;
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+int buf_put_u8(struct buf *b, unsigned v)
+{
+	unsigned char c = (unsigned char)v;
+
+	return buf_append(b, &c, 1);
+}
+
+int buf_put_u32le(struct buf *b, uint32_t v)
+{
+	unsigned char c[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+			       (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+
+	return buf_append(b, c, 4);
+}
+
+int buf_put_varint(struct buf *b, uint64_t v)
+{
+	unsigned char tmp[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		tmp[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (unsigned char)v;
+	return buf_append(b, tmp, n);
+}
+
+int buf_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+	const unsigned char *q = *p;
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	while (q < end && shift < 70) {
+		unsigned char c = *q++;
+
+		if (shift == 63 && c > 1)
+			return -1; /* more than 64 bits */
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			if (c == 0 && shift > 0)
+				return -1; /* redundant zero group: not canonical */
+			*p = q;
+			*out = v;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -1;
+}

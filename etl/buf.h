@@ -1,0 +1,64 @@
+/*
+ * buf.h - growable byte buffers with a ceiling, and LEB128 varints.
+ *
+ * A buffer grows by doubling up to its `max`; past it an append fails with
+ * CRM_E_NOMEM instead of eating the machine. The bytes are owned by the
+ * buffer until buf_take() hands them over.
+ *
+ * Lifecycle: buf_init() -> appends -> buf_release() (or buf_take()).
+ */
+#ifndef CRM_BUF_H
+#define CRM_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	unsigned char *data; /* owned, or NULL while empty */
+	size_t len;          /* bytes used */
+	size_t cap;          /* bytes allocated */
+	size_t max;          /* ceiling on cap */
+	int failed;          /* an append hit the ceiling or malloc failed */
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+/* Hand the bytes over (caller frees); the buffer is empty afterwards. */
+unsigned char *buf_take(struct buf *b, size_t *len);
+
+/* Make room for `n` more bytes; 0 or -1 (and b->failed set). */
+int buf_reserve(struct buf *b, size_t n);
+int buf_append(struct buf *b, const void *data, size_t n);
+int buf_put_u8(struct buf *b, unsigned v);
+int buf_put_u32le(struct buf *b, uint32_t v);
+int buf_put_varint(struct buf *b, uint64_t v);
+
+/* Bytes a varint of v takes (1..10). */
+static inline size_t buf_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline uint64_t buf_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t buf_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/*
+ * Read a varint from [*p, end): at most 10 bytes, no redundant trailing
+ * zero group. Returns 0 and advances *p, or -1 on a bad or cut varint.
+ */
+int buf_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out);
+
+#endif

@@ -1,0 +1,988 @@
+/*
+ * crmp.c - period file writer and reader (docs/period-format.md).
+ *
+ * The writer owns no column data: it borrows the caller's arrays and only
+ * encodes at commit, so a period is held in memory once. The reader keeps
+ * the file's bytes and decodes a column when asked; every length, offset,
+ * count and checksum is checked against the bytes actually present before
+ * use (a damaged file is an error, never a crash).
+ */
+#include "crmp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "fsx.h"
+
+#include "banned.h"
+
+#define HEADER_SIZE 64
+#define ZLEVEL 6
+#define MAX_FILE ((uint64_t)1 << 36)
+
+static const unsigned char magic[8] = { 0x89, 'C', 'R', 'M', 'P', '\r', '\n', 0x1a };
+
+/* ---------------------------------------------------------------- writer */
+
+struct wcol {
+	char name[64];
+	enum crmp_type type;
+	const int64_t *ivals;
+	const uint8_t *present;   /* integers */
+	const char *const *svals; /* strings: NULL = absent */
+	const uint32_t *lens;
+};
+
+struct wtable {
+	char name[64];
+	uint64_t rows;
+	size_t n_cols;
+	struct wcol cols[CRMP_MAX_COLUMNS];
+};
+
+struct crmp_writer {
+	enum crmp_kind kind;
+	int period;
+	size_t n_tables;
+	struct wtable tables[CRMP_MAX_TABLES];
+};
+
+struct crmp_writer *crmp_writer_new(enum crmp_kind kind, int period)
+{
+	struct crmp_writer *w = calloc(1, sizeof(*w));
+
+	if (w) {
+		w->kind = kind;
+		w->period = period;
+	}
+	return w;
+}
+
+void crmp_writer_free(struct crmp_writer *w)
+{
+	free(w);
+}
+
+static int valid_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int crmp_writer_table(struct crmp_writer *w, const char *name, uint64_t rows,
+		      struct crm_err *e)
+{
+	struct wtable *t;
+
+	if (w->n_tables >= CRMP_MAX_TABLES || !valid_name(name) || rows > UINT32_MAX)
+		return err_set(e, CRM_E_INTERNAL, "cannot add table '%s' to a period file", name);
+	t = &w->tables[w->n_tables++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->rows = rows;
+	return 0;
+}
+
+static struct wcol *add_col(struct crmp_writer *w, const char *name, struct crm_err *e)
+{
+	struct wtable *t = w->n_tables ? &w->tables[w->n_tables - 1] : NULL;
+	struct wcol *c;
+
+	if (!t || t->n_cols >= CRMP_MAX_COLUMNS || !valid_name(name)) {
+		err_set(e, CRM_E_INTERNAL, "cannot add column '%s' to a period file", name);
+		return NULL;
+	}
+	c = &t->cols[t->n_cols++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return c;
+}
+
+int crmp_writer_int(struct crmp_writer *w, const char *name, const int64_t *values,
+		    const uint8_t *present, struct crm_err *e)
+{
+	struct wcol *c = add_col(w, name, e);
+
+	if (!c)
+		return e->code;
+	c->type = CRMP_INT;
+	c->ivals = values;
+	c->present = present;
+	return 0;
+}
+
+int crmp_writer_str(struct crmp_writer *w, const char *name, const char *const *vals,
+		    const uint32_t *lens, struct crm_err *e)
+{
+	struct wcol *c = add_col(w, name, e);
+
+	if (!c)
+		return e->code;
+	c->type = CRMP_STR;
+	c->svals = vals;
+	c->lens = lens;
+	return 0;
+}
+
+static int is_present(const struct wcol *c, uint64_t i)
+{
+	return c->type == CRMP_INT ? (!c->present || c->present[i]) : c->svals[i] != NULL;
+}
+
+/* Presence runs: present, absent, present, ... adding up to rows. */
+static uint64_t put_presence(struct buf *b, const struct wcol *c, uint64_t rows)
+{
+	uint64_t i = 0, nulls = 0;
+	int want = 1;
+
+	while (i < rows) {
+		uint64_t run = 0;
+
+		while (i < rows && is_present(c, i) == want) {
+			run++;
+			i++;
+		}
+		if (!want)
+			nulls += run;
+		buf_put_varint(b, run);
+		want = !want;
+	}
+	return nulls;
+}
+
+static uint64_t count_nulls(const struct wcol *c, uint64_t rows)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < rows; i++)
+		n += !is_present(c, i);
+	return n;
+}
+
+static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t rows)
+{
+	uint64_t i, plain = 0, delta = 0;
+	int64_t prev = 0;
+	int first = 1;
+	enum crmp_enc enc;
+
+	for (i = 0; i < rows; i++) {
+		if (!is_present(c, i))
+			continue;
+		plain += buf_varint_len(buf_zigzag(c->ivals[i]));
+		delta += buf_varint_len(buf_zigzag(first ? c->ivals[i]
+						   : (int64_t)((uint64_t)c->ivals[i] - (uint64_t)prev)));
+		prev = c->ivals[i];
+		first = 0;
+	}
+	enc = delta <= plain ? CRMP_DELTA : CRMP_PLAIN;
+	if (buf_reserve(b, enc == CRMP_DELTA ? delta : plain))
+		return enc;
+	prev = 0;
+	for (i = 0; i < rows; i++) {
+		int64_t v;
+
+		if (!is_present(c, i))
+			continue;
+		v = c->ivals[i];
+		buf_put_varint(b, buf_zigzag(enc == CRMP_DELTA ? (int64_t)((uint64_t)v - (uint64_t)prev) : v));
+		prev = v;
+	}
+	return enc;
+}
+
+static int str_cmp(const char *a, uint32_t la, const char *b, uint32_t lb)
+{
+	int r = memcmp(a, b, la < lb ? la : lb);
+
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* qsort cannot take a context in C11: the column being sorted is passed here. */
+static const struct wcol *sort_col;
+
+static int cmp_rows(const void *x, const void *y)
+{
+	uint64_t i = *(const uint64_t *)x, j = *(const uint64_t *)y;
+	int r = str_cmp(sort_col->svals[i], sort_col->lens[i], sort_col->svals[j], sort_col->lens[j]);
+
+	return r ? r : (i > j) - (i < j);
+}
+
+static int encode_dict(struct buf *b, const struct wcol *c, const uint64_t *order, uint64_t n,
+		       uint64_t rows, uint32_t *codes)
+{
+	uint64_t k, d = 0;
+
+	/* First pass counts distinct values, second writes them. */
+	for (k = 0; k < n; k++)
+		if (k == 0 || str_cmp(c->svals[order[k]], c->lens[order[k]],
+				      c->svals[order[k - 1]], c->lens[order[k - 1]]) != 0)
+			d++;
+	buf_put_varint(b, d);
+	d = 0;
+	for (k = 0; k < n; k++) {
+		uint64_t r = order[k];
+
+		if (k == 0 || str_cmp(c->svals[r], c->lens[r], c->svals[order[k - 1]],
+				      c->lens[order[k - 1]]) != 0) {
+			buf_put_varint(b, c->lens[r]);
+			buf_append(b, c->svals[r], c->lens[r]);
+			d++;
+		}
+		codes[r] = (uint32_t)(d - 1);
+	}
+	for (k = 0; k < rows; k++)
+		if (c->svals[k])
+			buf_put_varint(b, codes[k]);
+	return 0;
+}
+
+static void encode_front(struct buf *b, const struct wcol *c, uint64_t rows)
+{
+	const char *prev = NULL;
+	uint32_t prev_len = 0;
+	uint64_t i;
+
+	for (i = 0; i < rows; i++) {
+		uint32_t shared = 0, len;
+
+		if (!c->svals[i])
+			continue;
+		len = c->lens[i];
+		while (prev && shared < len && shared < prev_len && prev[shared] == c->svals[i][shared])
+			shared++;
+		buf_put_varint(b, shared);
+		buf_put_varint(b, len - shared);
+		buf_append(b, c->svals[i] + shared, len - shared);
+		prev = c->svals[i];
+		prev_len = len;
+	}
+}
+
+static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t rows,
+				 struct crm_err *e)
+{
+	uint64_t i, n = 0, d = 0, *order = NULL;
+	uint32_t *codes = NULL;
+	enum crmp_enc enc = CRMP_FRONT;
+
+	for (i = 0; i < rows; i++)
+		if (c->svals[i] && c->lens[i] > CRMP_MAX_STRING) {
+			err_set(e, CRM_E_INTERNAL, "string of %u bytes in column '%s'", c->lens[i], c->name);
+			return 0;
+		}
+	order = malloc((rows ? rows : 1) * sizeof(*order));
+	codes = malloc((rows ? rows : 1) * sizeof(*codes));
+	if (!order || !codes) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		goto out;
+	}
+	for (i = 0; i < rows; i++)
+		if (c->svals[i])
+			order[n++] = i;
+	sort_col = c;
+	qsort(order, n, sizeof(*order), cmp_rows);
+	for (i = 0; i < n; i++)
+		if (i == 0 || str_cmp(c->svals[order[i]], c->lens[order[i]], c->svals[order[i - 1]],
+				      c->lens[order[i - 1]]) != 0)
+			d++;
+	if (d * 2 <= n) {
+		enc = CRMP_DICT;
+		encode_dict(b, c, order, n, rows, codes);
+	} else {
+		encode_front(b, c, rows);
+	}
+out:
+	free(order);
+	free(codes);
+	return enc;
+}
+
+static void put_name(struct buf *b, const char *name)
+{
+	size_t n = strlen(name);
+
+	buf_put_u8(b, (unsigned)n);
+	buf_append(b, name, n);
+}
+
+static void put_u16(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	put_u16(p, v & 0xffff);
+	put_u16(p + 2, v >> 16);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)v);
+	put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Encode and compress one column; append the chunk to `file`, its entry to `dir`. */
+static int write_column(struct buf *file, struct buf *dir, const struct wcol *c, uint64_t rows,
+			struct crm_err *e)
+{
+	struct buf raw;
+	uint64_t nulls = count_nulls(c, rows);
+	enum crmp_enc enc;
+	uLongf stored;
+	size_t offset = file->len;
+	int rc = 0;
+
+	buf_init(&raw, CRMP_MAX_RAW);
+	if (nulls)
+		put_presence(&raw, c, rows);
+	enc = c->type == CRMP_INT ? encode_ints(&raw, c, rows) : encode_strs(&raw, c, rows, e);
+	if (e->code)
+		goto out;
+	if (raw.failed) {
+		rc = err_set(e, CRM_E_NOMEM, "column '%s' is too large to encode", c->name);
+		goto out;
+	}
+	stored = compressBound(raw.len);
+	if (buf_reserve(file, stored)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory writing column '%s'", c->name);
+		goto out;
+	}
+	if (compress2(file->data + offset, &stored, raw.data ? raw.data : (const Bytef *)"", raw.len,
+		      ZLEVEL) != Z_OK) {
+		rc = err_set(e, CRM_E_INTERNAL, "cannot compress column '%s'", c->name);
+		goto out;
+	}
+	file->len += stored;
+	put_name(dir, c->name);
+	buf_put_u8(dir, c->type);
+	buf_put_u8(dir, enc);
+	buf_put_varint(dir, nulls);
+	buf_put_varint(dir, offset);
+	buf_put_varint(dir, stored);
+	buf_put_varint(dir, raw.len);
+	buf_put_u32le(dir, (uint32_t)crc32(0, file->data + offset, (uInt)stored));
+out:
+	buf_release(&raw);
+	return rc ? rc : e->code;
+}
+
+int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
+		       struct crm_err *e)
+{
+	struct buf file, dir;
+	unsigned char *h;
+	size_t t, c;
+	int rc = 0;
+
+	buf_init(&file, (size_t)MAX_FILE);
+	buf_init(&dir, 1 << 20);
+	if (buf_reserve(&file, HEADER_SIZE)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
+		goto out;
+	}
+	memset(file.data, 0, HEADER_SIZE);
+	file.len = HEADER_SIZE;
+	for (t = 0; t < w->n_tables && rc == 0; t++) {
+		const struct wtable *tab = &w->tables[t];
+
+		put_name(&dir, tab->name);
+		buf_put_varint(&dir, tab->rows);
+		buf_put_varint(&dir, tab->n_cols);
+		for (c = 0; c < tab->n_cols && rc == 0; c++)
+			rc = write_column(&file, &dir, &tab->cols[c], tab->rows, e);
+	}
+	if (rc)
+		goto out;
+	if (dir.failed || file.failed) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
+		goto out;
+	}
+	h = file.data;
+	memcpy(h, magic, 8);
+	put_u16(h + 8, 1);
+	put_u16(h + 10, 0);
+	put_u32(h + 12, (uint32_t)w->kind);
+	put_u32(h + 16, (uint32_t)w->period);
+	put_u32(h + 20, (uint32_t)w->n_tables);
+	put_u64(h + 24, file.len);
+	put_u32(h + 32, (uint32_t)dir.len);
+	put_u32(h + 36, (uint32_t)crc32(0, dir.data, (uInt)dir.len));
+	put_u64(h + 40, file.len + dir.len);
+	put_u32(h + 60, (uint32_t)crc32(0, h, 60));
+	if (buf_append(&file, dir.data, dir.len)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
+		goto out;
+	}
+	*out = buf_take(&file, len);
+out:
+	buf_release(&file);
+	buf_release(&dir);
+	return rc;
+}
+
+int crmp_writer_commit(struct crmp_writer *w, const char *path, int *changed,
+		       struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = crmp_writer_encode(w, &data, &len, e);
+
+	if (rc == 0)
+		rc = fsx_write_if_changed(path, data, len, changed, e);
+	free(data);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- reader */
+
+struct crmp_file {
+	char *name;
+	unsigned char *data;
+	size_t len;
+	enum crmp_kind kind;
+	int period;
+	size_t n_tables;
+	struct crmp_table_info tables[CRMP_MAX_TABLES];
+};
+
+/* One place reports damage, so every check names file, table and column. */
+#define CORRUPT(f, t, c, ...) corrupt(e, f, t, c, __LINE__, __VA_ARGS__)
+
+static int corrupt(struct crm_err *e, const struct crmp_file *f, const char *table,
+		   const char *col, int src_line, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int corrupt(struct crm_err *e, const struct crmp_file *f, const char *table,
+		   const char *col, int src_line, const char *fmt, ...)
+{
+	char what[512], field[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(field, sizeof(field), "%s%s%s", table ? table : "", col ? "." : "", col ? col : "");
+	(void)src_line; /* kept for debugging builds: see CORRUPT() */
+	return err_at(e, CRM_E_CORRUPT, f->name, 0, field[0] ? field : NULL,
+		      "damaged period file: %s", what);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	return get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static int get_name(const unsigned char **p, const unsigned char *end, char *out)
+{
+	size_t n, i;
+
+	if (*p >= end)
+		return -1;
+	n = **p;
+	if (n == 0 || n > 63 || (size_t)(end - *p - 1) < n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char ch = (char)(*p)[1 + i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+			return -1;
+		out[i] = ch;
+	}
+	out[n] = '\0';
+	*p += 1 + n;
+	return 0;
+}
+
+static int parse_header(struct crmp_file *f, uint64_t *dir_off, uint32_t *dir_len,
+			struct crm_err *e)
+{
+	const unsigned char *h = f->data;
+	size_t i;
+
+	if (f->len < HEADER_SIZE)
+		return CORRUPT(f, NULL, NULL, "file is %zu bytes, shorter than the header", f->len);
+	if (memcmp(h, magic, 8) != 0)
+		return CORRUPT(f, NULL, NULL, "not a period file (bad magic)");
+	if (get_u32(h + 60) != (uint32_t)crc32(0, h, 60))
+		return CORRUPT(f, NULL, NULL, "header checksum mismatch");
+	if ((h[8] | h[9] << 8) != 1)
+		return CORRUPT(f, NULL, NULL, "unsupported major version %u", (unsigned)(h[8] | h[9] << 8));
+	f->kind = (enum crmp_kind)get_u32(h + 12);
+	if (f->kind != CRMP_PERIOD && f->kind != CRMP_DIMENSION)
+		return CORRUPT(f, NULL, NULL, "unknown file kind %u", (unsigned)f->kind);
+	f->period = (int)get_u32(h + 16);
+	f->n_tables = get_u32(h + 20);
+	if (f->n_tables > CRMP_MAX_TABLES)
+		return CORRUPT(f, NULL, NULL, "%zu tables (at most %d)", f->n_tables, CRMP_MAX_TABLES);
+	for (i = 48; i < 60; i++)
+		if (h[i])
+			return CORRUPT(f, NULL, NULL, "reserved header bytes are not zero");
+	*dir_off = get_u64(h + 24);
+	*dir_len = get_u32(h + 32);
+	if (get_u64(h + 40) != f->len || *dir_off < HEADER_SIZE || *dir_off > f->len ||
+	    f->len - *dir_off != *dir_len)
+		return CORRUPT(f, NULL, NULL, "file is %zu bytes, header says %llu (truncated?)", f->len,
+			       (unsigned long long)get_u64(h + 40));
+	if (get_u32(h + 36) != (uint32_t)crc32(0, f->data + *dir_off, *dir_len))
+		return CORRUPT(f, NULL, NULL, "directory checksum mismatch");
+	return 0;
+}
+
+static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct crmp_col_info *c,
+			const unsigned char **p, const unsigned char *end, uint64_t *next_chunk,
+			uint64_t dir_off, struct crm_err *e)
+{
+	if (get_name(p, end, c->name))
+		return CORRUPT(f, t->name, NULL, "bad column name in the directory");
+	if (end - *p < 2)
+		return CORRUPT(f, t->name, c->name, "directory cut short");
+	c->type = (enum crmp_type)(*p)[0];
+	c->enc = (enum crmp_enc)(*p)[1];
+	*p += 2;
+	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA)) ||
+	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT))))
+		return CORRUPT(f, t->name, c->name, "unknown type %d or encoding %d", c->type, c->enc);
+	if (buf_get_varint(p, end, &c->nulls) || buf_get_varint(p, end, &c->offset) ||
+	    buf_get_varint(p, end, &c->stored) || buf_get_varint(p, end, &c->raw) || end - *p < 4)
+		return CORRUPT(f, t->name, c->name, "directory cut short");
+	c->crc = get_u32(*p);
+	*p += 4;
+	if (c->nulls > t->rows || c->raw > CRMP_MAX_RAW)
+		return CORRUPT(f, t->name, c->name, "impossible null count or size");
+	if (c->offset != *next_chunk || c->stored > dir_off || c->offset > dir_off - c->stored)
+		return CORRUPT(f, t->name, c->name, "chunk at %llu+%llu lies outside its place",
+			       (unsigned long long)c->offset, (unsigned long long)c->stored);
+	*next_chunk = c->offset + c->stored;
+	return 0;
+}
+
+static int parse_directory(struct crmp_file *f, uint64_t dir_off, uint32_t dir_len,
+			   struct crm_err *e)
+{
+	const unsigned char *p = f->data + dir_off, *end = p + dir_len;
+	uint64_t next_chunk = HEADER_SIZE, n;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < f->n_tables; i++) {
+		struct crmp_table_info *t = &f->tables[i];
+
+		if (get_name(&p, end, t->name))
+			return CORRUPT(f, NULL, NULL, "bad table name in the directory");
+		if (buf_get_varint(&p, end, &t->rows) || buf_get_varint(&p, end, &n))
+			return CORRUPT(f, t->name, NULL, "directory cut short");
+		if (t->rows > UINT32_MAX || n == 0 || n > CRMP_MAX_COLUMNS)
+			return CORRUPT(f, t->name, NULL, "impossible row or column count");
+		t->n_cols = (size_t)n;
+		for (j = 0; j < t->n_cols; j++) {
+			rc = parse_column(f, t, &t->cols[j], &p, end, &next_chunk, dir_off, e);
+			if (rc)
+				return rc;
+		}
+	}
+	if (p != end)
+		return CORRUPT(f, NULL, NULL, "%zu stray bytes after the directory", (size_t)(end - p));
+	if (next_chunk != dir_off)
+		return CORRUPT(f, NULL, NULL, "unaccounted bytes between chunks and directory");
+	return 0;
+}
+
+int crmp_open_mem(const void *data, size_t len, const char *name,
+		  struct crmp_file **out, struct crm_err *e)
+{
+	struct crmp_file *f = calloc(1, sizeof(*f));
+	uint64_t dir_off = 0;
+	uint32_t dir_len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!f || !(f->name = strdup(name)) || !(f->data = malloc(len ? len : 1))) {
+		crmp_close(f);
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", name);
+	}
+	memcpy(f->data, data, len);
+	f->len = len;
+	rc = parse_header(f, &dir_off, &dir_len, e);
+	if (rc == 0)
+		rc = parse_directory(f, dir_off, dir_len, e);
+	if (rc) {
+		crmp_close(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int crmp_open(const char *path, struct crmp_file **out, struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = fsx_read_file(path, (size_t)MAX_FILE, &data, &len, e);
+	if (rc)
+		return rc;
+	rc = crmp_open_mem(data, len, path, out, e);
+	free(data);
+	return rc;
+}
+
+void crmp_close(struct crmp_file *f)
+{
+	if (!f)
+		return;
+	free(f->name);
+	free(f->data);
+	free(f);
+}
+
+enum crmp_kind crmp_kind(const struct crmp_file *f) { return f->kind; }
+int crmp_period(const struct crmp_file *f) { return f->period; }
+uint64_t crmp_file_size(const struct crmp_file *f) { return f->len; }
+size_t crmp_n_tables(const struct crmp_file *f) { return f->n_tables; }
+
+const struct crmp_table_info *crmp_table_info(const struct crmp_file *f, size_t i)
+{
+	return i < f->n_tables ? &f->tables[i] : NULL;
+}
+
+int crmp_find_table(const struct crmp_file *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_tables; i++)
+		if (strcmp(f->tables[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int crmp_find_column(const struct crmp_file *f, int t, const char *name)
+{
+	size_t j;
+
+	if (t < 0 || (size_t)t >= f->n_tables)
+		return -1;
+	for (j = 0; j < f->tables[t].n_cols; j++)
+		if (strcmp(f->tables[t].cols[j].name, name) == 0)
+			return (int)j;
+	return -1;
+}
+
+/* A decoded chunk: its raw bytes and a cursor past the presence runs. */
+struct chunk {
+	unsigned char *raw;
+	const unsigned char *p, *end;
+};
+
+static int inflate_chunk(const struct crmp_file *f, const struct crmp_table_info *t,
+			 const struct crmp_col_info *c, struct chunk *k, struct crm_err *e)
+{
+	uLongf got = (uLongf)c->raw;
+
+	k->raw = malloc(c->raw ? c->raw : 1);
+	if (!k->raw)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	if ((uint32_t)crc32(0, f->data + c->offset, (uInt)c->stored) != c->crc)
+		return CORRUPT(f, t->name, c->name, "chunk checksum mismatch");
+	if (uncompress(k->raw, &got, f->data + c->offset, (uLong)c->stored) != Z_OK || got != c->raw)
+		return CORRUPT(f, t->name, c->name, "chunk does not inflate to %llu bytes",
+			       (unsigned long long)c->raw);
+	k->p = k->raw;
+	k->end = k->raw + c->raw;
+	return 0;
+}
+
+/* Read presence runs into present[] (may be NULL); checks they add up. */
+static int read_presence(const struct crmp_file *f, const struct crmp_table_info *t,
+			 const struct crmp_col_info *c, struct chunk *k, uint8_t *present,
+			 struct crm_err *e)
+{
+	uint64_t row = 0, nulls = 0, run;
+	int want = 1, first = 1;
+
+	if (c->nulls == 0) {
+		if (present)
+			memset(present, 1, t->rows);
+		return 0;
+	}
+	while (row < t->rows) {
+		if (buf_get_varint(&k->p, k->end, &run) || run > t->rows - row || (run == 0 && !first))
+			return CORRUPT(f, t->name, c->name, "bad presence runs");
+		if (present)
+			memset(present + row, want, run);
+		if (!want)
+			nulls += run;
+		row += run;
+		want = !want;
+		first = 0;
+	}
+	if (nulls != c->nulls)
+		return CORRUPT(f, t->name, c->name, "presence runs count %llu nulls, directory says %llu",
+			       (unsigned long long)nulls, (unsigned long long)c->nulls);
+	return 0;
+}
+
+static int check_col(const struct crmp_file *f, int t, int c, enum crmp_type type,
+		     struct crm_err *e)
+{
+	if (t < 0 || (size_t)t >= f->n_tables || c < 0 || (size_t)c >= f->tables[t].n_cols)
+		return err_set(e, CRM_E_INTERNAL, "no such table or column in '%s'", f->name);
+	if (f->tables[t].cols[c].type != type)
+		return CORRUPT(f, f->tables[t].name, f->tables[t].cols[c].name, "column has the wrong type");
+	return 0;
+}
+
+int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
+		  uint8_t *present, struct crm_err *e)
+{
+	const struct crmp_table_info *ti;
+	const struct crmp_col_info *ci;
+	struct chunk k = { 0 };
+	uint8_t *pres = present;
+	uint64_t i, v;
+	int64_t prev = 0;
+	int rc = check_col(f, t, c, CRMP_INT, e);
+
+	if (rc)
+		return rc;
+	ti = &f->tables[t];
+	ci = &ti->cols[c];
+	if (!pres && ci->nulls && !(pres = malloc(ti->rows))) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+		goto out;
+	}
+	rc = inflate_chunk(f, ti, ci, &k, e);
+	if (rc == 0)
+		rc = read_presence(f, ti, ci, &k, pres, e);
+	for (i = 0; rc == 0 && i < ti->rows; i++) {
+		if (ci->nulls && !pres[i]) {
+			values[i] = 0;
+			continue;
+		}
+		if (buf_get_varint(&k.p, k.end, &v)) {
+			rc = CORRUPT(f, ti->name, ci->name, "values cut short at row %llu", (unsigned long long)i);
+			break;
+		}
+		prev = ci->enc == CRMP_DELTA ? (int64_t)((uint64_t)prev + (uint64_t)buf_unzigzag(v))
+					     : buf_unzigzag(v);
+		values[i] = prev;
+	}
+	if (rc == 0 && k.p != k.end)
+		rc = CORRUPT(f, ti->name, ci->name, "stray bytes after the last value");
+out:
+	free(k.raw);
+	if (pres != present)
+		free(pres);
+	return rc;
+}
+
+void crmp_strs_release(struct crmp_strs *s)
+{
+	free(s->dict);
+	free(s->lens);
+	free(s->codes);
+	free(s->bytes);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Read a dictionary: D values, strictly ascending. */
+static int read_dict(const struct crmp_file *f, const struct crmp_table_info *ti,
+		     const struct crmp_col_info *ci, struct chunk *k, struct crmp_strs *s,
+		     struct crm_err *e)
+{
+	uint64_t d, i, len;
+	size_t used = 0;
+
+	if (buf_get_varint(&k->p, k->end, &d) || d > ti->rows - ci->nulls || d > (uint64_t)(k->end - k->p))
+		return CORRUPT(f, ti->name, ci->name, "bad dictionary size");
+	s->n_dict = (uint32_t)d;
+	s->dict = malloc((d ? d : 1) * sizeof(*s->dict));
+	s->lens = malloc((d ? d : 1) * sizeof(*s->lens));
+	/* The values plus a NUL each fit in the chunk's own size. */
+	s->bytes = malloc((size_t)(k->end - k->p) + d + 1);
+	if (!s->dict || !s->lens || !s->bytes)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	for (i = 0; i < d; i++) {
+		if (buf_get_varint(&k->p, k->end, &len) || len > CRMP_MAX_STRING ||
+		    len > (uint64_t)(k->end - k->p))
+			return CORRUPT(f, ti->name, ci->name, "dictionary value %llu cut short",
+				       (unsigned long long)i);
+		memcpy(s->bytes + used, k->p, len);
+		s->bytes[used + len] = '\0';
+		s->dict[i] = s->bytes + used;
+		s->lens[i] = (uint32_t)len;
+		if (i > 0 && str_cmp(s->dict[i - 1], s->lens[i - 1], s->dict[i], s->lens[i]) >= 0)
+			return CORRUPT(f, ti->name, ci->name, "dictionary is not strictly ascending");
+		used += len + 1;
+		k->p += len;
+	}
+	return 0;
+}
+
+static int read_dict_codes(const struct crmp_file *f, const struct crmp_table_info *ti,
+			   const struct crmp_col_info *ci, struct chunk *k, const uint8_t *pres,
+			   struct crmp_strs *s, struct crm_err *e)
+{
+	uint64_t i, code;
+
+	for (i = 0; i < ti->rows; i++) {
+		if (!pres[i]) {
+			s->codes[i] = UINT32_MAX;
+			continue;
+		}
+		if (buf_get_varint(&k->p, k->end, &code) || code >= s->n_dict)
+			return CORRUPT(f, ti->name, ci->name, "bad dictionary code at row %llu",
+				       (unsigned long long)i);
+		s->codes[i] = (uint32_t)code;
+	}
+	return 0;
+}
+
+/*
+ * Front-coded values become a dictionary of their own: one entry per
+ * present row in row order, which is what callers expect (they index
+ * through codes), though not sorted or distinct; n_dict counts rows.
+ */
+static int read_front(const struct crmp_file *f, const struct crmp_table_info *ti,
+		      const struct crmp_col_info *ci, struct chunk *k, const uint8_t *pres,
+		      struct crmp_strs *s, struct crm_err *e)
+{
+	uint64_t i, n = ti->rows - ci->nulls, shared, rest, idx = 0;
+	size_t used = 0, cap = (size_t)(k->end - k->p) + 1;
+	const char *prev = NULL;
+	uint32_t prev_len = 0;
+
+	s->n_dict = (uint32_t)n;
+	s->dict = malloc((n ? n : 1) * sizeof(*s->dict));
+	s->lens = malloc((n ? n : 1) * sizeof(*s->lens));
+	s->bytes = malloc(cap);
+	if (!s->dict || !s->lens || !s->bytes)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	for (i = 0; i < ti->rows; i++) {
+		char *dst;
+
+		if (!pres[i]) {
+			s->codes[i] = UINT32_MAX;
+			continue;
+		}
+		if (buf_get_varint(&k->p, k->end, &shared) || buf_get_varint(&k->p, k->end, &rest) ||
+		    shared > prev_len || rest > (uint64_t)(k->end - k->p) || shared + rest > CRMP_MAX_STRING)
+			return CORRUPT(f, ti->name, ci->name, "bad front-coded value at row %llu",
+				       (unsigned long long)i);
+		/* Grow storage: shared bytes are copied again, so it may exceed the chunk. */
+		if (used + shared + rest + 1 > cap) {
+			size_t ncap = (cap + shared + rest + 1) * 2;
+			char *nb = realloc(s->bytes, ncap);
+			uint64_t j;
+
+			if (!nb)
+				return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+			for (j = 0; j < idx; j++)
+				s->dict[j] = nb + (s->dict[j] - s->bytes);
+			prev = prev ? nb + (prev - s->bytes) : NULL;
+			s->bytes = nb;
+			cap = ncap;
+		}
+		dst = s->bytes + used;
+		if (shared)
+			memcpy(dst, prev, shared);
+		memcpy(dst + shared, k->p, rest);
+		dst[shared + rest] = '\0';
+		k->p += rest;
+		s->dict[idx] = dst;
+		s->lens[idx] = (uint32_t)(shared + rest);
+		s->codes[i] = (uint32_t)idx++;
+		prev = dst;
+		prev_len = (uint32_t)(shared + rest);
+		used += shared + rest + 1;
+	}
+	return 0;
+}
+
+int crmp_read_str(const struct crmp_file *f, int t, int c, struct crmp_strs *out,
+		  struct crm_err *e)
+{
+	const struct crmp_table_info *ti;
+	const struct crmp_col_info *ci;
+	struct chunk k = { 0 };
+	uint8_t *pres = NULL;
+	int rc = check_col(f, t, c, CRMP_STR, e);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	ti = &f->tables[t];
+	ci = &ti->cols[c];
+	pres = malloc(ti->rows ? ti->rows : 1);
+	out->codes = malloc((ti->rows ? ti->rows : 1) * sizeof(*out->codes));
+	if (!pres || !out->codes) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+		goto out;
+	}
+	rc = inflate_chunk(f, ti, ci, &k, e);
+	if (rc == 0)
+		rc = read_presence(f, ti, ci, &k, pres, e);
+	if (rc == 0 && ci->enc == CRMP_DICT) {
+		rc = read_dict(f, ti, ci, &k, out, e);
+		if (rc == 0)
+			rc = read_dict_codes(f, ti, ci, &k, pres, out, e);
+	} else if (rc == 0) {
+		rc = read_front(f, ti, ci, &k, pres, out, e);
+	}
+	if (rc == 0 && k.p != k.end)
+		rc = CORRUPT(f, ti->name, ci->name, "stray bytes after the last value");
+out:
+	free(k.raw);
+	free(pres);
+	if (rc)
+		crmp_strs_release(out);
+	return rc;
+}
+
+int crmp_check_all(const struct crmp_file *f, struct crm_err *e)
+{
+	size_t t, c;
+	int rc = 0;
+
+	for (t = 0; t < f->n_tables && rc == 0; t++) {
+		const struct crmp_table_info *ti = &f->tables[t];
+		int64_t *vals = malloc((ti->rows ? ti->rows : 1) * sizeof(*vals));
+
+		if (!vals)
+			return err_set(e, CRM_E_NOMEM, "out of memory checking '%s'", f->name);
+		for (c = 0; c < ti->n_cols && rc == 0; c++) {
+			if (ti->cols[c].type == CRMP_INT) {
+				rc = crmp_read_int(f, (int)t, (int)c, vals, NULL, e);
+			} else {
+				struct crmp_strs s;
+
+				rc = crmp_read_str(f, (int)t, (int)c, &s, e);
+				if (rc == 0)
+					crmp_strs_release(&s);
+			}
+		}
+		free(vals);
+	}
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * crmp.h - period files (docs/period-format.md is the specification).
+ *
+ * Writer: collect tables of columns in memory (crmp_writer_*), encode,
+ * compress and write them atomically with crmp_writer_commit(). The writer
+ * copies nothing it is given until commit: column arrays are borrowed and
+ * must stay valid until crmp_writer_free().
+ *
+ * Reader: crmp_open() reads a whole file, checks header and directory
+ * (every length, offset and checksum) and keeps the raw bytes; columns are
+ * decoded on demand into caller-owned arrays. The reader never trusts a
+ * length it has not checked against the buffer it indexes.
+ */
+#ifndef CRM_CRMP_H
+#define CRM_CRMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum crmp_kind { CRMP_PERIOD = 1, CRMP_DIMENSION = 2 };
+enum crmp_type { CRMP_INT = 1, CRMP_STR = 2 };
+enum crmp_enc { CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4 };
+
+#define CRMP_MAX_TABLES 16
+#define CRMP_MAX_COLUMNS 32
+#define CRMP_MAX_STRING 65535
+#define CRMP_MAX_RAW (1u << 30)
+
+/* A string column as the reader returns it: a dictionary and a code per row. */
+struct crmp_strs {
+	uint32_t n_dict;      /* distinct values */
+	const char **dict;    /* owned array of n_dict NUL-terminated values, ascending */
+	uint32_t *lens;       /* owned: byte length of each dictionary value */
+	uint32_t *codes;      /* owned: per row, index into dict; UINT32_MAX = null */
+	char *bytes;          /* owned storage the dict points into */
+};
+
+/* ---- writer ---- */
+
+struct crmp_writer;
+
+struct crmp_writer *crmp_writer_new(enum crmp_kind kind, int period);
+
+/* Start a table of `rows` rows; columns follow with crmp_writer_int/str. */
+int crmp_writer_table(struct crmp_writer *w, const char *name, uint64_t rows,
+		      struct crm_err *e);
+
+/* An integer column: values[rows]; present[rows] (1/0) or NULL = all present. */
+int crmp_writer_int(struct crmp_writer *w, const char *name, const int64_t *values,
+		    const uint8_t *present, struct crm_err *e);
+
+/* A string column: vals[rows] (NULL = absent) with lens[rows]. */
+int crmp_writer_str(struct crmp_writer *w, const char *name, const char *const *vals,
+		    const uint32_t *lens, struct crm_err *e);
+
+/*
+ * Encode, compress and write to `path` atomically. When the file already
+ * exists with the same bytes nothing is written and *changed = 0.
+ */
+int crmp_writer_commit(struct crmp_writer *w, const char *path, int *changed,
+		       struct crm_err *e);
+
+/* Encode into a heap buffer instead (tests, verify); caller frees *out. */
+int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
+		       struct crm_err *e);
+
+void crmp_writer_free(struct crmp_writer *w);
+
+/* ---- reader ---- */
+
+struct crmp_col_info {
+	char name[64];
+	enum crmp_type type;
+	enum crmp_enc enc;
+	uint64_t nulls, offset, stored, raw;
+	uint32_t crc;
+};
+
+struct crmp_table_info {
+	char name[64];
+	uint64_t rows;
+	size_t n_cols;
+	struct crmp_col_info cols[CRMP_MAX_COLUMNS];
+};
+
+struct crmp_file;
+
+/* Read and check a whole file (header, directory, chunk ranges). */
+int crmp_open(const char *path, struct crmp_file **out, struct crm_err *e);
+/* Same from memory (copied); `name` is used in messages. */
+int crmp_open_mem(const void *data, size_t len, const char *name,
+		  struct crmp_file **out, struct crm_err *e);
+void crmp_close(struct crmp_file *f);
+
+enum crmp_kind crmp_kind(const struct crmp_file *f);
+int crmp_period(const struct crmp_file *f);
+uint64_t crmp_file_size(const struct crmp_file *f);
+size_t crmp_n_tables(const struct crmp_file *f);
+const struct crmp_table_info *crmp_table_info(const struct crmp_file *f, size_t i);
+
+/* Index of a table by name, or -1. */
+int crmp_find_table(const struct crmp_file *f, const char *name);
+/* Index of a column by name in table t, or -1. */
+int crmp_find_column(const struct crmp_file *f, int t, const char *name);
+
+/*
+ * Decode integer column c of table t into values (rows entries, 0 where
+ * absent) and present (rows bytes, or NULL if not wanted). Caller allocates.
+ */
+int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
+		  uint8_t *present, struct crm_err *e);
+
+/* Decode string column c of table t; release with crmp_strs_release(). */
+int crmp_read_str(const struct crmp_file *f, int t, int c, struct crmp_strs *out,
+		  struct crm_err *e);
+void crmp_strs_release(struct crmp_strs *s);
+
+/* Check every chunk's CRC and decode every column (inspect, verify). */
+int crmp_check_all(const struct crmp_file *f, struct crm_err *e);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * fsx.h - file-system operations with the guarantees the pipeline promises:
+ * whole-file reads with a size ceiling, atomic replacement (temporary file
+ * in the same directory, fsync, rename, fsync of the directory), and
+ * directory creation.
+ *
+ * An atomic write either leaves the old file in place or the new one, never
+ * a torn mix, even if the process is killed or the machine loses power.
+ */
+#ifndef CRM_FSX_H
+#define CRM_FSX_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* Read a whole file of at most `max` bytes into a heap buffer (NUL-terminated). */
+int fsx_read_file(const char *path, size_t max, unsigned char **out, size_t *len,
+		  struct crm_err *e);
+
+/* Replace `path` atomically with `len` bytes of `data`. */
+int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_err *e);
+
+/*
+ * Same, but leave the file alone (and set *changed = 0) when it already
+ * holds exactly these bytes; *changed = 1 when written. `changed` may be NULL.
+ */
+int fsx_write_if_changed(const char *path, const void *data, size_t len, int *changed,
+			 struct crm_err *e);
+
+/* 1 if `path` is a regular file holding exactly these bytes. */
+int fsx_same_content(const char *path, const void *data, size_t len);
+
+/* mkdir -p, mode 0755 (0700 for nothing: data_dir permissions follow umask). */
+int fsx_mkdirs(const char *path, struct crm_err *e);
+
+/* fsync the directory holding `path` (after a rename or unlink in it). */
+int fsx_sync_parent(const char *path, struct crm_err *e);
+
+#endif

@@ -1,0 +1,1363 @@
+/*
+ * norm.c - the normalize stage (see norm.h for the three passes).
+ *
+ * Owns: the spill directory <data_dir>/tmp/normalize-<pid> (removed at the
+ * end, also on failure), quarantine files, period files and the customers
+ * dimension. Does not fetch (fetch stage) and computes no metric: rows are
+ * validated and placed, never aggregated.
+ *
+ * Spill records: u8 entity, varint period, varint payload length, payload.
+ * The payload is the table's columns in order (tables.c), each a presence
+ * byte then a zigzag varint (integers) or a varint length and the bytes
+ * (strings). Id columns come first in every table, so the dedupe key of a
+ * record is its entity byte plus a prefix of its payload.
+ */
+#include "norm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "crmp.h"
+#include "csvr.h"
+#include "fsx.h"
+#include "hmap.h"
+#include "ins.h"
+#include "log.h"
+#include "period.h"
+#include "rec.h"
+#include "tables.h"
+#include "tz.h"
+#include "val.h"
+#include "xmlr.h"
+
+#include "banned.h"
+
+#define N_BUCKETS 16
+#define SPILL_MAX ((size_t)1 << 31)  /* one bucket or month held in memory */
+#define TEXT_MAX 255                 /* channel, region, tier values */
+#define NO_DAY INT32_MIN
+
+/* A validated row, columns as in its table (tables.h). */
+struct row {
+	int64_t iv[TAB_MAX_COLS];
+	const char *sv[TAB_MAX_COLS];
+	uint32_t sl[TAB_MAX_COLS];
+	uint8_t present[TAB_MAX_COLS];
+};
+
+/* One customer of the dimension. Strings are offsets + 1 into `strs` (0 = none). */
+struct cust {
+	int32_t signup_day;  /* NO_DAY: derived customer without a completed order yet */
+	int32_t churn_day;   /* NO_DAY: none */
+	uint32_t attr[4];    /* channel, region, tier, referred_by */
+	uint8_t derived;
+};
+
+struct spill {
+	FILE *f;
+	char *path;
+};
+
+struct norm {
+	const struct cfg *cfg;
+	const struct norm_opts *opts;
+	struct norm_stats *st;
+	struct tz *tz;
+	char *tmp_dir, *periods_dir, *quarantine_dir;
+
+	struct hmap cust_ids;    /* customer_id -> index in custs */
+	struct cust *custs;
+	size_t n_custs, cap_custs;
+	struct hmap strs;        /* interned customer attribute strings */
+
+	struct spill buckets[N_BUCKETS];
+	struct spill *months;    /* indexed by period - month_base */
+	int month_base, n_months;
+	int first, last;         /* months with data, -1 when none */
+	struct buf rec;          /* scratch for one encoded record */
+
+	FILE *quarantine;        /* of the source being read */
+	char *quarantine_tmp, *quarantine_path;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+
+	if (s) {
+		memcpy(s, a, la);
+		s[la] = '/';
+		memcpy(s + la + 1, b, lb + 1);
+	}
+	return s;
+}
+
+static int nomem(struct crm_err *e)
+{
+	return err_set(e, CRM_E_NOMEM, "out of memory while normalizing");
+}
+
+/* The period (month) holding local day `day`. */
+static int period_of_day(int32_t day)
+{
+	int64_t y;
+	int m, d;
+
+	tz_civil_from_days(day, &y, &m, &d);
+	return (int)(y * 12 + m - 1);
+}
+
+static void csv_field(FILE *f, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || strcspn(s, ",\"\r\n") >= len) {
+		fwrite(s, 1, len, f);
+		return;
+	}
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+/* ------------------------------------------------------------ quarantine */
+
+static int quarantine_open(struct norm *n, const char *source, struct crm_err *e)
+{
+	char name[300];
+
+	snprintf(name, sizeof(name), "%s.csv", source);
+	n->quarantine_path = join(n->quarantine_dir, name);
+	snprintf(name, sizeof(name), "%s.csv.tmp.%ld", source, (long)getpid());
+	n->quarantine_tmp = join(n->quarantine_dir, name);
+	if (!n->quarantine_path || !n->quarantine_tmp)
+		return nomem(e);
+	n->quarantine = fopen(n->quarantine_tmp, "w");
+	if (!n->quarantine)
+		return err_sys(e, CRM_E_IO, errno, n->quarantine_tmp, "cannot create");
+	fputs("file,line,field,value,reason\n", n->quarantine);
+	return 0;
+}
+
+/* Finish the current quarantine file: publish it (commit) or drop it. */
+static int quarantine_close(struct norm *n, int commit, struct crm_err *e)
+{
+	int rc = 0;
+
+	if (n->quarantine) {
+		if ((fflush(n->quarantine) != 0 || fsync(fileno(n->quarantine)) != 0) && commit)
+			rc = err_sys(e, CRM_E_IO, errno, n->quarantine_tmp, "cannot write");
+		fclose(n->quarantine);
+		n->quarantine = NULL;
+		if (rc == 0 && commit && rename(n->quarantine_tmp, n->quarantine_path) != 0)
+			rc = err_sys(e, CRM_E_IO, errno, n->quarantine_path, "cannot replace");
+		if (rc || !commit)
+			unlink(n->quarantine_tmp);
+		if (rc == 0 && commit)
+			rc = fsx_sync_parent(n->quarantine_path, e);
+	}
+	free(n->quarantine_tmp);
+	free(n->quarantine_path);
+	n->quarantine_tmp = n->quarantine_path = NULL;
+	return rc;
+}
+
+static void quarantine_row(struct norm *n, const char *file, long line, const char *field,
+			   const char *value, size_t len, const char *reason)
+{
+	FILE *f = n->quarantine;
+
+	n->st->rows_rejected++;
+	csv_field(f, file, strlen(file));
+	fprintf(f, ",%ld,", line);
+	csv_field(f, field ? field : "", field ? strlen(field) : 0);
+	fputc(',', f);
+	/* Values are cut at 200 bytes: enough to see what was wrong. */
+	csv_field(f, value ? value : "", value ? (len > 200 ? 200 : len) : 0);
+	fputc(',', f);
+	csv_field(f, reason, strlen(reason));
+	fputc('\n', f);
+}
+
+/* ------------------------------------------------------------ customers */
+
+/* Intern a customer attribute: a stable handle (offset + 1) into n->strs. */
+static uint32_t intern(struct norm *n, const char *s, uint32_t len)
+{
+	uint32_t off;
+	int is_new;
+
+	if (!hmap_put(&n->strs, s, len, 0, &is_new, &off))
+		return UINT32_MAX;
+	return off + 1;
+}
+
+/* Find or create the customer `id`; returns its index or -1 (out of memory). */
+static long customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new)
+{
+	uint32_t *v = hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, is_new, NULL);
+
+	if (!v)
+		return -1;
+	if (*is_new) {
+		if (n->n_custs == n->cap_custs) {
+			size_t cap = n->cap_custs ? n->cap_custs * 2 : 4096;
+			struct cust *c = realloc(n->custs, cap * sizeof(*c));
+
+			if (!c)
+				return -1;
+			n->custs = c;
+			n->cap_custs = cap;
+		}
+		memset(&n->custs[n->n_custs], 0, sizeof(n->custs[0]));
+		n->custs[n->n_custs].signup_day = NO_DAY;
+		n->custs[n->n_custs].churn_day = NO_DAY;
+		n->n_custs++;
+	}
+	return (long)*v;
+}
+
+/* A valid customers row: the last valid occurrence of an id wins. */
+static int keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
+{
+	int is_new, i;
+	long k = customer_slot(n, r->sv[0], r->sl[0], &is_new);
+	struct cust *c;
+
+	if (k < 0)
+		return nomem(e);
+	if (!is_new)
+		n->st->duplicates++;
+	c = &n->custs[k];
+	c->signup_day = (int32_t)r->iv[1];
+	c->churn_day = r->present[6] ? (int32_t)r->iv[6] : NO_DAY;
+	c->derived = 0;
+	for (i = 0; i < 4; i++) {
+		c->attr[i] = r->present[2 + i] ? intern(n, r->sv[2 + i], r->sl[2 + i]) : 0;
+		if (c->attr[i] == UINT32_MAX)
+			return nomem(e);
+	}
+	return 0;
+}
+
+static int known_customer(const struct norm *n, const char *id, uint32_t len)
+{
+	return hmap_get(&n->cust_ids, id, len) != NULL;
+}
+
+/* ------------------------------------------------------------ validation */
+
+struct bad {
+	const char *field;
+	const char *value;
+	size_t len;
+	const char *reason;
+	char text[160];
+};
+
+static int reject(struct bad *b, const char *field, const char *value, size_t len,
+		  const char *reason)
+{
+	b->field = field;
+	b->value = value;
+	b->len = len;
+	b->reason = reason;
+	return -1;
+}
+
+static int check_string(const struct schema_field *f, const char *s, size_t len, struct bad *b)
+{
+	size_t i;
+
+	if (f->type == FT_ID && len > SCHEMA_ID_MAX)
+		return reject(b, f->name, s, len, "id longer than 64 bytes");
+	if (f->type == FT_TEXT && len > TEXT_MAX)
+		return reject(b, f->name, s, len, "value longer than 255 bytes");
+	if (f->type == FT_WORD) {
+		if (len > SCHEMA_ID_MAX)
+			return reject(b, f->name, s, len, "word longer than 64 bytes");
+		for (i = 0; i < len; i++) {
+			char c = s[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '_' || c == '-'))
+				return reject(b, f->name, s, len, "not a word (letters, digits, '_', '-')");
+		}
+	}
+	return 0;
+}
+
+static int parse_enum(const struct schema_field *f, const char *s, size_t len, int64_t *out,
+		      struct bad *b)
+{
+	int64_t i;
+
+	for (i = 0; f->values[i]; i++)
+		if (strlen(f->values[i]) == len && memcmp(f->values[i], s, len) == 0) {
+			*out = i;
+			return 0;
+		}
+	snprintf(b->text, sizeof(b->text), "not one of the allowed values for %s", f->name);
+	return reject(b, f->name, s, len, b->text);
+}
+
+/* Convert one present field into column c of the row. */
+static int parse_column(struct norm *n, const struct tab_col *col, const struct schema_field *f,
+			const char *s, size_t len, struct row *r, int c, int32_t *day_of,
+			struct bad *b)
+{
+	const char *why = NULL;
+	int32_t day = 0;
+	long iv = 0;
+
+	switch (col->kind) {
+	case TK_STR:
+		if (check_string(f, s, len, b))
+			return -1;
+		r->sv[c] = s;
+		r->sl[c] = (uint32_t)len;
+		return 0;
+	case TK_TIME:
+		if (val_timestamp(s, len, n->tz, &r->iv[c], &day, &why))
+			return reject(b, f->name, s, len, why);
+		day_of[col->field] = day;
+		return 0;
+	case TK_DAYOF:
+		r->iv[c] = day_of[col->field];
+		return 0;
+	case TK_DATE:
+		if (val_date(s, len, n->tz, &day, &why))
+			return reject(b, f->name, s, len, why);
+		r->iv[c] = day;
+		return 0;
+	case TK_MONEY:
+		if (val_money(s, len, &r->iv[c], &why))
+			return reject(b, f->name, s, len, why);
+		return 0;
+	case TK_ENUM:
+		return parse_enum(f, s, len, &r->iv[c], b);
+	case TK_INT:
+		if (val_int(s, len, &iv, &why))
+			return reject(b, f->name, s, len, why);
+		r->iv[c] = iv;
+		return 0;
+	case TK_FLAG:
+		r->iv[c] = 0;
+		return 0;
+	}
+	return 0;
+}
+
+/* Rules that span fields: survey score ranges, references to customers. */
+static int check_row(struct norm *n, const struct tab_def *t, struct row *r, struct bad *b)
+{
+	int c;
+
+	if (t->entity == ENT_SURVEYS) {
+		int nps = r->iv[4] == 0;
+		int64_t lo = nps ? 0 : 1, hi = nps ? 10 : 5;
+
+		if (r->iv[5] < lo || r->iv[5] > hi) {
+			snprintf(b->text, sizeof(b->text), "score out of range %d-%d for %s", (int)lo,
+				 (int)hi, nps ? "nps" : "csat");
+			return reject(b, "score", NULL, 0, b->text);
+		}
+	}
+	if (t->entity == ENT_CUSTOMERS || t->entity == ENT_ORDERS || t->entity == ENT_SPEND)
+		return 0;
+	for (c = 0; c < (int)t->n_cols; c++)
+		if (strcmp(t->cols[c].name, "customer_id") == 0 && r->present[c] &&
+		    !known_customer(n, r->sv[c], r->sl[c]))
+			return reject(b, "customer_id", r->sv[c], r->sl[c], "unknown customer");
+	return 0;
+}
+
+/* Validate a record into a row; -1 with *b filled when it must be rejected. */
+static int validate(struct norm *n, const struct tab_def *t, const struct rec *rec,
+		    struct row *r, struct bad *b)
+{
+	const struct schema_entity_def *ent = schema_entity(t->entity);
+	int32_t day_of[SCHEMA_MAX_FIELDS] = { 0 };
+	size_t c;
+
+	if (rec->bad)
+		return reject(b, NULL, NULL, 0, rec->reason ? rec->reason : "malformed record");
+	for (c = 0; c < t->n_cols; c++) {
+		const struct tab_col *col = &t->cols[c];
+		const struct schema_field *f = col->field >= 0 ? &ent->fields[col->field] : NULL;
+		const char *s = f ? rec->val[col->field] : NULL;
+		size_t len = f ? rec->len[col->field] : 0;
+
+		r->present[c] = 1;
+		r->sv[c] = NULL;
+		r->sl[c] = 0;
+		r->iv[c] = 0;
+		if (col->kind == TK_FLAG || col->kind == TK_DAYOF) {
+			parse_column(n, col, f, s, len, r, (int)c, day_of, b);
+			continue;
+		}
+		if (!s || len == 0) {
+			if (f->required)
+				return reject(b, f->name, NULL, 0, "required field is missing");
+			r->present[c] = 0;
+			continue;
+		}
+		if (parse_column(n, col, f, s, len, r, (int)c, day_of, b))
+			return -1;
+	}
+	return check_row(n, t, r, b);
+}
+
+/* ------------------------------------------------------------ spill files */
+
+static void encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
+{
+	size_t c;
+
+	for (c = 0; c < t->n_cols; c++) {
+		buf_put_u8(b, r->present[c]);
+		if (!r->present[c])
+			continue;
+		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+			buf_put_varint(b, buf_zigzag(r->iv[c]));
+		} else {
+			buf_put_varint(b, r->sl[c]);
+			buf_append(b, r->sv[c], r->sl[c]);
+		}
+	}
+}
+
+/*
+ * Decode a payload into a row (strings point into the payload). Returns the
+ * bytes used by the first `stop` columns in *prefix (the dedupe key), or -1
+ * on a damaged spill record (only a bug or a full disk can cause one).
+ */
+static int decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
+		      struct row *r, size_t stop, size_t *prefix)
+{
+	const unsigned char *start = p;
+	size_t c;
+	uint64_t v;
+
+	for (c = 0; c < t->n_cols; c++) {
+		if (c == stop && prefix)
+			*prefix = (size_t)(p - start);
+		if (p >= end)
+			return -1;
+		r->present[c] = *p++;
+		r->sv[c] = NULL;
+		r->sl[c] = 0;
+		r->iv[c] = 0;
+		if (!r->present[c])
+			continue;
+		if (buf_get_varint(&p, end, &v))
+			return -1;
+		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+			r->iv[c] = buf_unzigzag(v);
+		} else {
+			if (v > (uint64_t)(end - p))
+				return -1;
+			r->sv[c] = (const char *)p;
+			r->sl[c] = (uint32_t)v;
+			p += v;
+		}
+	}
+	if (c == stop && prefix)
+		*prefix = (size_t)(p - start);
+	return p == end ? 0 : -1;
+}
+
+static int spill_open(struct spill *s, const char *dir, const char *name, struct crm_err *e)
+{
+	s->path = join(dir, name);
+	if (!s->path)
+		return nomem(e);
+	s->f = fopen(s->path, "w+");
+	if (!s->f)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot create spill file");
+	setvbuf(s->f, NULL, _IOFBF, 1 << 18);
+	return 0;
+}
+
+static void spill_close(struct spill *s)
+{
+	if (s->f)
+		fclose(s->f);
+	if (s->path)
+		unlink(s->path);
+	free(s->path);
+	s->f = NULL;
+	s->path = NULL;
+}
+
+static int spill_put(struct spill *s, int entity, int period, const unsigned char *payload,
+		     size_t len, struct crm_err *e)
+{
+	unsigned char head[24];
+	size_t h = 0;
+	uint64_t vals[2] = { (uint64_t)period, len }, v;
+	int i;
+
+	head[h++] = (unsigned char)entity;
+	for (i = 0; i < 2; i++)
+		for (v = vals[i];; v >>= 7) {
+			head[h++] = (unsigned char)(v < 0x80 ? v : (v & 0x7f) | 0x80);
+			if (v < 0x80)
+				break;
+		}
+	if (fwrite(head, 1, h, s->f) != h || fwrite(payload, 1, len, s->f) != len)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
+	return 0;
+}
+
+/* The spill file of a month, opened on first use. */
+static struct spill *month_spill(struct norm *n, int period, struct crm_err *e)
+{
+	char name[32];
+	struct spill *s;
+
+	if (n->n_months == 0 || period < n->month_base || period >= n->month_base + n->n_months) {
+		int lo = n->n_months ? (period < n->month_base ? period : n->month_base) : period;
+		int hi = n->n_months ? (period >= n->month_base + n->n_months ? period
+					 : n->month_base + n->n_months - 1) : period;
+		struct spill *m = calloc((size_t)(hi - lo + 1), sizeof(*m));
+
+		if (!m) {
+			nomem(e);
+			return NULL;
+		}
+		if (n->n_months)
+			memcpy(m + (n->month_base - lo), n->months, (size_t)n->n_months * sizeof(*m));
+		free(n->months);
+		n->months = m;
+		n->month_base = lo;
+		n->n_months = hi - lo + 1;
+	}
+	s = &n->months[period - n->month_base];
+	if (!s->f) {
+		char text[PERIOD_TEXT_MAX];
+
+		snprintf(name, sizeof(name), "month-%s", period_format(period, text));
+		if (spill_open(s, n->tmp_dir, name, e))
+			return NULL;
+	}
+	if (n->first < 0 || period < n->first)
+		n->first = period;
+	if (period > n->last)
+		n->last = period;
+	return s;
+}
+
+/* Place a valid non-customer row: into a dedupe bucket, or its month. */
+static int keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
+		    struct crm_err *e)
+{
+	int period = period_of_day((int32_t)r->iv[t->time_col]);
+	struct spill *s;
+
+	n->rec.len = 0;
+	encode_row(&n->rec, t, r);
+	if (n->rec.failed)
+		return nomem(e);
+	if (t->id_cols > 0) {
+		uint64_t h = hmap_hash(r->sv[0], r->sl[0]);
+
+		s = &n->buckets[h % N_BUCKETS];
+	} else if (!(s = month_spill(n, period, e))) {
+		return e->code;
+	}
+	return spill_put(s, (int)t->entity, period, n->rec.data, n->rec.len, e);
+}
+
+/* ------------------------------------------------------------ pass 1: read */
+
+/* Orders of an unknown customer create a derived customer (METRICS.md). */
+static int note_order_customer(struct norm *n, const struct row *r, struct crm_err *e)
+{
+	int is_new;
+	long k;
+
+	if (known_customer(n, r->sv[1], r->sl[1]))
+		return 0;
+	k = customer_slot(n, r->sv[1], r->sl[1], &is_new);
+	if (k < 0)
+		return nomem(e);
+	n->custs[k].derived = 1;
+	n->st->derived_customers++;
+	return 0;
+}
+
+/* Export names wanted from a source: map.<field> or the canonical name. */
+static void wanted_names(const struct cfg_source *src, const char **names)
+{
+	const struct schema_entity_def *ent = schema_entity(src->entity);
+	size_t i;
+
+	for (i = 0; i < ent->n_fields; i++)
+		names[i] = src->map[i] ? src->map[i] : ent->fields[i].name;
+}
+
+struct reader {
+	struct csvr *csv;
+	struct xmlr *xml;
+};
+
+static int reader_open(const struct cfg_source *src, struct ins *in, const char **names,
+		       struct reader *rd, struct crm_err *e)
+{
+	const struct schema_entity_def *ent = schema_entity(src->entity);
+	size_t i;
+	int rc;
+
+	memset(rd, 0, sizeof(*rd));
+	if (src->format == CFG_FMT_XML) {
+		struct xmlr_opts xo = { .record = src->record };
+
+		return xmlr_open(in, &xo, names, ent->n_fields, &rd->xml, e);
+	} else {
+		struct csvr_opts co = { .delimiter = src->delimiter };
+
+		rc = csvr_open(in, &co, names, ent->n_fields, &rd->csv, e);
+		if (rc)
+			return rc;
+	}
+	/* A CSV without a required column cannot give one good row: stop at once. */
+	for (i = 0; i < ent->n_fields; i++)
+		if (ent->fields[i].required && csvr_column(rd->csv, i) < 0)
+			return err_at(e, CRM_E_INPUT, ins_name(in), 1, names[i],
+				      "export has no column '%s' for required field %s", names[i],
+				      ent->fields[i].name);
+	return 0;
+}
+
+static int reader_next(struct reader *rd, struct rec *rec, struct crm_err *e)
+{
+	return rd->csv ? csvr_next(rd->csv, rec, e) : xmlr_next(rd->xml, rec, e);
+}
+
+static void reader_close(struct reader *rd)
+{
+	csvr_free(rd->csv);
+	xmlr_free(rd->xml);
+}
+
+static int read_file(struct norm *n, const struct cfg_source *src, const char *path,
+		     struct crm_err *e)
+{
+	const struct tab_def *t = tab_for_entity(src->entity);
+	const char *names[SCHEMA_MAX_FIELDS];
+	struct reader rd = { 0 };
+	struct ins *in = NULL;
+	struct rec rec;
+	struct row row;
+	struct bad bad;
+	int rc;
+
+	wanted_names(src, names);
+	rc = ins_open(path, &in, e);
+	if (rc == 0)
+		rc = reader_open(src, in, names, &rd, e);
+	while (rc == 0 && (rc = reader_next(&rd, &rec, e)) == 1) {
+		rc = 0;
+		n->st->rows_read++;
+		if ((n->st->rows_read & 0xfffff) == 0)
+			log_progress("normalize: %llu rows read", (unsigned long long)n->st->rows_read);
+		if (validate(n, t, &rec, &row, &bad)) {
+			quarantine_row(n, path, rec.line, bad.field, bad.value, bad.len, bad.reason);
+			continue;
+		}
+		if (src->entity == ENT_CUSTOMERS)
+			rc = keep_customer(n, &row, e);
+		else if (src->entity == ENT_ORDERS && (rc = note_order_customer(n, &row, e)) == 0)
+			rc = keep_row(n, t, &row, e);
+		else if (src->entity != ENT_ORDERS)
+			rc = keep_row(n, t, &row, e);
+	}
+	if (in) {
+		n->st->files++;
+		n->st->bytes += ins_content_bytes(in);
+	}
+	reader_close(&rd);
+	ins_close(in);
+	return rc;
+}
+
+static int read_source(struct norm *n, const struct cfg_source *src, struct crm_err *e)
+{
+	glob_t g;
+	size_t i;
+	int rc = 0, grc;
+
+	if (!src->file)
+		return err_at(e, CRM_E_UNAVAILABLE, n->cfg->path, src->line, "url",
+			      "source '%s' has a url, and the fetch stage is not built yet", src->name);
+	grc = glob(src->file, GLOB_ERR, NULL, &g);
+	if (grc == GLOB_NOMATCH)
+		return err_at(e, CRM_E_INPUT, src->file, 0, NULL, "no export file found for source '%s'",
+			      src->name);
+	if (grc != 0)
+		return err_sys(e, CRM_E_IO, errno, src->file, "cannot list export files");
+	rc = quarantine_open(n, src->name, e);
+	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		log_debug("normalize: reading %s (source %s)", g.gl_pathv[i], src->name);
+		rc = read_file(n, src, g.gl_pathv[i], e);
+	}
+	globfree(&g);
+	if (rc)
+		quarantine_close(n, 0, e);
+	return rc ? rc : quarantine_close(n, 1, e);
+}
+
+/*
+ * Customers first, then orders (which may create derived customers), then
+ * the rest, which are checked against both.
+ */
+static int read_sources(struct norm *n, struct crm_err *e)
+{
+	int pass, rc = 0;
+	size_t i;
+
+	for (pass = 0; pass < 3 && rc == 0; pass++)
+		for (i = 0; i < n->cfg->n_sources && rc == 0; i++) {
+			const struct cfg_source *src = &n->cfg->sources[i];
+			int order = src->entity == ENT_CUSTOMERS ? 0 : src->entity == ENT_ORDERS ? 1 : 2;
+
+			if (order == pass)
+				rc = read_source(n, src, e);
+		}
+	log_progress_end();
+	return rc;
+}
+
+/* ------------------------------------------------------------ pass 2: dedupe */
+
+/* One spill record as found in a buffer. */
+struct srec {
+	int entity, period;
+	const unsigned char *payload;
+	size_t len;
+};
+
+static int next_srec(const unsigned char **p, const unsigned char *end, struct srec *r)
+{
+	uint64_t period, len;
+
+	if (*p >= end)
+		return 0;
+	r->entity = *(*p)++;
+	if (r->entity >= ENT_COUNT || buf_get_varint(p, end, &period) ||
+	    buf_get_varint(p, end, &len) || len > (uint64_t)(end - *p))
+		return -1;
+	r->period = (int)period;
+	r->payload = *p;
+	r->len = (size_t)len;
+	*p += len;
+	return 1;
+}
+
+/* Read a whole spill file back (it was written by this run). */
+static int spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e)
+{
+	*data = NULL;
+	*len = 0;
+	if (!s->f)
+		return 0;
+	if (fflush(s->f) != 0)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
+	return fsx_read_file(s->path, SPILL_MAX, data, len, e);
+}
+
+static int damaged_spill(const struct spill *s, struct crm_err *e)
+{
+	return err_at(e, CRM_E_INTERNAL, s->path, 0, NULL, "spill file is damaged");
+}
+
+/* A surviving order may give a derived customer its signup day. */
+static void note_signup(struct norm *n, const struct row *r)
+{
+	uint32_t *k;
+	struct cust *c;
+
+	if (r->present[6] && r->iv[6] != 0) /* refunded or cancelled */
+		return;
+	k = hmap_get(&n->cust_ids, r->sv[1], r->sl[1]);
+	if (!k)
+		return;
+	c = &n->custs[*k];
+	if (c->derived && (c->signup_day == NO_DAY || r->iv[3] < c->signup_day))
+		c->signup_day = (int32_t)r->iv[3];
+}
+
+/* The dedupe key of a record: its entity byte and its id columns' bytes. */
+static int record_key(const struct srec *r, struct row *row, unsigned char *key, size_t *klen)
+{
+	const struct tab_def *t = tab_for_entity((enum schema_entity)r->entity);
+	size_t prefix = 0;
+
+	if (decode_row(r->payload, r->payload + r->len, t, row, (size_t)t->id_cols, &prefix) ||
+	    prefix > 65000)
+		return -1;
+	key[0] = (unsigned char)r->entity;
+	memcpy(key + 1, r->payload, prefix);
+	*klen = prefix + 1;
+	return 0;
+}
+
+/*
+ * Keep the last occurrence of each id in a bucket (records are in input
+ * order: later sources, later files of a glob, later rows come later) and
+ * move the survivors into their months.
+ */
+static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e)
+{
+	static unsigned char key[65536];
+	unsigned char *data = NULL;
+	const unsigned char *p, *end;
+	struct hmap last;
+	struct srec r;
+	struct row row;
+	size_t len = 0, klen;
+	uint32_t i, *v;
+	int got, is_new, rc;
+
+	hmap_init(&last);
+	rc = spill_load(bucket, &data, &len, e);
+	/* First pass: remember the index of the last record of each key. */
+	for (p = data, end = data + len, i = 0; rc == 0 && (got = next_srec(&p, end, &r)) != 0; i++) {
+		if (got < 0 || record_key(&r, &row, key, &klen))
+			rc = damaged_spill(bucket, e);
+		else if (!(v = hmap_put(&last, key, klen, i, &is_new, NULL)))
+			rc = nomem(e);
+		else if (!is_new) {
+			*v = i;
+			n->st->duplicates++;
+		}
+	}
+	/* Second pass: move the survivors to their months. */
+	for (p = data, i = 0; rc == 0 && next_srec(&p, end, &r) == 1; i++) {
+		struct spill *m;
+
+		record_key(&r, &row, key, &klen);
+		if (*hmap_get(&last, key, klen) != i)
+			continue;
+		if (r.entity == ENT_ORDERS)
+			note_signup(n, &row);
+		m = month_spill(n, r.period, e);
+		rc = m ? spill_put(m, r.entity, r.period, r.payload, r.len, e) : e->code;
+	}
+	hmap_release(&last);
+	free(data);
+	spill_close(bucket);
+	return rc;
+}
+
+/* ------------------------------------------------------------ pass 3: write */
+
+/* The rows of one table of one month, column by column. */
+struct cols {
+	const struct tab_def *t;
+	size_t rows, cap;
+	int64_t *iv[TAB_MAX_COLS];
+	uint8_t *pres[TAB_MAX_COLS];
+	const char **sv[TAB_MAX_COLS];
+	uint32_t *sl[TAB_MAX_COLS];
+};
+
+static void cols_release(struct cols *c)
+{
+	size_t i;
+
+	for (i = 0; i < TAB_MAX_COLS; i++) {
+		free(c->iv[i]);
+		free(c->pres[i]);
+		free(c->sv[i]);
+		free(c->sl[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static int cols_grow(struct cols *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : 1024, i;
+
+	for (i = 0; i < c->t->n_cols; i++) {
+		void *a = realloc(c->iv[i], cap * sizeof(int64_t));
+
+		if (a)
+			c->iv[i] = a;
+		a = a ? realloc(c->pres[i], cap) : NULL;
+		if (a)
+			c->pres[i] = a;
+		a = a ? realloc(c->sv[i], cap * sizeof(char *)) : NULL;
+		if (a)
+			c->sv[i] = a;
+		a = a ? realloc(c->sl[i], cap * sizeof(uint32_t)) : NULL;
+		if (!a)
+			return -1;
+		c->sl[i] = a;
+	}
+	c->cap = cap;
+	return 0;
+}
+
+static int cols_add(struct cols *c, const struct row *r)
+{
+	size_t i, k = c->rows;
+
+	if (k == c->cap && cols_grow(c))
+		return -1;
+	for (i = 0; i < c->t->n_cols; i++) {
+		c->iv[i][k] = r->iv[i];
+		c->pres[i][k] = r->present[i];
+		c->sv[i][k] = r->present[i] ? r->sv[i] : NULL;
+		c->sl[i][k] = r->sl[i];
+	}
+	c->rows++;
+	return 0;
+}
+
+static int cmp_str(const char *a, uint32_t la, const char *b, uint32_t lb)
+{
+	int r;
+
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	r = memcmp(a, b, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* qsort has no context argument in C11: the table being sorted is here. */
+static const struct cols *sorting;
+
+static int cmp_rows(const void *x, const void *y)
+{
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	const struct cols *c = sorting;
+	size_t k;
+
+	for (k = 0; k < c->t->n_keys; k++) {
+		int col = c->t->keys[k], r;
+
+		if (tab_col_type(c->t->cols[col].kind) == CRMP_STR) {
+			r = cmp_str(c->sv[col][i], c->sl[col][i], c->sv[col][j], c->sl[col][j]);
+		} else {
+			int64_t a = c->pres[col][i] ? c->iv[col][i] : INT64_MIN;
+			int64_t b = c->pres[col][j] ? c->iv[col][j] : INT64_MIN;
+
+			r = (a > b) - (a < b);
+		}
+		if (r)
+			return r;
+	}
+	/* Equal keys: rows are equal in every column that matters; keep input order. */
+	return (i > j) - (i < j);
+}
+
+/* Sort rows into canonical order by permuting every column. */
+static int cols_sort(struct cols *c)
+{
+	uint32_t *perm = malloc((c->rows ? c->rows : 1) * sizeof(*perm));
+	size_t i, k;
+
+	if (!perm)
+		return -1;
+	for (i = 0; i < c->rows; i++)
+		perm[i] = (uint32_t)i;
+	sorting = c;
+	qsort(perm, c->rows, sizeof(*perm), cmp_rows);
+	for (k = 0; k < c->t->n_cols; k++) {
+		int64_t *iv = malloc((c->cap ? c->cap : 1) * sizeof(*iv));
+		uint8_t *pres = malloc(c->cap ? c->cap : 1);
+		const char **sv = malloc((c->cap ? c->cap : 1) * sizeof(*sv));
+		uint32_t *sl = malloc((c->cap ? c->cap : 1) * sizeof(*sl));
+
+		if (!iv || !pres || !sv || !sl) {
+			free(iv), free(pres), free(sv), free(sl), free(perm);
+			return -1;
+		}
+		for (i = 0; i < c->rows; i++) {
+			iv[i] = c->iv[k][perm[i]];
+			pres[i] = c->pres[k][perm[i]];
+			sv[i] = c->sv[k][perm[i]];
+			sl[i] = c->sl[k][perm[i]];
+		}
+		free(c->iv[k]), free(c->pres[k]), free(c->sv[k]), free(c->sl[k]);
+		c->iv[k] = iv, c->pres[k] = pres, c->sv[k] = sv, c->sl[k] = sl;
+	}
+	free(perm);
+	return 0;
+}
+
+static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err *e)
+{
+	size_t k;
+	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
+
+	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
+		if (tab_col_type(c->t->cols[k].kind) == CRMP_STR)
+			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
+		else
+			rc = crmp_writer_int(w, c->t->cols[k].name, c->iv[k],
+					     c->t->cols[k].nullable ? c->pres[k] : NULL, e);
+	}
+	return rc;
+}
+
+/* The meta table: key/value strings saying what the file holds. */
+static int add_meta(struct crmp_writer *w, const struct norm *n, const char *what,
+		    struct crm_err *e)
+{
+	static const char *const keys[] = { "currency", "format", "period", "timezone" };
+	static uint32_t klen[4], vlen[4];
+	static const char *vals[4];
+	int i, rc;
+
+	vals[0] = n->cfg->currency;
+	vals[1] = "crmetl period 1";
+	vals[2] = what;
+	vals[3] = n->cfg->timezone;
+	for (i = 0; i < 4; i++) {
+		klen[i] = (uint32_t)strlen(keys[i]);
+		vlen[i] = (uint32_t)strlen(vals[i]);
+	}
+	rc = crmp_writer_table(w, "meta", 4, e);
+	if (rc == 0)
+		rc = crmp_writer_str(w, "key", keys, klen, e);
+	if (rc == 0)
+		rc = crmp_writer_str(w, "value", vals, vlen, e);
+	return rc;
+}
+
+/* Say what changed when an existing period file is replaced (a restatement). */
+static void log_restatement(const char *path, const struct cols *tabs, const char *name)
+{
+	struct crm_err e = { 0 };
+	struct crmp_file *old = NULL;
+	char line[512];
+	size_t len = 0, k;
+
+	if (crmp_open(path, &old, &e) != 0) {
+		log_warn("normalize: replacing unreadable %s", path);
+		return;
+	}
+	line[0] = '\0';
+	for (k = 0; k < ENT_COUNT; k++) {
+		int t;
+
+		if (!tabs[k].t)
+			continue;
+		t = crmp_find_table(old, tabs[k].t->name);
+		if (t >= 0 && crmp_table_info(old, (size_t)t)->rows != tabs[k].rows && len < sizeof(line))
+			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %zu rows;",
+						tabs[k].t->name,
+						(unsigned long long)crmp_table_info(old, (size_t)t)->rows,
+						tabs[k].rows);
+	}
+	crmp_close(old);
+	log_info("normalize: restated %s:%s", name, line[0] ? line : " same row counts, other values changed");
+}
+
+/*
+ * Write the period file unless it already holds these bytes (--force writes
+ * anyway). Replacing different bytes is a restatement, said in the log.
+ */
+static int publish(struct norm *n, struct crmp_writer *w, const char *path,
+		   const struct cols *tabs, const char *name, struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = crmp_writer_encode(w, &data, &len, e), existed = access(path, F_OK) == 0;
+
+	if (rc == 0 && existed && fsx_same_content(path, data, len) && !n->opts->force) {
+		n->st->periods_unchanged++;
+		free(data);
+		return 0;
+	}
+	if (rc == 0 && existed && !fsx_same_content(path, data, len)) {
+		n->st->periods_restated++;
+		log_restatement(path, tabs, name);
+	}
+	if (rc == 0)
+		rc = fsx_write_atomic(path, data, len, e);
+	if (rc == 0) {
+		n->st->periods_written++;
+		log_debug("normalize: wrote %s (%zu bytes)", path, len);
+	}
+	free(data);
+	return rc;
+}
+
+static int in_range(const struct norm *n, int period)
+{
+	return !n->opts->has_range || (period >= n->opts->from && period <= n->opts->to);
+}
+
+static int write_month(struct norm *n, int period, struct crm_err *e)
+{
+	struct spill *s = (period >= n->month_base && period < n->month_base + n->n_months)
+				  ? &n->months[period - n->month_base] : NULL;
+	struct cols tabs[ENT_COUNT];
+	struct crmp_writer *w = NULL;
+	unsigned char *data = NULL;
+	const unsigned char *p, *end;
+	char text[PERIOD_TEXT_MAX], name[32], *path = NULL;
+	struct srec r;
+	struct row row;
+	size_t len = 0, k;
+	int got, rc = 0;
+
+	memset(tabs, 0, sizeof(tabs));
+	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
+		tabs[k].t = tab_for_entity((enum schema_entity)k);
+	if (s)
+		rc = spill_load(s, &data, &len, e);
+	for (p = data, end = data + len; rc == 0 && (got = next_srec(&p, end, &r)) != 0;) {
+		if (got < 0 || r.entity == ENT_CUSTOMERS ||
+		    decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
+			rc = damaged_spill(s, e);
+		else if (cols_add(&tabs[r.entity], &row))
+			rc = nomem(e);
+	}
+	period_format(period, text);
+	snprintf(name, sizeof(name), "%s.crmp", text);
+	w = crmp_writer_new(CRMP_PERIOD, period);
+	if (rc == 0 && !w)
+		rc = nomem(e);
+	if (rc == 0)
+		rc = add_meta(w, n, text, e);
+	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
+		if (cols_sort(&tabs[k]))
+			rc = nomem(e);
+		else
+			rc = add_table(w, &tabs[k], e);
+		n->st->kept[k] += tabs[k].rows;
+	}
+	if (rc == 0 && !(path = join(n->periods_dir, name)))
+		rc = nomem(e);
+	if (rc == 0)
+		rc = publish(n, w, path, tabs, text, e);
+	crmp_writer_free(w);
+	for (k = 0; k < ENT_COUNT; k++)
+		cols_release(&tabs[k]);
+	free(data);
+	free(path);
+	if (s)
+		spill_close(s);
+	return rc;
+}
+
+/* The customers dimension, sorted by customer_id. */
+static int write_dimension(struct norm *n, struct crm_err *e)
+{
+	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
+	struct cols c = { 0 };
+	struct crmp_writer *w = NULL;
+	struct row row;
+	char *path = NULL;
+	size_t i, k;
+	int rc = 0;
+
+	c.t = t;
+	for (i = 0; rc == 0 && i <= n->cust_ids.mask && n->cust_ids.slots; i++) {
+		const struct hmap_slot *slot = &n->cust_ids.slots[i];
+		const struct cust *cu;
+		size_t len;
+
+		if (!slot->hash)
+			continue;
+		cu = &n->custs[slot->value];
+		memset(&row, 0, sizeof(row));
+		row.sv[0] = (const char *)hmap_key(&n->cust_ids, slot->key, &len);
+		row.sl[0] = (uint32_t)len;
+		row.present[0] = 1;
+		row.iv[1] = cu->signup_day;
+		row.present[1] = cu->signup_day != NO_DAY;
+		for (k = 0; k < 4; k++) {
+			row.present[2 + k] = cu->attr[k] != 0;
+			if (cu->attr[k]) {
+				row.sv[2 + k] = (const char *)hmap_key(&n->strs, cu->attr[k] - 1, &len);
+				row.sl[2 + k] = (uint32_t)len;
+			}
+		}
+		row.iv[6] = cu->churn_day;
+		row.present[6] = cu->churn_day != NO_DAY;
+		row.iv[7] = cu->derived;
+		row.present[7] = 1;
+		if (cols_add(&c, &row))
+			rc = nomem(e);
+	}
+	if (rc == 0 && cols_sort(&c))
+		rc = nomem(e);
+	n->st->kept[ENT_CUSTOMERS] = c.rows;
+	if (rc == 0 && !(w = crmp_writer_new(CRMP_DIMENSION, 0)))
+		rc = nomem(e);
+	if (rc == 0)
+		rc = add_meta(w, n, "dimension", e);
+	if (rc == 0)
+		rc = add_table(w, &c, e);
+	if (rc == 0 && !(path = join(n->periods_dir, "customers.crmp")))
+		rc = nomem(e);
+	if (rc == 0) {
+		int changed = 0;
+
+		rc = crmp_writer_commit(w, path, &changed, e);
+		if (rc == 0 && changed)
+			log_debug("normalize: wrote %s", path);
+	}
+	free(path);
+	crmp_writer_free(w);
+	cols_release(&c);
+	return rc;
+}
+
+/* ------------------------------------------------------------ the stage */
+
+static int setup(struct norm *n, struct crm_err *e)
+{
+	char name[64];
+	int rc;
+
+	n->first = n->last = -1;
+	buf_init(&n->rec, 1 << 20);
+	hmap_init(&n->cust_ids);
+	hmap_init(&n->strs);
+	rc = tz_load(n->cfg->timezone, &n->tz, e);
+	if (rc)
+		return rc;
+	snprintf(name, sizeof(name), "tmp/normalize-%ld", (long)getpid());
+	n->tmp_dir = join(n->cfg->data_dir, name);
+	n->periods_dir = join(n->cfg->data_dir, "periods");
+	n->quarantine_dir = join(n->cfg->data_dir, "quarantine");
+	if (!n->tmp_dir || !n->periods_dir || !n->quarantine_dir)
+		return nomem(e);
+	rc = fsx_mkdirs(n->tmp_dir, e);
+	if (rc == 0)
+		rc = fsx_mkdirs(n->periods_dir, e);
+	if (rc == 0)
+		rc = fsx_mkdirs(n->quarantine_dir, e);
+	for (int i = 0; rc == 0 && i < N_BUCKETS; i++) {
+		snprintf(name, sizeof(name), "bucket-%02d", i);
+		rc = spill_open(&n->buckets[i], n->tmp_dir, name, e);
+	}
+	return rc;
+}
+
+static void teardown(struct norm *n)
+{
+	int i;
+
+	quarantine_close(n, 0, &(struct crm_err){ 0 });
+	for (i = 0; i < N_BUCKETS; i++)
+		spill_close(&n->buckets[i]);
+	for (i = 0; i < n->n_months; i++)
+		spill_close(&n->months[i]);
+	if (n->tmp_dir)
+		rmdir(n->tmp_dir);
+	free(n->months);
+	free(n->tmp_dir);
+	free(n->periods_dir);
+	free(n->quarantine_dir);
+	free(n->custs);
+	hmap_release(&n->cust_ids);
+	hmap_release(&n->strs);
+	buf_release(&n->rec);
+	tz_free(n->tz);
+}
+
+static int check_rejects(const struct norm *n, struct crm_err *e)
+{
+	const struct norm_stats *st = n->st;
+	double ratio = st->rows_read ? (double)st->rows_rejected / (double)st->rows_read : 0;
+
+	if (st->rows_rejected)
+		log_warn("normalize: rejected %llu of %llu rows (%.2f%%); reasons in %s/",
+			 (unsigned long long)st->rows_rejected, (unsigned long long)st->rows_read,
+			 100 * ratio, n->quarantine_dir);
+	if (ratio > n->cfg->max_reject_ratio)
+		return err_set(e, CRM_E_DATA,
+			       "rejected %llu of %llu rows (%.2f%%), more than max_reject_ratio %g: "
+			       "no period file was changed",
+			       (unsigned long long)st->rows_rejected, (unsigned long long)st->rows_read,
+			       100 * ratio, n->cfg->max_reject_ratio);
+	return 0;
+}
+
+/* Months with data start at the first signup too: a base can exist before its first order. */
+static void widen_to_signups(struct norm *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_custs; i++) {
+		int p;
+
+		if (n->custs[i].signup_day == NO_DAY)
+			continue;
+		p = period_of_day(n->custs[i].signup_day);
+		if (n->first < 0 || p < n->first)
+			n->first = p;
+		if (p > n->last)
+			n->last = p;
+	}
+}
+
+static int write_periods(struct norm *n, struct crm_err *e)
+{
+	int p, rc = 0;
+	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
+
+	widen_to_signups(n);
+	if (n->opts->has_range && (n->first < 0 || n->opts->to < n->first || n->opts->from > n->last))
+		log_warn("normalize: no data in %s..%s", period_format(n->opts->from, a),
+			 period_format(n->opts->to, b));
+	for (p = n->first; rc == 0 && n->first >= 0 && p <= n->last; p++) {
+		if (!in_range(n, p))
+			continue;
+		log_progress("normalize: writing %s", period_format(p, a));
+		rc = write_month(n, p, e);
+	}
+	log_progress_end();
+	return rc;
+}
+
+int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,
+	     struct crm_err *e)
+{
+	struct norm n;
+	int rc, i;
+
+	memset(&n, 0, sizeof(n));
+	memset(st, 0, sizeof(*st));
+	n.cfg = cfg;
+	n.opts = opts;
+	n.st = st;
+	rc = setup(&n, e);
+	if (rc == 0)
+		rc = read_sources(&n, e);
+	for (i = 0; rc == 0 && i < N_BUCKETS; i++)
+		rc = dedupe_bucket(&n, &n.buckets[i], e);
+	if (rc == 0)
+		rc = check_rejects(&n, e);
+	if (rc == 0)
+		rc = write_periods(&n, e);
+	if (rc == 0)
+		rc = write_dimension(&n, e);
+	st->first_period = n.first;
+	st->last_period = n.last;
+	teardown(&n);
+	return rc;
+}

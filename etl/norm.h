@@ -1,0 +1,50 @@
+/*
+ * norm.h - the normalize stage: exports -> validated, deduplicated rows ->
+ * one period file per month plus the customers dimension.
+ *
+ * Three streaming passes keep memory bounded whatever the input size:
+ *   1. read every source (customers first), validate each record, send bad
+ *      ones to quarantine with a reason, and spill good ones to disk:
+ *      records with an id into hash buckets, the others straight into
+ *      per-month spill files; customers stay in memory (they are needed to
+ *      check references and fit: one small entry each);
+ *   2. per bucket, keep the last valid occurrence of each id and move the
+ *      survivors into their month's spill file;
+ *   3. per month, sort the rows into canonical order and write the period
+ *      file atomically, unless the same bytes are already there.
+ * The customers dimension (customers.crmp) is written last. Nothing in
+ * periods/ is touched when the reject ratio is exceeded.
+ */
+#ifndef CRM_NORM_H
+#define CRM_NORM_H
+
+#include <stdint.h>
+
+#include "cfg.h"
+#include "err.h"
+#include "schema.h"
+
+struct norm_opts {
+	int has_range;  /* only periods from..to (inclusive) are written */
+	int from, to;
+	int force;      /* rewrite files even when their bytes are unchanged */
+};
+
+struct norm_stats {
+	uint64_t files;                 /* export files read */
+	uint64_t bytes;                 /* bytes of export content (after gunzip) */
+	uint64_t rows_read;             /* records seen, good and bad */
+	uint64_t rows_rejected;         /* records sent to quarantine */
+	uint64_t duplicates;            /* records replaced by a later occurrence */
+	uint64_t derived_customers;     /* customers created from orders */
+	uint64_t kept[ENT_COUNT];       /* rows written, per entity */
+	int periods_written;            /* period files created or changed */
+	int periods_unchanged;          /* already held the same bytes */
+	int periods_restated;           /* existed and changed */
+	int first_period, last_period;  /* range of months with data, or -1 */
+};
+
+int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,
+	     struct crm_err *e);
+
+#endif
