@@ -96,8 +96,44 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJ)
 
 units: $(UNIT_BIN)
 
-test: all units
+# Fuzz targets: tests/fuzz/fuzz_NAME.c, each over tests/fuzz/corpus/NAME/.
+# `make test` replays every corpus through a plain driver (tests/fuzz/replay.c,
+# built with this compiler and sanitizers) and, when clang is there, runs
+# each libFuzzer target for FUZZ_QUICK seconds; `make fuzz` runs them for
+# FUZZ_SECONDS each.
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAY_BIN = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_BIN = $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+FUZZ_CC ?= clang
+FUZZ_QUICK ?= 5
+FUZZ_SECONDS ?= 300
+FUZZ_LIB_SRC = $(CORE_SRC) $(READ_SRC) etl/crmp.c etl/cfg.c
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_OBJ)
+	@echo "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJ) $(CRM_LDLIBS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
+	@echo "  FUZZ    $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ietl \
+	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	$(Q)for n in $(FUZZ_NAMES); do \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+test: all units $(REPLAY_BIN) $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),$(FUZZ_BIN))
 	$(Q)CRMETL="$(abspath $(CRMETL))" GEN="$(abspath $(GEN))" \
+	  REPLAY_DIR="$(abspath $(BUILD)/fuzz)" FUZZ_DIR="$(abspath build-fuzz)" FUZZ_QUICK=$(FUZZ_QUICK) \
 	  sh tests/run-tests.sh $(UNIT_BIN)
 
 asan:
@@ -129,8 +165,8 @@ install: all
 	  install -m 0644 templates/*.xml "$(DESTDIR)$(PREFIX)/share/crmetl/templates/"; fi
 
 clean:
-	rm -rf build build-asan crmetl fixtures/gen
+	rm -rf build build-asan build-fuzz crmetl fixtures/gen
 
-.PHONY: all units test asan valgrind demo deps install clean
+.PHONY: all units test asan valgrind demo deps install clean fuzz fuzz-bin
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -24,6 +24,7 @@ static const char *enc_name(enum crmp_enc enc)
 	case CRMP_DELTA: return "delta";
 	case CRMP_DICT: return "dictionary";
 	case CRMP_FRONT: return "front-coded";
+	case CRMP_NUMBERED: return "numbered";
 	}
 	return "?";
 }

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "fsx.h"
+#include "hmap.h"
 
 #include "banned.h"
 
@@ -170,35 +171,86 @@ static uint64_t count_nulls(const struct wcol *c, uint64_t rows)
 	return n;
 }
 
-static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t rows)
+static uint64_t gcd64(uint64_t a, uint64_t b)
 {
-	uint64_t i, plain = 0, delta = 0;
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static uint64_t magnitude(int64_t v)
+{
+	return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+/*
+ * An integer block: the common divisor ("scale", so money in 1/10000 units
+ * that is really in cents costs no bits) then the values divided by it,
+ * either as they are (plain) or as differences to the previous one
+ * (delta), whichever is smaller. Returns the encoding used.
+ */
+static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
+{
+	uint64_t scale = 0, plain = 0, delta = 0;
 	int64_t prev = 0;
-	int first = 1;
+	size_t i;
 	enum crmp_enc enc;
 
-	for (i = 0; i < rows; i++) {
-		if (!is_present(c, i))
-			continue;
-		plain += buf_varint_len(buf_zigzag(c->ivals[i]));
-		delta += buf_varint_len(buf_zigzag(first ? c->ivals[i]
-						   : (int64_t)((uint64_t)c->ivals[i] - (uint64_t)prev)));
-		prev = c->ivals[i];
-		first = 0;
+	for (i = 0; i < n && scale != 1; i++)
+		scale = gcd64(scale, magnitude(v[i]));
+	if (scale == 0 || scale > (uint64_t)INT64_MAX)
+		scale = 1;
+	for (i = 0; i < n; i++) {
+		int64_t x = (int64_t)(v[i] / (int64_t)scale);
+
+		plain += buf_varint_len(buf_zigzag(x));
+		delta += buf_varint_len(buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
+		prev = x;
 	}
 	enc = delta <= plain ? CRMP_DELTA : CRMP_PLAIN;
+	buf_put_varint(b, scale);
 	if (buf_reserve(b, enc == CRMP_DELTA ? delta : plain))
 		return enc;
 	prev = 0;
-	for (i = 0; i < rows; i++) {
-		int64_t v;
+	for (i = 0; i < n; i++) {
+		int64_t x = (int64_t)(v[i] / (int64_t)scale);
 
-		if (!is_present(c, i))
-			continue;
-		v = c->ivals[i];
-		buf_put_varint(b, buf_zigzag(enc == CRMP_DELTA ? (int64_t)((uint64_t)v - (uint64_t)prev) : v));
-		prev = v;
+		buf_put_varint(b, buf_zigzag(enc == CRMP_DELTA ? (int64_t)((uint64_t)x - (uint64_t)prev) : x));
+		prev = x;
 	}
+	return enc;
+}
+
+/* The present values of a column, gathered (caller frees). */
+static int64_t *present_ints(const struct wcol *c, uint64_t rows, size_t *n)
+{
+	int64_t *v = malloc((rows ? rows : 1) * sizeof(*v));
+	uint64_t i;
+
+	*n = 0;
+	for (i = 0; v && i < rows; i++)
+		if (is_present(c, i))
+			v[(*n)++] = c->ivals[i];
+	return v;
+}
+
+static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t rows,
+				 struct crm_err *e)
+{
+	size_t n;
+	int64_t *v = present_ints(c, rows, &n);
+	enum crmp_enc enc;
+
+	if (!v) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		return CRMP_PLAIN;
+	}
+	enc = put_int_block(b, v, n);
+	free(v);
 	return enc;
 }
 
@@ -209,44 +261,146 @@ static int str_cmp(const char *a, uint32_t la, const char *b, uint32_t lb)
 	return r ? r : (la > lb) - (la < lb);
 }
 
-/* qsort cannot take a context in C11: the column being sorted is passed here. */
-static const struct wcol *sort_col;
-
-static int cmp_rows(const void *x, const void *y)
+/*
+ * Numbered strings: every value is one common prefix followed by 1..18
+ * digits, either all of one width W (leading zeros kept) or all without
+ * leading zeros (W = 0). Ids such as "o0001234" are nearly always this,
+ * and as numbers they cost a byte or two instead of their text.
+ * Returns 1 and the prefix length and width when the column qualifies.
+ */
+static int numbered(const struct wcol *c, uint64_t rows, uint32_t *plen, unsigned *width)
 {
-	uint64_t i = *(const uint64_t *)x, j = *(const uint64_t *)y;
-	int r = str_cmp(sort_col->svals[i], sort_col->lens[i], sort_col->svals[j], sort_col->lens[j]);
+	const char *first = NULL;
+	uint32_t flen = 0;
+	int same_width = 1, zeros = 0;
+	unsigned w = 0;
+	uint64_t r;
 
-	return r ? r : (i > j) - (i < j);
+	for (r = 0; r < rows; r++) {
+		const char *s = c->svals[r];
+		uint32_t len, d;
+
+		if (!s)
+			continue;
+		len = c->lens[r];
+		for (d = 0; d < len && s[len - 1 - d] >= '0' && s[len - 1 - d] <= '9'; d++)
+			;
+		if (d == 0 || d > 18)
+			return 0;
+		if (!first) {
+			first = s;
+			flen = len - d;
+			w = d;
+		} else if (len - d != flen || memcmp(s, first, flen) != 0) {
+			return 0;
+		}
+		same_width &= d == w;
+		zeros |= d > 1 && s[len - d] == '0';
+	}
+	if (!first || (!same_width && zeros))
+		return 0;
+	*plen = flen;
+	*width = same_width ? w : 0;
+	return 1;
 }
 
-static int encode_dict(struct buf *b, const struct wcol *c, const uint64_t *order, uint64_t n,
-		       uint64_t rows, uint32_t *codes)
+static enum crmp_enc encode_numbered(struct buf *b, const struct wcol *c, uint64_t rows,
+				     uint32_t plen, unsigned width, struct crm_err *e)
 {
-	uint64_t k, d = 0;
+	int64_t *v = malloc((rows ? rows : 1) * sizeof(*v));
+	const char *prefix = NULL;
+	size_t n = 0;
+	uint64_t r;
 
-	/* First pass counts distinct values, second writes them. */
-	for (k = 0; k < n; k++)
-		if (k == 0 || str_cmp(c->svals[order[k]], c->lens[order[k]],
-				      c->svals[order[k - 1]], c->lens[order[k - 1]]) != 0)
-			d++;
-	buf_put_varint(b, d);
-	d = 0;
-	for (k = 0; k < n; k++) {
-		uint64_t r = order[k];
-
-		if (k == 0 || str_cmp(c->svals[r], c->lens[r], c->svals[order[k - 1]],
-				      c->lens[order[k - 1]]) != 0) {
-			buf_put_varint(b, c->lens[r]);
-			buf_append(b, c->svals[r], c->lens[r]);
-			d++;
-		}
-		codes[r] = (uint32_t)(d - 1);
+	if (!v) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		return CRMP_NUMBERED;
 	}
-	for (k = 0; k < rows; k++)
-		if (c->svals[k])
-			buf_put_varint(b, codes[k]);
+	for (r = 0; r < rows; r++) {
+		const char *s = c->svals[r];
+		int64_t x = 0;
+		uint32_t k;
+
+		if (!s)
+			continue;
+		prefix = s;
+		for (k = plen; k < c->lens[r]; k++)
+			x = x * 10 + (s[k] - '0');
+		v[n++] = x;
+	}
+	buf_put_varint(b, plen);
+	buf_append(b, prefix, plen);
+	buf_put_u8(b, width);
+	{
+		/* The block goes to a side buffer: its mode byte comes first. */
+		struct buf blk;
+
+		buf_init(&blk, CRMP_MAX_RAW);
+		buf_put_u8(b, put_int_block(&blk, v, n));
+		buf_append(b, blk.data, blk.len);
+		if (blk.failed)
+			b->failed = 1;
+		buf_release(&blk);
+	}
+	free(v);
+	return CRMP_NUMBERED;
+}
+/* The sorted distinct values of a string column: a dictionary. */
+struct dict {
+	struct hmap map;      /* value -> row of its first occurrence, then its code */
+	uint64_t *first;      /* per distinct value, a row holding it, sorted by value */
+	size_t n;
+};
+
+/* qsort has no context argument in C11; encoding runs on one thread at a time. */
+static const struct wcol *sort_col;
+
+static int cmp_first(const void *x, const void *y)
+{
+	uint64_t i = *(const uint64_t *)x, j = *(const uint64_t *)y;
+
+	return str_cmp(sort_col->svals[i], sort_col->lens[i], sort_col->svals[j], sort_col->lens[j]);
+}
+
+static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows)
+{
+	uint64_t r;
+	size_t k;
+	int is_new;
+
+	hmap_init(&d->map);
+	d->n = 0;
+	d->first = malloc((rows ? rows : 1) * sizeof(*d->first));
+	if (!d->first)
+		return -1;
+	for (r = 0; r < rows; r++) {
+		if (!c->svals[r])
+			continue;
+		if (!hmap_put(&d->map, c->svals[r], c->lens[r], (uint32_t)d->n, &is_new, NULL))
+			return -1;
+		if (is_new)
+			d->first[d->n++] = r;
+	}
+	sort_col = c;
+	qsort(d->first, d->n, sizeof(*d->first), cmp_first);
+	for (k = 0; k < d->n; k++)
+		*hmap_get(&d->map, c->svals[d->first[k]], c->lens[d->first[k]]) = (uint32_t)k;
 	return 0;
+}
+
+static void encode_dict(struct buf *b, const struct wcol *c, const struct dict *d, uint64_t rows)
+{
+	uint64_t r;
+	size_t k;
+
+	buf_put_varint(b, d->n);
+	for (k = 0; k < d->n; k++) {
+		buf_put_varint(b, c->lens[d->first[k]]);
+		buf_append(b, c->svals[d->first[k]], c->lens[d->first[k]]);
+	}
+	for (r = 0; r < rows; r++)
+		if (c->svals[r])
+			buf_put_varint(b, *hmap_get(&d->map, c->svals[r], c->lens[r]));
 }
 
 static void encode_front(struct buf *b, const struct wcol *c, uint64_t rows)
@@ -274,39 +428,33 @@ static void encode_front(struct buf *b, const struct wcol *c, uint64_t rows)
 static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t rows,
 				 struct crm_err *e)
 {
-	uint64_t i, n = 0, d = 0, *order = NULL;
-	uint32_t *codes = NULL;
+	struct dict d;
+	uint64_t i, n = 0;
+	uint32_t plen;
+	unsigned width;
 	enum crmp_enc enc = CRMP_FRONT;
 
-	for (i = 0; i < rows; i++)
-		if (c->svals[i] && c->lens[i] > CRMP_MAX_STRING) {
+	for (i = 0; i < rows; i++) {
+		if (!c->svals[i])
+			continue;
+		n++;
+		if (c->lens[i] > CRMP_MAX_STRING) {
 			err_set(e, CRM_E_INTERNAL, "string of %u bytes in column '%s'", c->lens[i], c->name);
-			return 0;
+			return CRMP_FRONT;
 		}
-	order = malloc((rows ? rows : 1) * sizeof(*order));
-	codes = malloc((rows ? rows : 1) * sizeof(*codes));
-	if (!order || !codes) {
-		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
-		goto out;
 	}
-	for (i = 0; i < rows; i++)
-		if (c->svals[i])
-			order[n++] = i;
-	sort_col = c;
-	qsort(order, n, sizeof(*order), cmp_rows);
-	for (i = 0; i < n; i++)
-		if (i == 0 || str_cmp(c->svals[order[i]], c->lens[order[i]], c->svals[order[i - 1]],
-				      c->lens[order[i - 1]]) != 0)
-			d++;
-	if (d * 2 <= n) {
+	if (numbered(c, rows, &plen, &width))
+		return encode_numbered(b, c, rows, plen, width, e);
+	if (build_dict(&d, c, rows)) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+	} else if (d.n * 2 <= n) {
 		enc = CRMP_DICT;
-		encode_dict(b, c, order, n, rows, codes);
+		encode_dict(b, c, &d, rows);
 	} else {
 		encode_front(b, c, rows);
 	}
-out:
-	free(order);
-	free(codes);
+	hmap_release(&d.map);
+	free(d.first);
 	return enc;
 }
 
@@ -350,7 +498,7 @@ static int write_column(struct buf *file, struct buf *dir, const struct wcol *c,
 	buf_init(&raw, CRMP_MAX_RAW);
 	if (nulls)
 		put_presence(&raw, c, rows);
-	enc = c->type == CRMP_INT ? encode_ints(&raw, c, rows) : encode_strs(&raw, c, rows, e);
+	enc = c->type == CRMP_INT ? encode_ints(&raw, c, rows, e) : encode_strs(&raw, c, rows, e);
 	if (e->code)
 		goto out;
 	if (raw.failed) {
@@ -560,7 +708,8 @@ static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct c
 	c->enc = (enum crmp_enc)(*p)[1];
 	*p += 2;
 	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA)) ||
-	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT))))
+	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT ||
+				       c->enc == CRMP_NUMBERED))))
 		return CORRUPT(f, t->name, c->name, "unknown type %d or encoding %d", c->type, c->enc);
 	if (buf_get_varint(p, end, &c->nulls) || buf_get_varint(p, end, &c->offset) ||
 	    buf_get_varint(p, end, &c->stored) || buf_get_varint(p, end, &c->raw) || end - *p < 4)
@@ -753,6 +902,32 @@ static int check_col(const struct crmp_file *f, int t, int c, enum crmp_type typ
 	return 0;
 }
 
+/*
+ * Read an integer block of n values (scale, then plain or delta values)
+ * into out[], which holds them contiguously.
+ */
+static int read_int_block(const struct crmp_file *f, const struct crmp_table_info *ti,
+			  const struct crmp_col_info *ci, struct chunk *k, enum crmp_enc enc,
+			  int64_t *out, uint64_t n, struct crm_err *e)
+{
+	uint64_t scale, i, v;
+	int64_t prev = 0, x;
+
+	if (buf_get_varint(&k->p, k->end, &scale) || scale == 0 || scale > (uint64_t)INT64_MAX)
+		return CORRUPT(f, ti->name, ci->name, "bad integer scale");
+	for (i = 0; i < n; i++) {
+		if (buf_get_varint(&k->p, k->end, &v))
+			return CORRUPT(f, ti->name, ci->name, "values cut short at value %llu",
+				       (unsigned long long)i);
+		prev = enc == CRMP_DELTA ? (int64_t)((uint64_t)prev + (uint64_t)buf_unzigzag(v))
+					 : buf_unzigzag(v);
+		if (__builtin_mul_overflow(prev, (int64_t)scale, &x))
+			return CORRUPT(f, ti->name, ci->name, "value %llu overflows", (unsigned long long)i);
+		out[i] = x;
+	}
+	return 0;
+}
+
 int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 		  uint8_t *present, struct crm_err *e)
 {
@@ -760,33 +935,27 @@ int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 	const struct crmp_col_info *ci;
 	struct chunk k = { 0 };
 	uint8_t *pres = present;
-	uint64_t i, v;
-	int64_t prev = 0;
+	uint64_t i, j;
 	int rc = check_col(f, t, c, CRMP_INT, e);
 
 	if (rc)
 		return rc;
 	ti = &f->tables[t];
 	ci = &ti->cols[c];
-	if (!pres && ci->nulls && !(pres = malloc(ti->rows))) {
+	if (!pres && !(pres = malloc(ti->rows ? ti->rows : 1))) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
 		goto out;
 	}
 	rc = inflate_chunk(f, ti, ci, &k, e);
 	if (rc == 0)
 		rc = read_presence(f, ti, ci, &k, pres, e);
-	for (i = 0; rc == 0 && i < ti->rows; i++) {
-		if (ci->nulls && !pres[i]) {
-			values[i] = 0;
-			continue;
-		}
-		if (buf_get_varint(&k.p, k.end, &v)) {
-			rc = CORRUPT(f, ti->name, ci->name, "values cut short at row %llu", (unsigned long long)i);
-			break;
-		}
-		prev = ci->enc == CRMP_DELTA ? (int64_t)((uint64_t)prev + (uint64_t)buf_unzigzag(v))
-					     : buf_unzigzag(v);
-		values[i] = prev;
+	/* Present values arrive packed: read them to the front, then spread out. */
+	if (rc == 0)
+		rc = read_int_block(f, ti, ci, &k, ci->enc, values, ti->rows - ci->nulls, e);
+	if (rc == 0 && ci->nulls) {
+		j = ti->rows - ci->nulls;
+		for (i = ti->rows; i-- > 0;)
+			values[i] = pres[i] ? values[--j] : 0;
 	}
 	if (rc == 0 && k.p != k.end)
 		rc = CORRUPT(f, ti->name, ci->name, "stray bytes after the last value");
@@ -920,6 +1089,64 @@ static int read_front(const struct crmp_file *f, const struct crmp_table_info *t
 	return 0;
 }
 
+/* Numbered strings come back as one dictionary entry per present row. */
+static int read_numbered(const struct crmp_file *f, const struct crmp_table_info *ti,
+			 const struct crmp_col_info *ci, struct chunk *k, const uint8_t *pres,
+			 struct crmp_strs *s, struct crm_err *e)
+{
+	uint64_t plen, i, n = ti->rows - ci->nulls, idx = 0;
+	const unsigned char *prefix;
+	unsigned width, mode;
+	int64_t *nums = NULL;
+	size_t used = 0;
+	int rc;
+
+	if (buf_get_varint(&k->p, k->end, &plen) || plen > CRMP_MAX_STRING - 18 ||
+	    (uint64_t)(k->end - k->p) < plen + 2)
+		return CORRUPT(f, ti->name, ci->name, "bad numbered prefix");
+	prefix = k->p;
+	k->p += plen;
+	width = *k->p++;
+	mode = *k->p++;
+	if (width > 18 || (mode != CRMP_PLAIN && mode != CRMP_DELTA))
+		return CORRUPT(f, ti->name, ci->name, "bad numbered width or mode");
+	nums = malloc((n ? n : 1) * sizeof(*nums));
+	s->n_dict = (uint32_t)n;
+	s->dict = malloc((n ? n : 1) * sizeof(*s->dict));
+	s->lens = malloc((n ? n : 1) * sizeof(*s->lens));
+	s->bytes = malloc((size_t)n * (plen + 20) + 1);
+	if (!nums || !s->dict || !s->lens || !s->bytes) {
+		free(nums);
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	}
+	rc = read_int_block(f, ti, ci, k, (enum crmp_enc)mode, nums, n, e);
+	for (i = 0; rc == 0 && i < ti->rows; i++) {
+		char *dst = s->bytes + used;
+		int len;
+
+		if (!pres[i]) {
+			s->codes[i] = UINT32_MAX;
+			continue;
+		}
+		if (nums[idx] < 0 || nums[idx] > 999999999999999999LL) {
+			rc = CORRUPT(f, ti->name, ci->name, "numbered value out of range");
+			break;
+		}
+		memcpy(dst, prefix, plen);
+		len = snprintf(dst + plen, 20, "%0*lld", (int)width, (long long)nums[idx]);
+		if (width && len != (int)width) {
+			rc = CORRUPT(f, ti->name, ci->name, "numbered value wider than %u digits", width);
+			break;
+		}
+		s->dict[idx] = dst;
+		s->lens[idx] = (uint32_t)(plen + (uint64_t)len);
+		s->codes[i] = (uint32_t)idx++;
+		used += plen + (size_t)len + 1;
+	}
+	free(nums);
+	return rc;
+}
+
 int crmp_read_str(const struct crmp_file *f, int t, int c, struct crmp_strs *out,
 		  struct crm_err *e)
 {
@@ -947,6 +1174,8 @@ int crmp_read_str(const struct crmp_file *f, int t, int c, struct crmp_strs *out
 		rc = read_dict(f, ti, ci, &k, out, e);
 		if (rc == 0)
 			rc = read_dict_codes(f, ti, ci, &k, pres, out, e);
+	} else if (rc == 0 && ci->enc == CRMP_NUMBERED) {
+		rc = read_numbered(f, ti, ci, &k, pres, out, e);
 	} else if (rc == 0) {
 		rc = read_front(f, ti, ci, &k, pres, out, e);
 	}

@@ -21,7 +21,7 @@
 
 enum crmp_kind { CRMP_PERIOD = 1, CRMP_DIMENSION = 2 };
 enum crmp_type { CRMP_INT = 1, CRMP_STR = 2 };
-enum crmp_enc { CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4 };
+enum crmp_enc { CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4, CRMP_NUMBERED = 5 };
 
 #define CRMP_MAX_TABLES 16
 #define CRMP_MAX_COLUMNS 32

@@ -1334,6 +1334,15 @@ static int write_periods(struct norm *n, struct crm_err *e)
 	return rc;
 }
 
+/* CPU time of the process, for the debug log of each pass. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,
 	     struct crm_err *e)
 {
@@ -1348,12 +1357,15 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	rc = setup(&n, e);
 	if (rc == 0)
 		rc = read_sources(&n, e);
+	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
 	for (i = 0; rc == 0 && i < N_BUCKETS; i++)
 		rc = dedupe_bucket(&n, &n.buckets[i], e);
+	log_debug("normalize: pass 2 (deduplicate) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = check_rejects(&n, e);
 	if (rc == 0)
 		rc = write_periods(&n, e);
+	log_debug("normalize: pass 3 (period files) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = write_dimension(&n, e);
 	st->first_period = n.first;

@@ -9,6 +9,12 @@
  * left to the footer) and "fat" ones (explicit transitions up to 2037) give
  * the same table. Queries are pure functions of a const zone.
  *
+ * RFC 8536 wants the footer to agree with the last transition's type. Where
+ * a file breaks that (an older zic wrote America/Ojinaga "slim" with CST
+ * from 2022-10-30 but a footer saying CDT until 11-06), the file's own
+ * transition holds until the rule's next one: what the fat file says, and
+ * what happened; glibc follows the footer there.
+ *
  * Deliberately not here: leap-second ("right/") zones, time zone
  * abbreviations, and libc's tzset()/localtime_r(), whose process-wide TZ
  * state would tie every zone of a run to one global.
@@ -17,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,21 +232,22 @@ static int32_t footer_eval(const struct footer *f, int64_t t, int64_t *lo, int64
 
 /* ---- lookups ---------------------------------------------------------- */
 
-/* Index i with trans[i] <= t < trans[i + 1]; needs trans[0] <= t < trans[n - 1]. */
-static size_t find_index(const struct tz *tz, int64_t t)
+/*
+ * Index i with trans[i] <= t < trans[i + 1], searching up from `lo`; needs
+ * trans[lo] <= t < trans[n - 1]. A few steps forward cover a bucket of a
+ * real zone; a crowded (hostile) file falls back to binary search.
+ */
+static size_t find_from(const struct tz *tz, size_t lo, int64_t t)
 {
-	uint64_t d = (uint64_t)t - (uint64_t)tz->bucket_base;
-	size_t lo, hi, mid;
+	size_t hi = tz->n - 1, mid;
+	int steps;
 
-	if (d < tz->bucket_span) {
-		lo = tz->bucket[d >> BUCKET_SHIFT];
-		while (tz->trans[lo + 1] <= t)
-			lo++;
-		return lo;
+	for (steps = 0; steps < 4; steps++) {
+		if (tz->trans[lo + 1] > t)
+			return lo;
+		lo++;
 	}
-	lo = 0;
-	hi = tz->n - 1; /* trans[lo] <= t < trans[hi] */
-	while (hi - lo > 1) {
+	while (hi - lo > 1) { /* trans[lo] <= t < trans[hi] */
 		mid = lo + (hi - lo) / 2;
 		if (tz->trans[mid] <= t)
 			lo = mid;
@@ -249,6 +255,16 @@ static size_t find_index(const struct tz *tz, int64_t t)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Index i with trans[i] <= t < trans[i + 1]; needs trans[0] <= t < trans[n - 1]. */
+static size_t find_index(const struct tz *tz, int64_t t)
+{
+	uint64_t d = (uint64_t)t - (uint64_t)tz->bucket_base;
+
+	if (d < tz->bucket_span)
+		return find_from(tz, tz->bucket[d >> BUCKET_SHIFT], t);
+	return find_from(tz, 0, t);
 }
 
 /* Offset at t and the interval [*lo, *hi) around t where it holds. */
@@ -302,9 +318,9 @@ long tz_offset_at(const struct tz *tz, int64_t t)
 	/* The hot path: an instant of 1900..2100 in a zone with transitions. */
 	if (d < tz->bucket_span) {
 		i = tz->bucket[d >> BUCKET_SHIFT];
-		while (tz->trans[i + 1] <= t)
-			i++;
-		return tz->off[i];
+		if (tz->trans[i + 1] > t)
+			return tz->off[i];
+		return tz->off[find_from(tz, i, t)];
 	}
 	return lookup(tz, t, &lo, &hi);
 }

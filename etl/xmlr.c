@@ -5,8 +5,8 @@
  * Owns: the libxml2 reader, copies of the wanted names, one value buffer,
  * and a small queue of start-tag lines. Borrows the input stream. Does not
  * build trees, expand entities, read DTDs or touch libxml2's global state
- * beyond xmlInitParser (and the thread's structured error handler, saved
- * and restored around reader creation).
+ * beyond xmlInitParser and the thread's error handlers, which point at the
+ * reader only while xmlr_open/xmlr_next run (see route_begin).
  *
  * Why a byte scanner next to libxml2: libxml2 parses ahead of the reader in
  * chunks, so xmlTextReaderGetParserLineNumber() is the line of the parser,
@@ -69,6 +69,7 @@ struct xmlr {
 	struct ins *in;           /* borrowed */
 	char *record;             /* owned copy of opts->record */
 	char *names[REC_MAX_FIELDS]; /* owned copies, NULL = never matches */
+	int alias[REC_MAX_FIELDS];   /* earlier index with the same name, or -1 */
 	size_t n;
 	size_t max_depth, max_value;
 
@@ -80,7 +81,7 @@ struct xmlr {
 	int scan;                 /* scanner on: lines come from the queue */
 	enum scan_state st;
 	int run;                  /* dashes, brackets or '?' just seen */
-	long line;                /* scanner: line of the next byte */
+	long line;                /* scanner: line at the end of the bytes seen */
 	long lt_line;             /* line of the last '<' */
 	long *q;                  /* ring of start-tag lines, owned */
 	size_t q_cap, q_head, q_len;
@@ -188,26 +189,60 @@ static void scan_decide(struct xmlr *r, const unsigned char *p, size_t n)
 		  !(n >= 2 && p[1] == 0x00);
 }
 
-/* Returns 0, or -1 after recording why the input is refused. */
+static long count_lf(const unsigned char *p, const unsigned char *end)
+{
+	long n = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/*
+ * Run the lexer over the next bytes. Text and quoted attribute values are
+ * skipped with memchr; LFs are counted lazily, up to each '<' (the only
+ * place a line is needed) and at the end of the chunk. Returns 0, or -1
+ * after recording why the input is refused.
+ */
 static int scan_bytes(struct xmlr *r, const unsigned char *p, size_t n)
 {
+	const unsigned char *end = p + n, *mark = p, *hit;
 	enum scan_state st = r->st;
-	long line = r->line;
 	int run = r->run;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
+	while (p < end) {
+		unsigned char c;
 
-		if (c == '\n')
-			line++;
 		switch (st) {
 		case SC_TEXT:
-			if (c == '<') {
-				st = SC_LT;
-				r->lt_line = line;
+			hit = memchr(p, '<', (size_t)(end - p));
+			if (!hit) {
+				p = end;
+				continue;
 			}
+			r->line += count_lf(mark, hit);
+			mark = hit;
+			r->lt_line = r->line;
+			st = SC_LT;
+			p = hit + 1;
+			continue;
+		case SC_TAG_DQ:
+		case SC_TAG_SQ:
+			hit = memchr(p, st == SC_TAG_DQ ? '"' : '\'', (size_t)(end - p));
+			if (!hit) {
+				p = end;
+				continue;
+			}
+			st = SC_TAG;
+			p = hit + 1;
+			continue;
+		default:
 			break;
+		}
+		c = *p++;
+		switch (st) {
 		case SC_LT:
 			if (c == '!') {
 				st = SC_BANG;
@@ -218,7 +253,7 @@ static int scan_bytes(struct xmlr *r, const unsigned char *p, size_t n)
 				st = SC_DECL;
 			} else {
 				if (q_push(r, r->lt_line) < 0) {
-					fail(r, CRM_E_NOMEM, line, "out of memory reading XML");
+					fail(r, CRM_E_NOMEM, r->lt_line, "out of memory reading XML");
 					goto refuse;
 				}
 				st = c == '>' ? SC_TEXT : c == '"' ? SC_TAG_DQ : c == '\'' ? SC_TAG_SQ : SC_TAG;
@@ -237,14 +272,15 @@ static int scan_bytes(struct xmlr *r, const unsigned char *p, size_t n)
 			run = 0;
 			break;
 		case SC_COMMENT:
+			/* "--->" ends like "-->": run saturates at 2. */
 			if (c == '>' && run >= 2)
 				st = SC_TEXT;
-			run = c == '-' ? run + 1 : 0;
+			run = c == '-' ? (run < 2 ? run + 1 : 2) : 0;
 			break;
 		case SC_CDATA:
 			if (c == '>' && run >= 2)
 				st = SC_TEXT;
-			run = c == ']' ? run + 1 : 0;
+			run = c == ']' ? (run < 2 ? run + 1 : 2) : 0;
 			break;
 		case SC_PI:
 			if (c == '>' && run)
@@ -263,20 +299,14 @@ static int scan_bytes(struct xmlr *r, const unsigned char *p, size_t n)
 			else if (c == '\'')
 				st = SC_TAG_SQ;
 			break;
+		case SC_TEXT:
 		case SC_TAG_DQ:
-			if (c == '"')
-				st = SC_TAG;
-			break;
 		case SC_TAG_SQ:
-			if (c == '\'')
-				st = SC_TAG;
-			break;
+			break; /* handled above */
 		}
-		if (run > 2)
-			run = 2; /* "--->" and "]]]>" end like "-->" and "]]>" */
 	}
+	r->line += count_lf(mark, end);
 	r->st = st;
-	r->line = line;
 	r->run = run;
 	return 0;
 refuse:
@@ -351,17 +381,46 @@ struct route {
 #if LIBXML_VERSION < 21200
 	xmlStructuredErrorFunc fn;
 	void *ctx;
+	xmlGenericErrorFunc gen_fn;
+	void *gen_ctx;
 #else
 	int unused;
 #endif
 };
+
+#if LIBXML_VERSION < 21200
+/* xmlGenericErrorFunc: plain-text complaints ("xmlParseChunk: encoder
+ * error"), kept only when nothing better was reported. */
+static void on_generic_error(void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void on_generic_error(void *ctx, const char *fmt, ...)
+{
+	struct xmlr *r = ctx;
+	va_list ap;
+	size_t len;
+
+	if (r->x_msg[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->x_msg, sizeof(r->x_msg), fmt, ap);
+	va_end(ap);
+	len = strlen(r->x_msg);
+	while (len > 0 && is_xml_space((unsigned char)r->x_msg[len - 1]))
+		r->x_msg[--len] = '\0';
+	r->x_line = 0;
+}
+#endif
 
 static void route_begin(struct xmlr *r, struct route *s)
 {
 #if LIBXML_VERSION < 21200
 	s->fn = xmlStructuredError;
 	s->ctx = xmlStructuredErrorContext;
+	s->gen_fn = xmlGenericError;
+	s->gen_ctx = xmlGenericErrorContext;
 	xmlSetStructuredErrorFunc(r, on_xml_error);
+	xmlSetGenericErrorFunc(r, on_generic_error);
 #else
 	(void)r;
 	s->unused = 0;
@@ -372,6 +431,7 @@ static void route_end(const struct route *s)
 {
 #if LIBXML_VERSION < 21200
 	xmlSetStructuredErrorFunc(s->ctx, s->fn);
+	xmlSetGenericErrorFunc(s->gen_ctx, s->gen_fn);
 #else
 	(void)s;
 #endif
@@ -572,10 +632,13 @@ static void emit(struct xmlr *r, struct rec *rec)
 		rec->reason = r->reason;
 	} else {
 		for (i = 0; i < r->n; i++) {
-			if (!(r->present & (1u << i)))
-				continue;
-			rec->val[i] = r->vbuf + r->off[i];
-			rec->len[i] = r->len[i];
+			if (r->alias[i] >= 0) { /* find_name() only matches the first */
+				rec->val[i] = rec->val[r->alias[i]];
+				rec->len[i] = rec->len[r->alias[i]];
+			} else if (r->present & (1u << i)) {
+				rec->val[i] = r->vbuf + r->off[i];
+				rec->len[i] = r->len[i];
+			}
 		}
 	}
 	r->in_rec = 0;
@@ -623,9 +686,18 @@ int xmlr_open(struct ins *in, const struct xmlr_opts *opts,
 	rc = CRM_E_NOMEM;
 	if (!(r->record = strdup(opts->record)))
 		goto out;
-	for (i = 0; i < n; i++)
-		if (names[i] && names[i][0] && !(r->names[i] = strdup(names[i])))
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		r->alias[i] = -1;
+		if (!names[i] || !names[i][0])
+			continue;
+		for (j = 0; j < i && r->alias[i] < 0; j++)
+			if (r->names[j] && strcmp(r->names[j], names[i]) == 0)
+				r->alias[i] = (int)j;
+		if (r->alias[i] < 0 && !(r->names[i] = strdup(names[i])))
 			goto out;
+	}
 
 	/* Creating the reader already reads the first bytes and may complain
 	 * (unsupported encoding) before the reader has a handler. */
@@ -633,9 +705,11 @@ int xmlr_open(struct ins *in, const struct xmlr_opts *opts,
 	r->reader = xmlReaderForIO(io_read, NULL, r, ins_name(in), NULL, XMLR_PARSE_OPTIONS);
 	route_end(&route);
 	if (!r->reader) {
+		/* An input problem is reported by the first xmlr_next. */
+		if (!r->rc && r->x_msg[0])
+			fail(r, CRM_E_INPUT, r->x_line, "malformed XML: %s", r->x_msg);
 		if (!r->rc)
 			goto out; /* allocation failure */
-		/* An input problem: reported by the first xmlr_next. */
 	} else {
 		xmlTextReaderSetStructuredErrorHandler(r->reader, on_xml_error, r);
 	}
@@ -652,7 +726,9 @@ static int xml_failed(struct xmlr *r)
 	if (r->io_rc)
 		return r->rc;
 	if (r->x_msg[0])
-		return fail(r, CRM_E_INPUT, r->x_line, "malformed XML: %s", r->x_msg);
+		return fail(r, CRM_E_INPUT,
+			    r->x_line ? r->x_line : xmlTextReaderGetParserLineNumber(r->reader),
+			    "malformed XML: %s", r->x_msg);
 	return fail(r, CRM_E_INPUT, xmlTextReaderGetParserLineNumber(r->reader), "malformed XML");
 }
 
@@ -676,12 +752,8 @@ static int on_element(struct xmlr *r, struct rec *rec, int *done)
 
 	if (depth < 0 || !name)
 		return fail(r, CRM_E_INTERNAL, line, "libxml2 reader lost its position");
-	if ((size_t)depth + 1 > r->max_depth) {
-		char limit[32];
-
-		snprintf(limit, sizeof(limit), "%zu", r->max_depth);
-		return fail(r, CRM_E_INPUT, line, "elements nested deeper than %s levels", limit);
-	}
+	if ((size_t)depth + 1 > r->max_depth)
+		return fail(r, CRM_E_INPUT, line, "elements nested deeper than %zu levels", r->max_depth);
 	if (!r->in_rec) {
 		if (strcmp(name, r->record) != 0)
 			return 0;

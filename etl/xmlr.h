@@ -44,7 +44,9 @@
  * - <amount/>, <amount></amount>, <amount>  </amount> and amount="" give a
  *   value of len 0; a field given nowhere has val NULL (both are "missing").
  * - Unknown attributes and children (and anything inside them, and text or
- *   attributes of field elements) are ignored. Names NULL or "" never match.
+ *   attributes of field elements) are ignored. Names NULL or "" never match;
+ *   a name wanted twice (two fields mapped to one element) gets the same
+ *   value at both positions.
  *
  * Bad records (returned with rec->bad = 1, rec->reason, every val NULL;
  * reading goes on after the record's end tag). The first fault met wins:

@@ -32,4 +32,12 @@ check 2 run --period 2025-13
 # yet (or succeeds once it is): a config load either way.
 check "${VG_CONFIG_STATUS:-9}" verify --period 2025-01 --config pipeline.conf
 check 3 verify --period 2025-01 --config tests/unit/data/cfg/does-not-exist.conf
+# A whole normalize of the bundled fixtures (CSV, gzip and XML inputs), then
+# a look at its output.
+tmp=$(mktemp -d)
+sed "s|^data_dir = var|data_dir = $tmp/var|; s|= fixtures/|= $PWD/fixtures/|" pipeline.conf >"$tmp/p.conf"
+check 0 normalize -q --config "$tmp/p.conf"
+check 0 inspect "$tmp/var/periods/2025-06.crmp"
+check 0 dump "$tmp/var/periods/2025-06.crmp" --table orders
+rm -rf "$tmp"
 exit $status

@@ -22,6 +22,9 @@ struct sample {
 	const char *dict[ROWS], *front[ROWS];
 	uint32_t dict_len[ROWS], front_len[ROWS];
 	char front_text[ROWS][16];
+	const char *words2[ROWS], *plain_ids[ROWS];
+	uint32_t words2_len[ROWS], plain_len[ROWS];
+	char words2_text[ROWS][16], plain_text[ROWS][16];
 };
 
 static const char *const words[] = { "East", "West", "", "North", "South\"x,y\n" };
@@ -41,6 +44,14 @@ static void fill(struct sample *s)
 		snprintf(s->front_text[i], sizeof(s->front_text[i]), "o%08d", i * 3);
 		s->front[i] = (i == 10) ? NULL : s->front_text[i];
 		s->front_len[i] = s->front[i] ? (uint32_t)strlen(s->front[i]) : 0;
+		/* Distinct and not numbered: front-coded. */
+		snprintf(s->words2_text[i], sizeof(s->words2_text[i]), "k%dx", i * 7);
+		s->words2[i] = s->words2_text[i];
+		s->words2_len[i] = (uint32_t)strlen(s->words2[i]);
+		/* Numbers without padding: numbered, width 0. */
+		snprintf(s->plain_text[i], sizeof(s->plain_text[i]), "c%d", (i * 37) % 1500);
+		s->plain_ids[i] = s->plain_text[i];
+		s->plain_len[i] = (uint32_t)strlen(s->plain_ids[i]);
 	}
 }
 
@@ -56,6 +67,8 @@ static unsigned char *encode_sample(const struct sample *s, size_t *len)
 	assert_int_equal(crmp_writer_int(w, "ordered_at", s->deltas, NULL, &e), 0);
 	assert_int_equal(crmp_writer_str(w, "region", s->dict, s->dict_len, &e), 0);
 	assert_int_equal(crmp_writer_str(w, "order_id", s->front, s->front_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "note", s->words2, s->words2_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "customer_id", s->plain_ids, s->plain_len, &e), 0);
 	assert_int_equal(crmp_writer_table(w, "spend", 0, &e), 0);
 	assert_int_equal(crmp_writer_int(w, "day", NULL, NULL, &e), 0);
 	assert_int_equal(crmp_writer_str(w, "channel", NULL, NULL, &e), 0);
@@ -87,7 +100,7 @@ static void round_trip(void **state)
 	assert_int_equal(t, 0);
 	assert_int_equal(crmp_table_info(f, 0)->cols[1].enc, CRMP_DELTA);
 	assert_int_equal(crmp_table_info(f, 0)->cols[2].enc, CRMP_DICT);
-	assert_int_equal(crmp_table_info(f, 0)->cols[3].enc, CRMP_FRONT);
+	assert_int_equal(crmp_table_info(f, 0)->cols[3].enc, CRMP_NUMBERED);
 
 	assert_int_equal(crmp_read_int(f, t, crmp_find_column(f, t, "amount"), vals, pres, &e), 0);
 	for (i = 0; i < ROWS; i++) {
@@ -116,6 +129,16 @@ static void round_trip(void **state)
 		else
 			assert_string_equal(strs.dict[strs.codes[i]], s.front[i]);
 	}
+	crmp_strs_release(&strs);
+	assert_int_equal(crmp_table_info(f, 0)->cols[4].enc, CRMP_FRONT);
+	assert_int_equal(crmp_read_str(f, t, 4, &strs, &e), 0);
+	for (i = 0; i < ROWS; i++)
+		assert_string_equal(strs.dict[strs.codes[i]], s.words2[i]);
+	crmp_strs_release(&strs);
+	assert_int_equal(crmp_table_info(f, 0)->cols[5].enc, CRMP_NUMBERED);
+	assert_int_equal(crmp_read_str(f, t, 5, &strs, &e), 0);
+	for (i = 0; i < ROWS; i++)
+		assert_string_equal(strs.dict[strs.codes[i]], s.plain_ids[i]);
 	crmp_strs_release(&strs);
 	assert_int_equal(crmp_check_all(f, &e), 0);
 	assert_int_equal(crmp_table_info(f, 1)->rows, 0);

@@ -201,6 +201,7 @@ static void test_name_mapping(void **state)
 	/* Canonical order: order_id, customer_id, amount; the export's names. */
 	static const char *const names[] = { "Nr", "Kunde", "Betrag" };
 	static const char *const reordered[] = { "Betrag", "Nr", "Kunde" };
+	static const char *const twice[] = { "Nr", "Kunde", "Kunde", "Nr" };
 	struct rd d;
 	struct rec rec;
 
@@ -218,6 +219,16 @@ static void test_name_mapping(void **state)
 	assert_val(&rec, 0, "5.00");
 	assert_val(&rec, 1, "A7");
 	assert_val(&rec, 2, "K1");
+	rd_close(&d);
+
+	/* Two fields mapped to one element both get its value. */
+	rd_open(&d, doc, "Bestellung", twice, 4);
+	assert_int_equal(next(&d, &rec), 1);
+	assert_false(rec.bad);
+	assert_val(&rec, 0, "A7");
+	assert_val(&rec, 1, "K1");
+	assert_val(&rec, 2, "K1");
+	assert_val(&rec, 3, "A7");
 	rd_close(&d);
 }
 
@@ -331,6 +342,78 @@ static void test_lines(void **state)
 	}
 	assert_int_equal(next(&d, &rec), 0);
 	rd_close(&d);
+}
+
+/* 1 + the LFs before the n-th (0-based) occurrence of `marker`. */
+static long line_of(const char *doc, const char *marker, int n)
+{
+	const char *p = doc, *hit = NULL;
+	long line = 1;
+
+	while (n-- >= 0) {
+		hit = strstr(p, marker);
+		assert_non_null(hit);
+		p = hit + 1;
+	}
+	for (p = doc; p < hit; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/*
+ * libxml2 reads 4 bytes, then 4096 at a time: slide the tricky bits of the
+ * lexer (comments with '>', CDATA with ']', PIs with '?', quoted '>' and
+ * LFs in tags) across those read boundaries; lines must stay exact.
+ */
+static void test_read_boundaries(void **state)
+{
+	static const char tricky[] =
+		"<!-- a > b - c\n <order order_id=\"no\"/> - -->"
+		"<![CDATA[ ]] ]>\n<order/> ]]]]><?pi ? > <order?>\n"
+		"<order order_id=\"t1\" x='a>\"b\n'/>\t<order\n order_id=\"t2\"><!---->"
+		"<amount>\n<![CDATA[1]]>\n</amount></order><order order_id='t3'/>\n";
+	static const char *const ids[] = { "t1", "t2", "t3" };
+	static const char *const marks[] = { "<order order_id=\"t1", "<order\n order_id=\"t2",
+					     "<order order_id='t3" };
+	char *doc = malloc(8192);
+	struct rd d;
+	struct rec rec;
+	size_t k, len, j;
+
+	(void)state;
+	assert_non_null(doc);
+	for (k = 0; k < 230; k++) {
+		len = (size_t)snprintf(doc, 8192, "<export>\n<!--");
+		memset(doc + len, 'x', 3900);
+		len += 3900;
+		len += (size_t)snprintf(doc + len, 8192 - len, "-->\n%*s%s</export>\n", (int)k, "",
+					tricky);
+		rd_open_opts(&d, doc, len, &(struct xmlr_opts){ "order", 0, 0 }, order_names, 4);
+		for (j = 0; j < 3; j++) {
+			assert_int_equal(next(&d, &rec), 1);
+			assert_false(rec.bad);
+			assert_val(&rec, 0, ids[j]);
+			assert_int_equal(rec.line, line_of(doc, marks[j], 0));
+		}
+		assert_int_equal(next(&d, &rec), 0);
+		rd_close(&d);
+	}
+	/* Around the first 4-byte read. */
+	for (k = 0; k < 8; k++) {
+		len = (size_t)snprintf(doc, 8192, "%*s<!-- c -->\n<export><order order_id=\"a\"/></export>",
+				       (int)k, "");
+		rd_open_opts(&d, doc, len, &(struct xmlr_opts){ "order", 0, 0 }, order_names, 4);
+		assert_int_equal(next(&d, &rec), 1);
+		assert_val(&rec, 0, "a");
+		assert_int_equal(rec.line, 2);
+		rd_close(&d);
+		len = (size_t)snprintf(doc, 8192, "%*s<!DOCTYPE export><export/>", (int)k, "");
+		rd_open_opts(&d, doc, len, &(struct xmlr_opts){ "order", 0, 0 }, order_names, 4);
+		assert_int_equal(next(&d, &rec), CRM_E_INPUT);
+		assert_string_equal(d.e.msg, "DTDs are not allowed");
+		rd_close(&d);
+	}
+	free(doc);
 }
 
 /* ---- bad records ----------------------------------------------------- */
@@ -941,8 +1024,11 @@ static void test_quiet(void **state)
 	static const char *const docs[] = {
 		"<export><order></export>", "<a xmlns:q=\"rel\"><q:b/><z:c/></a>",
 		"\x00\x00<\x00", "<?xml version=\"1.0\" encoding=\"NOPE-9\"?><a/>", "<a>&#0;</a>",
+		/* Conversion errors: raised without a parser context. */
+		"<?xml version=\"1.0\" encoding=\"EUC-JP\"?><a>\xff\xff\x00\x3c</a>",
+		"\xff\xfe<\0a\0>\0\0\xd8x\0<\0/\0a\0>\0",
 	};
-	static const size_t lens[] = { 24, 31, 4, 43, 11 };
+	static const size_t lens[] = { 24, 31, 4, 43, 11, 50, 20 };
 	char path[] = "/tmp/test_xmlr_stderrXXXXXX";
 	struct xmlr_opts o = { "order", 0, 0 };
 	int fd = mkstemp(path), saved;
@@ -958,7 +1044,15 @@ static void test_quiet(void **state)
 	assert_int_equal(dup2(fd, 2), 2);
 	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		rd_open_opts(&d, docs[i], lens[i], &o, order_names, 4);
-		(void)drain(&d, &n);
+		if (drain(&d, &n) < 0) {
+			assert_int_equal(d.e.code, CRM_E_INPUT);
+			assert_non_null(strstr(d.e.msg, "malformed XML"));
+		}
+		if (i >= 5) {
+			/* libxml2's own words survive, not a bare "malformed XML". */
+			assert_int_equal(d.e.code, CRM_E_INPUT);
+			assert_true(strlen(d.e.msg) > strlen("malformed XML: "));
+		}
 		rd_close(&d);
 	}
 	fflush(stderr);
@@ -1035,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_entities_and_cdata),
 		cmocka_unit_test(test_trimming),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_read_boundaries),
 		cmocka_unit_test(test_given_twice),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_default_limit_and_split_text),
