@@ -5,6 +5,7 @@
 #   make test         unit + end-to-end tests; last line "N passed, N failed"
 #   make asan         the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make demo         run the pipeline on the bundled fixtures
+#   make bench        time normalize on a large generated set (bench-cache/)
 #   make valgrind     leak check of --help and a config load
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -53,15 +54,17 @@ endif
 CORE_SRC = etl/err.c etl/log.c etl/text.c etl/buf.c etl/hmap.c etl/fsx.c etl/schema.c
 # Reading exports: input streams (gzip), CSV and XML readers, values, time zones.
 READ_SRC = etl/ins.c etl/csvr.c etl/xmlr.c etl/val.c etl/tz.c
-# Period files and the normalize stage.
-DATA_SRC = etl/tables.c etl/crmp.c etl/norm.c
+# Fetching exports (libcurl).
+FETCH_SRC = etl/fetch.c
+# Period files, the normalize stage, the metrics engine.
+DATA_SRC = etl/tables.c etl/crmp.c etl/norm.c etl/met.c
 # Configuration and the command line.
 CLI_SRC = etl/cfg.c etl/cli.c etl/period.c
 # Subcommands, one file each (the table is in etl/main.c).
 CMD_SRC = etl/cmd_run.c etl/cmd_fetch.c etl/cmd_normalize.c etl/cmd_compute.c \
           etl/cmd_report.c etl/cmd_mail.c etl/cmd_verify.c etl/cmd_inspect.c \
           etl/cmd_dump.c
-LIB_SRC = $(CORE_SRC) $(READ_SRC) $(DATA_SRC) $(CLI_SRC) $(CMD_SRC)
+LIB_SRC = $(CORE_SRC) $(READ_SRC) $(FETCH_SRC) $(DATA_SRC) $(CLI_SRC) $(CMD_SRC)
 MAIN_SRC = etl/main.c
 
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -140,6 +143,10 @@ asan:
 	$(Q)$(MAKE) BUILD=build-asan SANITIZE=address,undefined OPT="-O1 -g" \
 	  CRMETL=build-asan/crmetl GEN=build-asan/gen test
 
+# Benchmarks: figures printed, nothing asserted (tests/bench/run.sh).
+bench: all
+	$(Q)CRMETL=./$(CRMETL) GEN=$(GEN) bash tests/bench/run.sh
+
 # The main job on the bundled fixtures, as far as the stages are built:
 # today normalize (fixtures/small -> var/periods) and a look at the result.
 demo: all
@@ -153,7 +160,7 @@ valgrind: all
 # the independent checkers the tests use.
 DEB_PKGS = build-essential pkgconf clang libclang-rt-14-dev \
 	libcurl4-openssl-dev libxml2-dev zlib1g-dev libhpdf-dev libcmocka-dev \
-	python3 python3-aiosmtpd tzdata valgrind openssl ca-certificates \
+	python3 python3-aiosmtpd tzdata valgrind openssl ca-certificates time gzip \
 	poppler-utils qpdf
 deps:
 	$(Q)sh tests/deps.sh $(DEB_PKGS)
@@ -167,6 +174,6 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz crmetl fixtures/gen
 
-.PHONY: all units test asan valgrind demo deps install clean fuzz fuzz-bin
+.PHONY: all units test asan valgrind demo bench deps install clean fuzz fuzz-bin
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -7,16 +7,18 @@
  * record as the values of the columns it was asked for (struct rec).
  *
  * Invariants
- * - Memory is one buffer of at most max_record + block_size + 2 bytes plus
- *   one small entry per header column: bounded whatever the file size.
+ * - Memory is one buffer of at most max_record + block_size + 67 bytes
+ *   (2 MiB + 67 with the defaults) plus at most 24 bytes per header column:
+ *   bounded whatever the file size or its line lengths.
  * - Values point into that buffer (no copy for unquoted fields; quoted fields
  *   are unescaped in place) and are NUL-terminated. They are borrowed: valid
  *   until the next csvr_next() or csvr_free().
  * - rec->line is the 1-based physical line where a record starts; lines are
  *   counted by LF bytes, including LFs inside quoted fields, so they match
- *   what `sed -n Np` shows. Lines never go backwards.
+ *   what `sed -n Np` shows. They strictly increase from record to record.
  * - The same bytes give the same records whatever the block size and
- *   whether the file was gzip-compressed.
+ *   whether the file was gzip-compressed. (Only where a damaged gzip stream
+ *   is noticed depends on the block size: records before it are the same.)
  *
  * Lexical rules (RFC 4180, plus what real exports do)
  * - Records end at LF or CRLF outside quotes; a last line without a line end
@@ -53,9 +55,10 @@
  * When a record has several faults the over-long one wins, then the first
  * fault met from left to right, then a wrong field count. A record's length
  * counts its bytes (quotes and delimiters included) up to, not including,
- * its line end. A stray '"' opening a field that never closes swallows the
- * rest of the file up to max_record bytes, then reading resumes at the next
- * LF: lines in between are lost (and reported as one bad record).
+ * its line end. A stray '"' opening a field pairs with the next quote in the
+ * file, so the lines in between read as one record, usually bad; if no
+ * quote closes it within max_record bytes the record is over-long, and
+ * reading resumes at the next LF past that point.
  *
  * Header
  * - The first non-blank record. Column names are matched exactly as written
@@ -91,7 +94,8 @@ struct csvr_opts {
 			     * at most CSVR_LIMIT_RECORD */
 	size_t block_size;  /* bytes asked of ins_read per refill,
 			     * CSVR_DEFAULT_BLOCK when 0, at most CSVR_LIMIT_BLOCK;
-			     * tests use tiny values to move block edges */
+			     * tests use tiny values to move block edges (slow:
+			     * a record cut by a block edge is scanned again) */
 };
 
 struct csvr;

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1043,33 +1044,52 @@ static int add_meta(struct crmp_writer *w, const struct norm *n, const char *wha
 	return rc;
 }
 
-/* Say what changed when an existing period file is replaced (a restatement). */
+/* Sum of the amount column (index 4) of orders, old file or new rows. */
+static int64_t old_revenue(const struct crmp_file *f)
+{
+	struct crm_err e = { 0 };
+	int t = crmp_find_table(f, "orders"), c = crmp_find_column(f, t, "amount");
+	uint64_t rows = t >= 0 ? crmp_table_info(f, (size_t)t)->rows : 0, i;
+	int64_t *v = malloc((rows ? rows : 1) * sizeof(*v)), sum = 0;
+
+	if (v && c >= 0 && crmp_read_int(f, t, c, v, NULL, &e) == 0)
+		for (i = 0; i < rows; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/*
+ * Say what changed when an existing period file is replaced (a
+ * restatement): rows per table and order revenue, old -> new.
+ */
 static void log_restatement(const char *path, const struct cols *tabs, const char *name)
 {
 	struct crm_err e = { 0 };
 	struct crmp_file *old = NULL;
-	char line[512];
-	size_t len = 0, k;
+	char line[768], a[32], b[32];
+	size_t len = 0, k, i;
+	int64_t revenue = 0;
 
 	if (crmp_open(path, &old, &e) != 0) {
 		log_warn("normalize: replacing unreadable %s", path);
 		return;
 	}
 	line[0] = '\0';
-	for (k = 0; k < ENT_COUNT; k++) {
-		int t;
+	for (k = ENT_ORDERS; k < ENT_COUNT && len < sizeof(line); k++) {
+		int t = crmp_find_table(old, tabs[k].t->name);
+		uint64_t before = t >= 0 ? crmp_table_info(old, (size_t)t)->rows : 0;
 
-		if (!tabs[k].t)
-			continue;
-		t = crmp_find_table(old, tabs[k].t->name);
-		if (t >= 0 && crmp_table_info(old, (size_t)t)->rows != tabs[k].rows && len < sizeof(line))
+		if (before != tabs[k].rows)
 			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %zu rows;",
-						tabs[k].t->name,
-						(unsigned long long)crmp_table_info(old, (size_t)t)->rows,
-						tabs[k].rows);
+						tabs[k].t->name, (unsigned long long)before, tabs[k].rows);
 	}
+	for (i = 0; i < tabs[ENT_ORDERS].rows; i++)
+		revenue += tabs[ENT_ORDERS].iv[4][i];
+	val_format_money(old_revenue(old), a);
+	val_format_money(revenue, b);
 	crmp_close(old);
-	log_info("normalize: restated %s:%s", name, line[0] ? line : " same row counts, other values changed");
+	log_info("normalize: restated %s:%s order amounts %s -> %s", name, line, a, b);
 }
 
 /*
@@ -1227,6 +1247,72 @@ static int write_dimension(struct norm *n, struct crm_err *e)
 
 /* ------------------------------------------------------------ the stage */
 
+/* The pid in a name ending in "-PID" or ".tmp.PID", or 0. */
+static long leftover_pid(const char *name, const char *marker)
+{
+	const char *p = strstr(name, marker);
+	char *end;
+	long pid;
+
+	if (!p)
+		return 0;
+	pid = strtol(p + strlen(marker), &end, 10);
+	return *end == '\0' && pid > 0 ? pid : 0;
+}
+
+static int pid_is_dead(long pid)
+{
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove a spill directory and the files in it (they are all ours). */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		char *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = join(dir, de->d_name);
+		if (path)
+			unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/*
+ * A run killed with SIGKILL leaves its spill directory and perhaps a
+ * temporary period file behind; neither is ever read, but they take space.
+ * Sweep those of processes that no longer exist.
+ */
+static void sweep_leftovers(const char *dir, const char *marker, int is_tree)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		long pid = leftover_pid(de->d_name, marker);
+		char *path;
+
+		if (!pid || !pid_is_dead(pid) || !(path = join(dir, de->d_name)))
+			continue;
+		log_debug("normalize: removing %s, left by a run that was stopped", path);
+		if (is_tree)
+			remove_tree(path);
+		else
+			unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int setup(struct norm *n, struct crm_err *e)
 {
 	char name[64];
@@ -1250,6 +1336,15 @@ static int setup(struct norm *n, struct crm_err *e)
 		rc = fsx_mkdirs(n->periods_dir, e);
 	if (rc == 0)
 		rc = fsx_mkdirs(n->quarantine_dir, e);
+	if (rc == 0) {
+		char *tmp_root = join(n->cfg->data_dir, "tmp");
+
+		if (tmp_root)
+			sweep_leftovers(tmp_root, "normalize-", 1);
+		free(tmp_root);
+		sweep_leftovers(n->periods_dir, ".tmp.", 0);
+		sweep_leftovers(n->quarantine_dir, ".tmp.", 0);
+	}
 	for (int i = 0; rc == 0 && i < N_BUCKETS; i++) {
 		snprintf(name, sizeof(name), "bucket-%02d", i);
 		rc = spill_open(&n->buckets[i], n->tmp_dir, name, e);

@@ -1,0 +1,6 @@
+/*
+ * fetch.c - the fetch stage (being built).
+ */
+#include "fetch.h"
+
+typedef int fetch_placeholder;

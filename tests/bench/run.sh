@@ -1,0 +1,60 @@
+#!/bin/bash
+# bench/run.sh - the benchmark behind `make bench`: prints figures, asserts
+# nothing (speed is measured here, never in timed tests).
+#
+# Generates the large data set once into $BENCH_CACHE (default bench-cache/:
+# 1,000,000 customers over 24 months, about 10 M orders and 21 M
+# interactions, 1.7 GB of CSV), with its gzip -6 size, then times a full
+# normalize into a fresh data directory and reports throughput, peak memory
+# and the size of the period files against the CSV and its gzip.
+set -eu
+CRMETL=${CRMETL:-./crmetl}
+GEN=${GEN:-fixtures/gen}
+CACHE=${BENCH_CACHE:-bench-cache}
+CUSTOMERS=${BENCH_CUSTOMERS:-1000000}
+set_dir="$CACHE/set-$CUSTOMERS"
+
+if [ ! -f "$set_dir/.done" ]; then
+	echo "bench: generating $CUSTOMERS customers into $set_dir (once)"
+	rm -rf "$set_dir"
+	mkdir -p "$CACHE"
+	"$GEN" --seed 2024 --customers "$CUSTOMERS" --months 24 --start 2024-01 --out "$set_dir" >/dev/null
+	touch "$set_dir/.done"
+fi
+if [ ! -f "$set_dir/.gzip6" ]; then
+	echo "bench: measuring gzip -6 of the CSV (once)"
+	total=0
+	for f in "$set_dir"/*.csv; do
+		n=$(gzip -6 -c "$f" | wc -c)
+		total=$((total + n))
+	done
+	echo "$total" >"$set_dir/.gzip6"
+fi
+csv_bytes=$(cat "$set_dir"/*.csv | wc -c)
+gz_bytes=$(cat "$set_dir/.gzip6")
+rows=$(cat "$set_dir"/*.csv | wc -l)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/crmetl-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+abs=$(cd "$set_dir" && pwd)
+{
+	printf '[pipeline]\ndata_dir = %s/var\n' "$work"
+	for ent in customers orders spend surveys tickets interactions leads; do
+		printf '[source.%s]\nentity = %s\nfile = %s/%s.csv\n' "$ent" "$ent" "$abs" "$ent"
+	done
+} >"$work/bench.conf"
+
+echo "bench: normalize of $((csv_bytes / 1000000)) MB of CSV ($rows lines), $(nproc) cores"
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" normalize -v --config "$work/bench.conf" 2>"$work/log"
+grep -E 'pass|normalize: (read|periods)' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
+read -r wall user sys rss <"$work/time"
+period_bytes=$(cat "$work"/var/periods/*.crmp | wc -c)
+awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v csv="$csv_bytes" \
+    -v rows="$rows" -v gz="$gz_bytes" -v pb="$period_bytes" 'BEGIN {
+	printf "normalize: %.2f s wall, %.2f s user, %.2f s sys\n", wall, user, sys
+	printf "throughput: %.1f MB/s of CSV (wall), %.1f MB/s per CPU-second, %.2f M rows/s\n",
+	       csv / 1e6 / wall, csv / 1e6 / (user + sys), rows / 1e6 / wall
+	printf "peak memory: %.1f MB resident\n", rss / 1024
+	printf "sizes: CSV %.1f MB, gzip -6 %.1f MB, period files %.1f MB (%.3f of gzip, %.3f of CSV)\n",
+	       csv / 1e6, gz / 1e6, pb / 1e6, pb / gz, pb / csv
+}'
