@@ -35,8 +35,8 @@ WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
        -Wwrite-strings -Wformat-security -Wshadow -Wpointer-arith -Wundef
 OPT ?= -O2 -g
 CRM_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
-             -Ietl -MMD -MP $(PKG_CFLAGS)
-CRM_LDLIBS = $(PKG_LIBS) $(HPDF_LIBS) -lm
+             -pthread -Ietl -MMD -MP $(PKG_CFLAGS)
+CRM_LDLIBS = $(PKG_LIBS) $(HPDF_LIBS) -lm -pthread
 ifneq ($(SANITIZE),)
 CRM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 CRM_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -50,12 +50,12 @@ else
 Q = @
 endif
 
-# Shared helpers: errors, logging, text, buffers, hash map, files, the export schema.
-CORE_SRC = etl/err.c etl/log.c etl/text.c etl/buf.c etl/hmap.c etl/fsx.c etl/schema.c
+# Shared helpers: errors, logging, text, buffers, hash map, sorting, files, the export schema.
+CORE_SRC = etl/err.c etl/log.c etl/text.c etl/buf.c etl/hmap.c etl/sortx.c etl/fsx.c etl/schema.c
 # Reading exports: input streams (gzip), CSV and XML readers, values, time zones.
 READ_SRC = etl/ins.c etl/csvr.c etl/xmlr.c etl/val.c etl/tz.c
 # Fetching exports (libcurl).
-FETCH_SRC = etl/fetch.c
+FETCH_SRC = etl/fetch.c etl/sha256.c
 # Period files, the normalize stage, the metrics engine.
 DATA_SRC = etl/tables.c etl/crmp.c etl/norm.c etl/met.c
 # Configuration and the command line.
@@ -122,7 +122,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	@echo "  FUZZ    $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ietl \
-	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm -pthread
 
 fuzz-bin: $(FUZZ_BIN)
 

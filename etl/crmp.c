@@ -18,11 +18,12 @@
 #include "buf.h"
 #include "fsx.h"
 #include "hmap.h"
+#include "sortx.h"
 
 #include "banned.h"
 
 #define HEADER_SIZE 64
-#define ZLEVEL 6
+#define ZLEVEL 1
 #define MAX_FILE ((uint64_t)1 << 36)
 
 static const unsigned char magic[8] = { 0x89, 'C', 'R', 'M', 'P', '\r', '\n', 0x1a };
@@ -347,60 +348,135 @@ static enum crmp_enc encode_numbered(struct buf *b, const struct wcol *c, uint64
 }
 /* The sorted distinct values of a string column: a dictionary. */
 struct dict {
-	struct hmap map;      /* value -> row of its first occurrence, then its code */
-	uint64_t *first;      /* per distinct value, a row holding it, sorted by value */
+	uint32_t *code;   /* per row: code in first-seen order (absent rows: unused) */
+	uint64_t *first;  /* per distinct value, in first-seen order: a row holding it */
+	uint32_t *rank;   /* first-seen code -> code in sorted order */
 	size_t n;
 };
 
-/* qsort has no context argument in C11; encoding runs on one thread at a time. */
-static const struct wcol *sort_col;
+#define DICT_SMALL 16
 
-static int cmp_first(const void *x, const void *y)
+static int cmp_first(uint32_t a, uint32_t b, const void *ctx)
 {
-	uint64_t i = *(const uint64_t *)x, j = *(const uint64_t *)y;
+	const struct wcol *c = ((const void *const *)ctx)[0];
+	const uint64_t *first = ((const void *const *)ctx)[1];
 
-	return str_cmp(sort_col->svals[i], sort_col->lens[i], sort_col->svals[j], sort_col->lens[j]);
+	return str_cmp(c->svals[first[a]], c->lens[first[a]], c->svals[first[b]], c->lens[first[b]]);
+}
+
+static int same_str(const struct wcol *c, uint64_t r, uint64_t s)
+{
+	return c->lens[r] == c->lens[s] && memcmp(c->svals[r], c->svals[s], c->lens[r]) == 0;
+}
+
+/*
+ * Code every row in one pass: the previous row's value and a short list of
+ * values are tried before the hash map, since most string columns that
+ * reach here (channels, kinds) have a handful of distinct values.
+ */
+static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows)
+{
+	struct hmap map;
+	uint64_t r, prev = UINT64_MAX;
+	int rc = 0, is_new;
+
+	hmap_init(&map);
+	for (r = 0; r < rows && rc == 0; r++) {
+		size_t k = d->n;
+		uint32_t *v;
+
+		if (!c->svals[r])
+			continue;
+		if (prev != UINT64_MAX && same_str(c, r, prev)) {
+			d->code[r] = d->code[prev];
+			prev = r;
+			continue;
+		}
+		if (d->n <= DICT_SMALL) {
+			for (k = 0; k < d->n && !same_str(c, r, d->first[k]); k++)
+				;
+		}
+		if (k == d->n && d->n >= DICT_SMALL) {
+			if (d->n == DICT_SMALL) /* the short list overflows: move it to the map */
+				for (k = 0; k < DICT_SMALL; k++)
+					if (!hmap_put(&map, c->svals[d->first[k]], c->lens[d->first[k]],
+						      (uint32_t)k, &is_new, NULL))
+						rc = -1;
+			v = hmap_put(&map, c->svals[r], c->lens[r], (uint32_t)d->n, &is_new, NULL);
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			k = *v;
+		}
+		if (k == d->n)
+			d->first[d->n++] = r;
+		d->code[r] = (uint32_t)k;
+		prev = r;
+	}
+	hmap_release(&map);
+	return rc;
 }
 
 static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows)
 {
-	uint64_t r;
+	uint32_t *order = NULL;
+	const void *ctx[2];
 	size_t k;
-	int is_new;
+	int rc = -1;
 
-	hmap_init(&d->map);
 	d->n = 0;
+	d->code = malloc((rows ? rows : 1) * sizeof(*d->code));
 	d->first = malloc((rows ? rows : 1) * sizeof(*d->first));
-	if (!d->first)
+	d->rank = NULL;
+	if (!d->code || !d->first || code_rows(d, c, rows))
 		return -1;
-	for (r = 0; r < rows; r++) {
-		if (!c->svals[r])
-			continue;
-		if (!hmap_put(&d->map, c->svals[r], c->lens[r], (uint32_t)d->n, &is_new, NULL))
-			return -1;
-		if (is_new)
-			d->first[d->n++] = r;
-	}
-	sort_col = c;
-	qsort(d->first, d->n, sizeof(*d->first), cmp_first);
+	order = malloc((d->n ? d->n : 1) * sizeof(*order));
+	d->rank = malloc((d->n ? d->n : 1) * sizeof(*d->rank));
+	if (!order || !d->rank)
+		goto out;
 	for (k = 0; k < d->n; k++)
-		*hmap_get(&d->map, c->svals[d->first[k]], c->lens[d->first[k]]) = (uint32_t)k;
-	return 0;
+		order[k] = (uint32_t)k;
+	ctx[0] = c;
+	ctx[1] = d->first;
+	if (sortx_indexes(order, d->n, cmp_first, ctx))
+		goto out;
+	for (k = 0; k < d->n; k++)
+		d->rank[order[k]] = (uint32_t)k;
+	rc = 0;
+out:
+	free(order);
+	return rc;
+}
+
+static void dict_release(struct dict *d)
+{
+	free(d->code);
+	free(d->first);
+	free(d->rank);
 }
 
 static void encode_dict(struct buf *b, const struct wcol *c, const struct dict *d, uint64_t rows)
 {
+	uint64_t *sorted = malloc((d->n ? d->n : 1) * sizeof(*sorted));
 	uint64_t r;
 	size_t k;
 
+	if (!sorted) {
+		b->failed = 1;
+		return;
+	}
+	for (k = 0; k < d->n; k++)
+		sorted[d->rank[k]] = d->first[k];
 	buf_put_varint(b, d->n);
 	for (k = 0; k < d->n; k++) {
-		buf_put_varint(b, c->lens[d->first[k]]);
-		buf_append(b, c->svals[d->first[k]], c->lens[d->first[k]]);
+		buf_put_varint(b, c->lens[sorted[k]]);
+		buf_append(b, c->svals[sorted[k]], c->lens[sorted[k]]);
 	}
 	for (r = 0; r < rows; r++)
 		if (c->svals[r])
-			buf_put_varint(b, *hmap_get(&d->map, c->svals[r], c->lens[r]));
+			buf_put_varint(b, d->rank[d->code[r]]);
+	free(sorted);
 }
 
 static void encode_front(struct buf *b, const struct wcol *c, uint64_t rows)
@@ -453,8 +529,7 @@ static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t r
 	} else {
 		encode_front(b, c, rows);
 	}
-	hmap_release(&d.map);
-	free(d.first);
+	dict_release(&d);
 	return enc;
 }
 

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "log.h"
 #include "period.h"
 #include "rec.h"
+#include "sortx.h"
 #include "tables.h"
 #include "tz.h"
 #include "val.h"
@@ -78,6 +80,8 @@ struct norm {
 	struct cust *custs;
 	size_t n_custs, cap_custs;
 	struct hmap strs;        /* interned customer attribute strings */
+	char last_id[SCHEMA_ID_MAX];  /* the last customer id found known */
+	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
 
 	struct spill buckets[N_BUCKETS];
 	struct spill *months;    /* indexed by period - month_base */
@@ -256,9 +260,21 @@ static int keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
 	return 0;
 }
 
-static int known_customer(const struct norm *n, const char *id, uint32_t len)
+/*
+ * Exports often list a customer's rows together, so the last id looked up
+ * is remembered: a memcmp instead of a hash-table probe that misses cache.
+ */
+static int known_customer(struct norm *n, const char *id, uint32_t len)
 {
-	return hmap_get(&n->cust_ids, id, len) != NULL;
+	if (len == n->last_id_len && len <= SCHEMA_ID_MAX && memcmp(id, n->last_id, len) == 0)
+		return 1;
+	if (!hmap_get(&n->cust_ids, id, len))
+		return 0;
+	if (len <= SCHEMA_ID_MAX) {
+		memcpy(n->last_id, id, len);
+		n->last_id_len = len;
+	}
+	return 1;
 }
 
 /* ------------------------------------------------------------ validation */
@@ -828,40 +844,48 @@ static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e
 {
 	static unsigned char key[65536];
 	unsigned char *data = NULL;
+	uint8_t *dropped = NULL;
 	const unsigned char *p, *end;
 	struct hmap last;
 	struct srec r;
 	struct row row;
-	size_t len = 0, klen;
+	size_t len = 0, klen, count = 0;
 	uint32_t i, *v;
 	int got, is_new, rc;
 
 	hmap_init(&last);
 	rc = spill_load(bucket, &data, &len, e);
-	/* First pass: remember the index of the last record of each key. */
+	/* A record has at least 3 bytes: that bounds the count. */
+	if (rc == 0 && !(dropped = calloc(len / 3 + 1, 1)))
+		rc = nomem(e);
+	/* First pass: an id seen again drops its earlier record. */
 	for (p = data, end = data + len, i = 0; rc == 0 && (got = next_srec(&p, end, &r)) != 0; i++) {
 		if (got < 0 || record_key(&r, &row, key, &klen))
 			rc = damaged_spill(bucket, e);
 		else if (!(v = hmap_put(&last, key, klen, i, &is_new, NULL)))
 			rc = nomem(e);
 		else if (!is_new) {
+			dropped[*v] = 1;
 			*v = i;
 			n->st->duplicates++;
 		}
+		count++;
 	}
+	hmap_release(&last);
 	/* Second pass: move the survivors to their months. */
-	for (p = data, i = 0; rc == 0 && next_srec(&p, end, &r) == 1; i++) {
+	for (p = data, i = 0; rc == 0 && i < count && next_srec(&p, end, &r) == 1; i++) {
 		struct spill *m;
 
-		record_key(&r, &row, key, &klen);
-		if (*hmap_get(&last, key, klen) != i)
+		if (dropped[i])
 			continue;
-		if (r.entity == ENT_ORDERS)
+		if (r.entity == ENT_ORDERS) {
+			decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row, 0, NULL);
 			note_signup(n, &row);
+		}
 		m = month_spill(n, r.period, e);
 		rc = m ? spill_put(m, r.entity, r.period, r.payload, r.len, e) : e->code;
 	}
-	hmap_release(&last);
+	free(dropped);
 	free(data);
 	spill_close(bucket);
 	return rc;
@@ -892,23 +916,32 @@ static void cols_release(struct cols *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static int is_str_col(const struct cols *c, size_t i)
+{
+	return tab_col_type(c->t->cols[i].kind) == CRMP_STR;
+}
+
+/* Grow every column: integers need values, strings pointers and lengths. */
 static int cols_grow(struct cols *c)
 {
 	size_t cap = c->cap ? c->cap * 2 : 1024, i;
 
 	for (i = 0; i < c->t->n_cols; i++) {
-		void *a = realloc(c->iv[i], cap * sizeof(int64_t));
+		void *a = realloc(c->pres[i], cap);
 
-		if (a)
-			c->iv[i] = a;
-		a = a ? realloc(c->pres[i], cap) : NULL;
-		if (a)
-			c->pres[i] = a;
-		a = a ? realloc(c->sv[i], cap * sizeof(char *)) : NULL;
-		if (a)
-			c->sv[i] = a;
-		a = a ? realloc(c->sl[i], cap * sizeof(uint32_t)) : NULL;
 		if (!a)
+			return -1;
+		c->pres[i] = a;
+		if (!is_str_col(c, i)) {
+			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+				return -1;
+			c->iv[i] = a;
+			continue;
+		}
+		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
+			return -1;
+		c->sv[i] = a;
+		if (!(a = realloc(c->sl[i], cap * sizeof(uint32_t))))
 			return -1;
 		c->sl[i] = a;
 	}
@@ -923,10 +956,13 @@ static int cols_add(struct cols *c, const struct row *r)
 	if (k == c->cap && cols_grow(c))
 		return -1;
 	for (i = 0; i < c->t->n_cols; i++) {
-		c->iv[i][k] = r->iv[i];
 		c->pres[i][k] = r->present[i];
-		c->sv[i][k] = r->present[i] ? r->sv[i] : NULL;
-		c->sl[i][k] = r->sl[i];
+		if (!is_str_col(c, i)) {
+			c->iv[i][k] = r->iv[i];
+		} else {
+			c->sv[i][k] = r->present[i] ? r->sv[i] : NULL;
+			c->sl[i][k] = r->sl[i];
+		}
 	}
 	c->rows++;
 	return 0;
@@ -942,13 +978,10 @@ static int cmp_str(const char *a, uint32_t la, const char *b, uint32_t lb)
 	return r ? r : (la > lb) - (la < lb);
 }
 
-/* qsort has no context argument in C11: the table being sorted is here. */
-static const struct cols *sorting;
-
-static int cmp_rows(const void *x, const void *y)
+/* Full comparison of rows i and j by the table's sort key. */
+static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
 {
-	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-	const struct cols *c = sorting;
+	const struct cols *c = ctx;
 	size_t k;
 
 	for (k = 0; k < c->t->n_keys; k++) {
@@ -969,39 +1002,99 @@ static int cmp_rows(const void *x, const void *y)
 	return (i > j) - (i < j);
 }
 
+/*
+ * The first sort key as an unsigned number with the same order: integers
+ * with the sign bit flipped (absent = smallest), strings by their first
+ * eight bytes, big-endian, zero-padded. Ties go to cmp_rows.
+ */
+static uint64_t *primary_keys(const struct cols *c)
+{
+	uint64_t *keys = malloc((c->rows ? c->rows : 1) * sizeof(*keys));
+	int col = c->t->keys[0];
+	size_t i, b;
+
+	for (i = 0; keys && i < c->rows; i++) {
+		if (tab_col_type(c->t->cols[col].kind) == CRMP_INT) {
+			keys[i] = c->pres[col][i] ? (uint64_t)c->iv[col][i] ^ ((uint64_t)1 << 63) : 0;
+			continue;
+		}
+		keys[i] = 0;
+		for (b = 0; b < 8; b++)
+			keys[i] = keys[i] << 8 |
+				  (c->sv[col][i] && b < c->sl[col][i] ? (unsigned char)c->sv[col][i][b] : 0);
+	}
+	return keys;
+}
+
+/* Put column k in the order perm gives, one column at a time (memory). */
+static int permute(struct cols *c, size_t k, const uint32_t *perm)
+{
+	size_t n = c->cap ? c->cap : 1, i;
+	uint8_t *pres = malloc(n);
+
+	if (!pres)
+		return -1;
+	for (i = 0; i < c->rows; i++)
+		pres[i] = c->pres[k][perm[i]];
+	free(c->pres[k]);
+	c->pres[k] = pres;
+	if (!is_str_col(c, k)) {
+		int64_t *iv = malloc(n * sizeof(*iv));
+
+		if (!iv)
+			return -1;
+		for (i = 0; i < c->rows; i++)
+			iv[i] = c->iv[k][perm[i]];
+		free(c->iv[k]);
+		c->iv[k] = iv;
+	} else {
+		const char **sv = malloc(n * sizeof(*sv));
+		uint32_t *sl = malloc(n * sizeof(*sl));
+
+		if (!sv || !sl) {
+			free(sv);
+			free(sl);
+			return -1;
+		}
+		for (i = 0; i < c->rows; i++) {
+			sv[i] = c->sv[k][perm[i]];
+			sl[i] = c->sl[k][perm[i]];
+		}
+		free(c->sv[k]);
+		free(c->sl[k]);
+		c->sv[k] = sv;
+		c->sl[k] = sl;
+	}
+	return 0;
+}
+
 /* Sort rows into canonical order by permuting every column. */
 static int cols_sort(struct cols *c)
 {
 	uint32_t *perm = malloc((c->rows ? c->rows : 1) * sizeof(*perm));
+	uint64_t *keys = primary_keys(c);
 	size_t i, k;
+	int rc = -1;
 
-	if (!perm)
-		return -1;
+	if (c->rows == 0) {
+		rc = 0;
+		goto out;
+	}
+
+	if (!perm || !keys)
+		goto out;
 	for (i = 0; i < c->rows; i++)
 		perm[i] = (uint32_t)i;
-	sorting = c;
-	qsort(perm, c->rows, sizeof(*perm), cmp_rows);
-	for (k = 0; k < c->t->n_cols; k++) {
-		int64_t *iv = malloc((c->cap ? c->cap : 1) * sizeof(*iv));
-		uint8_t *pres = malloc(c->cap ? c->cap : 1);
-		const char **sv = malloc((c->cap ? c->cap : 1) * sizeof(*sv));
-		uint32_t *sl = malloc((c->cap ? c->cap : 1) * sizeof(*sl));
-
-		if (!iv || !pres || !sv || !sl) {
-			free(iv), free(pres), free(sv), free(sl), free(perm);
-			return -1;
-		}
-		for (i = 0; i < c->rows; i++) {
-			iv[i] = c->iv[k][perm[i]];
-			pres[i] = c->pres[k][perm[i]];
-			sv[i] = c->sv[k][perm[i]];
-			sl[i] = c->sl[k][perm[i]];
-		}
-		free(c->iv[k]), free(c->pres[k]), free(c->sv[k]), free(c->sl[k]);
-		c->iv[k] = iv, c->pres[k] = pres, c->sv[k] = sv, c->sl[k] = sl;
-	}
+	if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
+		goto out;
+	for (k = 0; k < c->t->n_cols; k++)
+		if (permute(c, k, perm))
+			goto out;
+	rc = 0;
+out:
 	free(perm);
-	return 0;
+	free(keys);
+	return rc;
 }
 
 static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err *e)
@@ -1019,13 +1112,19 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 	return rc;
 }
 
+/* The meta table's columns: the writer borrows them until it encodes. */
+struct meta {
+	uint32_t klen[4], vlen[4];
+	const char *vals[4];
+};
+
 /* The meta table: key/value strings saying what the file holds. */
 static int add_meta(struct crmp_writer *w, const struct norm *n, const char *what,
-		    struct crm_err *e)
+		    struct meta *m, struct crm_err *e)
 {
 	static const char *const keys[] = { "currency", "format", "period", "timezone" };
-	static uint32_t klen[4], vlen[4];
-	static const char *vals[4];
+	uint32_t *klen = m->klen, *vlen = m->vlen;
+	const char **vals = m->vals;
 	int i, rc;
 
 	vals[0] = n->cfg->currency;
@@ -1092,30 +1191,40 @@ static void log_restatement(const char *path, const struct cols *tabs, const cha
 	log_info("normalize: restated %s:%s order amounts %s -> %s", name, line, a, b);
 }
 
+/* What writing one month did; months are written in parallel, then added up. */
+struct month_out {
+	int period;
+	int rc;
+	struct crm_err err;
+	int written, unchanged, restated;
+	uint64_t kept[ENT_COUNT];
+};
+
 /*
  * Write the period file unless it already holds these bytes (--force writes
  * anyway). Replacing different bytes is a restatement, said in the log.
  */
-static int publish(struct norm *n, struct crmp_writer *w, const char *path,
-		   const struct cols *tabs, const char *name, struct crm_err *e)
+static int publish(const struct norm *n, struct crmp_writer *w, const char *path,
+		   const struct cols *tabs, const char *name, struct month_out *mo,
+		   struct crm_err *e)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
 	int rc = crmp_writer_encode(w, &data, &len, e), existed = access(path, F_OK) == 0;
 
 	if (rc == 0 && existed && fsx_same_content(path, data, len) && !n->opts->force) {
-		n->st->periods_unchanged++;
+		mo->unchanged++;
 		free(data);
 		return 0;
 	}
 	if (rc == 0 && existed && !fsx_same_content(path, data, len)) {
-		n->st->periods_restated++;
+		mo->restated++;
 		log_restatement(path, tabs, name);
 	}
 	if (rc == 0)
 		rc = fsx_write_atomic(path, data, len, e);
 	if (rc == 0) {
-		n->st->periods_written++;
+		mo->written++;
 		log_debug("normalize: wrote %s (%zu bytes)", path, len);
 	}
 	free(data);
@@ -1127,12 +1236,14 @@ static int in_range(const struct norm *n, int period)
 	return !n->opts->has_range || (period >= n->opts->from && period <= n->opts->to);
 }
 
-static int write_month(struct norm *n, int period, struct crm_err *e)
+static int write_month(const struct norm *n, int period, struct month_out *mo,
+		       struct crm_err *e)
 {
 	struct spill *s = (period >= n->month_base && period < n->month_base + n->n_months)
 				  ? &n->months[period - n->month_base] : NULL;
 	struct cols tabs[ENT_COUNT];
 	struct crmp_writer *w = NULL;
+	struct meta meta;
 	unsigned char *data = NULL;
 	const unsigned char *p, *end;
 	char text[PERIOD_TEXT_MAX], name[32], *path = NULL;
@@ -1159,18 +1270,18 @@ static int write_month(struct norm *n, int period, struct crm_err *e)
 	if (rc == 0 && !w)
 		rc = nomem(e);
 	if (rc == 0)
-		rc = add_meta(w, n, text, e);
+		rc = add_meta(w, n, text, &meta, e);
 	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
 		if (cols_sort(&tabs[k]))
 			rc = nomem(e);
 		else
 			rc = add_table(w, &tabs[k], e);
-		n->st->kept[k] += tabs[k].rows;
+		mo->kept[k] += tabs[k].rows;
 	}
 	if (rc == 0 && !(path = join(n->periods_dir, name)))
 		rc = nomem(e);
 	if (rc == 0)
-		rc = publish(n, w, path, tabs, text, e);
+		rc = publish(n, w, path, tabs, text, mo, e);
 	crmp_writer_free(w);
 	for (k = 0; k < ENT_COUNT; k++)
 		cols_release(&tabs[k]);
@@ -1187,6 +1298,7 @@ static int write_dimension(struct norm *n, struct crm_err *e)
 	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
 	struct cols c = { 0 };
 	struct crmp_writer *w = NULL;
+	struct meta meta;
 	struct row row;
 	char *path = NULL;
 	size_t i, k;
@@ -1227,7 +1339,7 @@ static int write_dimension(struct norm *n, struct crm_err *e)
 	if (rc == 0 && !(w = crmp_writer_new(CRMP_DIMENSION, 0)))
 		rc = nomem(e);
 	if (rc == 0)
-		rc = add_meta(w, n, "dimension", e);
+		rc = add_meta(w, n, "dimension", &meta, e);
 	if (rc == 0)
 		rc = add_table(w, &c, e);
 	if (rc == 0 && !(path = join(n->periods_dir, "customers.crmp")))
@@ -1319,6 +1431,7 @@ static int setup(struct norm *n, struct crm_err *e)
 	int rc;
 
 	n->first = n->last = -1;
+	n->last_id_len = UINT32_MAX;
 	buf_init(&n->rec, 1 << 20);
 	hmap_init(&n->cust_ids);
 	hmap_init(&n->strs);
@@ -1410,22 +1523,86 @@ static void widen_to_signups(struct norm *n)
 	}
 }
 
+/* Months are independent: workers take the next one until none is left. */
+struct pool {
+	const struct norm *n;
+	struct month_out *out;
+	int count;
+	int next;              /* next month to take, under `lock` */
+	pthread_mutex_t lock;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+
+	for (;;) {
+		struct month_out *mo;
+		int i;
+
+		pthread_mutex_lock(&pl->lock);
+		i = pl->next < pl->count ? pl->next++ : -1;
+		pthread_mutex_unlock(&pl->lock);
+		if (i < 0)
+			return NULL;
+		mo = &pl->out[i];
+		mo->rc = write_month(pl->n, mo->period, mo, &mo->err);
+		if (mo->rc) { /* stop taking months: the run fails anyway */
+			pthread_mutex_lock(&pl->lock);
+			pl->next = pl->count;
+			pthread_mutex_unlock(&pl->lock);
+		}
+	}
+}
+
+/* Worker threads: the cores, at most 4 (each holds one month in memory). */
+static int n_workers(int months)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int w = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+
+	return w < months ? w : months;
+}
+
 static int write_periods(struct norm *n, struct crm_err *e)
 {
-	int p, rc = 0;
+	struct pool pl = { n, NULL, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+	pthread_t threads[4];
 	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
+	int p, i, k, started = 0, rc = 0;
 
 	widen_to_signups(n);
 	if (n->opts->has_range && (n->first < 0 || n->opts->to < n->first || n->opts->from > n->last))
 		log_warn("normalize: no data in %s..%s", period_format(n->opts->from, a),
 			 period_format(n->opts->to, b));
-	for (p = n->first; rc == 0 && n->first >= 0 && p <= n->last; p++) {
-		if (!in_range(n, p))
-			continue;
-		log_progress("normalize: writing %s", period_format(p, a));
-		rc = write_month(n, p, e);
+	pl.out = calloc(n->first >= 0 ? (size_t)(n->last - n->first + 1) : 1, sizeof(*pl.out));
+	if (!pl.out)
+		return nomem(e);
+	for (p = n->first; n->first >= 0 && p <= n->last; p++)
+		if (in_range(n, p))
+			pl.out[pl.count++].period = p;
+	for (i = 0; i < n_workers(pl.count); i++)
+		if (pthread_create(&threads[i], NULL, worker, &pl) == 0)
+			started++;
+	if (started == 0)
+		worker(&pl); /* no thread could start: do the work here */
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	/* Report the first failed month, in month order, like a serial run would. */
+	for (i = 0; i < pl.count && rc == 0; i++) {
+		struct month_out *mo = &pl.out[i];
+
+		if (mo->rc) {
+			*e = mo->err;
+			rc = mo->rc;
+		}
+		n->st->periods_written += mo->written;
+		n->st->periods_unchanged += mo->unchanged;
+		n->st->periods_restated += mo->restated;
+		for (k = 0; k < ENT_COUNT; k++)
+			n->st->kept[k] += mo->kept[k];
 	}
-	log_progress_end();
+	free(pl.out);
 	return rc;
 }
 

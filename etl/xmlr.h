@@ -64,7 +64,9 @@
  *
  *   CRM_E_INPUT "malformed XML: <libxml2's message>"   not well-formed
  *                                          (line = where libxml2 noticed)
- *   CRM_E_INPUT "DTDs are not allowed"     any <!DOCTYPE ...>
+ *   CRM_E_INPUT "DTDs are not allowed"     any <!DOCTYPE ...> (in UTF-16/32
+ *                                          libxml2 may stop first with its
+ *                                          own "malformed XML: ..." error)
  *   CRM_E_INPUT "elements nested deeper than N levels"   (N = max_depth;
  *                                          fatal rather than a bad record
  *                                          so the limit really bounds work)
@@ -87,7 +89,13 @@
  *   laughs" and external entities (file://, http://) fail before expansion
  *   or loading. In ASCII-compatible encodings (UTF-8, ISO-8859-x, ...) the
  *   byte scanner that counts lines sees "<!D" and stops the input before
- *   libxml2 parses a DTD at all; in UTF-16/32 the DOCTYPE node is rejected.
+ *   libxml2 parses a DTD at all; in UTF-16/32 libxml2 parses the DTD (never
+ *   expanding or loading an entity) and the DOCTYPE node is rejected.
+ * - libxml2's messages never reach stderr: the reader's structured handler
+ *   gets them, and while xmlr_open/xmlr_next run the thread's structured
+ *   and generic handlers point at the reader too (some encoding and I/O
+ *   errors have no parser context); the previous handlers are put back
+ *   before returning. (libxml2 >= 2.12: only the reader's handler.)
  * - Nesting is limited to max_depth; values to max_value.
  *
  * Limits
