@@ -55,6 +55,10 @@ static int run_normalize(struct crm_run *run, struct crm_err *e)
 	secs = seconds_since(&t0);
 	if (rc)
 		return rc;
+	if (st.unchanged_inputs) {
+		log_info("normalize: inputs unchanged since the last run: nothing to do (--force rebuilds)");
+		return 0;
+	}
 	log_info("normalize: read %llu rows from %llu files (%.1f MB) in %.2f s; rejected %llu, "
 		 "replaced %llu duplicates, derived %llu customers",
 		 (unsigned long long)st.rows_read, (unsigned long long)st.files,

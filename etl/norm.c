@@ -31,6 +31,7 @@
 #include "csvr.h"
 #include "fsx.h"
 #include "hmap.h"
+#include "inputs.h"
 #include "ins.h"
 #include "log.h"
 #include "period.h"
@@ -1425,6 +1426,21 @@ static void sweep_leftovers(const char *dir, const char *marker, int is_tree)
 		closedir(d);
 }
 
+/* Sweep what runs killed earlier left in data_dir (see sweep_leftovers). */
+static void sweep(const struct cfg *cfg)
+{
+	static const char *const dirs[] = { "tmp", "periods", "quarantine" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *dir = join(cfg->data_dir, dirs[i]);
+
+		if (dir)
+			sweep_leftovers(dir, i == 0 ? "normalize-" : ".tmp.", i == 0);
+		free(dir);
+	}
+}
+
 static int setup(struct norm *n, struct crm_err *e)
 {
 	char name[64];
@@ -1449,15 +1465,7 @@ static int setup(struct norm *n, struct crm_err *e)
 		rc = fsx_mkdirs(n->periods_dir, e);
 	if (rc == 0)
 		rc = fsx_mkdirs(n->quarantine_dir, e);
-	if (rc == 0) {
-		char *tmp_root = join(n->cfg->data_dir, "tmp");
 
-		if (tmp_root)
-			sweep_leftovers(tmp_root, "normalize-", 1);
-		free(tmp_root);
-		sweep_leftovers(n->periods_dir, ".tmp.", 0);
-		sweep_leftovers(n->quarantine_dir, ".tmp.", 0);
-	}
 	for (int i = 0; rc == 0 && i < N_BUCKETS; i++) {
 		snprintf(name, sizeof(name), "bucket-%02d", i);
 		rc = spill_open(&n->buckets[i], n->tmp_dir, name, e);
@@ -1615,18 +1623,52 @@ static double cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Whether the inputs are described exactly as the last complete run left
+ * them (periods/inputs.txt) and that run's output is still there: then
+ * there is nothing to do.
+ */
+static int inputs_unchanged(const struct cfg *cfg, const struct buf *now, char **path)
+{
+	struct crm_err ignored = { 0 };
+	unsigned char *old = NULL;
+	size_t len = 0;
+	char *dir = join(cfg->data_dir, "periods"), *dim = dir ? join(dir, "customers.crmp") : NULL;
+	int same = 0;
+
+	*path = dir ? join(dir, "inputs.txt") : NULL;
+	if (*path && dim && access(dim, F_OK) == 0 &&
+	    fsx_read_file(*path, 1 << 26, &old, &len, &ignored) == 0)
+		same = len == now->len && memcmp(old, now->data, len) == 0;
+	free(old);
+	free(dim);
+	free(dir);
+	return same;
+}
+
 int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,
 	     struct crm_err *e)
 {
 	struct norm n;
+	struct buf inputs;
+	char *inputs_path = NULL;
 	int rc, i;
 
 	memset(&n, 0, sizeof(n));
 	memset(st, 0, sizeof(*st));
+	st->first_period = st->last_period = -1;
+	buf_init(&inputs, 1 << 26);
+	sweep(cfg);
+	rc = inputs_describe(cfg, &inputs, e);
+	if (rc == 0 && inputs_unchanged(cfg, &inputs, &inputs_path) && !opts->force && !opts->has_range) {
+		st->unchanged_inputs = 1;
+		goto done;
+	}
 	n.cfg = cfg;
 	n.opts = opts;
 	n.st = st;
-	rc = setup(&n, e);
+	if (rc == 0)
+		rc = setup(&n, e);
 	if (rc == 0)
 		rc = read_sources(&n, e);
 	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
@@ -1640,8 +1682,19 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	log_debug("normalize: pass 3 (period files) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = write_dimension(&n, e);
+	/*
+	 * Record the inputs only after a complete run; a partial one (--period)
+	 * leaves other periods as they were, so the next full run must look.
+	 */
+	if (inputs_path && rc == 0 && !opts->has_range)
+		rc = fsx_write_atomic(inputs_path, inputs.data, inputs.len, e);
+	else if (inputs_path && rc == 0)
+		unlink(inputs_path);
 	st->first_period = n.first;
 	st->last_period = n.last;
 	teardown(&n);
+done:
+	buf_release(&inputs);
+	free(inputs_path);
 	return rc;
 }

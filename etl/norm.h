@@ -14,6 +14,10 @@
  *      file atomically, unless the same bytes are already there.
  * The customers dimension (customers.crmp) is written last. Nothing in
  * periods/ is touched when the reject ratio is exceeded.
+ *
+ * Before any of that, the inputs are described (inputs.h) and compared
+ * with periods/inputs.txt, written by the last complete run: when they are
+ * the same, nothing is read or written at all (--force overrides).
  */
 #ifndef CRM_NORM_H
 #define CRM_NORM_H
@@ -42,6 +46,7 @@ struct norm_stats {
 	int periods_unchanged;          /* already held the same bytes */
 	int periods_restated;           /* existed and changed */
 	int first_period, last_period;  /* range of months with data, or -1 */
+	int unchanged_inputs;           /* inputs as the last complete run saw them: nothing done */
 };
 
 int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,

@@ -71,12 +71,21 @@ diff want out.lf || fail "customers differ"
 run 0 "$CRMETL" dump var/periods/2024-06.crmp --table orders
 [ "$(wc -l <out)" -eq 1 ] || fail "2024-06 should have no orders"
 
-# Unchanged inputs rewrite nothing.
+# Unchanged inputs: nothing is read or written.
 cp var/periods/2024-03.crmp before.crmp
 touch -d '2000-01-01' var/periods/2024-03.crmp
 run 0 "$CRMETL" normalize
+contains err "inputs unchanged since the last run: nothing to do"
+[ "$(stat -c %Y var/periods/2024-03.crmp)" -lt 1000000000 ] || fail "2024-03 was rewritten"
+# Changed bytes that change no row (a blank line): a full run rewrites nothing.
+printf '\r\n' >>in/customers.csv
+run 0 "$CRMETL" normalize
 contains err "0 written (0 restated), 9 unchanged"
 [ "$(stat -c %Y var/periods/2024-03.crmp)" -lt 1000000000 ] || fail "2024-03 was rewritten"
+# --force writes everything again, with the same bytes.
+run 0 "$CRMETL" normalize --force
+contains err "9 written (0 restated)"
+same var/periods/2024-03.crmp before.crmp
 
 # The same orders as gzip and as XML give the same period files.
 gzip -6 -c in/orders.csv >in/orders.bin

@@ -1,0 +1,180 @@
+/*
+ * met_stat.c - the pure arithmetic of the metrics engine: shortest double
+ * text, Wilson intervals, the NPS margin of error, Kaplan-Meier with
+ * Greenwood variance, RFM scoring and segments (met.h).
+ *
+ * No I/O, no state; met.c does the data. Kept apart so the unit tests can
+ * pin each formula on hand-computed cases.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "met.h"
+#include "sortx.h"
+
+#include "banned.h"
+
+#define Z95 1.959963984540054
+
+size_t met_format_double(double v, char *buf)
+{
+	char tmp[48], digits[24];
+	int p, exp10 = 0, nd = 0;
+	size_t o = 0;
+	char *e;
+
+	buf[0] = '\0';
+	if (isnan(v) || isinf(v))
+		return 0;
+	if (v == 0) {
+		buf[0] = '0';
+		buf[1] = '\0';
+		return 1;
+	}
+	for (p = 1; p <= 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	/* tmp = [-]d[.ddd]e[+-]xx: pull out the digits and the exponent. */
+	for (e = tmp; *e && *e != 'e'; e++)
+		if (*e >= '0' && *e <= '9')
+			digits[nd++] = *e;
+	digits[nd] = '\0';
+	exp10 = atoi(e + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	if (v < 0)
+		buf[o++] = '-';
+	if (exp10 >= 21 || exp10 <= -7) {
+		buf[o++] = digits[0];
+		if (nd > 1) {
+			buf[o++] = '.';
+			memcpy(buf + o, digits + 1, (size_t)nd - 1);
+			o += (size_t)nd - 1;
+		}
+		o += (size_t)snprintf(buf + o, 8, "e%d", exp10);
+		return o;
+	}
+	if (exp10 >= 0) {
+		int i;
+
+		for (i = 0; i <= exp10 || i < nd; i++) {
+			if (i == exp10 + 1)
+				buf[o++] = '.';
+			buf[o++] = i < nd ? digits[i] : '0';
+		}
+	} else {
+		int i;
+
+		buf[o++] = '0';
+		buf[o++] = '.';
+		for (i = 0; i < -exp10 - 1; i++)
+			buf[o++] = '0';
+		memcpy(buf + o, digits, (size_t)nd);
+		o += (size_t)nd;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
+int met_wilson(uint64_t x, uint64_t n, double *low, double *high)
+{
+	double p, z2, den, centre, half;
+
+	if (n == 0 || x > n)
+		return -1;
+	p = (double)x / (double)n;
+	z2 = Z95 * Z95;
+	den = 1 + z2 / (double)n;
+	centre = (p + z2 / (2.0 * (double)n)) / den;
+	half = Z95 * sqrt(p * (1 - p) / (double)n + z2 / (4.0 * (double)n * (double)n)) / den;
+	*low = centre - half < 0 ? 0 : centre - half;
+	*high = centre + half > 1 ? 1 : centre + half;
+	if (x == 0)
+		*low = 0;
+	if (x == n)
+		*high = 1;
+	return 0;
+}
+
+double met_nps_moe95(uint64_t promoters, uint64_t detractors, uint64_t n)
+{
+	double p, d, v;
+
+	if (n == 0)
+		return -1;
+	p = (double)promoters / (double)n;
+	d = (double)detractors / (double)n;
+	v = (p + d - (p - d) * (p - d)) / (double)n;
+	return 196 * sqrt(v < 0 ? 0 : v);
+}
+
+void met_km(const uint32_t *events, const uint32_t *censored, size_t n, double *surv,
+	    double *gw)
+{
+	uint64_t at_risk = 0;
+	double s = 1, g = 0;
+	size_t t;
+
+	for (t = 0; t < n; t++)
+		at_risk += (uint64_t)events[t] + censored[t];
+	for (t = 0; t < n; t++) {
+		uint64_t d = events[t];
+
+		if (d && at_risk) {
+			s *= 1.0 - (double)d / (double)at_risk;
+			if (d < at_risk)
+				g += (double)d / ((double)at_risk * (double)(at_risk - d));
+			else
+				s = 0;
+		}
+		surv[t] = s;
+		gw[t] = s > 0 ? g : 0;
+		at_risk -= d + censored[t];
+	}
+}
+
+int met_rfm_scores(const uint64_t *keys, size_t n, uint32_t *idx, uint8_t *scores)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	if (sortx_by_key(idx, n, keys, NULL, NULL))
+		return -1;
+	for (i = 0; i < n; i++)
+		scores[idx[i]] = (uint8_t)(1 + (5 * (uint64_t)i) / n);
+	return 0;
+}
+
+static const char *const rfm_names[] = {
+	"about_to_sleep", "at_risk", "cant_lose", "champions", "hibernating", "loyal",
+	"need_attention", "new", "potential_loyalist", "promising", "none"
+};
+
+enum { RS_ABOUT, RS_AT_RISK, RS_CANT_LOSE, RS_CHAMPIONS, RS_HIBERNATING, RS_LOYAL,
+       RS_NEED_ATTENTION, RS_NEW, RS_POTENTIAL, RS_PROMISING };
+
+const char *met_rfm_name(int seg)
+{
+	return seg >= 0 && seg <= MET_RFM_NONE ? rfm_names[seg] : "none";
+}
+
+int met_rfm_segment(int r, int f)
+{
+	/* rows R 1..5, columns F 1..5 (METRICS.md "RFM") */
+	static const unsigned char map[5][5] = {
+		{ RS_HIBERNATING, RS_HIBERNATING, RS_AT_RISK, RS_AT_RISK, RS_CANT_LOSE },
+		{ RS_HIBERNATING, RS_HIBERNATING, RS_AT_RISK, RS_AT_RISK, RS_CANT_LOSE },
+		{ RS_ABOUT, RS_ABOUT, RS_NEED_ATTENTION, RS_LOYAL, RS_LOYAL },
+		{ RS_PROMISING, RS_POTENTIAL, RS_POTENTIAL, RS_LOYAL, RS_LOYAL },
+		{ RS_NEW, RS_POTENTIAL, RS_POTENTIAL, RS_CHAMPIONS, RS_CHAMPIONS },
+	};
+
+	if (r < 1 || r > 5 || f < 1 || f > 5)
+		return MET_RFM_NONE;
+	return map[r - 1][f - 1];
+}
