@@ -909,7 +909,7 @@ static void attempt_done(struct run *r, struct job *j, CURLcode cc)
 			snprintf(why, sizeof(why), "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
 		else
 			snprintf(why, sizeof(why), "HTTP status %ld", status);
-		log_warn("fetch: source '%s': %s; retry %u of %ld in %.1f s (%s)", j->src->name, why, j->attempts,
+		log_warn("fetch: source '%s': %s; retry %u of %ld in %.2f s (%s)", j->src->name, why, j->attempts,
 			 j->src->retries, (double)wait / 1000.0, j->url);
 		r->st->retries++;
 		j->next_ms = now + wait;

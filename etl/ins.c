@@ -175,8 +175,11 @@ static ssize_t read_plain(struct ins *in, unsigned char *buf, size_t cap)
 
 static ssize_t read_gzip(struct ins *in, unsigned char *buf, size_t cap)
 {
+	/* zlib counts in uInt: hand out at most 1 GiB per call. */
+	if (cap > (1u << 30))
+		cap = 1u << 30;
 	in->z.next_out = buf;
-	in->z.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
+	in->z.avail_out = (uInt)cap;
 	while (in->z.avail_out > 0) {
 		ssize_t avail = refill(in);
 		int zrc;

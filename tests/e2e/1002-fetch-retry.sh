@@ -25,8 +25,8 @@ secs=$(python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "
 [ "$(requests h.log '^GET /flaky/orders.csv')" -eq 3 ] || fail "flaky: $(cat h.log)"
 grep '^GET /flaky/orders.csv' h.log | sed 's/.* t=//' | awk 'NR > 1 && $1 - prev < 0.95 { bad = 1 } { prev = $1 } END { exit bad }' ||
 	fail "Retry-After not honoured: $(grep flaky/orders h.log)"
-contains err "source 'flaky': HTTP status 503; retry 1 of 4 in 1.0 s"
-contains err "source 'flaky': HTTP status 503; retry 2 of 4 in 1.0 s"
+contains err "source 'flaky': HTTP status 503; retry 1 of 4 in 1.00 s"
+contains err "source 'flaky': HTTP status 503; retry 2 of 4 in 1.00 s"
 contains err "source 'flaky' downloaded 212781 bytes"
 same "var/raw/flaky/$(meta_val flaky sha256)" www/orders.csv
 
