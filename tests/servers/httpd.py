@@ -15,6 +15,9 @@ once listening) and serves files from --root. The path chooses the behaviour:
   /liar/F              Content-Length 1000 bytes larger than F; sends F, then closes
   /stall/F?s=S         sleeps S seconds (default 30) before answering
   /slow/F?s=S          sleeps S seconds (default 1), then like /plain
+  /drip/F?s=S          F with its Content-Length, sent in 20 pieces over S seconds
+                       (default 4)
+  /chunked/F           F in chunked encoding (no Content-Length), 4 KiB chunks
   /redirect/N/F        302 to /redirect/N-1/F; /redirect/0/F is /plain/F
   /redirect-to?u=URL   302 to URL (any scheme)
   /auth/F              401 unless "Authorization: Bearer $CRM_TOKEN", then like /plain
@@ -171,6 +174,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(float(q.get("s", "1")))
             return self.plain(rest)
+        if kind == "drip" or kind == "chunked":
+            data, _ = self.read_file(rest)
+            if data is None:
+                return self.status(404)
+            self.send_response(200)
+            if kind == "drip":
+                self.send_header("Content-Length", str(len(data)))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            step = 4096 if kind == "chunked" else max(1, -(-len(data) // 20))
+            for i in range(0, len(data), step):
+                piece = data[i:i + step]
+                if kind == "chunked":
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                else:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(float(q.get("s", "4")) / 20)
+            if kind == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+            return
         if kind == "redirect":
             n = int(parts[1])
             name = "/".join(parts[2:])
