@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fetch.h"
 #include "schema.h"
 
 #include "banned.h"
@@ -93,7 +94,18 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
 
 		describe_source(s, out);
 		if (!s->file) {
-			put_line(out, "url %s\n", s->url);
+			struct crm_err ignored = { 0 };
+			char *path = NULL;
+			unsigned long long size;
+			unsigned long crc;
+
+			/* Not fetched yet: normalize itself will say so. */
+			if (fetch_current(cfg->data_dir, s->name, &path, &ignored) == 0 &&
+			    file_crc(path, &size, &crc, &ignored) == 0)
+				put_line(out, "fetched %s %llu %08lx\n", path, size, crc);
+			else
+				put_line(out, "not fetched %s\n", s->url);
+			free(path);
 			continue;
 		}
 		if (glob(s->file, GLOB_ERR, NULL, &g) != 0) {

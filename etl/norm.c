@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "crmp.h"
 #include "csvr.h"
+#include "fetch.h"
 #include "fsx.h"
 #include "hmap.h"
 #include "inputs.h"
@@ -721,9 +722,20 @@ static int read_source(struct norm *n, const struct cfg_source *src, struct crm_
 	size_t i;
 	int rc = 0, grc;
 
-	if (!src->file)
-		return err_at(e, CRM_E_UNAVAILABLE, n->cfg->path, src->line, "url",
-			      "source '%s' has a url, and the fetch stage is not built yet", src->name);
+	if (!src->file) {
+		/* A fetched source: the body the fetch stage stored last. */
+		char *path = NULL;
+
+		rc = fetch_current(n->cfg->data_dir, src->name, &path, e);
+		if (rc == 0)
+			rc = quarantine_open(n, src->name, e);
+		if (rc == 0)
+			rc = read_file(n, src, path, e);
+		free(path);
+		if (rc)
+			quarantine_close(n, 0, e);
+		return rc ? rc : quarantine_close(n, 1, e);
+	}
 	grc = glob(src->file, GLOB_ERR, NULL, &g);
 	if (grc == GLOB_NOMATCH)
 		return err_at(e, CRM_E_INPUT, src->file, 0, NULL, "no export file found for source '%s'",
