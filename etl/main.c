@@ -13,6 +13,7 @@
 #include "cfg.h"
 #include "cli.h"
 #include "err.h"
+#include "lock.h"
 #include "log.h"
 #include "text.h"
 
@@ -90,6 +91,7 @@ static int run_command(const struct cmd_desc *cmd, int argc, char **argv, struct
 {
 	struct crm_opts opts;
 	struct crm_run run = { NULL, &opts };
+	struct lock lock = { -1 };
 	struct cfg *cfg = NULL;
 	int rc;
 
@@ -110,7 +112,11 @@ static int run_command(const struct cmd_desc *cmd, int argc, char **argv, struct
 		log_debug("configuration %s: %zu sources", cfg->path, cfg->n_sources);
 		run.cfg = cfg;
 	}
-	rc = cmd->run(&run, e);
+	if ((cmd->flags & CMD_LOCKS) && cfg)
+		rc = lock_take(&lock, cfg->data_dir, cmd->name, e);
+	if (rc == 0)
+		rc = cmd->run(&run, e);
+	lock_release(&lock);
 	cfg_free(cfg);
 	return rc;
 }
