@@ -934,11 +934,13 @@ static int is_str_col(const struct cols *c, size_t i)
 	return tab_col_type(c->t->cols[i].kind) == CRMP_STR;
 }
 
-/* Grow every column: integers need values, strings pointers and lengths. */
-static int cols_grow(struct cols *c)
+/* Size every column for `cap` rows: integers need values, strings pointers and lengths. */
+static int cols_reserve(struct cols *c, size_t cap)
 {
-	size_t cap = c->cap ? c->cap * 2 : 1024, i;
+	size_t i;
 
+	if (cap <= c->cap)
+		return 0;
 	for (i = 0; i < c->t->n_cols; i++) {
 		void *a = realloc(c->pres[i], cap);
 
@@ -966,7 +968,7 @@ static int cols_add(struct cols *c, const struct row *r)
 {
 	size_t i, k = c->rows;
 
-	if (k == c->cap && cols_grow(c))
+	if (k == c->cap && cols_reserve(c, c->cap ? c->cap * 2 : 1024))
 		return -1;
 	for (i = 0; i < c->t->n_cols; i++) {
 		c->pres[i][k] = r->present[i];
@@ -1249,6 +1251,21 @@ static int in_range(const struct norm *n, int period)
 	return !n->opts->has_range || (period >= n->opts->from && period <= n->opts->to);
 }
 
+/* Count a month's rows per table first: exact sizes, no doubling, no copies. */
+static int presize(struct cols *tabs, const unsigned char *data, size_t len, struct crm_err *e)
+{
+	size_t count[ENT_COUNT] = { 0 }, k;
+	const unsigned char *p = data, *end = data + len;
+	struct srec r;
+
+	while (next_srec(&p, end, &r) == 1)
+		count[r.entity]++;
+	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
+		if (count[k] && cols_reserve(&tabs[k], count[k]))
+			return nomem(e);
+	return 0;
+}
+
 static int write_month(const struct norm *n, int period, struct month_out *mo,
 		       struct crm_err *e)
 {
@@ -1270,6 +1287,7 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 		tabs[k].t = tab_for_entity((enum schema_entity)k);
 	if (s)
 		rc = spill_load(s, &data, &len, e);
+	rc = rc ? rc : presize(tabs, data, len, e);
 	for (p = data, end = data + len; rc == 0 && (got = next_srec(&p, end, &r)) != 0;) {
 		if (got < 0 || r.entity == ENT_CUSTOMERS ||
 		    decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
