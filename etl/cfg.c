@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "text.h"
+
 #include "banned.h"
 
 /* Named ceilings (cfg.h lists them for users). */
@@ -155,70 +157,6 @@ static int valid_name(const char *s)
 	size_t n = strlen(s);
 
 	return n >= 1 && n <= MAX_NAME && all_of(s, NAME_CHARS);
-}
-
-/* ---- "did you mean": optimal string alignment distance ---- */
-
-static size_t min3(size_t a, size_t b, size_t c)
-{
-	size_t m = a < b ? a : b;
-
-	return m < c ? m : c;
-}
-
-/* Levenshtein plus adjacent swaps ("tiemzone"); SIZE_MAX for long words. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t rows[3][EDIT_MAX + 1];
-	size_t *pp = rows[0], *prev = rows[1], *cur = rows[2], *t;
-	size_t la = strlen(a), lb = strlen(b), i, j;
-
-	if (la > EDIT_MAX || lb > EDIT_MAX)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t v = min3(prev[j] + 1, cur[j - 1] + 1,
-					prev[j - 1] + (a[i - 1] != b[j - 1]));
-
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
-				v = pp[j - 2] + 1;
-			cur[j] = v;
-		}
-		t = pp;
-		pp = prev;
-		prev = cur;
-		cur = t;
-	}
-	return prev[lb];
-}
-
-/* Close enough to suggest: short words allow one edit, others two. */
-static int is_close(const char *word, const char *cand)
-{
-	size_t d = edit_distance(word, cand);
-
-	return d <= (strlen(cand) <= 3 ? 1u : 2u);
-}
-
-/* The closest of a NULL-terminated list, or NULL when none is close. */
-static const char *closest(const char *word, const char *const *list)
-{
-	const char *best = NULL;
-	size_t best_d = SIZE_MAX;
-
-	for (; *list; list++) {
-		size_t d = edit_distance(word, *list);
-
-		if (d < best_d && is_close(word, *list)) {
-			best = *list;
-			best_d = d;
-		}
-	}
-	return best;
 }
 
 /* ---- the parser ---- */
@@ -647,7 +585,7 @@ static int set_entity(struct parser *p, const char *key, const char *val)
 	for (i = 0; i < ENT_COUNT; i++)
 		names[i] = schema_entity((enum schema_entity)i)->name;
 	names[ENT_COUNT] = NULL;
-	near = closest(val, names);
+	near = text_suggest(val, names);
 	if (near)
 		return perr(p, key, "unknown entity '%s' (did you mean '%s'?)", val, near);
 	return perr(p, key, "unknown entity '%s' (expected customers, orders, spend, surveys, tickets, interactions or leads)", val);
@@ -795,7 +733,7 @@ static int finish_maps(struct parser *p, struct cfg_source *s)
 		const char *near;
 
 		if (idx < 0) {
-			near = closest(field, names);
+			near = text_suggest(field, names);
 			if (near)
 				return perr_at(p, m->line, m->key, "unknown field '%s' of entity %s in %s (did you mean 'map.%s'?)",
 					       field, def->name, p->label, near);
@@ -1144,14 +1082,14 @@ static int unknown_section(struct parser *p, const char *name)
 	if (dot && (size_t)(dot - name) <= EDIT_MAX) {
 		memcpy(pre, name, (size_t)(dot - name));
 		pre[dot - name] = '\0';
-		near = closest(pre, prefixed);
+		near = text_suggest(pre, prefixed);
 		if (near)
 			return perr(p, NULL, "unknown section '[%s]' (did you mean '[%s.%s]'?)", name, near, dot + 1);
 	}
-	near = closest(name, fixed);
+	near = text_suggest(name, fixed);
 	if (near)
 		return perr(p, NULL, "unknown section '[%s]' (did you mean '[%s]'?)", name, near);
-	if (is_close(name, "source"))
+	if (text_suggest(name, (const char *const[]){ "source", NULL }))
 		return perr(p, NULL, "unknown section '[%s]' (did you mean '[source.NAME]'?)", name);
 	return perr(p, NULL, "unknown section '[%s]' (expected [pipeline], [source.NAME], [fetch], [metrics], [report], [mail] or [mail.NAME])", name);
 }
@@ -1273,7 +1211,7 @@ static int key_index(const char *const *keys, const char *key)
 
 static int unknown_key(struct parser *p, const char *key)
 {
-	const char *near = closest(key, p->sec->keys);
+	const char *near = text_suggest(key, p->sec->keys);
 	const char *dot = strchr(key, '.');
 
 	if (!near && p->sec->kind == SEC_SOURCE && dot && (size_t)(dot - key) <= EDIT_MAX) {
@@ -1282,7 +1220,7 @@ static int unknown_key(struct parser *p, const char *key)
 
 		memcpy(pre, key, (size_t)(dot - key));
 		pre[dot - key] = '\0';
-		near = closest(pre, prefixes);
+		near = text_suggest(pre, prefixes);
 		if (near)
 			return perr(p, key, "unknown key '%s' in %s (did you mean '%s%s'?)", key, p->label, near, dot);
 	}

@@ -1,8 +1,8 @@
 /*
  * text.c - edit distance and "did you mean" suggestions (see text.h).
  *
- * Names are short (keys, commands), so the classic two-row dynamic
- * programme is plenty; words longer than 64 bytes are never suggested for.
+ * Names are short (keys, commands), so the classic dynamic programme is
+ * plenty; words longer than 64 bytes are never suggested for.
  */
 #include "text.h"
 
@@ -12,33 +12,41 @@
 
 #define TEXT_WORD_MAX 64
 
+static size_t min3(size_t a, size_t b, size_t c)
+{
+	size_t m = a < b ? a : b;
+
+	return m < c ? m : c;
+}
+
+/*
+ * Optimal string alignment: Levenshtein plus swaps of adjacent bytes, so
+ * "tiemzone" is one edit from "timezone", as a typist would count it.
+ */
 size_t text_edit_distance(const char *a, const char *b, size_t cap)
 {
+	size_t rows[3][TEXT_WORD_MAX + 1];
+	size_t *pp = rows[0], *prev = rows[1], *cur = rows[2], *t;
 	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t prev[TEXT_WORD_MAX + 1], cur[TEXT_WORD_MAX + 1];
 
 	if (la > TEXT_WORD_MAX || lb > TEXT_WORD_MAX)
 		return cap + 1;
 	for (j = 0; j <= lb; j++)
 		prev[j] = j;
 	for (i = 1; i <= la; i++) {
-		size_t row_min;
-
 		cur[0] = i;
-		row_min = cur[0];
 		for (j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			size_t v = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]));
 
-			cur[j] = sub < del ? sub : del;
-			if (ins < cur[j])
-				cur[j] = ins;
-			if (cur[j] < row_min)
-				row_min = cur[j];
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cur[j] = v;
 		}
-		if (row_min > cap)
-			return cap + 1;
-		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+		t = pp;
+		pp = prev;
+		prev = cur;
+		cur = t;
 	}
 	return prev[lb] > cap ? cap + 1 : prev[lb];
 }
@@ -46,12 +54,14 @@ size_t text_edit_distance(const char *a, const char *b, size_t cap)
 const char *text_suggest(const char *word, const char *const *candidates)
 {
 	const char *best = NULL;
-	size_t best_d = 3, len = strlen(word);
+	size_t best_d = (size_t)-1;
 
 	for (; *candidates; candidates++) {
-		size_t d = text_edit_distance(word, *candidates, 2);
+		/* Short names allow one edit, others two. */
+		size_t limit = strlen(*candidates) <= 3 ? 1 : 2;
+		size_t d = text_edit_distance(word, *candidates, limit);
 
-		if (d < best_d && 2 * d <= len) {
+		if (d <= limit && d < best_d) {
 			best = *candidates;
 			best_d = d;
 		}

@@ -8,13 +8,16 @@
 
 #include <stddef.h>
 
-/* Levenshtein distance between a and b (bytes), or `cap` + 1 when larger. */
+/*
+ * Edit distance between a and b (bytes: insertions, deletions,
+ * substitutions and swaps of neighbours), or `cap` + 1 when larger.
+ */
 size_t text_edit_distance(const char *a, const char *b, size_t cap);
 
 /*
  * The candidate closest to `word` among the NULL-terminated `candidates`,
- * if it is near enough to be a plausible typo (distance <= 2, and less than
- * half the word's length); NULL otherwise.
+ * if near enough to be a plausible typo (one edit for candidates of up to
+ * three bytes, two for longer ones); NULL otherwise.
  */
 const char *text_suggest(const char *word, const char *const *candidates);
 
