@@ -834,13 +834,29 @@ static void note_signup(struct norm *n, const struct row *r)
 }
 
 /* The dedupe key of a record: its entity byte and its id columns' bytes. */
-static int record_key(const struct srec *r, struct row *row, unsigned char *key, size_t *klen)
+static int record_key(const struct srec *r, unsigned char *key, size_t *klen)
 {
 	const struct tab_def *t = tab_for_entity((enum schema_entity)r->entity);
-	size_t prefix = 0;
+	const unsigned char *p = r->payload, *end = r->payload + r->len;
+	size_t c, prefix;
+	uint64_t v;
 
-	if (decode_row(r->payload, r->payload + r->len, t, row, (size_t)t->id_cols, &prefix) ||
-	    prefix > 65000)
+	/* Only the id columns are looked at: skip over them, decode nothing. */
+	for (c = 0; c < (size_t)t->id_cols; c++) {
+		if (p >= end)
+			return -1;
+		if (!*p++)
+			continue;
+		if (buf_get_varint(&p, end, &v))
+			return -1;
+		if (tab_col_type(t->cols[c].kind) == CRMP_STR) {
+			if (v > (uint64_t)(end - p))
+				return -1;
+			p += v;
+		}
+	}
+	prefix = (size_t)(p - r->payload);
+	if (prefix > 65000)
 		return -1;
 	key[0] = (unsigned char)r->entity;
 	memcpy(key + 1, r->payload, prefix);
@@ -873,7 +889,7 @@ static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e
 		rc = nomem(e);
 	/* First pass: an id seen again drops its earlier record. */
 	for (p = data, end = data + len, i = 0; rc == 0 && (got = next_srec(&p, end, &r)) != 0; i++) {
-		if (got < 0 || record_key(&r, &row, key, &klen))
+		if (got < 0 || record_key(&r, key, &klen))
 			rc = damaged_spill(bucket, e);
 		else if (!(v = hmap_put(&last, key, klen, i, &is_new, NULL)))
 			rc = nomem(e);
