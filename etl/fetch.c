@@ -402,21 +402,6 @@ static long backoff_base(void)
 
 /* ---- libcurl callbacks ---- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct job *j = userp;
@@ -429,7 +414,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 		j->too_big = 1;
 		return 0;
 	}
-	if (write_all(j->fd, data, n) != 0) {
+	if (fsx_write_all(j->fd, data, n) != 0) {
 		j->io_errno = errno;
 		return 0;
 	}
@@ -747,18 +732,18 @@ static int commit(struct job *j)
 	unsigned char digest[SHA256_LEN];
 	struct fetch_meta m;
 	char body[4400], meta[4200], text[4096];
-	int len, rc;
+	int len, rc, saved = 0;
 
-	if (fsync(j->fd) != 0 || close(j->fd) != 0) {
-		int saved = errno;
-
-		close(j->fd);
-		j->fd = -1;
+	if (fsync(j->fd) != 0)
+		saved = errno;
+	if (close(j->fd) != 0 && !saved)
+		saved = errno;
+	j->fd = -1;
+	if (saved) {
 		unlink(j->tmp);
 		return err_sys(&j->err, CRM_E_IO, saved, j->tmp, "cannot write the download of source '%s'",
 			       j->src->name);
 	}
-	j->fd = -1;
 	memset(&m, 0, sizeof(m));
 	sha256_final(&j->sha, digest);
 	sha256_hex(digest, m.sha256);
@@ -772,8 +757,7 @@ static int commit(struct job *j)
 	}
 	snprintf(body, sizeof(body), "%s/%s", j->dir, m.sha256);
 	if (rename(j->tmp, body) != 0) {
-		int saved = errno;
-
+		saved = errno;
 		unlink(j->tmp);
 		return err_sys(&j->err, CRM_E_IO, saved, body, "cannot store the download of source '%s'",
 			       j->src->name);
@@ -894,6 +878,7 @@ static void attempt_done(struct run *r, struct job *j, CURLcode cc)
 	}
 	discard_tmp(j);
 	if (cc == CURLE_OK && status == 304 && j->conditional) {
+		sweep(j, j->old.sha256); /* leftovers of a killed run; current.meta untouched */
 		job_done(r, j, OUT_UNCHANGED, now);
 		return;
 	}

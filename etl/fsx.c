@@ -72,8 +72,10 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+int fsx_write_all(int fd, const void *data, size_t len)
 {
+	const unsigned char *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -122,7 +124,7 @@ int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_sys(e, CRM_E_IO, errno, tmp, "cannot create");
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (fsx_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		int saved = errno;
 
 		close(fd);

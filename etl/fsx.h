@@ -18,6 +18,9 @@
 int fsx_read_file(const char *path, size_t max, unsigned char **out, size_t *len,
 		  struct crm_err *e);
 
+/* write(2) all `len` bytes, retrying short writes and EINTR; 0 or -1 (errno set). */
+int fsx_write_all(int fd, const void *data, size_t len);
+
 /* Replace `path` atomically with `len` bytes of `data`. */
 int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_err *e);
 

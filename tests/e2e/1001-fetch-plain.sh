@@ -82,4 +82,13 @@ contains err "source 'orders' downloaded"
 check_body orders www/orders.csv
 [ "$(meta_val orders sha256)" != "$old" ] || fail "meta still names the old body"
 [ ! -e "var/raw/orders/$old" ] || fail "old body not removed"
+
+# A file:// export that is not there is a named failure (and is not retried).
+raw_sums >before
+{ conf_head; source_sec local "file://$PWD/www/nosuch.xml" "format = xml" "record = ticket"; } >gone.conf
+run 4 "$CRMETL" fetch --config gone.conf
+contains err "cannot fetch source 'local': Couldn't open file $PWD/www/nosuch.xml (curl error 37) (file://$PWD/www/nosuch.xml)"
+lacks err "retry"
+raw_sums >after
+same before after
 exit 0

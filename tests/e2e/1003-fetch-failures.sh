@@ -1,7 +1,8 @@
 #!/bin/bash
 # Every way a transfer can go wrong is a named failure, never data, and
 # never damages what an earlier run stored: a body cut short (chunked, then
-# the connection closes), a Content-Length larger than the body, a server
+# the connection closes), a Content-Length larger than the body, a refused
+# connection (retried, then named), a server
 # stalling past `timeout`, 404, 401 without the bearer token, too many
 # redirects, a redirect to file://, an export over max_bytes. All are run
 # at once; each is reported with its source, URL and status or curl error;
@@ -11,17 +12,20 @@
 
 start_httpd h
 B=http://127.0.0.1:$PORT
-names="cut liar stall missing auth loop proto big"
+names="cut liar stall missing auth loop proto big refused"
+# A port nobody listens on (bound, then released).
+DEAD=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 {
-	conf_head 8
+	conf_head 9
 	for s in $names; do source_sec "$s" "$B/plain/orders.csv"; done
 } >good.conf
 run 0 "$CRMETL" fetch --config good.conf
-contains err "8 downloaded"
+contains err "9 downloaded"
 raw_sums >before
 
 {
-	conf_head 8
+	conf_head 9
+	source_sec refused "http://127.0.0.1:$DEAD/plain/orders.csv" "retries = 2"
 	source_sec cut "$B/cut/orders.csv" "retries = 1"
 	source_sec liar "$B/liar/orders.csv" "retries = 0"
 	source_sec stall "$B/stall/orders.csv?s=20" "timeout = 2" "retries = 0"
@@ -49,8 +53,11 @@ contains err "cannot fetch source 'auth': HTTP status 401 ($B/auth/orders.csv)"
 contains err "cannot fetch source 'loop': Maximum (5) redirects followed (curl error 47) ($B/redirect/6/orders.csv)"
 grep "cannot fetch source 'proto':" err | grep -q "curl error 1)" || fail "redirect to file:// not refused: $(cat err)"
 contains err "cannot fetch source 'big': the export is larger than max_bytes (1024 bytes) ($B/plain/orders.csv?v=2)"
-contains err "0 downloaded (0 bytes), 0 unchanged, 8 failed"
-tail -n 1 err | grep -q "error: cannot fetch source 'cut'.*; 7 other sources failed too" || fail "last line: $(tail -n 1 err)"
+contains err "cannot fetch source 'refused': Failed to connect to 127.0.0.1 port $DEAD after"
+contains err "(curl error 7) after 3 attempts (http://127.0.0.1:$DEAD/plain/orders.csv)"
+[ "$(grep -c "source 'refused': Failed to connect.*; retry" err)" -eq 2 ] || fail "refused connection not retried twice"
+contains err "0 downloaded (0 bytes), 0 unchanged, 9 failed"
+tail -n 1 err | grep -q "error: cannot fetch source 'refused'.*; 8 other sources failed too" || fail "last line: $(tail -n 1 err)"
 
 # Earlier data intact, and no temporary file left behind.
 raw_sums >after
@@ -60,5 +67,5 @@ left=$(find var/raw -name '*.tmp.*')
 
 # The same sources fetch fine again afterwards (and, unchanged, get 304).
 run 0 "$CRMETL" fetch --config good.conf
-contains err "8 unchanged"
+contains err "9 unchanged"
 exit 0

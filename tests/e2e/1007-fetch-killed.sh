@@ -35,6 +35,18 @@ run 0 "$CRMETL" fetch --config b.conf
 same "var/raw/orders/$(meta_val orders sha256)" www/orders.csv
 [ "$(ls var/raw/orders | wc -l)" -eq 2 ] || fail "left in var/raw/orders: $(ls var/raw/orders)"
 
+# A 304 also sweeps temporaries of dead processes (and leaves a live one's alone).
+echo partial >var/raw/orders/incoming.tmp.999999
+sleep 1000 &
+live=$!
+echo partial >"var/raw/orders/incoming.tmp.$live"
+run 0 "$CRMETL" fetch --config b.conf
+contains err "source 'orders' unchanged (304)"
+[ ! -e var/raw/orders/incoming.tmp.999999 ] || fail "dead temporary not swept on 304"
+[ -e "var/raw/orders/incoming.tmp.$live" ] || fail "a live process's temporary was removed"
+kill "$live"
+rm "var/raw/orders/incoming.tmp.$live"
+
 # max_bytes without Content-Length: cut by the write callback, earlier data kept.
 raw_sums >before
 { conf_head; source_sec orders "$B/chunked/customers.csv" "max_bytes = 8K"; } >c.conf

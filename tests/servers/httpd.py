@@ -16,8 +16,9 @@ once listening) and serves files from --root. The path chooses the behaviour:
   /stall/F?s=S         sleeps S seconds (default 30) before answering
   /slow/F?s=S          sleeps S seconds (default 1), then like /plain
   /drip/F?s=S          F with its Content-Length, sent in 20 pieces over S seconds
-                       (default 4)
-  /chunked/F           F in chunked encoding (no Content-Length), 4 KiB chunks
+                       (default 4); ETag and 304 as /plain
+  /chunked/F           F in chunked encoding (no Content-Length), 4 KiB chunks;
+                       ETag and 304 as /plain
   /redirect/N/F        302 to /redirect/N-1/F; /redirect/0/F is /plain/F
   /redirect-to?u=URL   302 to URL (any scheme)
   /auth/F              401 unless "Authorization: Bearer $CRM_TOKEN", then like /plain
@@ -97,21 +98,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def status(self, code, extra=()):
         self.send_body(code, ("status %d\n" % code).encode(), extra)
 
-    def plain(self, name, gz=False):
-        data, mtime = self.read_file(name)
-        if data is None:
-            return self.status(404)
+    def validators(self, data, mtime):
+        """(ETag, Last-Modified) of a file, and whether the request's validators match."""
         etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         lm = email.utils.formatdate(mtime, usegmt=True)
         inm = self.headers.get("If-None-Match")
         ims = self.headers.get("If-Modified-Since")
+        match = False
         if inm is not None:
-            if etag in [t.strip() for t in inm.split(",")]:
-                return self.send_body(304, b"", [("ETag", etag), ("Last-Modified", lm)])
-        elif ims is not None:
-            t = email.utils.parsedate_to_datetime(ims).timestamp() if ims else 0
-            if int(mtime) <= t:
-                return self.send_body(304, b"", [("ETag", etag), ("Last-Modified", lm)])
+            match = etag in [t.strip() for t in inm.split(",")]
+        elif ims:
+            match = int(mtime) <= email.utils.parsedate_to_datetime(ims).timestamp()
+        return etag, lm, match
+
+    def plain(self, name, gz=False):
+        data, mtime = self.read_file(name)
+        if data is None:
+            return self.status(404)
+        etag, lm, match = self.validators(data, mtime)
+        if match:
+            return self.send_body(304, b"", [("ETag", etag), ("Last-Modified", lm)])
         headers = [("ETag", etag), ("Last-Modified", lm), ("Content-Type", "text/csv")]
         if gz and "gzip" in self.headers.get("Accept-Encoding", ""):
             data = gzip.compress(data)
@@ -175,10 +181,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(q.get("s", "1")))
             return self.plain(rest)
         if kind == "drip" or kind == "chunked":
-            data, _ = self.read_file(rest)
+            data, mtime = self.read_file(rest)
             if data is None:
                 return self.status(404)
+            etag, lm, match = self.validators(data, mtime)
+            if match:
+                return self.send_body(304, b"", [("ETag", etag)])
             self.send_response(200)
+            self.send_header("ETag", etag)
             if kind == "drip":
                 self.send_header("Content-Length", str(len(data)))
             else:
@@ -213,6 +223,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs of parallel clients: 1 s stalls
     tls = None
 
     def get_request(self):
