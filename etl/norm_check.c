@@ -1,0 +1,249 @@
+/*
+ * norm_check.c - normalize: the customers map and the validation of each
+ * record against EXPORTS.md (types, required fields, enumerations, score
+ * ranges, references to known customers). A rejected record gets a field,
+ * a value and a reason for the quarantine; nothing here writes files.
+ */
+#include "norm_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "val.h"
+
+#include "banned.h"
+
+/* ------------------------------------------------------------ customers */
+
+/* Intern a customer attribute: a stable handle (offset + 1) into n->strs. */
+static uint32_t intern(struct norm *n, const char *s, uint32_t len)
+{
+	uint32_t off;
+	int is_new;
+
+	if (!hmap_put(&n->strs, s, len, 0, &is_new, &off))
+		return UINT32_MAX;
+	return off + 1;
+}
+
+/* Find or create the customer `id`; returns its index or -1 (out of memory). */
+long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new)
+{
+	uint32_t *v = hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, is_new, NULL);
+
+	if (!v)
+		return -1;
+	if (*is_new) {
+		if (n->n_custs == n->cap_custs) {
+			size_t cap = n->cap_custs ? n->cap_custs * 2 : 4096;
+			struct cust *c = realloc(n->custs, cap * sizeof(*c));
+
+			if (!c)
+				return -1;
+			n->custs = c;
+			n->cap_custs = cap;
+		}
+		memset(&n->custs[n->n_custs], 0, sizeof(n->custs[0]));
+		n->custs[n->n_custs].signup_day = NO_DAY;
+		n->custs[n->n_custs].churn_day = NO_DAY;
+		n->n_custs++;
+	}
+	return (long)*v;
+}
+
+/* A valid customers row: the last valid occurrence of an id wins. */
+int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
+{
+	int is_new, i;
+	long k = norm_customer_slot(n, r->sv[0], r->sl[0], &is_new);
+	struct cust *c;
+
+	if (k < 0)
+		return norm_nomem(e);
+	if (!is_new)
+		n->st->duplicates++;
+	c = &n->custs[k];
+	c->signup_day = (int32_t)r->iv[1];
+	c->churn_day = r->present[6] ? (int32_t)r->iv[6] : NO_DAY;
+	c->derived = 0;
+	for (i = 0; i < 4; i++) {
+		c->attr[i] = r->present[2 + i] ? intern(n, r->sv[2 + i], r->sl[2 + i]) : 0;
+		if (c->attr[i] == UINT32_MAX)
+			return norm_nomem(e);
+	}
+	return 0;
+}
+
+/*
+ * Exports often list a customer's rows together, so the last id looked up
+ * is remembered: a memcmp instead of a hash-table probe that misses cache.
+ */
+int norm_known_customer(struct norm *n, const char *id, uint32_t len)
+{
+	if (len == n->last_id_len && len <= SCHEMA_ID_MAX && memcmp(id, n->last_id, len) == 0)
+		return 1;
+	if (!hmap_get(&n->cust_ids, id, len))
+		return 0;
+	if (len <= SCHEMA_ID_MAX) {
+		memcpy(n->last_id, id, len);
+		n->last_id_len = len;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------ validation */
+
+
+static int reject(struct bad *b, const char *field, const char *value, size_t len,
+		  const char *reason)
+{
+	b->field = field;
+	b->value = value;
+	b->len = len;
+	b->reason = reason;
+	return -1;
+}
+
+static int check_string(const struct schema_field *f, const char *s, size_t len, struct bad *b)
+{
+	size_t i;
+
+	if (f->type == FT_ID && len > SCHEMA_ID_MAX)
+		return reject(b, f->name, s, len, "id longer than 64 bytes");
+	if (f->type == FT_TEXT && len > TEXT_MAX)
+		return reject(b, f->name, s, len, "value longer than 255 bytes");
+	if (f->type == FT_WORD) {
+		if (len > SCHEMA_ID_MAX)
+			return reject(b, f->name, s, len, "word longer than 64 bytes");
+		for (i = 0; i < len; i++) {
+			char c = s[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '_' || c == '-'))
+				return reject(b, f->name, s, len, "not a word (letters, digits, '_', '-')");
+		}
+	}
+	return 0;
+}
+
+static int parse_enum(const struct schema_field *f, const char *s, size_t len, int64_t *out,
+		      struct bad *b)
+{
+	int64_t i;
+
+	for (i = 0; f->values[i]; i++)
+		if (strlen(f->values[i]) == len && memcmp(f->values[i], s, len) == 0) {
+			*out = i;
+			return 0;
+		}
+	snprintf(b->text, sizeof(b->text), "not one of the allowed values for %s", f->name);
+	return reject(b, f->name, s, len, b->text);
+}
+
+/* Convert one present field into column c of the row. */
+static int parse_column(struct norm *n, const struct tab_col *col, const struct schema_field *f,
+			const char *s, size_t len, struct row *r, int c, int32_t *day_of,
+			struct bad *b)
+{
+	const char *why = NULL;
+	int32_t day = 0;
+	long iv = 0;
+
+	switch (col->kind) {
+	case TK_STR:
+		if (check_string(f, s, len, b))
+			return -1;
+		r->sv[c] = s;
+		r->sl[c] = (uint32_t)len;
+		return 0;
+	case TK_TIME:
+		if (val_timestamp(s, len, n->tz, &r->iv[c], &day, &why))
+			return reject(b, f->name, s, len, why);
+		day_of[col->field] = day;
+		return 0;
+	case TK_DAYOF:
+		r->iv[c] = day_of[col->field];
+		return 0;
+	case TK_DATE:
+		if (val_date(s, len, n->tz, &day, &why))
+			return reject(b, f->name, s, len, why);
+		r->iv[c] = day;
+		return 0;
+	case TK_MONEY:
+		if (val_money(s, len, &r->iv[c], &why))
+			return reject(b, f->name, s, len, why);
+		return 0;
+	case TK_ENUM:
+		return parse_enum(f, s, len, &r->iv[c], b);
+	case TK_INT:
+		if (val_int(s, len, &iv, &why))
+			return reject(b, f->name, s, len, why);
+		r->iv[c] = iv;
+		return 0;
+	case TK_FLAG:
+		r->iv[c] = 0;
+		return 0;
+	}
+	return 0;
+}
+
+/* Rules that span fields: survey score ranges, references to customers. */
+static int check_row(struct norm *n, const struct tab_def *t, struct row *r, struct bad *b)
+{
+	int c;
+
+	if (t->entity == ENT_SURVEYS) {
+		int nps = r->iv[4] == 0;
+		int64_t lo = nps ? 0 : 1, hi = nps ? 10 : 5;
+
+		if (r->iv[5] < lo || r->iv[5] > hi) {
+			snprintf(b->text, sizeof(b->text), "score out of range %d-%d for %s", (int)lo,
+				 (int)hi, nps ? "nps" : "csat");
+			return reject(b, "score", NULL, 0, b->text);
+		}
+	}
+	if (t->entity == ENT_CUSTOMERS || t->entity == ENT_ORDERS || t->entity == ENT_SPEND)
+		return 0;
+	for (c = 0; c < (int)t->n_cols; c++)
+		if (strcmp(t->cols[c].name, "customer_id") == 0 && r->present[c] &&
+		    !norm_known_customer(n, r->sv[c], r->sl[c]))
+			return reject(b, "customer_id", r->sv[c], r->sl[c], "unknown customer");
+	return 0;
+}
+
+/* Validate a record into a row; -1 with *b filled when it must be rejected. */
+int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec,
+		    struct row *r, struct bad *b)
+{
+	const struct schema_entity_def *ent = schema_entity(t->entity);
+	int32_t day_of[SCHEMA_MAX_FIELDS] = { 0 };
+	size_t c;
+
+	if (rec->bad)
+		return reject(b, NULL, NULL, 0, rec->reason ? rec->reason : "malformed record");
+	for (c = 0; c < t->n_cols; c++) {
+		const struct tab_col *col = &t->cols[c];
+		const struct schema_field *f = col->field >= 0 ? &ent->fields[col->field] : NULL;
+		const char *s = f ? rec->val[col->field] : NULL;
+		size_t len = f ? rec->len[col->field] : 0;
+
+		r->present[c] = 1;
+		r->sv[c] = NULL;
+		r->sl[c] = 0;
+		r->iv[c] = 0;
+		if (col->kind == TK_FLAG || col->kind == TK_DAYOF) {
+			parse_column(n, col, f, s, len, r, (int)c, day_of, b);
+			continue;
+		}
+		if (!s || len == 0) {
+			if (f->required)
+				return reject(b, f->name, NULL, 0, "required field is missing");
+			r->present[c] = 0;
+			continue;
+		}
+		if (parse_column(n, col, f, s, len, r, (int)c, day_of, b))
+			return -1;
+	}
+	return check_row(n, t, r, b);
+}

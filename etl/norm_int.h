@@ -1,0 +1,117 @@
+/*
+ * norm_int.h - what the files of the normalize stage share (norm.c,
+ * norm_check.c, norm_spill.c, norm_write.c); nothing outside them includes
+ * it. norm.h is the stage's public face.
+ */
+#ifndef CRM_NORM_INT_H
+#define CRM_NORM_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "crmp.h"
+#include "hmap.h"
+#include "norm.h"
+#include "rec.h"
+#include "tables.h"
+#include "tz.h"
+
+#define N_BUCKETS 16
+#define SPILL_MAX ((size_t)1 << 31)  /* one bucket or month held in memory */
+#define TEXT_MAX 255                 /* channel, region, tier values */
+#define NO_DAY INT32_MIN
+
+/* A validated row, columns as in its table (tables.h). */
+struct row {
+	int64_t iv[TAB_MAX_COLS];
+	const char *sv[TAB_MAX_COLS];
+	uint32_t sl[TAB_MAX_COLS];
+	uint8_t present[TAB_MAX_COLS];
+};
+
+/* One customer of the dimension. Strings are offsets + 1 into `strs` (0 = none). */
+struct cust {
+	int32_t signup_day;  /* NO_DAY: derived customer without a completed order yet */
+	int32_t churn_day;   /* NO_DAY: none */
+	uint32_t attr[4];    /* channel, region, tier, referred_by */
+	uint8_t derived;
+};
+
+struct spill {
+	FILE *f;
+	char *path;
+};
+
+struct norm {
+	const struct cfg *cfg;
+	const struct norm_opts *opts;
+	struct norm_stats *st;
+	struct tz *tz;
+	char *tmp_dir, *periods_dir, *quarantine_dir;
+
+	struct hmap cust_ids;    /* customer_id -> index in custs */
+	struct cust *custs;
+	size_t n_custs, cap_custs;
+	struct hmap strs;        /* interned customer attribute strings */
+	char last_id[SCHEMA_ID_MAX];  /* the last customer id found known */
+	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
+
+	struct spill buckets[N_BUCKETS];
+	struct spill *months;    /* indexed by period - month_base */
+	int month_base, n_months;
+	int first, last;         /* months with data, -1 when none */
+	struct buf rec;          /* scratch for one encoded record */
+
+	FILE *quarantine;        /* of the source being read */
+	char *quarantine_tmp, *quarantine_path;
+};
+
+/* One spill record as found in a buffer. */
+struct srec {
+	int entity, period;
+	const unsigned char *payload;
+	size_t len;
+};
+
+/* Why a record is rejected: field, value (borrowed) and reason. */
+struct bad {
+	const char *field;
+	const char *value;
+	size_t len;
+	const char *reason;
+	char text[160];
+};
+
+/* norm.c: small helpers */
+char *norm_join(const char *a, const char *b);
+int norm_nomem(struct crm_err *e);
+int norm_period_of_day(int32_t day);
+
+/* norm_check.c: customers and validation */
+long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new);
+int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e);
+int norm_known_customer(struct norm *n, const char *id, uint32_t len);
+int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec,
+		  struct row *r, struct bad *b);
+
+/* norm_spill.c: spill files */
+int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
+		    struct row *r, size_t stop, size_t *prefix);
+int norm_spill_open(struct spill *s, const char *dir, const char *name, struct crm_err *e);
+void norm_spill_close(struct spill *s);
+int norm_spill_put(struct spill *s, int entity, int period, const unsigned char *payload,
+		   size_t len, struct crm_err *e);
+struct spill *norm_month_spill(struct norm *n, int period, struct crm_err *e);
+int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
+		  struct crm_err *e);
+int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
+int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e);
+int norm_damaged_spill(const struct spill *s, struct crm_err *e);
+
+/* norm_write.c: pass 3, period files and the customers dimension */
+int norm_write_periods(struct norm *n, struct crm_err *e);
+int norm_write_dimension(struct norm *n, struct crm_err *e);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * norm_spill.c - normalize: spill files, the on-disk queues between passes.
+ *
+ * A spill record: u8 entity, varint period, varint payload length, payload.
+ * The payload is the table's columns in order (tables.c), each a presence
+ * byte then a zigzag varint (integers) or a varint length and the bytes
+ * (strings). Id columns come first in every table, so the dedupe key of a
+ * record is its entity byte plus a prefix of its payload. Spill files live
+ * in the run's own directory and are unlinked when closed.
+ */
+#include "norm_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsx.h"
+#include "period.h"
+
+#include "banned.h"
+
+/* ------------------------------------------------------------ spill files */
+
+static void encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
+{
+	size_t c;
+
+	for (c = 0; c < t->n_cols; c++) {
+		buf_put_u8(b, r->present[c]);
+		if (!r->present[c])
+			continue;
+		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+			buf_put_varint(b, buf_zigzag(r->iv[c]));
+		} else {
+			buf_put_varint(b, r->sl[c]);
+			buf_append(b, r->sv[c], r->sl[c]);
+		}
+	}
+}
+
+/*
+ * Decode a payload into a row (strings point into the payload). Returns the
+ * bytes used by the first `stop` columns in *prefix (the dedupe key), or -1
+ * on a damaged spill record (only a bug or a full disk can cause one).
+ */
+int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
+		      struct row *r, size_t stop, size_t *prefix)
+{
+	const unsigned char *start = p;
+	size_t c;
+	uint64_t v;
+
+	for (c = 0; c < t->n_cols; c++) {
+		if (c == stop && prefix)
+			*prefix = (size_t)(p - start);
+		if (p >= end)
+			return -1;
+		r->present[c] = *p++;
+		r->sv[c] = NULL;
+		r->sl[c] = 0;
+		r->iv[c] = 0;
+		if (!r->present[c])
+			continue;
+		if (buf_get_varint(&p, end, &v))
+			return -1;
+		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+			r->iv[c] = buf_unzigzag(v);
+		} else {
+			if (v > (uint64_t)(end - p))
+				return -1;
+			r->sv[c] = (const char *)p;
+			r->sl[c] = (uint32_t)v;
+			p += v;
+		}
+	}
+	if (c == stop && prefix)
+		*prefix = (size_t)(p - start);
+	return p == end ? 0 : -1;
+}
+
+int norm_spill_open(struct spill *s, const char *dir, const char *name, struct crm_err *e)
+{
+	s->path = norm_join(dir, name);
+	if (!s->path)
+		return norm_nomem(e);
+	s->f = fopen(s->path, "w+");
+	if (!s->f)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot create spill file");
+	setvbuf(s->f, NULL, _IOFBF, 1 << 18);
+	return 0;
+}
+
+void norm_spill_close(struct spill *s)
+{
+	if (s->f)
+		fclose(s->f);
+	if (s->path)
+		unlink(s->path);
+	free(s->path);
+	s->f = NULL;
+	s->path = NULL;
+}
+
+int norm_spill_put(struct spill *s, int entity, int period, const unsigned char *payload,
+		     size_t len, struct crm_err *e)
+{
+	unsigned char head[24];
+	size_t h = 0;
+	uint64_t vals[2] = { (uint64_t)period, len }, v;
+	int i;
+
+	head[h++] = (unsigned char)entity;
+	for (i = 0; i < 2; i++)
+		for (v = vals[i];; v >>= 7) {
+			head[h++] = (unsigned char)(v < 0x80 ? v : (v & 0x7f) | 0x80);
+			if (v < 0x80)
+				break;
+		}
+	if (fwrite(head, 1, h, s->f) != h || fwrite(payload, 1, len, s->f) != len)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
+	return 0;
+}
+
+/* The spill file of a month, opened on first use. */
+struct spill *norm_month_spill(struct norm *n, int period, struct crm_err *e)
+{
+	char name[32];
+	struct spill *s;
+
+	if (n->n_months == 0 || period < n->month_base || period >= n->month_base + n->n_months) {
+		int lo = n->n_months ? (period < n->month_base ? period : n->month_base) : period;
+		int hi = n->n_months ? (period >= n->month_base + n->n_months ? period
+					 : n->month_base + n->n_months - 1) : period;
+		struct spill *m = calloc((size_t)(hi - lo + 1), sizeof(*m));
+
+		if (!m) {
+			norm_nomem(e);
+			return NULL;
+		}
+		if (n->n_months)
+			memcpy(m + (n->month_base - lo), n->months, (size_t)n->n_months * sizeof(*m));
+		free(n->months);
+		n->months = m;
+		n->month_base = lo;
+		n->n_months = hi - lo + 1;
+	}
+	s = &n->months[period - n->month_base];
+	if (!s->f) {
+		char text[PERIOD_TEXT_MAX];
+
+		snprintf(name, sizeof(name), "month-%s", period_format(period, text));
+		if (norm_spill_open(s, n->tmp_dir, name, e))
+			return NULL;
+	}
+	if (n->first < 0 || period < n->first)
+		n->first = period;
+	if (period > n->last)
+		n->last = period;
+	return s;
+}
+
+/* Place a valid non-customer row: into a dedupe bucket, or its month. */
+int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
+		    struct crm_err *e)
+{
+	int period = norm_period_of_day((int32_t)r->iv[t->time_col]);
+	struct spill *s;
+
+	n->rec.len = 0;
+	encode_row(&n->rec, t, r);
+	if (n->rec.failed)
+		return norm_nomem(e);
+	if (t->id_cols > 0) {
+		uint64_t h = hmap_hash(r->sv[0], r->sl[0]);
+
+		s = &n->buckets[h % N_BUCKETS];
+	} else if (!(s = norm_month_spill(n, period, e))) {
+		return e->code;
+	}
+	return norm_spill_put(s, (int)t->entity, period, n->rec.data, n->rec.len, e);
+}
+
+
+
+int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r)
+{
+	uint64_t period, len;
+
+	if (*p >= end)
+		return 0;
+	r->entity = *(*p)++;
+	if (r->entity >= ENT_COUNT || buf_get_varint(p, end, &period) ||
+	    buf_get_varint(p, end, &len) || len > (uint64_t)(end - *p))
+		return -1;
+	r->period = (int)period;
+	r->payload = *p;
+	r->len = (size_t)len;
+	*p += len;
+	return 1;
+}
+
+/* Read a whole spill file back (it was written by this run). */
+int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e)
+{
+	*data = NULL;
+	*len = 0;
+	if (!s->f)
+		return 0;
+	if (fflush(s->f) != 0)
+		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
+	return fsx_read_file(s->path, SPILL_MAX, data, len, e);
+}
+
+int norm_damaged_spill(const struct spill *s, struct crm_err *e)
+{
+	return err_at(e, CRM_E_INTERNAL, s->path, 0, NULL, "spill file is damaged");
+}

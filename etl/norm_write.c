@@ -1,0 +1,605 @@
+/*
+ * norm_write.c - normalize, pass 3: each month's rows into canonical order
+ * and a period file (written on parallel threads, one month each, only when
+ * its bytes change), then the customers dimension.
+ */
+#include "norm_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsx.h"
+#include "log.h"
+#include "period.h"
+#include "sortx.h"
+#include "val.h"
+
+#include "banned.h"
+
+/* ------------------------------------------------------------ pass 3: write */
+
+/* The rows of one table of one month, column by column. */
+struct cols {
+	const struct tab_def *t;
+	size_t rows, cap;
+	int64_t *iv[TAB_MAX_COLS];
+	uint8_t *pres[TAB_MAX_COLS];
+	const char **sv[TAB_MAX_COLS];
+	uint32_t *sl[TAB_MAX_COLS];
+};
+
+static void cols_release(struct cols *c)
+{
+	size_t i;
+
+	for (i = 0; i < TAB_MAX_COLS; i++) {
+		free(c->iv[i]);
+		free(c->pres[i]);
+		free(c->sv[i]);
+		free(c->sl[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static int is_str_col(const struct cols *c, size_t i)
+{
+	return tab_col_type(c->t->cols[i].kind) == CRMP_STR;
+}
+
+/* Size every column for `cap` rows: integers need values, strings pointers and lengths. */
+static int cols_reserve(struct cols *c, size_t cap)
+{
+	size_t i;
+
+	if (cap <= c->cap)
+		return 0;
+	for (i = 0; i < c->t->n_cols; i++) {
+		void *a = realloc(c->pres[i], cap);
+
+		if (!a)
+			return -1;
+		c->pres[i] = a;
+		if (!is_str_col(c, i)) {
+			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+				return -1;
+			c->iv[i] = a;
+			continue;
+		}
+		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
+			return -1;
+		c->sv[i] = a;
+		if (!(a = realloc(c->sl[i], cap * sizeof(uint32_t))))
+			return -1;
+		c->sl[i] = a;
+	}
+	c->cap = cap;
+	return 0;
+}
+
+static int cols_add(struct cols *c, const struct row *r)
+{
+	size_t i, k = c->rows;
+
+	if (k == c->cap && cols_reserve(c, c->cap ? c->cap * 2 : 1024))
+		return -1;
+	for (i = 0; i < c->t->n_cols; i++) {
+		c->pres[i][k] = r->present[i];
+		if (!is_str_col(c, i)) {
+			c->iv[i][k] = r->iv[i];
+		} else {
+			c->sv[i][k] = r->present[i] ? r->sv[i] : NULL;
+			c->sl[i][k] = r->sl[i];
+		}
+	}
+	c->rows++;
+	return 0;
+}
+
+static int cmp_str(const char *a, uint32_t la, const char *b, uint32_t lb)
+{
+	int r;
+
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	r = memcmp(a, b, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* Full comparison of rows i and j by the table's sort key. */
+static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
+{
+	const struct cols *c = ctx;
+	size_t k;
+
+	for (k = 0; k < c->t->n_keys; k++) {
+		int col = c->t->keys[k], r;
+
+		if (tab_col_type(c->t->cols[col].kind) == CRMP_STR) {
+			r = cmp_str(c->sv[col][i], c->sl[col][i], c->sv[col][j], c->sl[col][j]);
+		} else {
+			int64_t a = c->pres[col][i] ? c->iv[col][i] : INT64_MIN;
+			int64_t b = c->pres[col][j] ? c->iv[col][j] : INT64_MIN;
+
+			r = (a > b) - (a < b);
+		}
+		if (r)
+			return r;
+	}
+	/* Equal keys: rows are equal in every column that matters; keep input order. */
+	return (i > j) - (i < j);
+}
+
+/*
+ * The first sort key as an unsigned number with the same order: integers
+ * with the sign bit flipped (absent = smallest), strings by their first
+ * eight bytes, big-endian, zero-padded. Ties go to cmp_rows.
+ */
+static uint64_t *primary_keys(const struct cols *c)
+{
+	uint64_t *keys = malloc((c->rows ? c->rows : 1) * sizeof(*keys));
+	int col = c->t->keys[0];
+	size_t i, b;
+
+	for (i = 0; keys && i < c->rows; i++) {
+		if (tab_col_type(c->t->cols[col].kind) == CRMP_INT) {
+			keys[i] = c->pres[col][i] ? (uint64_t)c->iv[col][i] ^ ((uint64_t)1 << 63) : 0;
+			continue;
+		}
+		keys[i] = 0;
+		for (b = 0; b < 8; b++)
+			keys[i] = keys[i] << 8 |
+				  (c->sv[col][i] && b < c->sl[col][i] ? (unsigned char)c->sv[col][i][b] : 0);
+	}
+	return keys;
+}
+
+/* Put column k in the order perm gives, one column at a time (memory). */
+static int permute(struct cols *c, size_t k, const uint32_t *perm)
+{
+	size_t n = c->cap ? c->cap : 1, i;
+	uint8_t *pres = malloc(n);
+
+	if (!pres)
+		return -1;
+	for (i = 0; i < c->rows; i++)
+		pres[i] = c->pres[k][perm[i]];
+	free(c->pres[k]);
+	c->pres[k] = pres;
+	if (!is_str_col(c, k)) {
+		int64_t *iv = malloc(n * sizeof(*iv));
+
+		if (!iv)
+			return -1;
+		for (i = 0; i < c->rows; i++)
+			iv[i] = c->iv[k][perm[i]];
+		free(c->iv[k]);
+		c->iv[k] = iv;
+	} else {
+		const char **sv = malloc(n * sizeof(*sv));
+		uint32_t *sl = malloc(n * sizeof(*sl));
+
+		if (!sv || !sl) {
+			free(sv);
+			free(sl);
+			return -1;
+		}
+		for (i = 0; i < c->rows; i++) {
+			sv[i] = c->sv[k][perm[i]];
+			sl[i] = c->sl[k][perm[i]];
+		}
+		free(c->sv[k]);
+		free(c->sl[k]);
+		c->sv[k] = sv;
+		c->sl[k] = sl;
+	}
+	return 0;
+}
+
+/* Sort rows into canonical order by permuting every column. */
+static int cols_sort(struct cols *c)
+{
+	uint32_t *perm = malloc((c->rows ? c->rows : 1) * sizeof(*perm));
+	uint64_t *keys = primary_keys(c);
+	size_t i, k;
+	int rc = -1;
+
+	if (c->rows == 0) {
+		rc = 0;
+		goto out;
+	}
+
+	if (!perm || !keys)
+		goto out;
+	for (i = 0; i < c->rows; i++)
+		perm[i] = (uint32_t)i;
+	if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
+		goto out;
+	for (k = 0; k < c->t->n_cols; k++)
+		if (permute(c, k, perm))
+			goto out;
+	rc = 0;
+out:
+	free(perm);
+	free(keys);
+	return rc;
+}
+
+static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err *e)
+{
+	size_t k;
+	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
+
+	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
+		if (tab_col_type(c->t->cols[k].kind) == CRMP_STR)
+			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
+		else
+			rc = crmp_writer_int(w, c->t->cols[k].name, c->iv[k],
+					     c->t->cols[k].nullable ? c->pres[k] : NULL, e);
+	}
+	return rc;
+}
+
+/* The meta table's columns: the writer borrows them until it encodes. */
+struct meta {
+	uint32_t klen[4], vlen[4];
+	const char *vals[4];
+};
+
+/* The meta table: key/value strings saying what the file holds. */
+static int add_meta(struct crmp_writer *w, const struct norm *n, const char *what,
+		    struct meta *m, struct crm_err *e)
+{
+	static const char *const keys[] = { "currency", "format", "period", "timezone" };
+	uint32_t *klen = m->klen, *vlen = m->vlen;
+	const char **vals = m->vals;
+	int i, rc;
+
+	vals[0] = n->cfg->currency;
+	vals[1] = "crmetl period 1";
+	vals[2] = what;
+	vals[3] = n->cfg->timezone;
+	for (i = 0; i < 4; i++) {
+		klen[i] = (uint32_t)strlen(keys[i]);
+		vlen[i] = (uint32_t)strlen(vals[i]);
+	}
+	rc = crmp_writer_table(w, "meta", 4, e);
+	if (rc == 0)
+		rc = crmp_writer_str(w, "key", keys, klen, e);
+	if (rc == 0)
+		rc = crmp_writer_str(w, "value", vals, vlen, e);
+	return rc;
+}
+
+/* Sum of the amount column (index 4) of orders, old file or new rows. */
+static int64_t old_revenue(const struct crmp_file *f)
+{
+	struct crm_err e = { 0 };
+	int t = crmp_find_table(f, "orders"), c = crmp_find_column(f, t, "amount");
+	uint64_t rows = t >= 0 ? crmp_table_info(f, (size_t)t)->rows : 0, i;
+	int64_t *v = malloc((rows ? rows : 1) * sizeof(*v)), sum = 0;
+
+	if (v && c >= 0 && crmp_read_int(f, t, c, v, NULL, &e) == 0)
+		for (i = 0; i < rows; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/*
+ * Say what changed when an existing period file is replaced (a
+ * restatement): rows per table and order revenue, old -> new.
+ */
+static void log_restatement(const char *path, const struct cols *tabs, const char *name)
+{
+	struct crm_err e = { 0 };
+	struct crmp_file *old = NULL;
+	char line[768], a[32], b[32];
+	size_t len = 0, k, i;
+	int64_t revenue = 0;
+
+	if (crmp_open(path, &old, &e) != 0) {
+		log_warn("normalize: replacing unreadable %s", path);
+		return;
+	}
+	line[0] = '\0';
+	for (k = ENT_ORDERS; k < ENT_COUNT && len < sizeof(line); k++) {
+		int t = crmp_find_table(old, tabs[k].t->name);
+		uint64_t before = t >= 0 ? crmp_table_info(old, (size_t)t)->rows : 0;
+
+		if (before != tabs[k].rows)
+			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %zu rows;",
+						tabs[k].t->name, (unsigned long long)before, tabs[k].rows);
+	}
+	for (i = 0; i < tabs[ENT_ORDERS].rows; i++)
+		revenue += tabs[ENT_ORDERS].iv[4][i];
+	val_format_money(old_revenue(old), a);
+	val_format_money(revenue, b);
+	crmp_close(old);
+	log_info("normalize: restated %s:%s order amounts %s -> %s", name, line, a, b);
+}
+
+/* What writing one month did; months are written in parallel, then added up. */
+struct month_out {
+	int period;
+	int rc;
+	struct crm_err err;
+	int written, unchanged, restated;
+	uint64_t kept[ENT_COUNT];
+};
+
+/*
+ * Write the period file unless it already holds these bytes (--force writes
+ * anyway). Replacing different bytes is a restatement, said in the log.
+ */
+static int publish(const struct norm *n, struct crmp_writer *w, const char *path,
+		   const struct cols *tabs, const char *name, struct month_out *mo,
+		   struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = crmp_writer_encode(w, &data, &len, e), existed = access(path, F_OK) == 0;
+
+	if (rc == 0 && existed && fsx_same_content(path, data, len) && !n->opts->force) {
+		mo->unchanged++;
+		free(data);
+		return 0;
+	}
+	if (rc == 0 && existed && !fsx_same_content(path, data, len)) {
+		mo->restated++;
+		log_restatement(path, tabs, name);
+	}
+	if (rc == 0)
+		rc = fsx_write_atomic(path, data, len, e);
+	if (rc == 0) {
+		mo->written++;
+		log_debug("normalize: wrote %s (%zu bytes)", path, len);
+	}
+	free(data);
+	return rc;
+}
+
+static int in_range(const struct norm *n, int period)
+{
+	return !n->opts->has_range || (period >= n->opts->from && period <= n->opts->to);
+}
+
+/* Count a month's rows per table first: exact sizes, no doubling, no copies. */
+static int presize(struct cols *tabs, const unsigned char *data, size_t len, struct crm_err *e)
+{
+	size_t count[ENT_COUNT] = { 0 }, k;
+	const unsigned char *p = data, *end = data + len;
+	struct srec r;
+
+	while (norm_next_srec(&p, end, &r) == 1)
+		count[r.entity]++;
+	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
+		if (count[k] && cols_reserve(&tabs[k], count[k]))
+			return norm_nomem(e);
+	return 0;
+}
+
+static int write_month(const struct norm *n, int period, struct month_out *mo,
+		       struct crm_err *e)
+{
+	struct spill *s = (period >= n->month_base && period < n->month_base + n->n_months)
+				  ? &n->months[period - n->month_base] : NULL;
+	struct cols tabs[ENT_COUNT];
+	struct crmp_writer *w = NULL;
+	struct meta meta;
+	unsigned char *data = NULL;
+	const unsigned char *p, *end;
+	char text[PERIOD_TEXT_MAX], name[32], *path = NULL;
+	struct srec r;
+	struct row row;
+	size_t len = 0, k;
+	int got, rc = 0;
+
+	memset(tabs, 0, sizeof(tabs));
+	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
+		tabs[k].t = tab_for_entity((enum schema_entity)k);
+	if (s)
+		rc = norm_spill_load(s, &data, &len, e);
+	rc = rc ? rc : presize(tabs, data, len, e);
+	for (p = data, end = data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;) {
+		if (got < 0 || r.entity == ENT_CUSTOMERS ||
+		    norm_decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
+			rc = norm_damaged_spill(s, e);
+		else if (cols_add(&tabs[r.entity], &row))
+			rc = norm_nomem(e);
+	}
+	period_format(period, text);
+	snprintf(name, sizeof(name), "%s.crmp", text);
+	w = crmp_writer_new(CRMP_PERIOD, period);
+	if (rc == 0 && !w)
+		rc = norm_nomem(e);
+	if (rc == 0)
+		rc = add_meta(w, n, text, &meta, e);
+	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
+		if (cols_sort(&tabs[k]))
+			rc = norm_nomem(e);
+		else
+			rc = add_table(w, &tabs[k], e);
+		mo->kept[k] += tabs[k].rows;
+	}
+	if (rc == 0 && !(path = norm_join(n->periods_dir, name)))
+		rc = norm_nomem(e);
+	if (rc == 0)
+		rc = publish(n, w, path, tabs, text, mo, e);
+	crmp_writer_free(w);
+	for (k = 0; k < ENT_COUNT; k++)
+		cols_release(&tabs[k]);
+	free(data);
+	free(path);
+	if (s)
+		norm_spill_close(s);
+	return rc;
+}
+
+/* The customers dimension, sorted by customer_id. */
+int norm_write_dimension(struct norm *n, struct crm_err *e)
+{
+	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
+	struct cols c = { 0 };
+	struct crmp_writer *w = NULL;
+	struct meta meta;
+	struct row row;
+	char *path = NULL;
+	size_t i, k;
+	int rc = 0;
+
+	c.t = t;
+	for (i = 0; rc == 0 && i <= n->cust_ids.mask && n->cust_ids.slots; i++) {
+		const struct hmap_slot *slot = &n->cust_ids.slots[i];
+		const struct cust *cu;
+		size_t len;
+
+		if (!slot->hash)
+			continue;
+		cu = &n->custs[slot->value];
+		memset(&row, 0, sizeof(row));
+		row.sv[0] = (const char *)hmap_key(&n->cust_ids, slot->key, &len);
+		row.sl[0] = (uint32_t)len;
+		row.present[0] = 1;
+		row.iv[1] = cu->signup_day;
+		row.present[1] = cu->signup_day != NO_DAY;
+		for (k = 0; k < 4; k++) {
+			row.present[2 + k] = cu->attr[k] != 0;
+			if (cu->attr[k]) {
+				row.sv[2 + k] = (const char *)hmap_key(&n->strs, cu->attr[k] - 1, &len);
+				row.sl[2 + k] = (uint32_t)len;
+			}
+		}
+		row.iv[6] = cu->churn_day;
+		row.present[6] = cu->churn_day != NO_DAY;
+		row.iv[7] = cu->derived;
+		row.present[7] = 1;
+		if (cols_add(&c, &row))
+			rc = norm_nomem(e);
+	}
+	if (rc == 0 && cols_sort(&c))
+		rc = norm_nomem(e);
+	n->st->kept[ENT_CUSTOMERS] = c.rows;
+	if (rc == 0 && !(w = crmp_writer_new(CRMP_DIMENSION, 0)))
+		rc = norm_nomem(e);
+	if (rc == 0)
+		rc = add_meta(w, n, "dimension", &meta, e);
+	if (rc == 0)
+		rc = add_table(w, &c, e);
+	if (rc == 0 && !(path = norm_join(n->periods_dir, "customers.crmp")))
+		rc = norm_nomem(e);
+	if (rc == 0) {
+		int changed = 0;
+
+		rc = crmp_writer_commit(w, path, &changed, e);
+		if (rc == 0 && changed)
+			log_debug("normalize: wrote %s", path);
+	}
+	free(path);
+	crmp_writer_free(w);
+	cols_release(&c);
+	return rc;
+}
+
+
+/* Months with data start at the first signup too: a base can exist before its first order. */
+static void widen_to_signups(struct norm *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_custs; i++) {
+		int p;
+
+		if (n->custs[i].signup_day == NO_DAY)
+			continue;
+		p = norm_period_of_day(n->custs[i].signup_day);
+		if (n->first < 0 || p < n->first)
+			n->first = p;
+		if (p > n->last)
+			n->last = p;
+	}
+}
+
+/* Months are independent: workers take the next one until none is left. */
+struct pool {
+	const struct norm *n;
+	struct month_out *out;
+	int count;
+	int next;              /* next month to take, under `lock` */
+	pthread_mutex_t lock;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+
+	for (;;) {
+		struct month_out *mo;
+		int i;
+
+		pthread_mutex_lock(&pl->lock);
+		i = pl->next < pl->count ? pl->next++ : -1;
+		pthread_mutex_unlock(&pl->lock);
+		if (i < 0)
+			return NULL;
+		mo = &pl->out[i];
+		mo->rc = write_month(pl->n, mo->period, mo, &mo->err);
+		if (mo->rc) { /* stop taking months: the run fails anyway */
+			pthread_mutex_lock(&pl->lock);
+			pl->next = pl->count;
+			pthread_mutex_unlock(&pl->lock);
+		}
+	}
+}
+
+/* Worker threads: the cores, at most 4 (each holds one month in memory). */
+static int n_workers(int months)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int w = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+
+	return w < months ? w : months;
+}
+
+int norm_write_periods(struct norm *n, struct crm_err *e)
+{
+	struct pool pl = { n, NULL, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+	pthread_t threads[4];
+	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
+	int p, i, k, started = 0, rc = 0;
+
+	widen_to_signups(n);
+	if (n->opts->has_range && (n->first < 0 || n->opts->to < n->first || n->opts->from > n->last))
+		log_warn("normalize: no data in %s..%s", period_format(n->opts->from, a),
+			 period_format(n->opts->to, b));
+	pl.out = calloc(n->first >= 0 ? (size_t)(n->last - n->first + 1) : 1, sizeof(*pl.out));
+	if (!pl.out)
+		return norm_nomem(e);
+	for (p = n->first; n->first >= 0 && p <= n->last; p++)
+		if (in_range(n, p))
+			pl.out[pl.count++].period = p;
+	for (i = 0; i < n_workers(pl.count); i++)
+		if (pthread_create(&threads[i], NULL, worker, &pl) == 0)
+			started++;
+	if (started == 0)
+		worker(&pl); /* no thread could start: do the work here */
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	/* Report the first failed month, in month order, like a serial run would. */
+	for (i = 0; i < pl.count && rc == 0; i++) {
+		struct month_out *mo = &pl.out[i];
+
+		if (mo->rc) {
+			*e = mo->err;
+			rc = mo->rc;
+		}
+		n->st->periods_written += mo->written;
+		n->st->periods_unchanged += mo->unchanged;
+		n->st->periods_restated += mo->restated;
+		for (k = 0; k < ENT_COUNT; k++)
+			n->st->kept[k] += mo->kept[k];
+	}
+	free(pl.out);
+	return rc;
+}
