@@ -35,6 +35,7 @@ struct met_opts {
 struct met_stats {
 	int first_period, last_period; /* computed range, or -1 */
 	int periods_written;
+	int periods_restated;  /* written over a metrics file with other content */
 	unsigned long long customers, orders, rows; /* rows = metric rows written */
 	unsigned long long unknown_ids;           /* fact rows of ids missing from the dimension */
 };

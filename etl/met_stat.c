@@ -33,17 +33,31 @@ size_t met_format_double(double v, char *buf)
 		buf[1] = '\0';
 		return 1;
 	}
-	for (p = 1; p <= 17; p++) {
+	/*
+	 * Reading back is monotonic in the digit count (if p digits round-trip,
+	 * so do p + 1), so a binary search over 1..17 finds the shortest in
+	 * about 5 tries instead of up to 17.
+	 */
+	{
+		int lo = 1, hi = 17;
+
+		while (lo < hi) {
+			p = (lo + hi) / 2;
+			snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+			if (strtod(tmp, NULL) == v)
+				hi = p;
+			else
+				lo = p + 1;
+		}
+		p = lo;
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
 	}
 	/* tmp = [-]d[.ddd]e[+-]xx: pull out the digits and the exponent. */
 	for (e = tmp; *e && *e != 'e'; e++)
 		if (*e >= '0' && *e <= '9')
 			digits[nd++] = *e;
 	digits[nd] = '\0';
-	exp10 = atoi(e + 1);
+	exp10 = (int)strtol(e + 1, NULL, 10);
 	while (nd > 1 && digits[nd - 1] == '0')
 		digits[--nd] = '\0';
 	if (v < 0)
