@@ -6,7 +6,8 @@
 # 1,000,000 customers over 24 months, about 10 M orders and 21 M
 # interactions, 1.7 GB of CSV), with its gzip -6 size, then times a full
 # normalize into a fresh data directory and reports throughput, peak memory
-# and the size of the period files against the CSV and its gzip.
+# and the size of the period files against the CSV and its gzip; then
+# times compute of every period from those files.
 set -eu
 CRMETL=${CRMETL:-./crmetl}
 GEN=${GEN:-fixtures/gen}
@@ -57,4 +58,12 @@ awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v csv="$csv_byt
 	printf "peak memory: %.1f MB resident\n", rss / 1024
 	printf "sizes: CSV %.1f MB, gzip -6 %.1f MB, period files %.1f MB (%.3f of gzip, %.3f of CSV)\n",
 	       csv / 1e6, gz / 1e6, pb / 1e6, pb / gz, pb / csv
+}'
+
+echo "bench: compute of every period from those period files"
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute --config "$work/bench.conf" 2>"$work/log"
+grep -E 'compute: periods' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
+read -r wall user sys rss <"$work/time"
+awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
+	printf "compute: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", wall, user, sys, rss / 1024
 }'

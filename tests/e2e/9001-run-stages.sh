@@ -1,5 +1,5 @@
 #!/bin/bash
-# crmetl run fetches the url sources, then normalizes, in one locked run;
+# crmetl run fetches the url sources, normalizes, computes, in one locked run;
 # it stops with status 9 at the first stage not built yet, keeping what
 # the stages before it did.
 . "$SRCDIR/tests/e2e/lib.sh"
@@ -13,8 +13,10 @@ run 9 "$CRMETL" run --period 2025-06 --config p.conf
 contains err "run: periods 2025-06..2025-06"
 contains err "downloaded"
 contains err "run: normalize: 14551 rows read"
+contains err "run: compute: 1 metrics files written"
 contains err "not built yet"
 [ -f var/periods/2025-06.crmp ] || fail "normalize did not run"
+[ -f var/metrics/2025-06.csv ] || fail "compute did not run"
 [ -f var/raw/orders/current.meta ] || fail "fetch did not run"
 
 # The second run fetches nothing new and finds the inputs unchanged.
