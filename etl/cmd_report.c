@@ -1,9 +1,11 @@
 /*
  * cmd_report.c - `crmetl report`: render the PDF report of a period.
  *
- * Reads the metrics files only.
+ * Options only: the work is rep_publish() (report/publish.c).
  */
+#include "cfg.h"
 #include "cli.h"
+#include "publish.h"
 
 #include "banned.h"
 
@@ -20,15 +22,24 @@ static const struct cli_opt opts[] = {
 
 static int run_report(struct crm_run *run, struct crm_err *e)
 {
-	(void)run;
-	return cli_not_built("report", e);
+	const struct cfg *cfg = run->cfg;
+	const struct crm_opts *o = run->opts;
+
+	return rep_publish(cfg, o->has_period ? o->period : -1,
+			   o->template_name ? o->template_name : cfg->report_template,
+			   o->lang ? o->lang : cfg->report_lang, e);
 }
 
 const struct cmd_desc cmd_report = {
 	"report",
 	"render the PDF report of a period",
 	"[options]",
-	"Renders <data_dir>/reports/YYYY-MM-TEMPLATE-LANG.pdf from the period's metrics and an XML template (templates/NAME.xml), in English or Chinese.",
+	"Renders <data_dir>/reports/YYYY-MM-TEMPLATE-LANG.pdf from the period's metrics "
+	"(<data_dir>/metrics/YYYY-MM.csv, and earlier months' files for changes and trends) and an "
+	"XML template (templates/NAME.xml next to the configuration file), in English or Chinese. "
+	"Without --period, the latest period with a metrics file. SOURCE_DATE_EPOCH fixes the "
+	"creation date so the same metrics give the same bytes. A bad template exits with status 3, "
+	"missing metrics with status 1.",
 	opts,
 	CMD_NEEDS_CONFIG | CMD_LOCKS,
 	run_report

@@ -3,8 +3,9 @@
  *
  * Orchestration only: each stage lives in its own module and is called
  * here in order (fetch -> normalize -> compute -> report -> mail). A stage
- * that is not built yet stops the run with status 9 and says which; the
- * stages before it have done their work, which is kept.
+ * that is not built yet (today: mail, when a [mail] section asks for it)
+ * stops the run with status 9 and says which; the stages before it have
+ * done their work, which is kept.
  */
 #include <time.h>
 
@@ -15,6 +16,7 @@
 #include "met.h"
 #include "norm.h"
 #include "period.h"
+#include "publish.h"
 
 #include "banned.h"
 
@@ -78,6 +80,32 @@ static int stage_compute(const struct cfg *cfg, int from, int to, struct crm_err
 	return rc;
 }
 
+/* One report per period, with the configured template and language. */
+static int stage_report(const struct cfg *cfg, int from, int to, struct crm_err *e)
+{
+	int p, rc = 0;
+
+	for (p = from; rc == 0 && p <= to; p++)
+		rc = rep_publish(cfg, p, cfg->report_template, cfg->report_lang, e);
+	return rc;
+}
+
+/* Mail is the last stage; a config without [mail] sends nothing. */
+static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, struct crm_err *e)
+{
+	if (cfg->n_mails == 0) {
+		log_info("run: mail: no [mail] section in the configuration, nothing to send");
+		return 0;
+	}
+	if (o->no_mail) {
+		log_info("run: mail: skipped (--no-mail)");
+		return 0;
+	}
+	return err_set(e, CRM_E_UNAVAILABLE,
+		       "run stopped before mail: the mail stage is not built yet (the reports are "
+		       "written; --no-mail skips mail)");
+}
+
 static int run_run(struct crm_run *run, struct crm_err *e)
 {
 	const struct crm_opts *o = run->opts;
@@ -94,11 +122,15 @@ static int run_run(struct crm_run *run, struct crm_err *e)
 	rc = stage_fetch(run->cfg, e);
 	if (rc == 0)
 		rc = stage_normalize(run->cfg, o->force, e);
+	/* The report compares with the month before and a year before, and draws trends. */
 	if (rc == 0)
-		rc = stage_compute(run->cfg, from, to, e);
+		rc = stage_compute(run->cfg, from - 12, to, e);
 	if (rc == 0)
-		rc = err_set(e, CRM_E_UNAVAILABLE,
-			     "run stopped after compute: the report stage is not built yet");
+		rc = stage_report(run->cfg, from, to, e);
+	if (rc == 0)
+		rc = stage_mail(run->cfg, o, e);
+	if (rc == 0)
+		log_info("run: done: periods %s..%s", a, b);
 	return rc;
 }
 

@@ -1,0 +1,269 @@
+/*
+ * mtab.c - reading metrics CSV files into a lookup table (see mtab.h).
+ *
+ * The files are small (a few thousand rows per period), so lookups are
+ * linear scans: simpler than an index and far below a millisecond for a
+ * report. Quoted fields ("a,b" with "" for a quote) are accepted because a
+ * segment value may hold a comma.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsx.h"
+#include "mtab.h"
+#include "period.h"
+
+#include "banned.h"
+
+#define N_COLS 8
+
+struct mtab *mtab_new(void)
+{
+	return calloc(1, sizeof(struct mtab));
+}
+
+void mtab_free(struct mtab *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++) {
+		free(t->rows[i].metric);
+		free(t->rows[i].dim);
+		free(t->rows[i].segment);
+	}
+	free(t->rows);
+	free(t);
+}
+
+/*
+ * Split one line [p, end) into N_COLS fields, unquoting in place into `out`
+ * (a buffer of at least end - p + N_COLS bytes). Returns 0 or -1.
+ */
+static int split_line(const char *p, const char *end, char *out, char *field[N_COLS])
+{
+	int nf = 0;
+	char *o = out;
+
+	for (;;) {
+		if (nf == N_COLS)
+			return -1;
+		field[nf++] = o;
+		if (p < end && *p == '"') {
+			p++;
+			for (;;) {
+				if (p >= end)
+					return -1;
+				if (*p == '"') {
+					if (p + 1 < end && p[1] == '"') {
+						*o++ = '"';
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				*o++ = *p++;
+			}
+		} else {
+			while (p < end && *p != ',') {
+				if (*p == '"')
+					return -1;
+				*o++ = *p++;
+			}
+		}
+		*o++ = '\0';
+		if (p == end)
+			break;
+		if (*p != ',')
+			return -1;
+		p++;
+	}
+	return nf == N_COLS ? 0 : -1;
+}
+
+static int parse_double(const char *s, double *v)
+{
+	char *end;
+
+	if (!*s)
+		return -1;
+	errno = 0;
+	*v = strtod(s, &end);
+	return *end || errno == ERANGE ? -1 : 0;
+}
+
+static int add_row(struct mtab *t, int period, char *field[N_COLS])
+{
+	struct mtab_row *r;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct mtab_row *rows = realloc(t->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return -1;
+		t->rows = rows;
+		t->cap = cap;
+	}
+	r = &t->rows[t->n];
+	memset(r, 0, sizeof(*r));
+	r->period = period;
+	r->metric = strdup(field[1]);
+	r->dim = strdup(field[2]);
+	r->segment = strdup(field[3]);
+	if (!r->metric || !r->dim || !r->segment) {
+		free(r->metric);
+		free(r->dim);
+		free(r->segment);
+		return -1;
+	}
+	r->k = -1;
+	if (*field[4]) {
+		char *end;
+
+		r->k = strtol(field[4], &end, 10);
+	}
+	r->has_value = parse_double(field[5], &r->value) == 0;
+	r->has_ratio = parse_double(field[6], &r->numerator) == 0 &&
+		       parse_double(field[7], &r->denominator) == 0;
+	t->n++;
+	return 0;
+}
+
+int mtab_load_text(struct mtab *t, const char *text, size_t len, const char *path,
+		   int period, size_t *n_rows, struct crm_err *e)
+{
+	const char *p = text, *end = text + len;
+	char *scratch = malloc(len + N_COLS + 1);
+	char *field[N_COLS];
+	long line = 0;
+	size_t rows = 0;
+	int rc = 0;
+
+	if (!scratch)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		int per;
+		double d;
+
+		line++;
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (line == 1) {
+			static const char head[] = "period,metric,dim,segment,k,value,numerator,denominator";
+
+			if ((size_t)(le - p) != sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1)) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line, NULL,
+					    "not a metrics file: the header is not '%s'", head);
+				goto out;
+			}
+		} else if (le > p) {
+			struct crm_err pe = { 0 };
+
+			if (split_line(p, le, scratch, field)) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line, NULL,
+					    "damaged metrics row: expected %d fields", N_COLS);
+				goto out;
+			}
+			if (period_parse(field[0], "period", &per, &pe) || per != period) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line, "period",
+					    "metrics row of period '%s' in the file of another period", field[0]);
+				goto out;
+			}
+			if (!*field[1] || !*field[2] || (*field[5] && parse_double(field[5], &d))) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line, NULL, "damaged metrics row");
+				goto out;
+			}
+			if (add_row(t, period, field)) {
+				rc = err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+				goto out;
+			}
+			rows++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (line == 0)
+		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty metrics file");
+out:
+	free(scratch);
+	if (n_rows)
+		*n_rows = rows;
+	return rc;
+}
+
+int mtab_load_file(struct mtab *t, const char *path, int period, size_t *n_rows,
+		   struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = fsx_read_file(path, MTAB_MAX_FILE, &data, &len, e);
+	if (rc)
+		return rc;
+	rc = mtab_load_text(t, (const char *)data, len, path, period, n_rows, e);
+	free(data);
+	return rc;
+}
+
+static const struct mtab_row *find(const struct mtab *t, int period, const char *metric,
+				   const char *dim, const char *segment)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct mtab_row *r = &t->rows[i];
+
+		if (r->period == period && r->k < 0 && !strcmp(r->metric, metric) &&
+		    !strcmp(r->dim, dim) && !strcmp(r->segment, segment))
+			return r;
+	}
+	return NULL;
+}
+
+int mtab_get_ratio(const struct mtab *t, int period, const char *metric, const char *dim,
+		   const char *segment, double *num, double *den)
+{
+	const struct mtab_row *r = find(t, period, metric, dim, segment);
+
+	if (!r || !r->has_ratio)
+		return 0;
+	*num = r->numerator;
+	*den = r->denominator;
+	return 1;
+}
+
+int mtab_get(const struct mtab *t, int period, const char *metric, const char *dim,
+	     const char *segment, double *v)
+{
+	const struct mtab_row *r = find(t, period, metric, dim, segment);
+
+	if (!r || !r->has_value)
+		return 0;
+	*v = r->value;
+	return 1;
+}
+
+size_t mtab_segments(const struct mtab *t, int period, const char *metric, const char *dim,
+		     const char **out, size_t max)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < t->n && n < max; i++) {
+		const struct mtab_row *r = &t->rows[i];
+
+		if (r->period != period || strcmp(r->metric, metric) || strcmp(r->dim, dim) || r->k >= 0)
+			continue;
+		for (j = 0; j < n; j++)
+			if (!strcmp(out[j], r->segment))
+				break;
+		if (j == n)
+			out[n++] = r->segment;
+	}
+	return n;
+}

@@ -1,0 +1,178 @@
+/*
+ * publish.c - render one period's report and write it where it belongs:
+ * <data_dir>/reports/P-NAME-LANG.pdf, atomically.
+ *
+ * Finds the files (the period's metrics and up to 35 earlier months for
+ * comparisons and trends, the template next to the configuration), hands
+ * them to rep.c and writes the PDF. Reads metrics files only, never period
+ * files or exports. The creation date in the PDF is SOURCE_DATE_EPOCH when
+ * set, so a report can be rebuilt byte for byte. Used by `crmetl report`
+ * and `crmetl run`.
+ */
+#include "publish.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "fsx.h"
+#include "log.h"
+#include "mtab.h"
+#include "period.h"
+#include "rep.h"
+#include "tpl.h"
+
+#include "banned.h"
+
+#define HISTORY_MONTHS 35 /* earlier months read: a year-ago change, trends of up to 36 months */
+
+/* The latest period with a metrics file in dir; CRM_E_INPUT when none. */
+static int latest_period(const char *dir, int *out, struct crm_err *e)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int best = -1;
+
+	if (!d && errno == ENOENT)
+		return err_at(e, CRM_E_INPUT, dir, 0, NULL,
+			      "no metrics to report: no metrics directory (run crmetl compute first)");
+	if (!d)
+		return err_sys(e, CRM_E_IO, errno, dir, "cannot open the metrics directory");
+	while ((de = readdir(d))) {
+		char name[PERIOD_TEXT_MAX];
+		struct crm_err pe = { 0 };
+		int p;
+
+		if (strlen(de->d_name) != 11 || strcmp(de->d_name + 7, ".csv"))
+			continue;
+		memcpy(name, de->d_name, 7);
+		name[7] = '\0';
+		if (period_parse(name, "file", &p, &pe) == 0 && p > best)
+			best = p;
+	}
+	closedir(d);
+	if (best < 0)
+		return err_at(e, CRM_E_INPUT, dir, 0, NULL,
+			      "no metrics to report: no YYYY-MM.csv file (run crmetl compute first)");
+	*out = best;
+	return 0;
+}
+
+/* snprintf into a path buffer; a path too long is an error, never cut. */
+static int path_fmt(char *buf, size_t n, struct crm_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int path_fmt(char *buf, size_t n, struct crm_err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= n)
+		return err_set(e, CRM_E_CONFIG, "path too long under data_dir or the config directory");
+	return 0;
+}
+
+/* SOURCE_DATE_EPOCH when set and valid, else now. */
+static int creation_time(time_t *out, struct crm_err *e)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	if (!s || !*s) {
+		*out = time(NULL);
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end || errno || v < 0 || v > 253402300799LL)
+		return err_set(e, CRM_E_USAGE, "invalid SOURCE_DATE_EPOCH '%s': expected seconds since 1970", s);
+	*out = (time_t)v;
+	return 0;
+}
+
+int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
+		struct crm_err *e)
+{
+	char mdir[4096], path[4096], tpath[4096], rdir[4096], out_path[4096];
+	char per[PERIOD_TEXT_MAX];
+	struct tpl *t = NULL;
+	struct mtab *m = NULL;
+	struct rep_opts ro;
+	unsigned char *pdf = NULL;
+	size_t pdf_len = 0, rows = 0;
+	int rc, i;
+
+	memset(&ro, 0, sizeof(ro));
+	if ((rc = path_fmt(tpath, sizeof(tpath), e, "%s/templates/%s.xml", cfg->dir, name)) ||
+	    (rc = path_fmt(mdir, sizeof(mdir), e, "%s/metrics", cfg->data_dir)) ||
+	    (rc = path_fmt(rdir, sizeof(rdir), e, "%s/reports", cfg->data_dir)))
+		goto out;
+	rc = tpl_load(tpath, &t, e);
+	if (rc)
+		goto out;
+
+	if (period < 0 && (rc = latest_period(mdir, &period, e)))
+		goto out;
+	period_format(period, per);
+	m = mtab_new();
+	if (!m) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = path_fmt(path, sizeof(path), e, "%s/%s.csv", mdir, per)))
+		goto out;
+	rc = mtab_load_file(m, path, period, &rows, e);
+	if (rc) {
+		if (rc == CRM_E_INPUT) { /* say what is missing, not only "cannot open" */
+			e->sys_errno = 0;
+			snprintf(e->msg, sizeof(e->msg),
+				 "no metrics for period %s (run crmetl compute --period %s first)", per, per);
+		}
+		goto out;
+	}
+	if (rows == 0) {
+		rc = err_at(e, CRM_E_INPUT, path, 0, NULL, "no metrics for period %s: the file has no rows", per);
+		goto out;
+	}
+	for (i = 1; i <= HISTORY_MONTHS; i++) {
+		char p2[PERIOD_TEXT_MAX];
+		struct stat st;
+
+		if ((rc = path_fmt(path, sizeof(path), e, "%s/%s.csv", mdir, period_format(period - i, p2))))
+			goto out;
+		if (stat(path, &st) != 0)
+			continue; /* an earlier month not computed: its changes read n/a */
+		if ((rc = mtab_load_file(m, path, period - i, NULL, e)))
+			goto out;
+	}
+
+	ro.period = period;
+	ro.lang = (enum tpl_lang)tpl_lang_parse(lang);
+	ro.title = cfg->report_title;
+	ro.currency = cfg->currency;
+	if ((rc = creation_time(&ro.created, e)))
+		goto out;
+	if ((rc = rep_render(t, m, &ro, &pdf, &pdf_len, e)))
+		goto out;
+	if ((rc = fsx_mkdirs(rdir, e)) ||
+	    (rc = path_fmt(out_path, sizeof(out_path), e, "%s/%s-%s-%s.pdf", rdir, per, name, lang)))
+		goto out;
+	if ((rc = fsx_write_atomic(out_path, pdf, pdf_len, e)))
+		goto out;
+	log_info("report: wrote %s (%zu bytes, template %s, %s)", out_path, pdf_len, name, lang);
+out:
+	free(pdf);
+	mtab_free(m);
+	tpl_free(t);
+	return rc;
+}
+

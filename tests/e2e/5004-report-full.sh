@@ -1,0 +1,38 @@
+#!/bin/bash
+# report: the full template (every section kind, tables by channel, region,
+# tier and an RFM table with no data) in both languages: qpdf --check, page
+# count, outline entries for every section, and a segment row of each table.
+. "$SRCDIR/tests/e2e/lib.sh"
+
+for t in qpdf pdfinfo pdftotext; do
+	command -v $t >/dev/null || { echo "$t not installed (make deps)"; exit 77; }
+done
+mkdir -p var/metrics templates
+cp "$SRCDIR"/tests/e2e/data/report/*.csv var/metrics/
+cp "$SRCDIR"/templates/full.xml templates/
+: >c.csv
+printf '[pipeline]\ndata_dir = var\ncurrency = EUR\n[source.c]\nentity = customers\nfile = c.csv\n[report]\ntemplate = full\nlang = zh\n' >pipeline.conf
+export SOURCE_DATE_EPOCH=1751349600
+
+# template and language from the config; --lang overrides
+run 0 "$CRMETL" report --config pipeline.conf --period 2025-06
+run 0 "$CRMETL" report --config pipeline.conf --period 2025-06 --lang en
+for lang in en zh; do
+	pdf=var/reports/2025-06-full-$lang.pdf
+	[ -f "$pdf" ] || fail "no $pdf"
+	qpdf --check "$pdf" >out 2>&1 || { cat out; fail "qpdf --check $pdf"; }
+	pdfinfo "$pdf" >info
+	contains info "Pages:           5"
+	qpdf --json --json-key=outlines "$pdf" >outline
+	[ "$(grep -c '"title":' outline)" -eq 8 ] || { cat outline; fail "$pdf: expected 8 outline entries"; }
+done
+pdftotext -layout var/reports/2025-06-full-en.pdf text
+for s in "Growth and value" "Economics and service" "By channel" "By region" "By tier" \
+	"By RFM segment" "No data for this period." "Service and engagement" \
+	"EUR 1,284,530" "4.1 h" "Page 5 of 5"; do
+	contains text "$s"
+done
+grep -E '^ *East ' text | grep -q 'EUR 436,740' || fail "region table lacks East revenue"
+grep -E '^ *gold ' text | grep -q '2.3%' || fail "tier table lacks gold churn"
+qpdf --json --json-key=outlines var/reports/2025-06-full-zh.pdf >outline
+contains outline '"title": "按 RFM 客户分群"'
