@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "fsx.h"
@@ -99,6 +100,47 @@ static int creation_time(time_t *out, struct crm_err *e)
 	return 0;
 }
 
+/*
+ * Where templates/NAME.xml is: next to the configuration first (a user's
+ * own copy wins), then next to the program (the source tree, whose binary
+ * sits at its top or in build-asan/), then the installed share directory
+ * (PREFIX/bin/crmetl -> PREFIX/share/crmetl/templates). When none has it,
+ * the first place is named, so the error says where to put it.
+ */
+static int find_template(const struct cfg *cfg, const char *name, char *out, size_t n,
+			 struct crm_err *e)
+{
+	static const char *const beside_exe[] = { "templates", "../templates",
+						  "../share/crmetl/templates" };
+	char exe[4096], *slash;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i;
+	int rc;
+
+	out[0] = '\0';
+	exe[len > 0 ? len : 0] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	for (i = 0; slash && i < sizeof(beside_exe) / sizeof(beside_exe[0]); i++) {
+		rc = path_fmt(out, n, e, "%s/%s/%s.xml", exe, beside_exe[i], name);
+		if (rc == 0 && access(out, R_OK) == 0)
+			break;
+		out[0] = '\0';
+	}
+	/* The configuration's own templates/ is checked last but wins when present. */
+	{
+		char own[4096];
+
+		rc = path_fmt(own, sizeof(own), e, "%s/templates/%s.xml", cfg->dir, name);
+		if (rc)
+			return rc;
+		if (access(own, R_OK) == 0 || !out[0])
+			return path_fmt(out, n, e, "%s", own);
+	}
+	return 0;
+}
+
 int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
 		struct crm_err *e)
 {
@@ -112,7 +154,7 @@ int rep_publish(const struct cfg *cfg, int period, const char *name, const char 
 	int rc, i;
 
 	memset(&ro, 0, sizeof(ro));
-	if ((rc = path_fmt(tpath, sizeof(tpath), e, "%s/templates/%s.xml", cfg->dir, name)) ||
+	if ((rc = find_template(cfg, name, tpath, sizeof(tpath), e)) ||
 	    (rc = path_fmt(mdir, sizeof(mdir), e, "%s/metrics", cfg->data_dir)) ||
 	    (rc = path_fmt(rdir, sizeof(rdir), e, "%s/reports", cfg->data_dir)))
 		goto out;

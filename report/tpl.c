@@ -489,7 +489,7 @@ int tpl_load(const char *path, struct tpl **out, struct crm_err *e)
 		if (e->code == CRM_E_INPUT) { /* a missing template is a configuration mistake */
 			e->code = CRM_E_CONFIG;
 			e->sys_errno = 0;
-			snprintf(e->msg, sizeof(e->msg), "no such template (templates/NAME.xml next to the configuration)");
+			snprintf(e->msg, sizeof(e->msg), "no such template (looked for templates/NAME.xml next to the configuration, next to crmetl and in its share directory)");
 		}
 		return rc == CRM_E_INPUT ? CRM_E_CONFIG : rc;
 	}

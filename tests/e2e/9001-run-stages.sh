@@ -14,7 +14,7 @@ run 0 "$CRMETL" run --period 2025-06 --config p.conf
 contains err "run: periods 2025-06..2025-06"
 contains err "downloaded"
 contains err "run: normalize: 14551 rows read"
-contains err "run: compute: 1 metrics files written"
+contains err "run: compute: 13 metrics files written"
 contains err "report: wrote var/reports/2025-06-executive-en.pdf"
 contains err "no [mail] section in the configuration, nothing to send"
 contains err "run: done"
