@@ -298,3 +298,18 @@ int cli_not_built(const char *stage, struct crm_err *e)
 	return err_set(e, CRM_E_UNAVAILABLE,
 		       "the %s stage is not built yet in this version of crmetl", stage);
 }
+
+void cli_range(const struct crm_opts *o, int *has_range, int *from, int *to)
+{
+	*has_range = o->has_period || o->has_range;
+	*from = o->has_period ? o->period : o->from;
+	*to = o->has_period ? o->period : o->to;
+}
+
+double cli_seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}

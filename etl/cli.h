@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -110,6 +111,15 @@ void cli_help(const struct cmd_desc *cmd, FILE *f);
 /* The subcommands (one file each: etl/cmd_NAME.c). */
 extern const struct cmd_desc cmd_run, cmd_fetch, cmd_normalize, cmd_compute,
 	cmd_report, cmd_mail, cmd_verify, cmd_inspect, cmd_dump;
+
+/*
+ * The periods the options ask for: --period P is the range P..P; nothing
+ * given sets *has_range = 0 (the stage's own default applies).
+ */
+void cli_range(const struct crm_opts *o, int *has_range, int *from, int *to);
+
+/* Monotonic seconds since *t0 (for "in 1.23 s" log lines). */
+double cli_seconds_since(const struct timespec *t0);
 
 /* Status of a stage that is not built yet: says so plainly. */
 int cli_not_built(const char *stage, struct crm_err *e);

@@ -27,21 +27,15 @@ static int run_compute(struct crm_run *run, struct crm_err *e)
 	const struct crm_opts *o = run->opts;
 	struct met_opts mo = { 0, 0, 0 };
 	struct met_stats st;
-	struct timespec t0, t1;
+	struct timespec t0;
 	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
+	double secs;
 	int rc;
 
-	if (o->has_period) {
-		mo.has_range = 1;
-		mo.from = mo.to = o->period;
-	} else if (o->has_range) {
-		mo.has_range = 1;
-		mo.from = o->from;
-		mo.to = o->to;
-	}
+	cli_range(o, &mo.has_range, &mo.from, &mo.to);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = met_run(run->cfg, &mo, &st, e);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = cli_seconds_since(&t0);
 	if (rc)
 		return rc;
 	if (st.unknown_ids)
@@ -51,8 +45,7 @@ static int run_compute(struct crm_run *run, struct crm_err *e)
 		log_info("compute: periods %s..%s: %d written (%d restated), %llu rows; %llu customers, "
 			 "%llu orders in %.2f s",
 			 period_format(st.first_period, a), period_format(st.last_period, b),
-			 st.periods_written, st.periods_restated, st.rows, st.customers, st.orders,
-			 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+			 st.periods_written, st.periods_restated, st.rows, st.customers, st.orders, secs);
 	return 0;
 }
 

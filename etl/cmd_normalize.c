@@ -24,14 +24,6 @@ static const struct cli_opt opts[] = {
 	CLI_OPT_END
 };
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static int run_normalize(struct crm_run *run, struct crm_err *e)
 {
 	const struct crm_opts *o = run->opts;
@@ -42,17 +34,10 @@ static int run_normalize(struct crm_run *run, struct crm_err *e)
 	double secs;
 	int rc;
 
-	if (o->has_period) {
-		no.has_range = 1;
-		no.from = no.to = o->period;
-	} else if (o->has_range) {
-		no.has_range = 1;
-		no.from = o->from;
-		no.to = o->to;
-	}
+	cli_range(o, &no.has_range, &no.from, &no.to);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = norm_run(run->cfg, &no, &st, e);
-	secs = seconds_since(&t0);
+	secs = cli_seconds_since(&t0);
 	if (rc)
 		return rc;
 	if (st.unchanged_inputs) {
