@@ -7,6 +7,7 @@
  * stops the run with status 9 and says which; the stages before it have
  * done their work, which is kept.
  */
+#include <string.h>
 #include <time.h>
 
 #include "cfg.h"
@@ -17,6 +18,7 @@
 #include "norm.h"
 #include "period.h"
 #include "publish.h"
+#include "runlog.h"
 
 #include "banned.h"
 
@@ -40,24 +42,43 @@ static int has_url_source(const struct cfg *cfg)
 	return 0;
 }
 
-static int stage_fetch(const struct cfg *cfg, struct crm_err *e)
+static int stage_fetch(const struct cfg *cfg, struct runlog_stage *s, struct crm_err *e)
 {
 	struct fetch_stats st;
+	int rc;
 
 	if (!has_url_source(cfg)) {
 		log_info("run: fetch: no source has a url, nothing to fetch");
 		return 0;
 	}
-	return fetch_run(cfg, &st, e);
+	memset(&st, 0, sizeof(st));
+	rc = fetch_run(cfg, &st, e);
+	runlog_value(s, "sources", st.sources);
+	runlog_value(s, "downloaded", st.downloaded);
+	runlog_value(s, "unchanged", st.unchanged);
+	runlog_value(s, "failed", st.failed);
+	runlog_value(s, "retries", st.retries);
+	runlog_value(s, "bytes", st.bytes);
+	return rc;
 }
 
 /* Normalize every period: work is skipped where inputs did not change. */
-static int stage_normalize(const struct cfg *cfg, int force, struct crm_err *e)
+static int stage_normalize(const struct cfg *cfg, int force, struct runlog *r,
+			   struct runlog_stage *s, struct crm_err *e)
 {
 	struct norm_opts no = { 0, 0, 0, force };
 	struct norm_stats st;
 	int rc = norm_run(cfg, &no, &st, e);
 
+	r->rows_read += st.rows_read;
+	r->rows_rejected += st.rows_rejected;
+	r->restatements += (unsigned long long)st.periods_restated;
+	runlog_value(s, "rows_read", st.rows_read);
+	runlog_value(s, "rows_rejected", st.rows_rejected);
+	runlog_value(s, "duplicates", st.duplicates);
+	runlog_value(s, "periods_written", (unsigned long long)st.periods_written);
+	runlog_value(s, "periods_restated", (unsigned long long)st.periods_restated);
+	runlog_value(s, "inputs_unchanged", (unsigned long long)st.unchanged_inputs);
 	if (rc == 0 && st.unchanged_inputs)
 		log_info("run: normalize: inputs unchanged, period files kept");
 	else if (rc == 0)
@@ -68,12 +89,18 @@ static int stage_normalize(const struct cfg *cfg, int force, struct crm_err *e)
 	return rc;
 }
 
-static int stage_compute(const struct cfg *cfg, int from, int to, struct crm_err *e)
+static int stage_compute(const struct cfg *cfg, int from, int to, struct runlog_stage *s,
+			 struct crm_err *e)
 {
 	struct met_opts mo = { 1, from, to };
 	struct met_stats st;
-	int rc = met_run(cfg, &mo, &st, e);
+	int rc;
 
+	memset(&st, 0, sizeof(st));
+	rc = met_run(cfg, &mo, &st, e);
+	runlog_value(s, "metrics_files_written", (unsigned long long)st.periods_written);
+	runlog_value(s, "metrics_files_restated", (unsigned long long)st.periods_restated);
+	runlog_value(s, "rows", st.rows);
 	if (rc == 0)
 		log_info("run: compute: %d metrics files written (%d restated)", st.periods_written,
 			 st.periods_restated);
@@ -81,20 +108,24 @@ static int stage_compute(const struct cfg *cfg, int from, int to, struct crm_err
 }
 
 /* One report per period, with the configured template and language. */
-static int stage_report(const struct cfg *cfg, int from, int to, struct crm_err *e)
+static int stage_report(const struct cfg *cfg, int from, int to, struct runlog_stage *s,
+			struct crm_err *e)
 {
 	int p, rc = 0;
 
 	for (p = from; rc == 0 && p <= to; p++)
 		rc = rep_publish(cfg, p, cfg->report_template, cfg->report_lang, e);
+	runlog_value(s, "reports", (unsigned long long)(p - from - (rc != 0)));
 	return rc;
 }
 
 /* Mail is the last stage; a config without [mail] sends nothing. */
-static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, struct crm_err *e)
+static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, struct runlog_stage *s,
+		      struct crm_err *e)
 {
 	if (cfg->n_mails == 0) {
 		log_info("run: mail: no [mail] section in the configuration, nothing to send");
+		runlog_value(s, "lists", 0);
 		return 0;
 	}
 	if (o->no_mail) {
@@ -106,11 +137,37 @@ static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, struct cr
 		       "written; --no-mail skips mail)");
 }
 
+static const char *const stage_names[] = { "fetch", "normalize", "compute", "report", "mail" };
+
+/* Run stage i; later stages are recorded as skipped once one fails. */
+static int run_stage(struct crm_run *run, struct runlog *r, int i, int from, int to,
+		     struct crm_err *e)
+{
+	struct runlog_stage *s = runlog_stage(r, stage_names[i]);
+	struct timespec t0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	switch (i) {
+	case 0: rc = stage_fetch(run->cfg, s, e); break;
+	case 1: rc = stage_normalize(run->cfg, run->opts->force, r, s, e); break;
+	/* The report compares with the month before and a year before, and draws trends. */
+	case 2: rc = stage_compute(run->cfg, from - 12, to, s, e); break;
+	case 3: rc = stage_report(run->cfg, from, to, s, e); break;
+	default: rc = stage_mail(run->cfg, run->opts, s, e); break;
+	}
+	runlog_end(r, s, rc, &t0);
+	if (rc == 0 && i == 4 && (run->cfg->n_mails == 0 || run->opts->no_mail))
+		s->status = "skipped";
+	return rc;
+}
+
 static int run_run(struct crm_run *run, struct crm_err *e)
 {
 	const struct crm_opts *o = run->opts;
 	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
-	int from, to, rc;
+	struct runlog r;
+	int from, to, i, rc = 0;
 
 	if (o->has_range) {
 		from = o->from;
@@ -119,18 +176,12 @@ static int run_run(struct crm_run *run, struct crm_err *e)
 		from = to = o->has_period ? o->period : period_last_closed(time(NULL));
 	}
 	log_info("run: periods %s..%s", period_format(from, a), period_format(to, b));
-	rc = stage_fetch(run->cfg, e);
-	if (rc == 0)
-		rc = stage_normalize(run->cfg, o->force, e);
-	/* The report compares with the month before and a year before, and draws trends. */
-	if (rc == 0)
-		rc = stage_compute(run->cfg, from - 12, to, e);
-	if (rc == 0)
-		rc = stage_report(run->cfg, from, to, e);
-	if (rc == 0)
-		rc = stage_mail(run->cfg, o, e);
-	if (rc == 0)
-		log_info("run: done: periods %s..%s", a, b);
+	runlog_start(&r, from, to);
+	for (i = 0; rc == 0 && i < 5; i++)
+		rc = run_stage(run, &r, i, from, to, e);
+	for (; i < 5; i++)
+		runlog_stage(&r, stage_names[i])->status = "skipped";
+	runlog_finish(&r, run->cfg->data_dir, rc, e);
 	return rc;
 }
 

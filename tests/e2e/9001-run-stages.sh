@@ -17,7 +17,7 @@ contains err "run: normalize: 14551 rows read"
 contains err "run: compute: 13 metrics files written"
 contains err "report: wrote var/reports/2025-06-executive-en.pdf"
 contains err "no [mail] section in the configuration, nothing to send"
-contains err "run: done"
+contains err "run: ok in"
 [ -f var/periods/2025-06.crmp ] || fail "normalize did not run"
 [ -f var/metrics/2025-06.csv ] || fail "compute did not run"
 [ -f var/raw/orders/current.meta ] || fail "fetch did not run"
@@ -36,3 +36,45 @@ run 9 "$CRMETL" run --period 2025-06 --config p.conf
 contains err "the mail stage is not built yet"
 run 0 "$CRMETL" run --period 2025-06 --no-mail --config p.conf
 contains err "skipped (--no-mail)"
+
+# Every run leaves a summary in runs/ and a Prometheus textfile.
+n=$(ls var/runs/*.json | wc -l)
+[ "$n" -ge 4 ] || fail "expected a summary per run, found $n"
+last=$(ls var/runs/*.json | tail -n 1)
+python3 - "$last" <<'PY' || fail "bad run summary $last"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["periods"] == {"from": "2025-06", "to": "2025-06"}, r["periods"]
+assert r["status"] == "ok" and r["exit_status"] == 0 and r["error"] is None, r
+names = [s["name"] for s in r["stages"]]
+assert names == ["fetch", "normalize", "compute", "report", "mail"], names
+st = {s["name"]: s for s in r["stages"]}
+assert st["fetch"]["unchanged"] == 7, st["fetch"]
+assert st["normalize"]["inputs_unchanged"] == 1, st["normalize"]
+assert st["mail"]["status"] == "skipped", st["mail"]
+PY
+contains var/crmetl.prom "crmetl_last_run_success 1"
+# One failure so far: the run that stopped before mail (status 9).
+contains var/crmetl.prom "crmetl_failures_total 1"
+ok_time=$(awk '$1 == "crmetl_last_success_timestamp_seconds" {print $2}' var/crmetl.prom)
+
+# A failed run (the server is gone) says so in both, keeping the last success time.
+for p in $HTTPD_PIDS; do kill "$p"; done
+wait 2>/dev/null
+sleep 1.1
+run 4 "$CRMETL" run --period 2025-06 --no-mail --config p.conf
+contains err "run: FAILED"
+contains var/crmetl.prom "crmetl_last_run_success 0"
+contains var/crmetl.prom "crmetl_failures_total 2"
+contains var/crmetl.prom "crmetl_last_run_exit_status 4"
+contains var/crmetl.prom "crmetl_last_success_timestamp_seconds $ok_time"
+last=$(ls var/runs/*.json | tail -n 1)
+python3 - "$last" <<'PY' || fail "bad failed-run summary $last"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "failed" and r["exit_status"] == 4, r
+assert "cannot fetch" in r["error"], r["error"]
+st = {s["name"]: s["status"] for s in r["stages"]}
+assert st == {"fetch": "failed", "normalize": "skipped", "compute": "skipped",
+              "report": "skipped", "mail": "skipped"}, st
+PY
