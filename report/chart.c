@@ -158,3 +158,127 @@ void chart_bars(struct pdf *p, float x, float y, float w, float h, const struct 
 		pdf_text(p, bx + len + 4, by + bar_h / 2 - 2.5f, buf, LABEL_SIZE + 1, 0, PDF_LEFT, PDF_INK);
 	}
 }
+
+struct pdf_rgb chart_heat(double v, int *dark)
+{
+	static const struct pdf_rgb lo = { 0.93f, 0.95f, 0.98f };
+	struct pdf_rgb c;
+	float f;
+
+	if (!(v > 0))
+		v = 0;
+	if (v > 1)
+		v = 1;
+	f = (float)v;
+	c.r = lo.r + (PDF_ACCENT.r - lo.r) * f;
+	c.g = lo.g + (PDF_ACCENT.g - lo.g) * f;
+	c.b = lo.b + (PDF_ACCENT.b - lo.b) * f;
+	if (dark)
+		*dark = v >= 0.55;
+	return c;
+}
+
+struct pdf_rgb chart_palette(size_t i)
+{
+	static const struct pdf_rgb pal[8] = {
+		{ 0.11f, 0.33f, 0.62f }, /* accent blue */
+		{ 0.90f, 0.49f, 0.13f }, /* orange */
+		{ 0.17f, 0.63f, 0.17f }, /* green */
+		{ 0.84f, 0.15f, 0.16f }, /* red */
+		{ 0.58f, 0.40f, 0.74f }, /* purple */
+		{ 0.55f, 0.34f, 0.29f }, /* brown */
+		{ 0.89f, 0.47f, 0.76f }, /* pink */
+		{ 0.09f, 0.75f, 0.81f }, /* cyan */
+	};
+
+	return pal[i % 8];
+}
+
+int chart_day_ticks(double max_day, int *step)
+{
+	static const int steps[] = { 30, 60, 90, 180, 365, 730 };
+	size_t i;
+	int n;
+
+	if (!(max_day > 0))
+		max_day = 30;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) - 1; i++)
+		if (max_day / steps[i] <= 8)
+			break;
+	*step = steps[i];
+	n = (int)ceil(max_day / steps[i] - 1e-9);
+	return (n < 1 ? 1 : n) + 1;
+}
+
+void chart_steps(struct pdf *p, float x, float y, float w, float h, const struct chart_curve *c,
+		 size_t n, const char *xt, const char *yt)
+{
+	double max_day = 0;
+	float px0, px1, py0, py1, xs, ys;
+	int ticks, step, i;
+	size_t j, k;
+	char buf[32];
+
+	for (j = 0; j < n; j++)
+		if (c[j].n && c[j].k[c[j].n - 1] > max_day)
+			max_day = (double)c[j].k[c[j].n - 1];
+	ticks = chart_day_ticks(max_day, &step);
+	px0 = x + 34;
+	px1 = x + w - 6;
+	py0 = y + 30;
+	py1 = y + h - 4;
+	xs = (px1 - px0) / (float)(step * (ticks - 1));
+	ys = py1 - py0;
+	/* y grid: 0, 25, 50, 75, 100% */
+	for (i = 0; i <= 4; i++) {
+		float gy = py0 + ys * (float)i / 4;
+
+		pdf_line(p, px0, gy, px1, gy, i == 0 ? 0.8f : 0.4f, i == 0 ? PDF_GREY : PDF_RULE);
+		snprintf(buf, sizeof(buf), "%d%%", i * 25);
+		pdf_text(p, px0 - 4, gy - 2.4f, buf, TICK_SIZE, 0, PDF_RIGHT, PDF_GREY);
+	}
+	/* the median line: dashed at 50% */
+	HPDF_Page_SetDash(p->page, (const HPDF_UINT16[]){ 3, 2 }, 2, 0);
+	pdf_line(p, px0, py0 + ys / 2, px1, py0 + ys / 2, 0.7f, PDF_GREY);
+	HPDF_Page_SetDash(p->page, NULL, 0, 0);
+	pdf_line(p, px0, py0, px0, py1, 0.8f, PDF_GREY);
+	for (i = 0; i < ticks; i++) {
+		float gx = px0 + xs * (float)(step * i);
+
+		pdf_line(p, gx, py0, gx, py0 - 3, 0.6f, PDF_GREY);
+		snprintf(buf, sizeof(buf), "%d", step * i);
+		pdf_text(p, gx, py0 - 11, buf, TICK_SIZE, 0, PDF_CENTER, PDF_GREY);
+	}
+	pdf_text(p, (px0 + px1) / 2, y + 2, xt, 7.5f, 0, PDF_CENTER, PDF_GREY);
+	/* the y title, turned a quarter */
+	{
+		float tw = pdf_text_width(p, yt, 7.5f, 0);
+
+		HPDF_Page_GSave(p->page);
+		HPDF_Page_Concat(p->page, 0, 1, -1, 0, x + 7, py0 + ys / 2 - tw / 2);
+		pdf_text(p, 0, 0, yt, 7.5f, 0, PDF_LEFT, PDF_GREY);
+		HPDF_Page_GRestore(p->page);
+	}
+	/* curves: the first (overall) last, so it is drawn on top */
+	for (j = n; j-- > 0;) {
+		const struct chart_curve *cv = &c[j];
+		float cx = px0, cy = py1;
+
+		if (!cv->n)
+			continue;
+		HPDF_Page_SetRGBStroke(p->page, cv->color.r, cv->color.g, cv->color.b);
+		HPDF_Page_SetLineWidth(p->page, cv->width);
+		HPDF_Page_SetLineJoin(p->page, HPDF_MITER_JOIN);
+		HPDF_Page_MoveTo(p->page, cx, cy);
+		for (k = 0; k < cv->n; k++) {
+			double v = cv->v[k] < 0 ? 0 : cv->v[k] > 1 ? 1 : cv->v[k];
+			float nx = px0 + xs * (float)cv->k[k], ny = py0 + ys * (float)v;
+
+			HPDF_Page_LineTo(p->page, nx, cy);
+			HPDF_Page_LineTo(p->page, nx, ny);
+			cx = nx;
+			cy = ny;
+		}
+		HPDF_Page_Stroke(p->page);
+	}
+}

@@ -36,4 +36,37 @@ void chart_line(struct pdf *p, float x, float y, float w, float h, const struct 
  */
 void chart_bars(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s);
 
+/*
+ * The heatmap colour of a share v (clamped to 0..1): from a pale grey-blue
+ * at 0 to the report's accent blue at 1, linear in each channel. *dark is
+ * set when text on it should be white (v >= 0.55).
+ */
+struct pdf_rgb chart_heat(double v, int *dark);
+
+/* Distinct colours for up to 8 curves (index taken modulo 8); 0 is the accent. */
+struct pdf_rgb chart_palette(size_t i);
+
+/*
+ * Ticks for an axis of days from 0 to at least max_day: a step of 30, 60,
+ * 90, 180, 365 or 730 days, the smallest giving at most 8 intervals.
+ * Returns the number of ticks (0, step, 2 step, ... covering max_day).
+ */
+int chart_day_ticks(double max_day, int *step);
+
+/* One step curve: S(k[i]) = v[i], S(0) = 1 before the first point. */
+struct chart_curve {
+	size_t n;
+	const long *k;         /* days, ascending */
+	const double *v;       /* shares 0..1 */
+	struct pdf_rgb color;
+	float width;           /* line width in points */
+};
+
+/*
+ * Step lines (Kaplan-Meier curves) on axes of days (x, from 0) and share
+ * (y, 0 to 100%), with a dashed line at 50%; axis titles xt and yt (UTF-8).
+ */
+void chart_steps(struct pdf *p, float x, float y, float w, float h, const struct chart_curve *c,
+		 size_t n, const char *xt, const char *yt);
+
 #endif

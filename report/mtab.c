@@ -7,6 +7,7 @@
  * segment value may hold a comma.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,16 +40,17 @@ void mtab_free(struct mtab *t)
 }
 
 /*
- * Split one line [p, end) into N_COLS fields, unquoting in place into `out`
- * (a buffer of at least end - p + N_COLS bytes). Returns 0 or -1.
+ * Split one line [p, end) into at most `max` fields, unquoting in place into
+ * `out` (a buffer of at least end - p + max bytes). Returns the number of
+ * fields, or -1 (bad quoting, too many fields).
  */
-static int split_line(const char *p, const char *end, char *out, char *field[N_COLS])
+static int split_fields(const char *p, const char *end, char *out, char **field, int max)
 {
 	int nf = 0;
 	char *o = out;
 
 	for (;;) {
-		if (nf == N_COLS)
+		if (nf == max)
 			return -1;
 		field[nf++] = o;
 		if (p < end && *p == '"') {
@@ -81,7 +83,12 @@ static int split_line(const char *p, const char *end, char *out, char *field[N_C
 			return -1;
 		p++;
 	}
-	return nf == N_COLS ? 0 : -1;
+	return nf;
+}
+
+static int split_line(const char *p, const char *end, char *out, char *field[N_COLS])
+{
+	return split_fields(p, end, out, field, N_COLS) == N_COLS ? 0 : -1;
 }
 
 static int parse_double(const char *s, double *v)
@@ -266,4 +273,159 @@ size_t mtab_segments(const struct mtab *t, int period, const char *metric, const
 			out[n++] = r->segment;
 	}
 	return n;
+}
+
+size_t mtab_series(const struct mtab *t, int period, const char *metric, const char *dim,
+		   const char *segment, long *k, double *v, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n && n < max; i++) {
+		const struct mtab_row *r = &t->rows[i];
+
+		if (r->period != period || r->k < 0 || !r->has_value || strcmp(r->metric, metric) ||
+		    strcmp(r->dim, dim) || strcmp(r->segment, segment))
+			continue;
+		k[n] = r->k;
+		v[n++] = r->value;
+	}
+	return n;
+}
+
+size_t mtab_k_segments(const struct mtab *t, int period, const char *metric, const char *dim,
+		       const char **out, size_t max)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < t->n && n < max; i++) {
+		const struct mtab_row *r = &t->rows[i];
+
+		if (r->period != period || r->k < 0 || strcmp(r->metric, metric) || strcmp(r->dim, dim))
+			continue;
+		for (j = 0; j < n; j++)
+			if (!strcmp(out[j], r->segment))
+				break;
+		if (j == n)
+			out[n++] = r->segment;
+	}
+	return n;
+}
+
+#define CUST_MAX_COLS 64
+
+static int cust_before(const struct mtab_customer *a, const struct mtab_customer *b)
+{
+	if (a->revenue_12m != b->revenue_12m)
+		return a->revenue_12m > b->revenue_12m;
+	return strcmp(a->id, b->id) < 0;
+}
+
+int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
+		      size_t max, size_t *n_out, size_t *total, struct crm_err *e)
+{
+	static const char *const want[4] = { "customer_id", "rfm_segment", "recency_days", "revenue_12m" };
+	const char *p = text, *end = text + len;
+	char *scratch = malloc(len + CUST_MAX_COLS + 1);
+	char *field[CUST_MAX_COLS];
+	int col[4] = { -1, -1, -1, -1 };
+	long line = 0;
+	size_t n = 0, all = 0;
+	int rc = 0, nf, i;
+
+	*n_out = 0;
+	*total = 0;
+	if (!scratch)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	for (; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *ls = p, *le = nl ? nl : end;
+		struct mtab_customer c;
+		size_t j;
+
+		p = nl ? nl + 1 : end;
+		if (le > ls && le[-1] == '\r')
+			le--;
+		if (le == ls)
+			continue;
+		nf = split_fields(ls, le, scratch, field, CUST_MAX_COLS);
+		if (nf < 0) {
+			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL, "damaged customer metrics row");
+			goto out;
+		}
+		if (line == 0) {
+			for (i = 0; i < nf; i++)
+				for (j = 0; j < 4; j++)
+					if (!strcmp(field[i], want[j]))
+						col[j] = i;
+			for (j = 0; j < 4; j++)
+				if (col[j] < 0) {
+					rc = err_at(e, CRM_E_CORRUPT, path, 1, NULL,
+						    "not a customer metrics file: no column '%s'", want[j]);
+					goto out;
+				}
+			continue;
+		}
+		for (j = 0; j < 4; j++)
+			if (col[j] >= nf) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL,
+					    "damaged customer metrics row: %d fields", nf);
+				goto out;
+			}
+		if (strcmp(field[col[1]], "cant_lose") && strcmp(field[col[1]], "at_risk"))
+			continue;
+		memset(&c, 0, sizeof(c));
+		snprintf(c.id, sizeof(c.id), "%s", field[col[0]]);
+		snprintf(c.segment, sizeof(c.segment), "%s", field[col[1]]);
+		c.recency_days = -1;
+		if (*field[col[2]]) {
+			double d;
+
+			if (parse_double(field[col[2]], &d)) {
+				rc = err_at(e, CRM_E_CORRUPT, path, line + 1, "recency_days", "damaged customer metrics row");
+				goto out;
+			}
+			c.recency_days = (long)d;
+		}
+		if (parse_double(field[col[3]], &c.revenue_12m)) {
+			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, "revenue_12m", "damaged customer metrics row");
+			goto out;
+		}
+		all++;
+		/* keep the best `max`, sorted: insertion into a short list */
+		if (n < max || (max > 0 && cust_before(&c, &out[n - 1]))) {
+			size_t at = n < max ? n++ : n - 1;
+
+			while (at > 0 && cust_before(&c, &out[at - 1])) {
+				out[at] = out[at - 1];
+				at--;
+			}
+			out[at] = c;
+		}
+	}
+	if (line == 0)
+		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty customer metrics file");
+out:
+	free(scratch);
+	if (rc == 0) {
+		*n_out = n;
+		*total = all;
+	}
+	return rc;
+}
+
+int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t *n_out,
+		 size_t *total, struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	*n_out = 0;
+	*total = 0;
+	rc = fsx_read_file(path, MTAB_MAX_FILE, &data, &len, e);
+	if (rc)
+		return rc;
+	rc = mtab_at_risk_text((const char *)data, len, path, out, max, n_out, total, e);
+	free(data);
+	return rc;
 }

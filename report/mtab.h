@@ -68,4 +68,36 @@ int mtab_get_ratio(const struct mtab *t, int period, const char *metric, const c
 size_t mtab_segments(const struct mtab *t, int period, const char *metric, const char *dim,
 		     const char **out, size_t max);
 
+/*
+ * The rows of (period, metric, dim, segment) that have a k (cohort age,
+ * survival day) and a value, in file order (k ascending, as compute writes
+ * them): up to `max` into k[] and v[]; returns how many.
+ */
+size_t mtab_series(const struct mtab *t, int period, const char *metric, const char *dim,
+		   const char *segment, long *k, double *v, size_t max);
+
+/* Like mtab_segments, for rows with a k (the cohorts of dim "cohort", ...). */
+size_t mtab_k_segments(const struct mtab *t, int period, const char *metric, const char *dim,
+		       const char **out, size_t max);
+
+/*
+ * The per-customer file <data_dir>/metrics/P-customers.csv (columns found
+ * by name in its header: customer_id, rfm_segment, recency_days,
+ * revenue_12m): the customers of RFM segments cant_lose and at_risk, the
+ * `max` with the highest trailing-12-month revenue (ties: smaller id
+ * first) into out[], sorted; *total counts them all. A missing file is
+ * CRM_E_INPUT (from fsx_read_file), a damaged one CRM_E_CORRUPT.
+ */
+struct mtab_customer {
+	char id[48];           /* cut if longer */
+	char segment[24];      /* "cant_lose" or "at_risk" */
+	long recency_days;     /* days since the last order, -1 when empty */
+	double revenue_12m;    /* money, reporting currency */
+};
+
+int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t *n_out,
+		 size_t *total, struct crm_err *e);
+int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
+		      size_t max, size_t *n_out, size_t *total, struct crm_err *e);
+
 #endif

@@ -201,6 +201,7 @@ int rep_publish(const struct cfg *cfg, int period, const char *name, const char 
 	ro.lang = (enum tpl_lang)tpl_lang_parse(lang);
 	ro.title = cfg->report_title;
 	ro.currency = cfg->currency;
+	ro.data_dir = cfg->data_dir; /* for the at-risk list: metrics/P-customers.csv */
 	if ((rc = creation_time(&ro.created, e)))
 		goto out;
 	if ((rc = rep_render(t, m, &ro, &pdf, &pdf_len, e)))

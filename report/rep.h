@@ -3,8 +3,10 @@
  * values of a metrics table, drawn into a PDF in memory.
  *
  * Owns the layout and the built-in wording (English and Chinese) of the
- * sections; reads nothing from disk and writes nothing (cmd_report.c finds
- * the files and writes the PDF atomically).
+ * sections. Reads one file itself: the per-customer metrics
+ * <data_dir>/metrics/P-customers.csv, for an at_risk section only (its rows
+ * are not in the metrics table). Writes nothing (publish.c finds the other
+ * files and writes the PDF atomically).
  */
 #ifndef CRM_REP_H
 #define CRM_REP_H
@@ -22,6 +24,7 @@ struct rep_opts {
 	const char *title;     /* the configured report title, UTF-8 (may be NULL) */
 	const char *currency;  /* ISO code, e.g. "USD" */
 	time_t created;        /* creation date written in the PDF */
+	const char *data_dir;  /* where metrics/P-customers.csv is (at_risk); NULL: that section shows no data */
 };
 
 /*
@@ -38,5 +41,14 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
  * (METRICS.md, Intervals). 0 otherwise, and when the interval is undefined.
  */
 int rep_within_wilson(double num, double den, double ref);
+
+/*
+ * Promoters and detractors behind an NPS row (numerator p - d, denominator
+ * n responses) and its nps_moe95: METRICS.md's margin formula gives p + d,
+ * so both counts follow. 1 with *prom, *det set when they come out as
+ * whole numbers that fit n; 0 otherwise (the report then shows the score
+ * and its margin only).
+ */
+int rep_nps_counts(double num, double den, double moe, double *prom, double *det);
 
 #endif

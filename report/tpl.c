@@ -292,60 +292,96 @@ static int parse_metric(struct ps *ps, xmlNode *n, struct tpl_metric *m)
 	return 0;
 }
 
+static const char *const kind_names[] = {
+	[TPL_KPI] = "kpi", [TPL_TREND] = "trend", [TPL_TABLE] = "table", [TPL_COHORT] = "cohort",
+	[TPL_FUNNEL] = "funnel", [TPL_NPS] = "nps", [TPL_SURVIVAL] = "survival",
+	[TPL_AT_RISK] = "at_risk", [TPL_DEFINITIONS] = "definitions", NULL
+};
+
+#define KIND_LIST "kpi, trend, table, cohort, funnel, nps, survival, at_risk or definitions"
+
+/* A bounded integer attribute; 0 when absent, 1 with *out set, or an error code (< 0). */
+static int int_attr(struct ps *ps, xmlNode *n, const char *name, long lo, long hi, int ok_here,
+		    const char *what, int *out)
+{
+	char *v = attr(n, name), *end;
+	long m;
+	int rc;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	m = strtol(v, &end, 10);
+	if (!ok_here || *end || end == v || errno || m < lo || m > hi) {
+		rc = bad(ps, n, what, v, NULL);
+		free(v);
+		return rc;
+	}
+	free(v);
+	*out = (int)m;
+	return 1;
+}
+
 static int parse_section(struct ps *ps, xmlNode *n, struct tpl_section *s)
 {
-	static const char *const allowed[] = { "kind", "dim", "months", "page", NULL };
+	static const char *const allowed[] = { "kind", "dim", "months", "share", "rows", "page", NULL };
 	static const char *const dims[] = { "channel", "region", "tier", "rfm", NULL };
-	size_t max_metrics;
+	size_t max_metrics, k;
+	int listed;
 	xmlNode *c;
 	char *v;
 	int rc;
 
 	s->line = xmlGetLineNo(n);
 	s->months = 12;
+	s->rows = TPL_AT_RISK_ROWS;
 	if ((rc = check_attrs(ps, n, allowed)))
 		return rc;
 	v = attr(n, "kind");
 	if (!v)
-		return bad(ps, n, "<section> needs kind=\"kpi\", \"trend\" or \"table\"", NULL, NULL);
-	if (!strcmp(v, "kpi"))
-		s->kind = TPL_KPI;
-	else if (!strcmp(v, "trend"))
-		s->kind = TPL_TREND;
-	else if (!strcmp(v, "table"))
-		s->kind = TPL_TABLE;
-	else {
-		rc = bad(ps, n, "unknown section kind '%s' (kpi, trend or table)", v, NULL);
+		return bad(ps, n, "<section> needs kind=\"NAME\", one of " KIND_LIST, NULL, NULL);
+	for (k = 0; kind_names[k] && strcmp(kind_names[k], v); k++)
+		;
+	if (!kind_names[k]) {
+		const char *sugg = text_suggest(v, kind_names);
+
+		if (sugg)
+			rc = bad(ps, n, "unknown section kind '%s' (did you mean '%s'?)", v, sugg);
+		else
+			rc = bad(ps, n, "unknown section kind '%s' (" KIND_LIST ")", v, NULL);
 		free(v);
 		return rc;
 	}
 	free(v);
-	max_metrics = s->kind == TPL_KPI ? 8 : s->kind == TPL_TREND ? 6 : 5;
+	s->kind = (enum tpl_kind)k;
+	listed = s->kind == TPL_KPI || s->kind == TPL_TREND || s->kind == TPL_TABLE;
+	max_metrics = s->kind == TPL_KPI ? 8 : s->kind == TPL_TREND ? 6 : s->kind == TPL_TABLE ? 5 : 1;
 	s->dim = attr(n, "dim");
-	if (s->kind == TPL_TABLE) {
+	if (s->kind == TPL_TABLE && !s->dim)
+		return bad(ps, n, "a table section needs dim=\"channel\", \"region\", \"tier\" or \"rfm\"", NULL, NULL);
+	if (s->dim) {
 		size_t i;
 
-		if (!s->dim)
-			return bad(ps, n, "a table section needs dim=\"channel\", \"region\", \"tier\" or \"rfm\"", NULL, NULL);
+		if (s->kind != TPL_TABLE && s->kind != TPL_SURVIVAL)
+			return bad(ps, n, "dim is for table and survival sections only", NULL, NULL);
 		for (i = 0; dims[i] && strcmp(dims[i], s->dim); i++)
 			;
 		if (!dims[i])
 			return bad(ps, n, "unknown dim '%s' (channel, region, tier or rfm)", s->dim, NULL);
-	} else if (s->dim) {
-		return bad(ps, n, "dim is for table sections only", NULL, NULL);
 	}
-	if ((v = attr(n, "months"))) {
-		char *end;
-		long m;
-
-		errno = 0;
-		m = strtol(v, &end, 10);
-		if (s->kind != TPL_TREND || *end || end == v || m < 2 || m > 36) {
-			rc = bad(ps, n, "months must be 2 to 36, on trend sections only (not '%s')", v, NULL);
+	if ((rc = int_attr(ps, n, "months", 2, 36, s->kind == TPL_TREND,
+			   "months must be 2 to 36, on trend sections only (not '%s')", &s->months)) < 0)
+		return rc;
+	if ((rc = int_attr(ps, n, "rows", 1, 40, s->kind == TPL_AT_RISK,
+			   "rows must be 1 to 40, on at_risk sections only (not '%s')", &s->rows)) < 0)
+		return rc;
+	if ((v = attr(n, "share"))) {
+		if (s->kind != TPL_COHORT || (strcmp(v, "retained") && strcmp(v, "active"))) {
+			rc = bad(ps, n, "share must be \"retained\" or \"active\", on cohort sections only (not '%s')", v, NULL);
 			free(v);
 			return rc;
 		}
-		s->months = (int)m;
+		s->share_active = !strcmp(v, "active");
 		free(v);
 	}
 	if ((v = attr(n, "page"))) {
@@ -372,6 +408,9 @@ static int parse_section(struct ps *ps, xmlNode *n, struct tpl_section *s)
 			if ((rc = parse_title(ps, c, s->title)))
 				return rc;
 		} else if (!strcmp(name_of(c), "metric")) {
+			if (!listed)
+				return bad(ps, c, "a %s section draws fixed metrics: <metric> is for kpi, trend and table sections",
+					   kind_names[s->kind], NULL);
 			if (s->n_metrics == max_metrics) {
 				char m[16];
 
@@ -386,7 +425,7 @@ static int parse_section(struct ps *ps, xmlNode *n, struct tpl_section *s)
 	}
 	if ((rc = need_titles(ps, n, s->title)))
 		return rc;
-	if (s->n_metrics == 0)
+	if (listed && s->n_metrics == 0)
 		return bad(ps, n, "a section needs at least one <metric>", NULL, NULL);
 	return 0;
 }

@@ -6,13 +6,18 @@
  *
  *   <report>
  *     <title lang="en">...</title> <title lang="zh">...</title>
- *     <section kind="kpi|trend|table" [dim="channel"] [months="12"] [page="new"]>
+ *     <section kind="kpi|trend|table|cohort|funnel|nps|survival|at_risk|definitions"
+ *              [dim="channel"] [months="12"] [share="retained|active"]
+ *              [rows="15"] [page="new"]>
  *       <title lang="en">...</title> <title lang="zh">...</title>
  *       <metric id="churn_rate" [format="percent"] [good="up|down|none"]
  *               [en="label"] [zh="标签"]/>
  *     </section>
  *   </report>
  *
+ * kpi, trend and table sections list their metrics; the other kinds draw
+ * fixed metrics (cohort_*, funnel_*, nps, csat, survival, the per-customer
+ * file, the definitions of what the report shows) and take no <metric>.
  * Every title needs both languages. A metric id must be one the report
  * knows (tpl_metric_info) unless the template gives both labels and a
  * format. Errors are CRM_E_CONFIG naming the template file and line.
@@ -34,7 +39,16 @@
 
 enum tpl_lang { TPL_EN = 0, TPL_ZH = 1 };
 enum tpl_good { TPL_GOOD_UP, TPL_GOOD_DOWN, TPL_GOOD_NONE };
-enum tpl_kind { TPL_KPI, TPL_TREND, TPL_TABLE };
+enum tpl_kind {
+	TPL_KPI, TPL_TREND, TPL_TABLE,
+	TPL_COHORT,      /* retention heatmap: share="retained" (default) or "active" */
+	TPL_FUNNEL,      /* lead funnel: funnel_<stage> and conversions */
+	TPL_NPS,         /* NPS composition and CSAT */
+	TPL_SURVIVAL,    /* Kaplan-Meier curves: overall, and by dim when given */
+	TPL_AT_RISK,     /* high-value customers at risk: rows="15" (1..40) */
+	TPL_DEFINITIONS  /* each metric the report shows, with its formula */
+};
+#define TPL_AT_RISK_ROWS 15 /* default rows of an at_risk section */
 
 /* What the report knows about a metric by default. */
 struct tpl_metric_info {
@@ -55,9 +69,11 @@ struct tpl_metric {
 struct tpl_section {
 	enum tpl_kind kind;
 	char *title[2];         /* owned, en and zh */
-	char *dim;              /* owned: table sections ("channel", ...), else NULL */
+	char *dim;              /* owned: table and survival sections ("channel", ...), else NULL */
 	int months;             /* trend: periods shown, 2..36, default 12 */
 	int new_page;           /* page="new": start on a fresh page */
+	int share_active;       /* cohort: 1 for share="active" (cohort_active_share) */
+	int rows;               /* at_risk: customers listed, 1..40 */
 	struct tpl_metric *metrics; /* owned array */
 	size_t n_metrics;
 	long line;

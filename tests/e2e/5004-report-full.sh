@@ -22,14 +22,14 @@ for lang in en zh; do
 	[ -f "$pdf" ] || fail "no $pdf"
 	qpdf --check "$pdf" >out 2>&1 || { cat out; fail "qpdf --check $pdf"; }
 	pdfinfo "$pdf" >info
-	contains info "Pages:           5"
+	contains info "Pages:           6"
 	qpdf --json --json-key=outlines "$pdf" >outline
-	[ "$(grep -c '"title":' outline)" -eq 8 ] || { cat outline; fail "$pdf: expected 8 outline entries"; }
+	[ "$(grep -c '"title":' outline)" -eq 14 ] || { cat outline; fail "$pdf: expected 14 outline entries"; }
 done
 pdftotext -layout var/reports/2025-06-full-en.pdf text
 for s in "Growth and value" "Economics and service" "By channel" "By region" "By tier" \
 	"By RFM segment" "No data for this period." "Service and engagement" \
-	"EUR 1,284,530" "4.1 h" "Page 5 of 5"; do
+	"EUR 1,284,530" "4.1 h" "Page 6 of 6"; do
 	contains text "$s"
 done
 grep -E '^ *East ' text | grep -q 'EUR 436,740' || fail "region table lacks East revenue"

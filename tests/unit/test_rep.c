@@ -1,7 +1,10 @@
 /*
  * test_rep.c - unit tests of the report layout's statistics: which changes
  * the scorecard greys out as noise (the 95% Wilson score interval of
- * METRICS.md), and the ratio columns of the metrics table it reads.
+ * METRICS.md), and the ratio columns of the metrics table it reads; the
+ * helpers of the built-in sections (heatmap colours, day ticks, NPS
+ * composition, k series, the at-risk customers) and a render of every
+ * built-in section with no data.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +12,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "chart.h"
 #include "err.h"
 #include "mtab.h"
 #include "period.h"
@@ -57,11 +63,212 @@ static void ratios(void **state)
 	mtab_free(t);
 }
 
+static void heat_scale(void **state)
+{
+	struct pdf_rgb lo, mid, hi, c;
+	int dark = -1;
+
+	(void)state;
+	lo = chart_heat(0, &dark);
+	assert_int_equal(dark, 0);
+	hi = chart_heat(1, &dark);
+	assert_int_equal(dark, 1);
+	/* the top of the scale is the accent; below 0 and above 1 clamp */
+	assert_true(fabsf(hi.r - PDF_ACCENT.r) < 1e-6f && fabsf(hi.g - PDF_ACCENT.g) < 1e-6f &&
+		    fabsf(hi.b - PDF_ACCENT.b) < 1e-6f);
+	c = chart_heat(-3, NULL);
+	assert_true(c.r == lo.r && c.g == lo.g && c.b == lo.b);
+	c = chart_heat(7, NULL);
+	assert_true(c.r == hi.r && c.g == hi.g && c.b == hi.b);
+	c = chart_heat(0.0 / 0.0, &dark); /* NaN is the bottom */
+	assert_true(c.r == lo.r && dark == 0);
+	/* monotone, darker as the share grows; white text from 55% */
+	mid = chart_heat(0.5, &dark);
+	assert_int_equal(dark, 0);
+	assert_true(mid.r < lo.r && mid.r > hi.r && mid.g < lo.g && mid.g > hi.g);
+	chart_heat(0.55, &dark);
+	assert_int_equal(dark, 1);
+	/* distinct curve colours */
+	c = chart_palette(1);
+	assert_false(c.r == chart_palette(0).r && c.g == chart_palette(0).g);
+	c = chart_palette(9);
+	assert_true(c.r == chart_palette(1).r && c.g == chart_palette(1).g);
+}
+
+static void day_ticks(void **state)
+{
+	int step;
+
+	(void)state;
+	/* compute's survival days: 30 .. 780 -> every 180 days, 0..900 */
+	assert_int_equal(chart_day_ticks(780, &step), 6);
+	assert_int_equal(step, 180);
+	assert_int_equal(chart_day_ticks(730, &step), 6);
+	assert_int_equal(step, 180);
+	assert_int_equal(chart_day_ticks(720, &step), 9); /* 8 intervals of 90 days */
+	assert_int_equal(step, 90);
+	/* short histories tick monthly, exactly covering the last day */
+	assert_int_equal(chart_day_ticks(90, &step), 4);
+	assert_int_equal(step, 30);
+	assert_int_equal(chart_day_ticks(240, &step), 9);
+	assert_int_equal(step, 30);
+	assert_int_equal(chart_day_ticks(270, &step), 6);
+	assert_int_equal(step, 60);
+	/* long ones by years; nothing at all still gives an axis */
+	assert_int_equal(chart_day_ticks(2900, &step), 9);
+	assert_int_equal(step, 365);
+	assert_int_equal(chart_day_ticks(0, &step), 2);
+	assert_int_equal(step, 30);
+	assert_int_equal(chart_day_ticks(-5, &step), 2);
+}
+
+static void nps_counts(void **state)
+{
+	double p, d;
+
+	(void)state;
+	/* the small fixture's 2025-12: NPS 33.3 = (6 - 2) / 12, margin 42.17... */
+	assert_int_equal(rep_nps_counts(4, 12, 42.17248532536965, &p, &d), 1);
+	assert_true(p == 6 && d == 2);
+	/* METRICS.md's 70% - 10% = 60 on 10 answers: 7 promoters, 1 detractor */
+	{
+		double moe = 196 * sqrt((0.7 + 0.1 - 0.36) / 10);
+
+		assert_int_equal(rep_nps_counts(6, 10, moe, &p, &d), 1);
+		assert_true(p == 7 && d == 1);
+	}
+	/* all promoters: no margin at all */
+	assert_int_equal(rep_nps_counts(5, 5, 0, &p, &d), 1);
+	assert_true(p == 5 && d == 0);
+	/* a margin that matches no whole counts, or nonsense, gives none */
+	assert_int_equal(rep_nps_counts(4, 12, 40.0, &p, &d), 0);
+	assert_int_equal(rep_nps_counts(4, 0, 10, &p, &d), 0);
+	assert_int_equal(rep_nps_counts(13, 12, 10, &p, &d), 0);
+	assert_int_equal(rep_nps_counts(4, 12, -1, &p, &d), 0);
+}
+
+static void k_series(void **state)
+{
+	static const char csv[] =
+		"period,metric,dim,segment,k,value,numerator,denominator\n"
+		"2025-12,cohort_retained_share,cohort,2025-11,0,0.95,21,22\n"
+		"2025-12,cohort_retained_share,cohort,2025-11,1,0.90,20,22\n"
+		"2025-12,cohort_retained_share,cohort,2025-12,0,1,20,20\n"
+		"2025-12,survival,all,,30,0.98,,\n"
+		"2025-12,survival,all,,60,,,\n"
+		"2025-12,survival,all,,90,0.78,,\n"
+		"2025-12,survival,channel,web,30,1,,\n";
+	struct mtab *t = mtab_new();
+	struct crm_err e = { 0 };
+	const char *segs[4];
+	long k[8];
+	double v[8];
+	int p;
+
+	(void)state;
+	assert_int_equal(period_parse("2025-12", "p", &p, &e), 0);
+	assert_int_equal(mtab_load_text(t, csv, sizeof(csv) - 1, "m.csv", p, NULL, &e), 0);
+	/* null values are left out; k rows are not plain values */
+	assert_int_equal(mtab_series(t, p, "survival", "all", "", k, v, 8), 2);
+	assert_true(k[0] == 30 && v[0] == 0.98 && k[1] == 90 && v[1] == 0.78);
+	assert_int_equal(mtab_series(t, p, "survival", "all", "", k, v, 1), 1);
+	assert_int_equal(mtab_series(t, p - 1, "survival", "all", "", k, v, 8), 0);
+	assert_int_equal(mtab_get(t, p, "survival", "all", "", &v[0]), 0);
+	assert_int_equal(mtab_k_segments(t, p, "cohort_retained_share", "cohort", segs, 4), 2);
+	assert_string_equal(segs[0], "2025-11");
+	assert_string_equal(segs[1], "2025-12");
+	assert_int_equal(mtab_k_segments(t, p, "survival", "channel", segs, 4), 1);
+	assert_string_equal(segs[0], "web");
+	mtab_free(t);
+}
+
+static void at_risk_list(void **state)
+{
+	static const char csv[] =
+		"customer_id,channel,rfm_segment,recency_days,revenue_12m,extra\r\n"
+		"c1,web,at_risk,200,50.00,x\r\n"
+		"c2,web,champions,3,9000.00,x\r\n"
+		"c3,\"store, big\",cant_lose,90,700.50,x\r\n"
+		"c4,web,at_risk,,700.50,x\r\n"
+		"c5,web,hibernating,400,800,x\r\n"
+		"c0,web,at_risk,120,10,x\r\n";
+	struct mtab_customer cs[3];
+	struct crm_err e = { 0 };
+	size_t n, total;
+
+	(void)state;
+	assert_int_equal(mtab_at_risk_text(csv, sizeof(csv) - 1, "c.csv", cs, 3, &n, &total, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(total, 4);
+	/* by revenue, ties by id; an empty recency is -1 */
+	assert_string_equal(cs[0].id, "c3");
+	assert_string_equal(cs[0].segment, "cant_lose");
+	assert_int_equal(cs[0].recency_days, 90);
+	assert_string_equal(cs[1].id, "c4");
+	assert_int_equal(cs[1].recency_days, -1);
+	assert_string_equal(cs[2].id, "c1");
+	assert_true(cs[2].revenue_12m == 50);
+	/* a file without the columns, or a damaged row, is refused */
+	assert_int_equal(mtab_at_risk_text("a,b\n1,2\n", 8, "c.csv", cs, 3, &n, &total, &e), CRM_E_CORRUPT);
+	assert_non_null(strstr(e.msg, "no column 'customer_id'"));
+	{
+		static const char bad[] = "customer_id,rfm_segment,recency_days,revenue_12m\nc1,at_risk,9,lots\n";
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(mtab_at_risk_text(bad, sizeof(bad) - 1, "c.csv", cs, 3, &n, &total, &e),
+				 CRM_E_CORRUPT);
+		assert_int_equal(e.line, 2);
+	}
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(mtab_at_risk("/nonexistent/c.csv", cs, 3, &n, &total, &e), CRM_E_INPUT);
+}
+
+/* Every built-in section renders from an empty table (each says there is no data). */
+static void empty_render(void **state)
+{
+	static const char tpl_text[] =
+		"<report><title lang=\"en\">R</title><title lang=\"zh\">\xe6\x8a\xa5</title>"
+#define S(k) "<section " k "><title lang=\"en\">S</title><title lang=\"zh\">\xe8\x8a\x82</title></section>"
+		S("kind=\"cohort\"") S("kind=\"funnel\"") S("kind=\"nps\"")
+		S("kind=\"survival\" dim=\"rfm\"") S("kind=\"at_risk\"") S("kind=\"definitions\"")
+#undef S
+		"</report>";
+	struct tpl *t = NULL;
+	struct mtab *m = mtab_new();
+	struct crm_err e = { 0 };
+	struct rep_opts o;
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	int lang;
+
+	(void)state;
+	assert_int_equal(tpl_parse(tpl_text, sizeof(tpl_text) - 1, "t.xml", &t, &e), 0);
+	for (lang = TPL_EN; lang <= TPL_ZH; lang++) {
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(period_parse("2025-12", "p", &o.period, &e), 0);
+		o.lang = (enum tpl_lang)lang;
+		o.currency = "USD";
+		o.data_dir = "/nonexistent"; /* no customers file: no data, not an error */
+		if (rep_render(t, m, &o, &pdf, &len, &e))
+			fail_msg("render: %s", e.msg);
+		assert_true(len > 1000 && !memcmp(pdf, "%PDF-", 5));
+		free(pdf);
+	}
+	tpl_free(t);
+	mtab_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wilson),
 		cmocka_unit_test(ratios),
+		cmocka_unit_test(heat_scale),
+		cmocka_unit_test(day_ticks),
+		cmocka_unit_test(nps_counts),
+		cmocka_unit_test(k_series),
+		cmocka_unit_test(at_risk_list),
+		cmocka_unit_test(empty_render),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,6 +55,16 @@ static void shipped_templates(void **state)
 		assert_non_null(t->title[TPL_ZH]);
 		assert_int_equal(t->sections[0].kind, TPL_KPI);
 		assert_true(t->sections[0].n_metrics >= 6);
+		if (i == 1) { /* full.xml: every kind of section */
+			int seen[TPL_DEFINITIONS + 1] = { 0 };
+			size_t j;
+
+			for (j = 0; j < t->n_sections; j++)
+				seen[t->sections[j].kind] = 1;
+			for (j = 0; j <= TPL_DEFINITIONS; j++)
+				if (!seen[j])
+					fail_msg("full.xml lacks a section of kind %zu", j);
+		}
 		tpl_free(t);
 	}
 }
@@ -130,7 +140,7 @@ static void refusals(void **state)
 	refused(HEAD "<section kind=\"table\" dim=\"planet\">" TITLES "<metric id=\"nps\"/></section></report>",
 		2, "unknown dim 'planet'");
 	refused(HEAD "<section kind=\"kpi\" dim=\"region\">" TITLES "<metric id=\"nps\"/></section></report>",
-		2, "dim is for table sections only");
+		2, "dim is for table and survival sections only");
 	refused(HEAD "<section kind=\"trend\" months=\"99\">" TITLES "<metric id=\"nps\"/></section></report>",
 		2, "months must be 2 to 36");
 	refused(HEAD "<section kind=\"kpi\" months=\"12\">" TITLES "<metric id=\"nps\"/></section></report>",
@@ -144,6 +154,62 @@ static void refusals(void **state)
 	refused(HEAD "<section kind=\"table\" dim=\"tier\">" TITLES
 		"<metric id=\"nps\"/><metric id=\"nps\"/><metric id=\"nps\"/><metric id=\"nps\"/>"
 		"<metric id=\"nps\"/><metric id=\"nps\"/></section></report>", 2, "too many metrics");
+}
+
+/* The built-in sections: kinds, their attributes and defaults, no <metric>. */
+static void built_in_sections(void **state)
+{
+	struct tpl *t = NULL;
+	struct crm_err e;
+
+	(void)state;
+	assert_int_equal(parse(HEAD "<section kind=\"cohort\">" TITLES "</section>"
+				    "<section kind=\"cohort\" share=\"active\">" TITLES "</section>"
+				    "<section kind=\"funnel\">" TITLES "</section>"
+				    "<section kind=\"nps\">" TITLES "</section>"
+				    "<section kind=\"survival\">" TITLES "</section>"
+				    "<section kind=\"survival\" dim=\"tier\">" TITLES "</section>"
+				    "<section kind=\"at_risk\">" TITLES "</section>"
+				    "<section kind=\"at_risk\" rows=\"40\">" TITLES "</section>"
+				    "<section kind=\"definitions\" page=\"new\">" TITLES "</section></report>",
+			       &t, &e), 0);
+	assert_int_equal(t->n_sections, 9);
+	assert_int_equal(t->sections[0].kind, TPL_COHORT);
+	assert_int_equal(t->sections[0].share_active, 0);
+	assert_int_equal(t->sections[1].share_active, 1);
+	assert_int_equal(t->sections[2].kind, TPL_FUNNEL);
+	assert_int_equal(t->sections[3].kind, TPL_NPS);
+	assert_int_equal(t->sections[4].kind, TPL_SURVIVAL);
+	assert_null(t->sections[4].dim);
+	assert_string_equal(t->sections[5].dim, "tier");
+	assert_int_equal(t->sections[6].kind, TPL_AT_RISK);
+	assert_int_equal(t->sections[6].rows, TPL_AT_RISK_ROWS);
+	assert_int_equal(t->sections[7].rows, 40);
+	assert_int_equal(t->sections[8].kind, TPL_DEFINITIONS);
+	assert_int_equal(t->sections[8].new_page, 1);
+	assert_int_equal(t->sections[8].n_metrics, 0);
+	tpl_free(t);
+
+	refused(HEAD "<section kind=\"cohrot\">" TITLES "</section></report>", 2,
+		"unknown section kind 'cohrot' (did you mean 'cohort'?)");
+	refused(HEAD "<section kind=\"funnel\">" TITLES "<metric id=\"nps\"/></section></report>", 2,
+		"a funnel section draws fixed metrics");
+	refused(HEAD "<section kind=\"cohort\" share=\"bought\">" TITLES "</section></report>", 2,
+		"share must be \"retained\" or \"active\"");
+	refused(HEAD "<section kind=\"kpi\" share=\"active\">" TITLES "<metric id=\"nps\"/></section></report>",
+		2, "on cohort sections only");
+	refused(HEAD "<section kind=\"at_risk\" rows=\"0\">" TITLES "</section></report>", 2,
+		"rows must be 1 to 40");
+	refused(HEAD "<section kind=\"at_risk\" rows=\"41\">" TITLES "</section></report>", 2,
+		"rows must be 1 to 40");
+	refused(HEAD "<section kind=\"funnel\" rows=\"5\">" TITLES "</section></report>", 2,
+		"on at_risk sections only");
+	refused(HEAD "<section kind=\"survival\" dim=\"cohort\">" TITLES "</section></report>", 2,
+		"unknown dim 'cohort'");
+	refused(HEAD "<section kind=\"nps\" dim=\"region\">" TITLES "</section></report>", 2,
+		"dim is for table and survival sections only");
+	refused(HEAD "<section kind=\"nps\"><title lang=\"en\">S</title></section></report>", 2,
+		"lacks a <title lang=\"zh\">");
 }
 
 /* An external entity must not be loaded: the parser runs with NONET and no entity substitution. */
@@ -186,6 +252,7 @@ int main(void)
 		cmocka_unit_test(shipped_templates),
 		cmocka_unit_test(minimal_and_defaults),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(built_in_sections),
 		cmocka_unit_test(no_external_entities),
 		cmocka_unit_test(load_missing),
 	};
