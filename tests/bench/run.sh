@@ -7,7 +7,8 @@
 # interactions, 1.7 GB of CSV), with its gzip -6 size, then times a full
 # normalize into a fresh data directory and reports throughput, peak memory
 # and the size of the period files against the CSV and its gzip; then
-# times compute of every period from those files.
+# times compute of every period from those files and the full report of
+# the last one.
 set -eu
 CRMETL=${CRMETL:-./crmetl}
 GEN=${GEN:-fixtures/gen}
@@ -66,4 +67,14 @@ grep -E 'compute: periods' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
 read -r wall user sys rss <"$work/time"
 awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
 	printf "compute: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", wall, user, sys, rss / 1024
+}'
+
+echo "bench: the full report of the last period"
+last=$(ls "$work"/var/metrics/ | grep -E '^[0-9]{4}-[0-9]{2}\.csv$' | tail -n 1 | cut -c1-7)
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" report --template full --period "$last" \
+	--config "$work/bench.conf" 2>"$work/log"
+read -r wall user sys rss <"$work/time"
+pdf="$work/var/reports/$last-full-en.pdf"
+awk -v wall="$wall" -v rss="$rss" -v size="$(wc -c <"$pdf")" 'BEGIN {
+	printf "report: %.2f s wall, peak memory %.1f MB, %.1f KB PDF\n", wall, rss / 1024, size / 1024
 }'
