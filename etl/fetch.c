@@ -32,6 +32,7 @@
 
 #include "cfg.h"
 #include "fsx.h"
+#include "text.h"
 #include "log.h"
 #include "sha256.h"
 
@@ -76,36 +77,6 @@ struct job {
 	enum job_outcome outcome;
 	struct crm_err err;           /* why it failed */
 };
-
-/* ---- pure helpers (unit-tested) ---- */
-
-char *fetch_url_redact(const char *url, char *out, size_t n)
-{
-	const char *sep = strstr(url, "://");
-	size_t len;
-
-	if (n == 0)
-		return out;
-	if (sep) {
-		const char *auth = sep + 3;
-		size_t hostlen = strcspn(auth, "/?#");
-		const char *at = NULL, *p;
-
-		for (p = auth; p < auth + hostlen; p++)
-			if (*p == '@')
-				at = p;
-		if (at) {
-			snprintf(out, n, "%.*s%s", (int)(auth - url), url, at + 1);
-			return out;
-		}
-	}
-	len = strlen(url);
-	if (len >= n)
-		len = n - 1;
-	memcpy(out, url, len);
-	out[len] = '\0';
-	return out;
-}
 
 long fetch_retry_after(const char *value, time_t now)
 {
@@ -597,7 +568,7 @@ static int job_setup(struct job *j, const struct cfg *cfg, const struct cfg_sour
 
 	j->src = src;
 	j->fd = -1;
-	fetch_url_redact(src->url, j->url, sizeof(j->url));
+	text_url_redact(src->url, j->url, sizeof(j->url));
 	j->is_file = strncasecmp(src->url, "file://", 7) == 0;
 	if ((size_t)snprintf(j->dir, sizeof(j->dir), "%s/raw/%s", cfg->data_dir, src->name) >= sizeof(j->dir))
 		return err_at(e, CRM_E_IO, cfg->data_dir, 0, NULL, "path too long");

@@ -108,11 +108,6 @@ int fetch_meta_parse(const char *text, size_t len, const char *where, struct fet
 /* Format `m` as meta text into buf; returns the length, or -1 if it does not fit. */
 int fetch_meta_format(const struct fetch_meta *m, char *buf, size_t n);
 
-/*
- * Copy `url` into out (n bytes) without its userinfo ("user:pass@"), for
- * logs, errors and current.meta. Always NUL-terminates; truncates.
- */
-char *fetch_url_redact(const char *url, char *out, size_t n);
 
 /*
  * Seconds to wait from a Retry-After value (delay-seconds or an HTTP-date,

@@ -6,6 +6,7 @@
  */
 #include "text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "banned.h"
@@ -67,4 +68,32 @@ const char *text_suggest(const char *word, const char *const *candidates)
 		}
 	}
 	return best;
+}
+
+char *text_url_redact(const char *url, char *out, size_t n)
+{
+	const char *sep = strstr(url, "://");
+	size_t len;
+
+	if (n == 0)
+		return out;
+	if (sep) {
+		const char *auth = sep + 3;
+		size_t hostlen = strcspn(auth, "/?#");
+		const char *at = NULL, *p;
+
+		for (p = auth; p < auth + hostlen; p++)
+			if (*p == '@')
+				at = p;
+		if (at) {
+			snprintf(out, n, "%.*s%s", (int)(auth - url), url, at + 1);
+			return out;
+		}
+	}
+	len = strlen(url);
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, url, len);
+	out[len] = '\0';
+	return out;
 }

@@ -21,4 +21,10 @@ size_t text_edit_distance(const char *a, const char *b, size_t cap);
  */
 const char *text_suggest(const char *word, const char *const *candidates);
 
+/*
+ * `url` without its user and password ("https://u:p@h/x" -> "https://h/x"),
+ * for logs and messages; written into out (n bytes), which is returned.
+ */
+char *text_url_redact(const char *url, char *out, size_t n);
+
 #endif

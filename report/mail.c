@@ -27,7 +27,7 @@
 
 #include "buf.h"
 #include "cfg.h"
-#include "fetch.h"
+#include "text.h"
 #include "fmt.h"
 #include "fsx.h"
 #include "log.h"
@@ -713,7 +713,7 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 	CURLcode cc = CURLE_OK;
 	int i, n, rc;
 
-	fetch_url_redact(m->url, url, sizeof(url));
+	text_url_redact(m->url, url, sizeof(url));
 	list_name(m, lname, sizeof(lname));
 	if ((rc = secrets_load(cfg, m, &s, e)) != 0)
 		return rc;
@@ -805,7 +805,7 @@ static int ledger_write(const struct paths *p, const struct cfg_mail *m, const c
 	int rc;
 
 	iso_time(now, when, sizeof(when));
-	fetch_url_redact(m->url, url, sizeof(url));
+	text_url_redact(m->url, url, sizeof(url));
 	buf_init(&b, 1 << 20);
 	put(&b, "message_id = ");
 	put(&b, msgid);

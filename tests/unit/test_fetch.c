@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "fetch.h"
+#include "text.h"
 #include "fsx.h"
 
 static void redact_userinfo(void **state)
@@ -27,16 +28,16 @@ static void redact_userinfo(void **state)
 	char out[256];
 
 	(void)state;
-	assert_string_equal(fetch_url_redact("https://user:secret@crm.example/x.csv", out, sizeof(out)),
+	assert_string_equal(text_url_redact("https://user:secret@crm.example/x.csv", out, sizeof(out)),
 			    "https://crm.example/x.csv");
-	assert_string_equal(fetch_url_redact("http://tok@crm.example:8080/a?b=c", out, sizeof(out)),
+	assert_string_equal(text_url_redact("http://tok@crm.example:8080/a?b=c", out, sizeof(out)),
 			    "http://crm.example:8080/a?b=c");
 	/* The last '@' of the authority ends the userinfo ("p@ss" unescaped). */
-	assert_string_equal(fetch_url_redact("https://u:p@ss@h/x", out, sizeof(out)), "https://h/x");
+	assert_string_equal(text_url_redact("https://u:p@ss@h/x", out, sizeof(out)), "https://h/x");
 	/* An '@' in the path or query is not userinfo. */
-	assert_string_equal(fetch_url_redact("https://h/a@b?c=d@e", out, sizeof(out)), "https://h/a@b?c=d@e");
-	assert_string_equal(fetch_url_redact("file:///srv/x.csv", out, sizeof(out)), "file:///srv/x.csv");
-	assert_string_equal(fetch_url_redact("no scheme", out, sizeof(out)), "no scheme");
+	assert_string_equal(text_url_redact("https://h/a@b?c=d@e", out, sizeof(out)), "https://h/a@b?c=d@e");
+	assert_string_equal(text_url_redact("file:///srv/x.csv", out, sizeof(out)), "file:///srv/x.csv");
+	assert_string_equal(text_url_redact("no scheme", out, sizeof(out)), "no scheme");
 }
 
 static void redact_truncates(void **state)
@@ -44,8 +45,8 @@ static void redact_truncates(void **state)
 	char out[12];
 
 	(void)state;
-	assert_string_equal(fetch_url_redact("https://u:p@host.example/long", out, sizeof(out)), "https://hos");
-	assert_string_equal(fetch_url_redact("https://host.example/long", out, sizeof(out)), "https://hos");
+	assert_string_equal(text_url_redact("https://u:p@host.example/long", out, sizeof(out)), "https://hos");
+	assert_string_equal(text_url_redact("https://host.example/long", out, sizeof(out)), "https://hos");
 }
 
 static void retry_after_seconds(void **state)
