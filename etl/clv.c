@@ -1,0 +1,972 @@
+/*
+ * clv.c - the pure model code of predictive CLV (clv.h): BG/NBD and
+ * Gamma-Gamma maximum likelihood, conditional expectations, P(alive) and
+ * the discounted value.
+ *
+ * Owns nothing between calls. Does not read period files or write rows
+ * (met.c gathers x, t_x, T and mean spend and writes the metrics).
+ *
+ * Numerics, and why:
+ * - The BG/NBD log-likelihood is the A1..A4 form of Fader, Hardie & Lee
+ *   (2005): lgamma differences instead of gamma ratios, and the last term
+ *   ln(e^A3 + e^A4) by log-sum-exp, so x in the thousands and T in the
+ *   hundreds of weeks neither overflow nor lose the smaller term.
+ * - A1 and A2 depend on x only: customers are sorted by (x, t_x, T),
+ *   identical triples merged with a weight, and A1, A2 and their digamma
+ *   derivatives computed once per distinct x. Daily data of a million
+ *   customers has far fewer distinct triples, so a fit costs a sort plus
+ *   a few dozen passes over the distinct triples.
+ * - Optimisation is on log-parameters (no bounds to handle) by BFGS with
+ *   the analytic gradient; the objective is -LL / n so the tolerances do
+ *   not depend on n. If BFGS does not converge, Nelder-Mead from fixed
+ *   starts, then BFGS again from the best point. No random numbers, no
+ *   threads: the same input gives bit-identical parameters.
+ * - Sums use Neumaier compensation in a fixed order.
+ * - The conditional expectation needs 1 - (1-z)^(r+x) 2F1(r+x, b+x;
+ *   a+b+x-1; z) / (a - 1), which cancels badly near a = 1 and when t is
+ *   small. It is rewritten (Pfaff and Euler transformations) so the factor
+ *   a - 1 divides out analytically; see expected_core().
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clv.h"
+
+#include "banned.h"
+
+#define LOG_LIMIT 30.0      /* |log parameter| beyond this: objective = +inf */
+#define BFGS_MAX_ITER 300
+#define BFGS_GTOL 1e-10     /* max |gradient| of -LL/n on log-parameters */
+#define NM_MAX_ITER 2000
+#define SERIES_MAX_TERMS 2000000
+#define MAX_DIM 8
+
+/* ------------------------------------------------------------- helpers */
+
+static int fault_flags;
+
+void clv_set_fault(int flags)
+{
+	fault_flags = flags;
+}
+
+struct ksum {
+	double s, c;
+};
+
+static inline void ks_add(struct ksum *k, double v)
+{
+	double t = k->s + v;
+
+	if (fabs(k->s) >= fabs(v))
+		k->c += (k->s - t) + v;
+	else
+		k->c += (v - t) + k->s;
+	k->s = t;
+}
+
+static inline double ks_val(const struct ksum *k)
+{
+	return k->s + k->c;
+}
+
+/* Digamma: recurrence up to x >= 6, then the asymptotic series (error < 1e-15). */
+static double digamma(double x)
+{
+	double r = 0, f, f2;
+
+	if (x <= 0 && x == floor(x))
+		return NAN;
+	if (x < 0) /* reflection; not reached by the fits (arguments > 0) */
+		return digamma(1 - x) - M_PI / tan(M_PI * x);
+	while (x < 6) {
+		r -= 1 / x;
+		x += 1;
+	}
+	f = 1 / x;
+	f2 = f * f;
+	return r + log(x) - 0.5 * f -
+	       f2 * (1.0 / 12 - f2 * (1.0 / 120 - f2 * (1.0 / 252 - f2 * (1.0 / 240 -
+	       f2 * (1.0 / 132 - f2 * (691.0 / 32760 - f2 / 12.0))))));
+}
+
+/* ------------------------------------------------------------ optimisers */
+
+typedef double (*fg_fn)(const double *th, double *g, void *ctx);
+
+static double gmax(const double *g, int dim)
+{
+	double m = 0;
+	int i;
+
+	for (i = 0; i < dim; i++)
+		if (!(fabs(g[i]) <= m))
+			m = fabs(g[i]); /* NaN propagates */
+	return m;
+}
+
+/*
+ * BFGS on the inverse Hessian with a backtracking line search. A step is
+ * accepted on the Armijo condition, or, once the decrease is below the
+ * rounding of f, when f does not grow and the gradient shrinks (near the
+ * optimum the gradient is the better guide). Returns 0 when max |g| <
+ * BFGS_GTOL (or no step helps and max |g| < 1e-7), -1 otherwise.
+ */
+static int bfgs(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm)
+{
+	double H[MAX_DIM * MAX_DIM], g[MAX_DIM], gn[MAX_DIM], d[MAX_DIM], tn[MAX_DIM];
+	double s[MAX_DIM], y[MAX_DIM], Hy[MAX_DIM];
+	double f, fn = 0;
+	int it, i, j, k, fresh = 1, rc = -1;
+
+	f = fg(th, g, ctx);
+	for (i = 0; i < dim * dim; i++)
+		H[i] = (i % (dim + 1)) == 0;
+	for (it = 0; it < BFGS_MAX_ITER; it++) {
+		double gd = 0, step = 1, dm = 0, sy = 0, yHy = 0;
+		int ok = 0;
+
+		if (!isfinite(f) || !(gmax(g, dim) < INFINITY))
+			break;
+		if (gmax(g, dim) < BFGS_GTOL) {
+			rc = 0;
+			break;
+		}
+		for (i = 0; i < dim; i++) {
+			d[i] = 0;
+			for (j = 0; j < dim; j++)
+				d[i] -= H[i * dim + j] * g[j];
+			gd += d[i] * g[i];
+			if (fabs(d[i]) > dm)
+				dm = fabs(d[i]);
+		}
+		if (!(gd < 0)) { /* not a descent direction: restart from steepest descent */
+			for (i = 0; i < dim * dim; i++)
+				H[i] = (i % (dim + 1)) == 0;
+			fresh = 1;
+			gd = 0;
+			dm = 0;
+			for (i = 0; i < dim; i++) {
+				d[i] = -g[i];
+				gd -= g[i] * g[i];
+				if (fabs(d[i]) > dm)
+					dm = fabs(d[i]);
+			}
+		}
+		if (dm > 2) /* at most a factor e^2 per parameter per step */
+			step = 2 / dm;
+		for (k = 0; k < 80; k++, step *= 0.5) {
+			for (i = 0; i < dim; i++)
+				tn[i] = th[i] + step * d[i];
+			fn = fg(tn, gn, ctx);
+			if (!isfinite(fn))
+				continue;
+			if (fn <= f + 1e-4 * step * gd) {
+				ok = 1;
+				break;
+			}
+			if (fn <= f + 4 * DBL_EPSILON * fabs(f) && gmax(gn, dim) < gmax(g, dim)) {
+				ok = 1;
+				break;
+			}
+		}
+		if (!ok) {
+			if (!fresh) { /* the curvature model may be stale: retry once as steepest descent */
+				for (i = 0; i < dim * dim; i++)
+					H[i] = (i % (dim + 1)) == 0;
+				fresh = 1;
+				continue;
+			}
+			rc = gmax(g, dim) < 1e-7 ? 0 : -1;
+			break;
+		}
+		for (i = 0; i < dim; i++) {
+			s[i] = tn[i] - th[i];
+			y[i] = gn[i] - g[i];
+			sy += s[i] * y[i];
+		}
+		if (sy > 1e-300) {
+			if (fresh) { /* scale the identity to the observed curvature (Nocedal & Wright 6.20) */
+				double yy = 0;
+
+				for (i = 0; i < dim; i++)
+					yy += y[i] * y[i];
+				for (i = 0; i < dim * dim; i++)
+					H[i] = ((i % (dim + 1)) == 0) ? sy / yy : 0;
+			}
+			for (i = 0; i < dim; i++) {
+				Hy[i] = 0;
+				for (j = 0; j < dim; j++)
+					Hy[i] += H[i * dim + j] * y[j];
+				yHy += y[i] * Hy[i];
+			}
+			for (i = 0; i < dim; i++)
+				for (j = 0; j < dim; j++)
+					H[i * dim + j] += (sy + yHy) * s[i] * s[j] / (sy * sy) -
+							  (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
+			fresh = 0;
+		}
+		memcpy(th, tn, sizeof(double) * (size_t)dim);
+		memcpy(g, gn, sizeof(double) * (size_t)dim);
+		f = fn;
+	}
+	*iters = it;
+	*gnorm = gmax(g, dim);
+	return rc;
+}
+
+int clv_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *x, int dim,
+		    double step, double ftol, int max_iter)
+{
+	double p[MAX_DIM + 1][MAX_DIM], fv[MAX_DIM + 1], cen[MAX_DIM], xr[MAX_DIM], xe[MAX_DIM];
+	int i, j, it, n1 = dim + 1;
+
+	if (dim < 1 || dim > MAX_DIM)
+		return -1;
+	for (i = 0; i < n1; i++) {
+		for (j = 0; j < dim; j++)
+			p[i][j] = x[j] + (i == j + 1 ? step : 0);
+		fv[i] = f(p[i], ctx);
+		if (isnan(fv[i]))
+			fv[i] = INFINITY;
+	}
+	for (it = 0; it < max_iter; it++) {
+		int lo = 0, hi = 0, nh = 0;
+		double fr, fe;
+
+		for (i = 1; i < n1; i++) {
+			if (fv[i] < fv[lo])
+				lo = i;
+			if (fv[i] > fv[hi] || (fv[i] == fv[hi] && i > hi))
+				hi = i;
+		}
+		nh = lo;
+		for (i = 0; i < n1; i++)
+			if (i != hi && fv[i] >= fv[nh])
+				nh = i;
+		if (isfinite(fv[hi]) && fv[hi] - fv[lo] <= ftol * (fabs(fv[lo]) + ftol)) {
+			memcpy(x, p[lo], sizeof(double) * (size_t)dim);
+			return it;
+		}
+		for (j = 0; j < dim; j++) {
+			cen[j] = 0;
+			for (i = 0; i < n1; i++)
+				if (i != hi)
+					cen[j] += p[i][j];
+			cen[j] /= dim;
+		}
+		for (j = 0; j < dim; j++)
+			xr[j] = cen[j] + (cen[j] - p[hi][j]);
+		fr = f(xr, ctx);
+		if (isnan(fr))
+			fr = INFINITY;
+		if (fr < fv[lo]) {
+			for (j = 0; j < dim; j++)
+				xe[j] = cen[j] + 2 * (cen[j] - p[hi][j]);
+			fe = f(xe, ctx);
+			if (fe < fr) {
+				memcpy(p[hi], xe, sizeof(double) * (size_t)dim);
+				fv[hi] = fe;
+			} else {
+				memcpy(p[hi], xr, sizeof(double) * (size_t)dim);
+				fv[hi] = fr;
+			}
+		} else if (fr < fv[nh]) {
+			memcpy(p[hi], xr, sizeof(double) * (size_t)dim);
+			fv[hi] = fr;
+		} else {
+			int outside = fr < fv[hi];
+			double fc;
+
+			for (j = 0; j < dim; j++)
+				xe[j] = outside ? cen[j] + 0.5 * (xr[j] - cen[j])
+						: cen[j] + 0.5 * (p[hi][j] - cen[j]);
+			fc = f(xe, ctx);
+			if (isnan(fc))
+				fc = INFINITY;
+			if (fc < (outside ? fr : fv[hi])) {
+				memcpy(p[hi], xe, sizeof(double) * (size_t)dim);
+				fv[hi] = fc;
+			} else { /* shrink towards the best */
+				for (i = 0; i < n1; i++) {
+					if (i == lo)
+						continue;
+					for (j = 0; j < dim; j++)
+						p[i][j] = p[lo][j] + 0.5 * (p[i][j] - p[lo][j]);
+					fv[i] = f(p[i], ctx);
+					if (isnan(fv[i]))
+						fv[i] = INFINITY;
+				}
+			}
+		}
+	}
+	{
+		int lo = 0;
+
+		for (i = 1; i < n1; i++)
+			if (fv[i] < fv[lo])
+				lo = i;
+		memcpy(x, p[lo], sizeof(double) * (size_t)dim);
+	}
+	return -1;
+}
+
+/*
+ * Every evaluation goes through a counter: once the budget is spent the
+ * objective is +inf, so a fit whose optimum lies on the boundary (say
+ * b -> infinity: nobody ever drops out) ends in bounded time with an error
+ * instead of walking for hours over a million customers. The budget is a
+ * count, not a clock, so the outcome stays deterministic.
+ */
+struct budget {
+	fg_fn fg;
+	void *ctx;
+	long left;
+	int dim;
+};
+
+static double budget_fg(const double *th, double *g, void *c)
+{
+	struct budget *b = c;
+	int i;
+
+	if (b->left <= 0) {
+		for (i = 0; i < b->dim; i++)
+			g[i] = 0;
+		return INFINITY;
+	}
+	b->left--;
+	return b->fg(th, g, b->ctx);
+}
+
+static double nm_f(const double *th, void *c)
+{
+	double g[MAX_DIM];
+
+	return budget_fg(th, g, c);
+}
+
+/*
+ * Minimise fg from starts[0], then (if BFGS fails) Nelder-Mead from each
+ * start polished by BFGS; the lowest finite f wins (ties: the earlier).
+ * th receives the optimum. Returns 0, or -1 when nothing converged.
+ */
+static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int nstarts, int dim,
+		    size_t work, double *th, int *method, int *iters, double *gnorm)
+{
+	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, t[MAX_DIM], gn;
+	int i, it, rc, found = 0;
+	/* about 5e8 distinct-customer terms in all, between 300 and 20,000 evaluations */
+	double evals = 5e8 / (double)(work ? work : 1);
+	struct budget bud = { fg0, ctx0, evals < 300 ? 300 : evals > 20000 ? 20000 : (long)evals, dim };
+	fg_fn fg = budget_fg;
+	void *ctx = &bud;
+
+	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
+	if (bfgs(fg, ctx, t, dim, &it, &gn) == 0 && !(fault_flags & CLV_FAULT_BFGS)) {
+		memcpy(th, t, sizeof(double) * (size_t)dim);
+		*method = CLV_BFGS;
+		*iters = it;
+		*gnorm = gn;
+		return 0;
+	}
+	for (i = 0; i < nstarts; i++) {
+		double f;
+		int nit;
+
+		memcpy(t, starts[i], sizeof(double) * (size_t)dim);
+		nit = clv_nelder_mead(nm_f, &bud, t, dim, 0.5, 1e-14, NM_MAX_ITER);
+		rc = bfgs(fg, ctx, t, dim, &it, &gn);
+		f = fg0(t, g, ctx0);
+		if (isfinite(f) && bud.left > 0 && f < fbest && (rc == 0 || nit >= 0)) {
+			fbest = f;
+			memcpy(best, t, sizeof(double) * (size_t)dim);
+			*method = CLV_NELDER_MEAD;
+			*iters = (nit >= 0 ? nit : NM_MAX_ITER) + it;
+			*gnorm = gmax(g, dim);
+			found = 1;
+		}
+	}
+	if (!found)
+		return -1;
+	memcpy(th, best, sizeof(double) * (size_t)dim);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- BG/NBD */
+
+struct bg_data {
+	size_t nu;          /* distinct (x, t_x, T) */
+	double *x, *tx, *T, *w;
+	size_t ng;          /* distinct x: group g is [gs[g], gs[g + 1]) */
+	size_t *gs;
+	double *gw;         /* weight of each group */
+	double ntot;
+};
+
+struct triple {
+	double x, tx, T;
+};
+
+static int cmp_triple(const void *pa, const void *pb)
+{
+	const struct triple *a = pa, *b = pb;
+
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->tx != b->tx)
+		return a->tx < b->tx ? -1 : 1;
+	if (a->T != b->T)
+		return a->T < b->T ? -1 : 1;
+	return 0;
+}
+
+static void bg_release(struct bg_data *d)
+{
+	free(d->x);
+	free(d->gs);
+	memset(d, 0, sizeof(*d));
+}
+
+static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, struct crm_err *e)
+{
+	struct triple *t;
+	size_t i, u = 0, g = 0;
+	int any_repeat = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (n == 0)
+		return err_set(e, CRM_E_INPUT, "cannot fit bg/nbd to no customers");
+	for (i = 0; i < n; i++) {
+		const struct clv_cust *q = &c[i];
+
+		if (!(q->x >= 0 && q->x == floor(q->x) && q->x < 1e15 && q->t_x >= 0 &&
+		      q->T >= q->t_x && isfinite(q->T) && (q->x > 0 || q->t_x == 0)))
+			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
+				      "invalid customer history (x %g, t_x %g, T %g)", q->x,
+				      q->t_x, q->T);
+		if (q->x > 0)
+			any_repeat = 1;
+	}
+	if (!any_repeat)
+		return err_set(e, CRM_E_INPUT, "cannot fit bg/nbd without repeat purchases");
+	t = malloc(n * sizeof(*t));
+	if (!t)
+		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
+	for (i = 0; i < n; i++) {
+		t[i].x = c[i].x;
+		t[i].tx = c[i].t_x;
+		t[i].T = c[i].T;
+	}
+	qsort(t, n, sizeof(*t), cmp_triple);
+	for (i = 0; i < n; i++)
+		if (i == 0 || cmp_triple(&t[i], &t[i - 1]))
+			u++;
+	d->x = malloc(4 * u * sizeof(double) + u * sizeof(double));
+	d->gs = malloc((u + 1) * sizeof(size_t));
+	if (!d->x || !d->gs) {
+		free(t);
+		bg_release(d);
+		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
+	}
+	d->tx = d->x + u;
+	d->T = d->tx + u;
+	d->w = d->T + u;
+	d->gw = d->w + u;
+	u = 0;
+	for (i = 0; i < n; i++) {
+		if (i == 0 || cmp_triple(&t[i], &t[i - 1])) {
+			if (u == 0 || t[i].x != d->x[u - 1]) {
+				d->gs[g] = u;
+				d->gw[g] = 0;
+				g++;
+			}
+			d->x[u] = t[i].x;
+			d->tx[u] = t[i].tx;
+			d->T[u] = t[i].T;
+			d->w[u] = 0;
+			u++;
+		}
+		d->w[u - 1] += 1;
+		d->gw[g - 1] += 1;
+	}
+	d->gs[g] = u;
+	d->nu = u;
+	d->ng = g;
+	d->ntot = (double)n;
+	free(t);
+	return 0;
+}
+
+/* -LL / n and its gradient with respect to (log r, log alpha, log a, log b). */
+static double bg_fg(const double *th, double *grad, void *ctx)
+{
+	const struct bg_data *d = ctx;
+	struct ksum ll = { 0, 0 }, gr = { 0, 0 }, gal = { 0, 0 }, ga = { 0, 0 }, gb = { 0, 0 };
+	double r, al, a, b, lal, la, dg_r, dg_ab;
+	size_t g, i;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		if (!(fabs(th[k]) <= LOG_LIMIT)) {
+			for (k = 0; k < 4; k++)
+				grad[k] = 0;
+			return INFINITY;
+		}
+	r = exp(th[0]);
+	al = exp(th[1]);
+	a = exp(th[2]);
+	b = exp(th[3]);
+	lal = log(al);
+	la = log(a);
+	dg_r = digamma(r);
+	dg_ab = digamma(a + b);
+	for (g = 0; g < d->ng; g++) {
+		size_t s = d->gs[g], end = d->gs[g + 1];
+		double x = d->x[s], W = d->gw[g], rx = r + x;
+		double A12 = lgamma(rx) - lgamma(r) + r * lal + lgamma(a + b) + lgamma(b + x) -
+			     lgamma(b) - lgamma(a + b + x);
+		double dr1 = digamma(rx) - dg_r + lal;
+		double da2 = dg_ab - digamma(a + b + x);
+		double db2 = da2 + digamma(b + x) - digamma(b);
+		struct ksum sl = { 0, 0 }, sr = { 0, 0 }, sal = { 0, 0 }, s4 = { 0, 0 };
+		double bx1 = b + x - 1, lbx = x > 0 ? log(bx1) : 0;
+
+		for (i = s; i < end; i++) {
+			double w = d->w[i], l3 = log(al + d->T[i]), A3 = -rx * l3, L, w3, w4, l4;
+
+			if (x > 0) {
+				double A4;
+
+				l4 = log(al + d->tx[i]);
+				A4 = la - lbx - rx * l4;
+				if (A3 >= A4) {
+					double e4 = exp(A4 - A3);
+
+					L = A3 + log1p(e4);
+					w4 = e4 / (1 + e4);
+					w3 = 1 - w4;
+				} else {
+					double e3 = exp(A3 - A4);
+
+					L = A4 + log1p(e3);
+					w3 = e3 / (1 + e3);
+					w4 = 1 - w3;
+				}
+			} else {
+				L = A3;
+				w3 = 1;
+				w4 = 0;
+				l4 = 0;
+			}
+			ks_add(&sl, w * L);
+			ks_add(&sr, -w * (w3 * l3 + w4 * l4));
+			ks_add(&sal, -w * rx *
+					     (w3 / (al + d->T[i]) + (w4 > 0 ? w4 / (al + d->tx[i]) : 0)));
+			ks_add(&s4, w * w4);
+		}
+		ks_add(&ll, W * A12);
+		ks_add(&ll, ks_val(&sl));
+		ks_add(&gr, W * dr1);
+		ks_add(&gr, ks_val(&sr));
+		ks_add(&gal, W * r / al);
+		ks_add(&gal, ks_val(&sal));
+		ks_add(&ga, W * da2);
+		ks_add(&ga, ks_val(&s4) / a);
+		ks_add(&gb, W * db2);
+		if (x > 0)
+			ks_add(&gb, -ks_val(&s4) / bx1);
+	}
+	grad[0] = -r * ks_val(&gr) / d->ntot;
+	grad[1] = -al * ks_val(&gal) / d->ntot;
+	grad[2] = -a * ks_val(&ga) / d->ntot;
+	grad[3] = -b * ks_val(&gb) / d->ntot;
+	return -ks_val(&ll) / d->ntot;
+}
+
+double clv_bgnbd_ll1(const struct clv_bgnbd *m, double x, double t_x, double T)
+{
+	double r = m->r, al = m->alpha, a = m->a, b = m->b;
+	double A1 = lgamma(r + x) - lgamma(r) + r * log(al);
+	double A2 = lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
+	double A3 = -(r + x) * log(al + T), A4, mx;
+
+	if (x <= 0)
+		return A1 + A2 + A3;
+	A4 = log(a) - log(b + x - 1) - (r + x) * log(al + t_x);
+	mx = A3 > A4 ? A3 : A4;
+	return A1 + A2 + mx + log1p(exp((A3 > A4 ? A4 : A3) - mx));
+}
+
+int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, struct crm_err *e)
+{
+	/* Fixed starts (r, alpha, a, b) = (1, 1, 1, 1), (0.5, 5, 0.5, 2), (2, 20, 2, 5), (0.1, 0.1, 0.1, 0.1). */
+	static const double starts[4][MAX_DIM] = {
+		{ 0, 0, 0, 0 },
+		{ -0.6931471805599453, 1.6094379124341003, -0.6931471805599453, 0.6931471805599453 },
+		{ 0.6931471805599453, 2.995732273553991, 0.6931471805599453, 1.6094379124341003 },
+		{ -2.302585092994046, -2.302585092994046, -2.302585092994046, -2.302585092994046 },
+	};
+	struct bg_data d;
+	double th[MAX_DIM], g[MAX_DIM], f;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = bg_prepare(c, n, &d, e)))
+		return rc;
+	if (minimise(bg_fg, &d, starts, 4, 4, d.nu + d.ng, th, &out->method, &out->iters, &out->grad_norm)) {
+		bg_release(&d);
+		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
+	}
+	f = bg_fg(th, g, &d);
+	out->r = exp(th[0]);
+	out->alpha = exp(th[1]);
+	out->a = exp(th[2]);
+	out->b = exp(th[3]);
+	out->ll = -f * d.ntot;
+	bg_release(&d);
+	return 0;
+}
+
+double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T)
+{
+	double lr;
+
+	if (x <= 0)
+		return 1;
+	lr = log(m->a) - log(m->b + x - 1) +
+	     (m->r + x) * (log(m->alpha + T) - log(m->alpha + t_x));
+	if (lr > 0)
+		return exp(-lr) / (1 + exp(-lr));
+	return 1 / (1 + exp(lr));
+}
+
+double clv_hyp2f1(double a, double b, double c, double z)
+{
+	struct ksum s = { 1, 0 };
+	double term = 1;
+	long k;
+
+	if (!(fabs(z) < 1))
+		return NAN;
+	for (k = 0; k < SERIES_MAX_TERMS; k++) {
+		term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z;
+		ks_add(&s, term);
+		if (term == 0 || (k > 2 && fabs(term) <= 1e-17 * (1 - fabs(z)) * fabs(ks_val(&s))))
+			return ks_val(&s);
+		if (!isfinite(term))
+			return NAN;
+	}
+	return NAN;
+}
+
+/*
+ * (E[Y(t) | x, t_x, T] times the P(alive) denominator), i.e.
+ *   c / (a - 1) x [1 - (1 - z)^A 2F1(A, B; c; z)],
+ * A = r + x, B = b + x, c = a + b + x - 1, z = t / (alpha + T + t),
+ * without the cancellation:
+ * - w = t / (alpha + T) < 0.5: Pfaff gives (1 - z)^A 2F1(A, B; c; z) =
+ *   2F1(A, a - 1; c; -w), whose series minus its leading 1 carries a - 1
+ *   in every term: the result is sum_{k>=1} (-1)^(k+1) (A)_k (a)_(k-1) /
+ *   ((c + 1)_(k-1) k!) w^k, an alternating series with ratio < w.
+ * - otherwise Euler gives (1 - z)^(a-1) 2F1(c - A, a - 1; c; z), so the
+ *   result is c [-L expm1(u)/u - (1 - z)^(a-1) S] with L = log(1 - z),
+ *   u = (a - 1) L, S = sum_{k>=1} (c - A)_k (a)_(k-1) / ((c)_k k!) z^k;
+ *   needs c > 0 (always when x >= 1).
+ */
+static double expected_core(const struct clv_bgnbd *m, double x, double T, double t)
+{
+	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
+	double w = t / (m->alpha + T);
+	struct ksum s = { 0, 0 };
+	long k;
+
+	if (!(m->r > 0 && m->alpha > 0 && m->a > 0 && m->b > 0 && x >= 0 && T >= 0 && t >= 0 &&
+	      isfinite(c) && isfinite(w)))
+		return NAN;
+	if (t == 0)
+		return 0;
+	if (w < 0.5 || !(c > 0)) {
+		double term = A * w;
+
+		if (!(w < 1))
+			return NAN;
+		ks_add(&s, term);
+		for (k = 1; k < SERIES_MAX_TERMS; k++) {
+			term *= -(A + k) * (a + k - 1) / ((c + k) * (k + 1)) * w;
+			ks_add(&s, term);
+			if (term == 0 || fabs(term) <= 1e-17 * fabs(ks_val(&s)))
+				return ks_val(&s);
+			if (!isfinite(term))
+				return NAN;
+		}
+		return NAN;
+	} else {
+		double z = t / (m->alpha + T + t), L = log1p(-z), u = (a - 1) * L;
+		double term = (c - A) / c * z, em = u == 0 ? 1 : expm1(u) / u;
+
+		ks_add(&s, term);
+		for (k = 1; k < SERIES_MAX_TERMS; k++) {
+			term *= (c - A + k) * (a + k - 1) / ((c + k) * (k + 1)) * z;
+			ks_add(&s, term);
+			if (term == 0 || fabs(term) <= 1e-17 * (1 - z) * fabs(ks_val(&s)))
+				break;
+			if (!isfinite(term))
+				return NAN;
+		}
+		if (k == SERIES_MAX_TERMS)
+			return NAN;
+		return c * (-L * em - exp(u) * ks_val(&s));
+	}
+}
+
+double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, double T, double t)
+{
+	double v = expected_core(m, x, T, t);
+
+	return v * clv_bgnbd_p_alive(m, x, t_x, T);
+}
+
+double clv_bgnbd_population(const struct clv_bgnbd *m, double t)
+{
+	return expected_core(m, 0, 0, t);
+}
+
+/* ----------------------------------------------------------- Gamma-Gamma */
+
+struct gg_data {
+	size_t nu, ng;
+	double *x, *lm, *lx, *xm, *w; /* per distinct (x, zbar): x, log zbar, log x, x zbar, weight */
+	size_t *gs;
+	double *gw;
+	double ntot;
+};
+
+struct pair {
+	double x, m;
+};
+
+static int cmp_pair(const void *pa, const void *pb)
+{
+	const struct pair *a = pa, *b = pb;
+
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->m != b->m)
+		return a->m < b->m ? -1 : 1;
+	return 0;
+}
+
+static double gg_fg(const double *th, double *grad, void *ctx)
+{
+	const struct gg_data *d = ctx;
+	struct ksum ll = { 0, 0 }, gp = { 0, 0 }, gq = { 0, 0 }, gg = { 0, 0 };
+	double p, q, ga, lga, dq;
+	size_t g, i;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		if (!(fabs(th[k]) <= LOG_LIMIT)) {
+			for (k = 0; k < 3; k++)
+				grad[k] = 0;
+			return INFINITY;
+		}
+	p = exp(th[0]);
+	q = exp(th[1]);
+	ga = exp(th[2]);
+	lga = log(ga);
+	dq = digamma(q);
+	for (g = 0; g < d->ng; g++) {
+		size_t s = d->gs[g], end = d->gs[g + 1];
+		double x = d->x[s], W = d->gw[g], px = p * x, lx = d->lx[s];
+		double c0 = lgamma(px + q) - lgamma(px) - lgamma(q) + q * lga + px * lx;
+		double dpq = digamma(px + q);
+		struct ksum sl = { 0, 0 }, sp = { 0, 0 }, sq = { 0, 0 }, sg = { 0, 0 };
+
+		/* the density of zbar: the terms in x alone are in c0 */
+		for (i = s; i < end; i++) {
+			double w = d->w[i], l = log(d->xm[i] + ga);
+
+			ks_add(&sl, w * ((px - 1) * d->lm[i] - (px + q) * l));
+			ks_add(&sp, w * (d->lm[i] - l));
+			ks_add(&sq, -w * l);
+			ks_add(&sg, -w * (px + q) / (d->xm[i] + ga));
+		}
+		ks_add(&ll, W * c0);
+		ks_add(&ll, ks_val(&sl));
+		ks_add(&gp, W * x * (dpq - digamma(px) + lx));
+		ks_add(&gp, x * ks_val(&sp));
+		ks_add(&gq, W * (dpq - dq + lga));
+		ks_add(&gq, ks_val(&sq));
+		ks_add(&gg, W * q / ga);
+		ks_add(&gg, ks_val(&sg));
+	}
+	grad[0] = -p * ks_val(&gp) / d->ntot;
+	grad[1] = -q * ks_val(&gq) / d->ntot;
+	grad[2] = -ga * ks_val(&gg) / d->ntot;
+	return -ks_val(&ll) / d->ntot;
+}
+
+double clv_gg_ll1(const struct clv_gg *m, double x, double mean_spend)
+{
+	double px = m->p * x;
+
+	return lgamma(px + m->q) - lgamma(px) - lgamma(m->q) + m->q * log(m->gamma) +
+	       (px - 1) * log(mean_spend) + px * log(x) - (px + m->q) * log(x * mean_spend + m->gamma);
+}
+
+double clv_pearson(const double *a, const double *b, size_t n)
+{
+	struct ksum sa = { 0, 0 }, sb = { 0, 0 }, sab = { 0, 0 }, saa = { 0, 0 }, sbb = { 0, 0 };
+	double ma, mb, va, vb;
+	size_t i;
+
+	if (n < 2)
+		return NAN;
+	for (i = 0; i < n; i++) {
+		ks_add(&sa, a[i]);
+		ks_add(&sb, b[i]);
+	}
+	ma = ks_val(&sa) / (double)n;
+	mb = ks_val(&sb) / (double)n;
+	for (i = 0; i < n; i++) {
+		ks_add(&sab, (a[i] - ma) * (b[i] - mb));
+		ks_add(&saa, (a[i] - ma) * (a[i] - ma));
+		ks_add(&sbb, (b[i] - mb) * (b[i] - mb));
+	}
+	va = ks_val(&saa);
+	vb = ks_val(&sbb);
+	if (!(va > 0 && vb > 0))
+		return NAN;
+	return ks_val(&sab) / sqrt(va * vb);
+}
+
+int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct crm_err *e)
+{
+	/* Fixed starts (p, q, gamma) = (1, 1, 1), (5, 3, 10), (0.5, 5, 50), (10, 10, 100). */
+	static const double starts[4][MAX_DIM] = {
+		{ 0, 0, 0 },
+		{ 1.6094379124341003, 1.0986122886681098, 2.302585092994046 },
+		{ -0.6931471805599453, 1.6094379124341003, 3.912023005428146 },
+		{ 2.302585092994046, 2.302585092994046, 4.605170185988092 },
+	};
+	struct gg_data d;
+	struct pair *pr = NULL;
+	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
+	size_t i, m = 0, u = 0, g = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&d, 0, sizeof(d));
+	for (i = 0; i < n; i++) {
+		if (!(c[i].x >= 0 && isfinite(c[i].x)))
+			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
+				      "invalid repeat purchase count %g", c[i].x);
+		if (c[i].x > 0) {
+			if (!(c[i].mean_spend > 0 && isfinite(c[i].mean_spend)))
+				return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "mean_spend",
+					      "gamma-gamma needs a positive mean spend, got %g",
+					      c[i].mean_spend);
+			m++;
+		}
+	}
+	if (m == 0)
+		return err_set(e, CRM_E_INPUT, "cannot fit gamma-gamma without repeat purchases");
+	pr = malloc(m * sizeof(*pr));
+	xa = malloc(2 * m * sizeof(double));
+	if (!pr || !xa) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (c[i].x > 0) {
+			pr[u].x = c[i].x;
+			pr[u].m = c[i].mean_spend;
+			xa[u] = c[i].x;
+			xa[m + u] = c[i].mean_spend;
+			u++;
+		}
+	out->corr_x_spend = clv_pearson(xa, xa + m, m);
+	qsort(pr, m, sizeof(*pr), cmp_pair);
+	for (i = 0, u = 0; i < m; i++)
+		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1]))
+			u++;
+	d.x = malloc(6 * u * sizeof(double));
+	d.gs = malloc((u + 1) * sizeof(size_t));
+	if (!d.x || !d.gs) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
+		goto out;
+	}
+	d.lm = d.x + u;
+	d.lx = d.lm + u;
+	d.xm = d.lx + u;
+	d.w = d.xm + u;
+	d.gw = d.w + u;
+	for (i = 0, u = 0; i < m; i++) {
+		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1])) {
+			if (u == 0 || pr[i].x != d.x[u - 1]) {
+				d.gs[g] = u;
+				d.gw[g] = 0;
+				g++;
+			}
+			d.x[u] = pr[i].x;
+			d.lm[u] = log(pr[i].m);
+			d.lx[u] = log(pr[i].x);
+			d.xm[u] = pr[i].x * pr[i].m;
+			d.w[u] = 0;
+			u++;
+		}
+		d.w[u - 1] += 1;
+		d.gw[g - 1] += 1;
+	}
+	d.gs[g] = u;
+	d.nu = u;
+	d.ng = g;
+	d.ntot = (double)m;
+	if (minimise(gg_fg, &d, starts, 4, 3, d.nu + d.ng, th, &out->method, &out->iters, &out->grad_norm)) {
+		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
+		goto out;
+	}
+	f = gg_fg(th, gr, &d);
+	out->p = exp(th[0]);
+	out->q = exp(th[1]);
+	out->gamma = exp(th[2]);
+	out->ll = -f * d.ntot;
+	out->n = m;
+out:
+	free(pr);
+	free(xa);
+	free(d.x);
+	free(d.gs);
+	return rc;
+}
+
+double clv_gg_mean_spend(const struct clv_gg *m, double x, double mean_spend)
+{
+	if (x <= 0)
+		return m->q > 1 ? m->p * m->gamma / (m->q - 1) : NAN;
+	return m->p * (m->gamma + x * mean_spend) / (m->p * x + m->q - 1);
+}
+
+/* ------------------------------------------------------------------ CLV */
+
+double clv_value(const struct clv_bgnbd *m, const struct clv_gg *g, const struct clv_cust *c,
+		 int months, double monthly_rate, double margin)
+{
+	double spend = clv_gg_mean_spend(g, c->x, c->mean_spend);
+	double pa = clv_bgnbd_p_alive(m, c->x, c->t_x, c->T), prev = 0, disc = 1;
+	struct ksum v = { 0, 0 };
+	int k;
+
+	for (k = 1; k <= months; k++) {
+		double cur = expected_core(m, c->x, c->T, k * CLV_MONTH_WEEKS) * pa;
+
+		disc /= 1 + monthly_rate;
+		ks_add(&v, (cur - prev) * disc);
+		prev = cur;
+	}
+	return ks_val(&v) * spend * margin;
+}
