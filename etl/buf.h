@@ -32,6 +32,8 @@ int buf_append(struct buf *b, const void *data, size_t n);
 int buf_put_u8(struct buf *b, unsigned v);
 int buf_put_u32le(struct buf *b, uint32_t v);
 int buf_put_varint(struct buf *b, uint64_t v);
+/* Append printf-formatted text (no NUL counted in len). */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Bytes a varint of v takes (1..10). */
 static inline size_t buf_varint_len(uint64_t v)

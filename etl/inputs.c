@@ -22,21 +22,6 @@
 
 #include "banned.h"
 
-static void put_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put_line(struct buf *b, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 /* Size and CRC-32 of a file's bytes, read in blocks. */
 static int file_crc(const char *path, unsigned long long *size, unsigned long *crc,
 		    struct crm_err *e)
@@ -74,11 +59,11 @@ static void describe_source(const struct cfg_source *s, struct buf *out)
 	const struct schema_entity_def *ent = schema_entity(s->entity);
 	size_t i;
 
-	put_line(out, "source %s entity=%s format=%s delimiter=%d record=%s\n", s->name, ent->name,
+	buf_printf(out, "source %s entity=%s format=%s delimiter=%d record=%s\n", s->name, ent->name,
 		 s->format == CFG_FMT_XML ? "xml" : "csv", s->delimiter, s->record ? s->record : "");
 	for (i = 0; i < ent->n_fields; i++)
 		if (s->map[i])
-			put_line(out, "map %s=%s\n", ent->fields[i].name, s->map[i]);
+			buf_printf(out, "map %s=%s\n", ent->fields[i].name, s->map[i]);
 }
 
 int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
@@ -86,7 +71,7 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
 	size_t i, j;
 	int rc = 0;
 
-	put_line(out, "crmetl normalize inputs 1\ntimezone %s\ncurrency %s\nmax_reject_ratio %.17g\n",
+	buf_printf(out, "crmetl normalize inputs 1\ntimezone %s\ncurrency %s\nmax_reject_ratio %.17g\n",
 		 cfg->timezone, cfg->currency, cfg->max_reject_ratio);
 	for (i = 0; i < cfg->n_sources && rc == 0; i++) {
 		const struct cfg_source *s = &cfg->sources[i];
@@ -102,14 +87,14 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
 			/* Not fetched yet: normalize itself will say so. */
 			if (fetch_current(cfg->data_dir, s->name, &path, &ignored) == 0 &&
 			    file_crc(path, &size, &crc, &ignored) == 0)
-				put_line(out, "fetched %s %llu %08lx\n", path, size, crc);
+				buf_printf(out, "fetched %s %llu %08lx\n", path, size, crc);
 			else
-				put_line(out, "not fetched %s\n", s->url);
+				buf_printf(out, "not fetched %s\n", s->url);
 			free(path);
 			continue;
 		}
 		if (glob(s->file, GLOB_ERR, NULL, &g) != 0) {
-			put_line(out, "no files for %s\n", s->file);
+			buf_printf(out, "no files for %s\n", s->file);
 			continue;
 		}
 		for (j = 0; j < g.gl_pathc && rc == 0; j++) {
@@ -118,7 +103,7 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
 
 			rc = file_crc(g.gl_pathv[j], &size, &crc, e);
 			if (rc == 0)
-				put_line(out, "file %s %llu %08lx\n", g.gl_pathv[j], size, crc);
+				buf_printf(out, "file %s %llu %08lx\n", g.gl_pathv[j], size, crc);
 		}
 		globfree(&g);
 	}

@@ -59,21 +59,6 @@ void runlog_end(struct runlog *r, struct runlog_stage *s, int rc, const struct t
 	s->status = rc == 0 ? "ok" : rc == CRM_E_UNAVAILABLE ? "not built" : "failed";
 }
 
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct buf *b, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 static void put_json_string(struct buf *b, const char *s)
 {
 	buf_put_u8(b, '"');
@@ -81,9 +66,9 @@ static void put_json_string(struct buf *b, const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			put(b, "\\%c", c);
+			buf_printf(b, "\\%c", c);
 		else if (c < 0x20)
-			put(b, "\\u%04x", c);
+			buf_printf(b, "\\u%04x", c);
 		else
 			buf_put_u8(b, c);
 	}
@@ -105,28 +90,28 @@ static void json(const struct runlog *r, struct buf *b, double secs, int rc, con
 
 	stamp(r->started, a, sizeof(a), "%Y-%m-%dT%H:%M:%SZ");
 	stamp(r->started + (time_t)secs, c, sizeof(c), "%Y-%m-%dT%H:%M:%SZ");
-	put(b, "{\n  \"started\": \"%s\",\n  \"finished\": \"%s\",\n  \"seconds\": %.3f,\n", a, c, secs);
-	put(b, "  \"periods\": {\"from\": \"%s\", \"to\": \"%s\"},\n", period_format(r->from, p1),
+	buf_printf(b, "{\n  \"started\": \"%s\",\n  \"finished\": \"%s\",\n  \"seconds\": %.3f,\n", a, c, secs);
+	buf_printf(b, "  \"periods\": {\"from\": \"%s\", \"to\": \"%s\"},\n", period_format(r->from, p1),
 	    period_format(r->to, p2));
-	put(b, "  \"status\": \"%s\",\n  \"exit_status\": %d,\n  \"error\": ", rc ? "failed" : "ok",
+	buf_printf(b, "  \"status\": \"%s\",\n  \"exit_status\": %d,\n  \"error\": ", rc ? "failed" : "ok",
 	    err_exit_status(rc));
 	if (rc)
 		put_json_string(b, msg);
 	else
-		put(b, "null");
-	put(b, ",\n  \"rows_read\": %llu,\n  \"rows_rejected\": %llu,\n  \"restatements\": %llu,\n",
+		buf_printf(b, "null");
+	buf_printf(b, ",\n  \"rows_read\": %llu,\n  \"rows_rejected\": %llu,\n  \"restatements\": %llu,\n",
 	    r->rows_read, r->rows_rejected, r->restatements);
-	put(b, "  \"stages\": [");
+	buf_printf(b, "  \"stages\": [");
 	for (i = 0; i < r->n_stages; i++) {
 		const struct runlog_stage *s = &r->stages[i];
 
-		put(b, "%s\n    {\"name\": \"%s\", \"status\": \"%s\", \"seconds\": %.3f", i ? "," : "",
+		buf_printf(b, "%s\n    {\"name\": \"%s\", \"status\": \"%s\", \"seconds\": %.3f", i ? "," : "",
 		    s->name, s->status, s->seconds);
 		for (k = 0; k < s->n_values; k++)
-			put(b, ", \"%s\": %llu", s->keys[k], s->values[k]);
-		put(b, "}");
+			buf_printf(b, ", \"%s\": %llu", s->keys[k], s->values[k]);
+		buf_printf(b, "}");
 	}
-	put(b, "\n  ]\n}\n");
+	buf_printf(b, "\n  ]\n}\n");
 }
 
 /* A value of the previous textfile (failure counter, last success), or 0. */
@@ -146,29 +131,29 @@ static void prometheus(const struct runlog *r, struct buf *b, const char *old, d
 	double last_ok = rc ? previous(old, "crmetl_last_success_timestamp_seconds") : now;
 	double failures = previous(old, "crmetl_failures_total") + (rc ? 1 : 0);
 
-	put(b, "# HELP crmetl_last_run_timestamp_seconds End of the last crmetl run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_timestamp_seconds End of the last crmetl run.\n"
 	       "# TYPE crmetl_last_run_timestamp_seconds gauge\n"
 	       "crmetl_last_run_timestamp_seconds %.0f\n", now);
-	put(b, "# HELP crmetl_last_success_timestamp_seconds End of the last successful run.\n"
+	buf_printf(b, "# HELP crmetl_last_success_timestamp_seconds End of the last successful run.\n"
 	       "# TYPE crmetl_last_success_timestamp_seconds gauge\n"
 	       "crmetl_last_success_timestamp_seconds %.0f\n", last_ok);
-	put(b, "# HELP crmetl_last_run_success 1 if the last run succeeded.\n"
+	buf_printf(b, "# HELP crmetl_last_run_success 1 if the last run succeeded.\n"
 	       "# TYPE crmetl_last_run_success gauge\ncrmetl_last_run_success %d\n", rc == 0);
-	put(b, "# HELP crmetl_last_run_exit_status Exit status of the last run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_exit_status Exit status of the last run.\n"
 	       "# TYPE crmetl_last_run_exit_status gauge\ncrmetl_last_run_exit_status %d\n",
 	    err_exit_status(rc));
-	put(b, "# HELP crmetl_last_run_duration_seconds Duration of the last run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_duration_seconds Duration of the last run.\n"
 	       "# TYPE crmetl_last_run_duration_seconds gauge\n"
 	       "crmetl_last_run_duration_seconds %.3f\n", secs);
-	put(b, "# HELP crmetl_last_run_rows_read Export rows read by the last run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_rows_read Export rows read by the last run.\n"
 	       "# TYPE crmetl_last_run_rows_read gauge\ncrmetl_last_run_rows_read %llu\n", r->rows_read);
-	put(b, "# HELP crmetl_last_run_rows_rejected Rows quarantined by the last run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_rows_rejected Rows quarantined by the last run.\n"
 	       "# TYPE crmetl_last_run_rows_rejected gauge\ncrmetl_last_run_rows_rejected %llu\n",
 	    r->rows_rejected);
-	put(b, "# HELP crmetl_last_run_restatements Periods restated by the last run.\n"
+	buf_printf(b, "# HELP crmetl_last_run_restatements Periods restated by the last run.\n"
 	       "# TYPE crmetl_last_run_restatements gauge\ncrmetl_last_run_restatements %llu\n",
 	    r->restatements);
-	put(b, "# HELP crmetl_failures_total Failed runs so far.\n"
+	buf_printf(b, "# HELP crmetl_failures_total Failed runs so far.\n"
 	       "# TYPE crmetl_failures_total counter\ncrmetl_failures_total %.0f\n", failures);
 }
 
