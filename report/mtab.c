@@ -256,15 +256,17 @@ int mtab_get(const struct mtab *t, int period, const char *metric, const char *d
 	return 1;
 }
 
-size_t mtab_segments(const struct mtab *t, int period, const char *metric, const char *dim,
-		     const char **out, size_t max)
+/* Distinct segments of metric/dim in period, first-seen order; with_k: rows with a k. */
+static size_t distinct_segments(const struct mtab *t, int period, const char *metric,
+				const char *dim, int with_k, const char **out, size_t max)
 {
 	size_t i, j, n = 0;
 
 	for (i = 0; i < t->n && n < max; i++) {
 		const struct mtab_row *r = &t->rows[i];
 
-		if (r->period != period || strcmp(r->metric, metric) || strcmp(r->dim, dim) || r->k >= 0)
+		if (r->period != period || (r->k >= 0) != with_k || strcmp(r->metric, metric) ||
+		    strcmp(r->dim, dim))
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(out[j], r->segment))
@@ -273,6 +275,12 @@ size_t mtab_segments(const struct mtab *t, int period, const char *metric, const
 			out[n++] = r->segment;
 	}
 	return n;
+}
+
+size_t mtab_segments(const struct mtab *t, int period, const char *metric, const char *dim,
+		     const char **out, size_t max)
+{
+	return distinct_segments(t, period, metric, dim, 0, out, max);
 }
 
 size_t mtab_series(const struct mtab *t, int period, const char *metric, const char *dim,
@@ -295,20 +303,7 @@ size_t mtab_series(const struct mtab *t, int period, const char *metric, const c
 size_t mtab_k_segments(const struct mtab *t, int period, const char *metric, const char *dim,
 		       const char **out, size_t max)
 {
-	size_t i, j, n = 0;
-
-	for (i = 0; i < t->n && n < max; i++) {
-		const struct mtab_row *r = &t->rows[i];
-
-		if (r->period != period || r->k < 0 || strcmp(r->metric, metric) || strcmp(r->dim, dim))
-			continue;
-		for (j = 0; j < n; j++)
-			if (!strcmp(out[j], r->segment))
-				break;
-		if (j == n)
-			out[n++] = r->segment;
-	}
-	return n;
+	return distinct_segments(t, period, metric, dim, 1, out, max);
 }
 
 #define CUST_MAX_COLS 64
