@@ -3,7 +3,7 @@
 # status 7 naming the holder; a killed holder never blocks the next run.
 . "$SRCDIR/tests/e2e/lib.sh"
 
-sed "s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >p.conf
+fixtures_conf >p.conf
 mkdir -p var
 # A holder in one process (so SIGKILL ends it): Python's flock is flock(2).
 python3 -c "import fcntl, time; f = open('var/.lock', 'a'); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)" &

@@ -4,8 +4,8 @@
 # gives files identical to an uninterrupted run.
 . "$SRCDIR/tests/e2e/lib.sh"
 
-sed "s|^data_dir = var|data_dir = ref|; s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >ref.conf
-sed "s|^data_dir = var|data_dir = var|; s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >p.conf
+fixtures_conf ref >ref.conf
+fixtures_conf >p.conf
 run 0 "$CRMETL" normalize -q --config ref.conf
 run 0 "$CRMETL" normalize -q --config p.conf
 

@@ -8,7 +8,7 @@
 cp "$SRCDIR"/fixtures/small/*.csv "$SRCDIR"/fixtures/small/*.gz "$SRCDIR"/fixtures/small/*.xml www/
 start_httpd h
 B=http://127.0.0.1:$PORT
-sed "s|^data_dir = var|data_dir = disk|; s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >disk.conf
+fixtures_conf disk >disk.conf
 sed "s|^data_dir = var|data_dir = var|; s|^file = fixtures/small/\\(.*\\)|url = $B/plain/\\1|" "$SRCDIR/pipeline.conf" >p.conf
 grep -q "^url = " p.conf || fail "no url sources in p.conf"
 

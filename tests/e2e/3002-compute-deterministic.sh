@@ -6,14 +6,7 @@
 . "$SRCDIR/tests/e2e/lib.sh"
 
 fx="$SRCDIR/fixtures/small"
-{
-	printf '[pipeline]\ndata_dir = var\n'
-	for ent in customers spend surveys interactions leads; do
-		printf '[source.%s]\nentity = %s\nfile = %s/%s.csv\n' "$ent" "$ent" "$fx" "$ent"
-	done
-	printf '[source.orders]\nentity = orders\nfile = %s/orders.csv.gz\n' "$fx"
-	printf '[source.tickets]\nentity = tickets\nfile = %s/tickets.xml\n' "$fx"
-} >pipeline.conf
+fixtures_conf >pipeline.conf
 run 0 "$CRMETL" normalize
 run 0 "$CRMETL" compute --from 2024-01 --to 2025-12
 contains err "periods 2024-01..2025-12: 24 written (0 restated)"

@@ -9,15 +9,7 @@
 for t in qpdf pdftotext awk; do
 	command -v $t >/dev/null || { echo "$t not installed (make deps)"; exit 77; }
 done
-fx="$SRCDIR/fixtures/small"
-{
-	printf '[pipeline]\ndata_dir = var\n'
-	for ent in customers spend surveys interactions leads; do
-		printf '[source.%s]\nentity = %s\nfile = %s/%s.csv\n' "$ent" "$ent" "$fx" "$ent"
-	done
-	printf '[source.orders]\nentity = orders\nfile = %s/orders.csv.gz\n' "$fx"
-	printf '[source.tickets]\nentity = tickets\nfile = %s/tickets.xml\n' "$fx"
-} >pipeline.conf
+fixtures_conf >pipeline.conf
 mkdir templates
 cp "$SRCDIR"/templates/*.xml templates/
 run 0 "$CRMETL" normalize

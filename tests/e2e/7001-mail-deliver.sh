@@ -16,7 +16,7 @@ PDF=var/reports/2025-06-executive-en.pdf
 ZH=var/reports/2025-06-executive-zh.pdf
 
 # Real metrics and a real report from the bundled fixtures.
-sed "s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >p.conf
+fixtures_conf >p.conf
 run 0 "$CRMETL" normalize --config p.conf
 run 0 "$CRMETL" compute --config p.conf
 run 0 "$CRMETL" report --config p.conf --period 2025-06

@@ -6,7 +6,7 @@
 . "$SRCDIR/tests/e2e/lib.sh"
 . "$SRCDIR/tests/servers/smtplib.sh"
 
-sed "s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >p.conf
+fixtures_conf >p.conf
 run 0 "$CRMETL" normalize --config p.conf
 run 0 "$CRMETL" compute --config p.conf --from 2025-05 --to 2025-06
 cp p.conf base.conf

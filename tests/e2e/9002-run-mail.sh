@@ -6,7 +6,7 @@
 . "$SRCDIR/tests/servers/smtplib.sh"
 
 start_smtpd mbox
-sed "s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf" >p.conf
+fixtures_conf >p.conf
 printf '[mail]\nurl = smtp://127.0.0.1:%s\nfrom = reports@example.com\nto = ceo@example.com, cfo@example.com\n' "$SMTP_PORT" >>p.conf
 
 run 0 "$CRMETL" run --period 2025-06 --config p.conf

@@ -11,6 +11,13 @@ fail() {
 	exit 1
 }
 
+# fixtures_conf [DATA_DIR]: the shipped pipeline.conf on stdout, with the
+# bundled fixtures named by absolute path (so it works from the scratch
+# directory) and data_dir set to DATA_DIR (default var).
+fixtures_conf() {
+	sed "s|^data_dir = var|data_dir = ${1:-var}|; s|= fixtures/|= $SRCDIR/fixtures/|" "$SRCDIR/pipeline.conf"
+}
+
 # run EXPECTED_STATUS CMD...: run CMD, keep stdout/stderr in ./out and ./err,
 # and fail unless it exits with EXPECTED_STATUS.
 run() {
