@@ -775,10 +775,13 @@ static int set_fetch(struct parser *p, int k, const char *key, char *val)
 	CRM_BUG("fetch key %d", k);
 }
 
-enum { M_CHURN_MODEL, M_INACTIVITY_DAYS, M_SLA_HOURS, M_MAX_LIFESPAN, M_LOYALTY };
+enum {
+	M_CHURN_MODEL, M_INACTIVITY_DAYS, M_SLA_HOURS, M_MAX_LIFESPAN, M_LOYALTY,
+	M_CLV_HORIZON, M_CLV_DISCOUNT
+};
 static const char *const metrics_keys[] = {
 	"churn_model", "inactivity_days", "sla_hours", "max_lifespan_years",
-	"loyalty_weights", NULL
+	"loyalty_weights", "clv_horizon_months", "clv_discount_rate", NULL
 };
 
 /* Three non-negative decimals "csat, repeat, referral", not all zero. */
@@ -835,6 +838,13 @@ static int set_metrics(struct parser *p, int k, const char *key, char *val)
 		return set_int(p, key, val, 1, 100, &c->max_lifespan_years);
 	case M_LOYALTY:
 		return set_loyalty(p, key, val);
+	case M_CLV_HORIZON:
+		return set_int(p, key, val, 1, 120, &c->clv_horizon_months);
+	case M_CLV_DISCOUNT:
+		/* a monthly rate: 0.01 is 1% a month; above 100% a month is a typo */
+		if (parse_decimal(val, &c->clv_discount_rate) != 0 || c->clv_discount_rate > 1.0)
+			return perr(p, key, "invalid clv_discount_rate '%s' (expected a monthly rate from 0 to 1 such as 0.01)", val);
+		return 0;
 	}
 	CRM_BUG("metrics key %d", k);
 }
@@ -861,11 +871,11 @@ static int set_report(struct parser *p, int k, const char *key, char *val)
 
 enum {
 	ML_URL, ML_FROM, ML_TO, ML_USER, ML_PASSWORD, ML_SUBJECT, ML_TEMPLATE,
-	ML_LANG, ML_SEGMENT
+	ML_LANG, ML_SEGMENT, ML_CA_FILE
 };
 static const char *const mail_keys[] = {
 	"url", "from", "to", "user", "password", "subject", "template", "lang",
-	"segment", NULL
+	"segment", "ca_file", NULL
 };
 static const char *const mail_schemes[] = { "smtp://", "smtps://", NULL };
 
@@ -968,6 +978,8 @@ static int set_mail(struct parser *p, int k, const char *key, char *val)
 		return set_lang(p, &m->lang, key, val);
 	case ML_SEGMENT:
 		return set_segment(p, key, val);
+	case ML_CA_FILE:
+		return set_path(p, &m->ca_file, key, val);
 	}
 	CRM_BUG("mail key %d", k);
 }
@@ -1392,6 +1404,8 @@ static int cfg_new(struct parser *p, const char *path, const char *base_dir)
 	c->sla_hours = 48;
 	c->max_lifespan_years = 10;
 	c->loyalty_weights[0] = c->loyalty_weights[1] = c->loyalty_weights[2] = 1.0;
+	c->clv_horizon_months = 12;
+	c->clv_discount_rate = 0.01;
 	if (set_str(p, &c->path, path) || set_str(p, &c->dir, base_dir ? base_dir : "."))
 		return p->e->code;
 	return 0;
@@ -1666,6 +1680,7 @@ static void mail_release(struct cfg_mail *m)
 	free(m->template);
 	free(m->lang);
 	free(m->segment);
+	free(m->ca_file);
 }
 
 void cfg_free(struct cfg *cfg)

@@ -83,6 +83,8 @@ struct cfg_mail {
 	char *lang;      /* owned "en"/"zh", or NULL = [report] lang */
 	char *segment;   /* owned "dim=value" filter, e.g. "region=East", or NULL;
 			    dim is channel, region, tier or rfm */
+	char *ca_file;   /* owned resolved path of CA certificates, or NULL =
+			    the system's */
 };
 
 struct cfg {
@@ -107,6 +109,8 @@ struct cfg {
 	int sla_hours;                    /* hours, 1..8760, default 48 */
 	int max_lifespan_years;           /* years, 1..100, default 10 */
 	double loyalty_weights[3];        /* csat, repeat, referral; default 1 1 1 */
+	int clv_horizon_months;           /* predictive CLV horizon, 1..120, default 12 */
+	double clv_discount_rate;         /* monthly, 0..1, default 0.01 */
 
 	/* [report] */
 	char *report_template;   /* default "executive" */

@@ -947,6 +947,28 @@ static void test_mail_addresses(void **state)
 	expect_err("[mail]\nfrom = a@b, c@d\n", 2, "from", "invalid address 'a@b, c@d' in from");
 }
 
+static void test_clv_and_mail_ca(void **state)
+{
+	struct cfg *c;
+
+	(void)state;
+	c = parse_ok(MIN_SRC "[metrics]\nclv_horizon_months = 24\nclv_discount_rate = 0.015\n"
+		     "[mail]\nurl = smtp://h\nfrom = r@x\nto = a@x\nca_file = certs/ca.pem\n");
+	assert_int_equal(c->clv_horizon_months, 24);
+	assert_true(c->clv_discount_rate == 0.015);
+	assert_non_null(strstr(c->mails[0].ca_file, "certs/ca.pem"));
+	cfg_free(c);
+	c = parse_ok(MIN_SRC);
+	assert_int_equal(c->clv_horizon_months, 12);
+	assert_true(c->clv_discount_rate == 0.01);
+	cfg_free(c);
+	expect_err(MIN_SRC "[metrics]\nclv_horizon_months = 0\n", 5, "clv_horizon_months", "from 1 to 120");
+	expect_err(MIN_SRC "[metrics]\nclv_discount_rate = 1.5\n", 5, "clv_discount_rate",
+		   "expected a monthly rate");
+	expect_err(MIN_SRC "[metrics]\nclv_discount_rate = -0.01\n", 5, "clv_discount_rate",
+		   "expected a monthly rate");
+}
+
 static void test_mail_segment(void **state)
 {
 	struct cfg *c;
@@ -1406,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_mail_addresses),
 		cmocka_unit_test(test_mail_segment),
+		cmocka_unit_test(test_clv_and_mail_ca),
 		cmocka_unit_test(test_mail_order_and_inheritance),
 		cmocka_unit_test(test_plain_secrets_refused),
 		cmocka_unit_test(test_relative_paths),
