@@ -144,6 +144,12 @@ static int find_template(const struct cfg *cfg, const char *name, char *out, siz
 int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
 		struct crm_err *e)
 {
+	return rep_publish_at(cfg, period, name, lang, (time_t)-1, e);
+}
+
+int rep_publish_at(const struct cfg *cfg, int period, const char *name, const char *lang,
+		   time_t created, struct crm_err *e)
+{
 	char mdir[4096], path[4096], tpath[4096], rdir[4096], out_path[4096];
 	char per[PERIOD_TEXT_MAX];
 	struct tpl *t = NULL;
@@ -202,7 +208,8 @@ int rep_publish(const struct cfg *cfg, int period, const char *name, const char 
 	ro.title = cfg->report_title;
 	ro.currency = cfg->currency;
 	ro.data_dir = cfg->data_dir; /* for the at-risk list: metrics/P-customers.csv */
-	if ((rc = creation_time(&ro.created, e)))
+	ro.created = created;
+	if (created < 0 && (rc = creation_time(&ro.created, e)))
 		goto out;
 	if ((rc = rep_render(t, m, &ro, &pdf, &pdf_len, e)))
 		goto out;

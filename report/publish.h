@@ -4,6 +4,8 @@
 #ifndef CRM_PUBLISH_H
 #define CRM_PUBLISH_H
 
+#include <time.h>
+
 #include "err.h"
 
 struct cfg;
@@ -16,5 +18,13 @@ struct cfg;
  */
 int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
 		struct crm_err *e);
+
+/*
+ * The same with the creation date given (UTC seconds) instead of
+ * SOURCE_DATE_EPOCH or now; created < 0 means rep_publish's choice. crmetl
+ * verify renders with the date of the published PDF so both compare equal.
+ */
+int rep_publish_at(const struct cfg *cfg, int period, const char *name, const char *lang,
+		   time_t created, struct crm_err *e);
 
 #endif

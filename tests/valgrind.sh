@@ -28,9 +28,9 @@ check() {
 check 0 --help
 check 0 run --help
 check 2 run --period 2025-13
-# Loads and validates pipeline.conf, then stops at the first stage not built
-# yet (or succeeds once it is): a config load either way.
-check "${VG_CONFIG_STATUS:-9}" verify --period 2025-01 --config pipeline.conf
+# Loads and validates pipeline.conf, then stops: nothing of 1999-01 is ever
+# published, so verify says so (status 1) before rebuilding anything.
+check 1 verify --period 1999-01 --config pipeline.conf
 check 3 verify --period 2025-01 --config tests/unit/data/cfg/does-not-exist.conf
 # A whole normalize of the bundled fixtures (CSV, gzip and XML inputs), then
 # a look at its output.
@@ -39,5 +39,8 @@ sed "s|^data_dir = var|data_dir = $tmp/var|; s|= fixtures/|= $PWD/fixtures/|" pi
 check 0 normalize -q --config "$tmp/p.conf"
 check 0 inspect "$tmp/var/periods/2025-06.crmp"
 check 0 dump "$tmp/var/periods/2025-06.crmp" --table orders
+# The whole nightly run (no mail), then verify's rebuild and comparison.
+check 0 run -q --period 2025-06 --config "$tmp/p.conf"
+check 0 verify -q --period 2025-06 --config "$tmp/p.conf"
 rm -rf "$tmp"
 exit $status
