@@ -2,8 +2,10 @@
  * inputs.c - describe a pipeline's inputs for change detection (inputs.h).
  *
  * Sources with a url are described by the file the fetch stage stored
- * (fetch_current), so a fetch that brought new bytes makes the next
- * normalize run, and a 304 does not.
+ * (fetch_current) and the SHA-256 it recorded, so a fetch that brought new
+ * bytes makes the next normalize run, and a 304 does not. Export files on
+ * disk are hashed here: the one place that reads all their bytes before
+ * parsing.
  */
 #include "inputs.h"
 
@@ -15,23 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "fetch.h"
 #include "schema.h"
+#include "sha256.h"
 
 #include "banned.h"
 
-/* Size and CRC-32 of a file's bytes, read in blocks. */
-static int file_crc(const char *path, unsigned long long *size, unsigned long *crc,
-		    struct crm_err *e)
+int inputs_hash_file(const char *path, unsigned long long *size,
+		     char hex[SHA256_HEX_LEN + 1], struct crm_err *e)
 {
-	unsigned char *block = malloc(1 << 20);
+	unsigned char *block = malloc(1 << 20), digest[SHA256_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	struct sha256 ctx;
 	ssize_t n;
 
 	*size = 0;
-	*crc = crc32(0, NULL, 0);
+	hex[0] = '\0';
+	sha256_init(&ctx);
 	if (!block || fd < 0) {
 		rc = fd < 0 ? err_sys(e, CRM_E_INPUT, errno, path, "cannot open")
 			    : err_set(e, CRM_E_NOMEM, "out of memory");
@@ -44,14 +47,62 @@ static int file_crc(const char *path, unsigned long long *size, unsigned long *c
 			rc = err_sys(e, CRM_E_IO, errno, path, "cannot read");
 			break;
 		}
-		*crc = crc32(*crc, block, (uInt)n);
+		sha256_update(&ctx, block, (size_t)n);
 		*size += (unsigned long long)n;
 	}
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(block);
 	return rc;
+}
+
+void inputs_files_release(struct inputs_files *files)
+{
+	size_t i;
+
+	if (!files)
+		return;
+	for (i = 0; i < files->n; i++)
+		free(files->v[i].path);
+	free(files->v);
+	files->v = NULL;
+	files->n = 0;
+}
+
+const struct inputs_file *inputs_find(const struct inputs_files *files, size_t source,
+				      const char *path)
+{
+	size_t i;
+
+	for (i = 0; files && i < files->n; i++)
+		if (files->v[i].source == source && strcmp(files->v[i].path, path) == 0)
+			return &files->v[i];
+	return NULL;
+}
+
+/* Remember a file found (files may be NULL: the caller only wants the text). */
+static int note_file(struct inputs_files *files, size_t source, const char *path,
+		     unsigned long long size, const char *hex, struct crm_err *e)
+{
+	struct inputs_file *v, *f;
+
+	if (!files)
+		return 0;
+	v = realloc(files->v, (files->n + 1) * sizeof(*v));
+	if (!v)
+		return err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");
+	files->v = v;
+	f = &v[files->n];
+	f->source = source;
+	f->size = size;
+	memcpy(f->sha256, hex, SHA256_HEX_LEN + 1);
+	if (!(f->path = strdup(path)))
+		return err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");
+	files->n++;
+	return 0;
 }
 
 static void describe_source(const struct cfg_source *s, struct buf *out)
@@ -66,46 +117,76 @@ static void describe_source(const struct cfg_source *s, struct buf *out)
 			buf_printf(out, "map %s=%s\n", ent->fields[i].name, s->map[i]);
 }
 
-int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e)
+/*
+ * A fetched source: its stored body, named by its SHA-256 in current.meta
+ * (fetch_current has checked the body is there with that size), so the
+ * bytes need not be read again.
+ */
+static int describe_fetched(const struct cfg *cfg, size_t k, struct buf *out,
+			    struct inputs_files *files, struct crm_err *e)
 {
-	size_t i, j;
+	const struct cfg_source *s = &cfg->sources[k];
+	struct crm_err ignored = { 0 };
+	struct fetch_meta *m = malloc(sizeof(*m));
+	char *path = NULL;
 	int rc = 0;
 
-	buf_printf(out, "crmetl normalize inputs 1\ntimezone %s\ncurrency %s\nmax_reject_ratio %.17g\n",
+	if (!m)
+		return err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");
+	/* Not fetched yet: normalize itself will say so. */
+	if (fetch_current(cfg->data_dir, s->name, &path, &ignored) == 0 &&
+	    fetch_meta_read(cfg->data_dir, s->name, m, &ignored) == 0) {
+		buf_printf(out, "fetched %s %llu %s\n", path, m->size, m->sha256);
+		rc = note_file(files, k, path, m->size, m->sha256, e);
+	} else {
+		buf_printf(out, "not fetched %s\n", s->url);
+	}
+	free(path);
+	free(m);
+	return rc;
+}
+
+static int describe_files(const struct cfg *cfg, size_t k, struct buf *out,
+			  struct inputs_files *files, struct crm_err *e)
+{
+	const struct cfg_source *s = &cfg->sources[k];
+	glob_t g;
+	size_t j;
+	int rc = 0;
+
+	if (glob(s->file, GLOB_ERR, NULL, &g) != 0) {
+		buf_printf(out, "no files for %s\n", s->file);
+		return 0;
+	}
+	for (j = 0; j < g.gl_pathc && rc == 0; j++) {
+		unsigned long long size;
+		char hex[SHA256_HEX_LEN + 1];
+
+		rc = inputs_hash_file(g.gl_pathv[j], &size, hex, e);
+		if (rc == 0)
+			buf_printf(out, "file %s %llu %s\n", g.gl_pathv[j], size, hex);
+		if (rc == 0)
+			rc = note_file(files, k, g.gl_pathv[j], size, hex, e);
+	}
+	globfree(&g);
+	return rc;
+}
+
+int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
+		    struct crm_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	/* Version 2: SHA-256 instead of CRC-32 (a version 1 text forces one rebuild). */
+	buf_printf(out, "crmetl normalize inputs 2\ntimezone %s\ncurrency %s\nmax_reject_ratio %.17g\n",
 		 cfg->timezone, cfg->currency, cfg->max_reject_ratio);
 	for (i = 0; i < cfg->n_sources && rc == 0; i++) {
-		const struct cfg_source *s = &cfg->sources[i];
-		glob_t g;
-
-		describe_source(s, out);
-		if (!s->file) {
-			struct crm_err ignored = { 0 };
-			char *path = NULL;
-			unsigned long long size;
-			unsigned long crc;
-
-			/* Not fetched yet: normalize itself will say so. */
-			if (fetch_current(cfg->data_dir, s->name, &path, &ignored) == 0 &&
-			    file_crc(path, &size, &crc, &ignored) == 0)
-				buf_printf(out, "fetched %s %llu %08lx\n", path, size, crc);
-			else
-				buf_printf(out, "not fetched %s\n", s->url);
-			free(path);
-			continue;
-		}
-		if (glob(s->file, GLOB_ERR, NULL, &g) != 0) {
-			buf_printf(out, "no files for %s\n", s->file);
-			continue;
-		}
-		for (j = 0; j < g.gl_pathc && rc == 0; j++) {
-			unsigned long long size;
-			unsigned long crc;
-
-			rc = file_crc(g.gl_pathv[j], &size, &crc, e);
-			if (rc == 0)
-				buf_printf(out, "file %s %llu %08lx\n", g.gl_pathv[j], size, crc);
-		}
-		globfree(&g);
+		describe_source(&cfg->sources[i], out);
+		if (!cfg->sources[i].file)
+			rc = describe_fetched(cfg, i, out, files, e);
+		else
+			rc = describe_files(cfg, i, out, files, e);
 	}
 	if (rc == 0 && out->failed)
 		rc = err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");

@@ -1,22 +1,55 @@
 /*
  * inputs.h - what a normalize run reads, written down so the next run can
- * tell whether anything changed.
+ * tell whether anything changed, and so every period can name the exact
+ * bytes it came from (lineage.h).
  *
  * The description is plain text: the settings that shape period files
  * (timezone, currency, each source's entity, format and mapping) and, for
- * every export file a source's glob finds, its path, size and CRC-32. Two
+ * every export file a source's glob finds, its path, size and SHA-256. Two
  * runs over the same inputs give the same text byte for byte, so "nothing
- * changed" is a string comparison; reading a file for its CRC costs far
- * less than parsing it.
+ * changed" is a string comparison; reading a file for its hash costs far
+ * less than parsing it. Fetched bodies are not read at all: the fetch
+ * stage names them by their SHA-256 already (fetch.h).
  */
 #ifndef CRM_INPUTS_H
 #define CRM_INPUTS_H
 
+#include <stddef.h>
+
 #include "buf.h"
 #include "cfg.h"
 #include "err.h"
+#include "sha256.h"
 
-/* Append the description of cfg's inputs to `out` (initialised by the caller). */
-int inputs_describe(const struct cfg *cfg, struct buf *out, struct crm_err *e);
+/* One export file found, in the order normalize reads a source's files. */
+struct inputs_file {
+	size_t source;                    /* index in cfg->sources */
+	char *path;                       /* owned: the file (a fetched source's stored body) */
+	unsigned long long size;          /* bytes of the file as stored */
+	char sha256[SHA256_HEX_LEN + 1];  /* of those bytes, lowercase hex */
+};
+
+struct inputs_files {
+	struct inputs_file *v;            /* owned */
+	size_t n;
+};
+
+/*
+ * Append the description of cfg's inputs to `out` (initialised by the
+ * caller) and, when `files` is not NULL, list the files found in it
+ * (release with inputs_files_release, also after a failure).
+ */
+int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
+		    struct crm_err *e);
+
+void inputs_files_release(struct inputs_files *files);
+
+/* The entry for `path` of source `source`, or NULL. */
+const struct inputs_file *inputs_find(const struct inputs_files *files, size_t source,
+				      const char *path);
+
+/* Size and SHA-256 (hex) of a file's bytes, read in blocks. */
+int inputs_hash_file(const char *path, unsigned long long *size,
+		     char hex[SHA256_HEX_LEN + 1], struct crm_err *e);
 
 #endif

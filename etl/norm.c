@@ -26,6 +26,7 @@
 #include "inputs.h"
 #include "ins.h"
 #include "log.h"
+#include "text.h"
 #include "xmlr.h"
 
 #include "banned.h"
@@ -125,6 +126,7 @@ static void quarantine_row(struct norm *n, const char *file, long line, const ch
 	FILE *f = n->quarantine;
 
 	n->st->rows_rejected++;
+	n->files[n->cur_file].rows_rejected++;
 	csv_field(f, file, strlen(file));
 	fprintf(f, ",%ld,", line);
 	csv_field(f, field ? field : "", field ? strlen(field) : 0);
@@ -208,6 +210,43 @@ static void reader_close(struct reader *rd)
 	xmlr_free(rd->xml);
 }
 
+/*
+ * Start the lineage entry of an export file: hashed by inputs_describe
+ * already, unless it appeared since (then it is hashed here).
+ */
+static int add_file(struct norm *n, const struct cfg_source *src, const char *path,
+		    struct crm_err *e)
+{
+	size_t k = (size_t)(src - n->cfg->sources);
+	const struct inputs_file *in = inputs_find(&n->inputs, k, path);
+	struct norm_file *f;
+	char url[2048];
+	int rc = 0;
+
+	if (n->n_files == NORM_MAX_FILES)
+		return err_set(e, CRM_E_INPUT, "more than %d export files", NORM_MAX_FILES);
+	if (!(f = realloc(n->files, (n->n_files + 1) * sizeof(*f))))
+		return norm_nomem(e);
+	n->files = f;
+	f = &f[n->n_files];
+	memset(f, 0, sizeof(*f));
+	f->source = k;
+	if (in) {
+		f->bytes = in->size;
+		memcpy(f->sha256, in->sha256, sizeof(f->sha256));
+	} else {
+		unsigned long long size = 0;
+
+		rc = inputs_hash_file(path, &size, f->sha256, e);
+		f->bytes = size;
+	}
+	f->location = strdup(src->file ? path : text_url_redact(src->url, url, sizeof(url)));
+	if (!f->location)
+		rc = rc ? rc : norm_nomem(e);
+	n->cur_file = (uint32_t)n->n_files++;
+	return rc;
+}
+
 static int read_file(struct norm *n, const struct cfg_source *src, const char *path,
 		     struct crm_err *e)
 {
@@ -221,12 +260,15 @@ static int read_file(struct norm *n, const struct cfg_source *src, const char *p
 	int rc;
 
 	wanted_names(src, names);
-	rc = ins_open(path, &in, e);
+	rc = add_file(n, src, path, e);
+	if (rc == 0)
+		rc = ins_open(path, &in, e);
 	if (rc == 0)
 		rc = reader_open(src, in, names, &rd, e);
 	while (rc == 0 && (rc = reader_next(&rd, &rec, e)) == 1) {
 		rc = 0;
 		n->st->rows_read++;
+		n->files[n->cur_file].rows_read++;
 		if ((n->st->rows_read & 0xfffff) == 0)
 			log_progress("normalize: %llu rows read", (unsigned long long)n->st->rows_read);
 		if (norm_validate(n, t, &rec, &row, &bad)) {
@@ -406,7 +448,7 @@ static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e
 			note_signup(n, &row);
 		}
 		m = norm_month_spill(n, r.period, e);
-		rc = m ? norm_spill_put(m, r.entity, r.period, r.payload, r.len, e) : e->code;
+		rc = m ? norm_spill_put(m, &r, e) : e->code;
 	}
 	free(dropped);
 	free(data);
@@ -545,6 +587,11 @@ static void teardown(struct norm *n)
 	free(n->periods_dir);
 	free(n->quarantine_dir);
 	free(n->custs);
+	for (i = 0; i < (int)n->n_files; i++)
+		free(n->files[i].location);
+	free(n->files);
+	free(n->signups);
+	inputs_files_release(&n->inputs);
 	hmap_release(&n->cust_ids);
 	hmap_release(&n->strs);
 	buf_release(&n->rec);
@@ -576,6 +623,16 @@ static double cpu_seconds(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The time now, UTC, as in restatement lines: 2026-11-24T21:40:00Z. */
+static void utc_now(char *out, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm) || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, n, "1970-01-01T00:00:00Z");
 }
 
 /*
@@ -614,11 +671,13 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	st->first_period = st->last_period = -1;
 	buf_init(&inputs, 1 << 26);
 	sweep(cfg);
-	rc = inputs_describe(cfg, &inputs, e);
+	rc = inputs_describe(cfg, &inputs, &n.inputs, e);
 	if (rc == 0 && inputs_unchanged(cfg, &inputs, &inputs_path) && !opts->force && !opts->has_range) {
 		st->unchanged_inputs = 1;
+		inputs_files_release(&n.inputs);
 		goto done;
 	}
+	utc_now(n.run_time, sizeof(n.run_time));
 	n.cfg = cfg;
 	n.opts = opts;
 	n.st = st;

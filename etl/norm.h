@@ -11,7 +11,9 @@
  *   2. per bucket, keep the last valid occurrence of each id and move the
  *      survivors into their month's spill file;
  *   3. per month, sort the rows into canonical order and write the period
- *      file atomically, unless the same bytes are already there.
+ *      file atomically, unless the same bytes are already there, then its
+ *      lineage record P.lineage (lineage.h: the files it came from, their
+ *      SHA-256, and its restatements).
  * The customers dimension (customers.crmp) is written last. Nothing in
  * periods/ is touched when the reject ratio is exceeded.
  *

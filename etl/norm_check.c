@@ -67,6 +67,7 @@ int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
 	c->signup_day = (int32_t)r->iv[1];
 	c->churn_day = r->present[6] ? (int32_t)r->iv[6] : NO_DAY;
 	c->derived = 0;
+	c->file = (uint16_t)n->cur_file;
 	for (i = 0; i < 4; i++) {
 		c->attr[i] = r->present[2 + i] ? intern(n, r->sv[2 + i], r->sl[2 + i]) : 0;
 		if (c->attr[i] == UINT32_MAX)

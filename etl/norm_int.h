@@ -13,6 +13,7 @@
 #include "cfg.h"
 #include "crmp.h"
 #include "hmap.h"
+#include "inputs.h"
 #include "norm.h"
 #include "rec.h"
 #include "tables.h"
@@ -37,7 +38,19 @@ struct cust {
 	int32_t churn_day;   /* NO_DAY: none */
 	uint32_t attr[4];    /* channel, region, tier, referred_by */
 	uint8_t derived;
+	uint16_t file;       /* index in norm.files of the row that won (not for derived) */
 };
+
+/* An export file read, for the lineage records (lineage.h). */
+struct norm_file {
+	size_t source;             /* index in cfg->sources */
+	char *location;            /* owned: the path, or the URL without credentials */
+	char sha256[SHA256_HEX_LEN + 1];
+	uint64_t bytes;            /* size of the file as stored */
+	uint64_t rows_read, rows_rejected;
+};
+
+#define NORM_MAX_FILES 65535       /* norm_file indexes are 16 bits in struct cust */
 
 struct spill {
 	FILE *f;
@@ -64,6 +77,13 @@ struct norm {
 	int first, last;         /* months with data, -1 when none */
 	struct buf rec;          /* scratch for one encoded record */
 
+	struct inputs_files inputs;  /* files found and hashed by inputs_describe */
+	struct norm_file *files; /* files read, in reading order */
+	size_t n_files;
+	uint32_t cur_file;       /* index of the file being read in pass 1 */
+	uint64_t *signups;       /* [period - first][file]: customers whose signup is in the period */
+	char run_time[24];       /* UTC time of this run, for restatement lines */
+
 	FILE *quarantine;        /* of the source being read */
 	char *quarantine_tmp, *quarantine_path;
 };
@@ -71,6 +91,7 @@ struct norm {
 /* One spill record as found in a buffer. */
 struct srec {
 	int entity, period;
+	uint32_t file;           /* index in norm.files of the file it came from */
 	const unsigned char *payload;
 	size_t len;
 };
@@ -101,8 +122,7 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 		    struct row *r, size_t stop, size_t *prefix);
 int norm_spill_open(struct spill *s, const char *dir, const char *name, struct crm_err *e);
 void norm_spill_close(struct spill *s);
-int norm_spill_put(struct spill *s, int entity, int period, const unsigned char *payload,
-		   size_t len, struct crm_err *e);
+int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, struct crm_err *e);
 int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
 		  struct crm_err *e);

@@ -1,7 +1,8 @@
 /*
  * norm_spill.c - normalize: spill files, the on-disk queues between passes.
  *
- * A spill record: u8 entity, varint period, varint payload length, payload.
+ * A spill record: u8 entity, varint period, varint file (index in
+ * norm.files, for lineage), varint payload length, payload.
  * The payload is the table's columns in order (tables.c), each a presence
  * byte then a zigzag varint (integers) or a varint length and the bytes
  * (strings). Id columns come first in every table, so the dedupe key of a
@@ -102,22 +103,21 @@ void norm_spill_close(struct spill *s)
 	s->path = NULL;
 }
 
-int norm_spill_put(struct spill *s, int entity, int period, const unsigned char *payload,
-		     size_t len, struct crm_err *e)
+int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
 {
-	unsigned char head[24];
+	unsigned char head[32];
 	size_t h = 0;
-	uint64_t vals[2] = { (uint64_t)period, len }, v;
+	uint64_t vals[3] = { (uint64_t)r->period, r->file, r->len }, v;
 	int i;
 
-	head[h++] = (unsigned char)entity;
-	for (i = 0; i < 2; i++)
+	head[h++] = (unsigned char)r->entity;
+	for (i = 0; i < 3; i++)
 		for (v = vals[i];; v >>= 7) {
 			head[h++] = (unsigned char)(v < 0x80 ? v : (v & 0x7f) | 0x80);
 			if (v < 0x80)
 				break;
 		}
-	if (fwrite(head, 1, h, s->f) != h || fwrite(payload, 1, len, s->f) != len)
+	if (fwrite(head, 1, h, s->f) != h || fwrite(r->payload, 1, r->len, s->f) != r->len)
 		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
 	return 0;
 }
@@ -178,22 +178,25 @@ int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
 	} else if (!(s = norm_month_spill(n, period, e))) {
 		return e->code;
 	}
-	return norm_spill_put(s, (int)t->entity, period, n->rec.data, n->rec.len, e);
+	return norm_spill_put(s, &(struct srec){ (int)t->entity, period, n->cur_file, n->rec.data,
+						  n->rec.len }, e);
 }
 
 
 
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r)
 {
-	uint64_t period, len;
+	uint64_t period, file, len;
 
 	if (*p >= end)
 		return 0;
 	r->entity = *(*p)++;
 	if (r->entity >= ENT_COUNT || buf_get_varint(p, end, &period) ||
+	    buf_get_varint(p, end, &file) || file > NORM_MAX_FILES ||
 	    buf_get_varint(p, end, &len) || len > (uint64_t)(end - *p))
 		return -1;
 	r->period = (int)period;
+	r->file = (uint32_t)file;
 	r->payload = *p;
 	r->len = (size_t)len;
 	*p += len;

@@ -5,12 +5,14 @@
  */
 #include "norm_int.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fsx.h"
+#include "lineage.h"
 #include "log.h"
 #include "period.h"
 #include "sortx.h"
@@ -272,52 +274,91 @@ static int add_meta(struct crmp_writer *w, const struct norm *n, const char *wha
 	return rc;
 }
 
-/* Sum of the amount column (index 4) of orders, old file or new rows. */
-static int64_t old_revenue(const struct crmp_file *f)
+/* The first money column of a table, or -1: its sum is the table's total. */
+static int money_col(const struct tab_def *t)
+{
+	size_t c;
+
+	for (c = 0; c < t->n_cols; c++)
+		if (t->cols[c].kind == TK_MONEY)
+			return (int)c;
+	return -1;
+}
+
+/* Sum of the first money column of table `name` in an old period file. */
+static int64_t old_total(const struct crmp_file *f, const struct tab_def *td)
 {
 	struct crm_err e = { 0 };
-	int t = crmp_find_table(f, "orders"), c = crmp_find_column(f, t, "amount");
+	int mc = money_col(td), t = crmp_find_table(f, td->name);
+	int c = t >= 0 && mc >= 0 ? crmp_find_column(f, t, td->cols[mc].name) : -1;
 	uint64_t rows = t >= 0 ? crmp_table_info(f, (size_t)t)->rows : 0, i;
-	int64_t *v = malloc((rows ? rows : 1) * sizeof(*v)), sum = 0;
+	int64_t *v = c >= 0 ? malloc((rows ? rows : 1) * sizeof(*v)) : NULL, sum = 0;
 
-	if (v && c >= 0 && crmp_read_int(f, t, c, v, NULL, &e) == 0)
+	if (v && crmp_read_int(f, t, c, v, NULL, &e) == 0)
 		for (i = 0; i < rows; i++)
 			sum += v[i];
 	free(v);
 	return sum;
 }
 
-/*
- * Say what changed when an existing period file is replaced (a
- * restatement): rows per table and order revenue, old -> new.
- */
-static void log_restatement(const char *path, const struct cols *tabs, const char *name)
+static int64_t new_total(const struct cols *c)
 {
-	struct crm_err e = { 0 };
-	struct crmp_file *old = NULL;
-	char line[768], a[32], b[32];
-	size_t len = 0, k, i;
-	int64_t revenue = 0;
+	int mc = money_col(c->t);
+	int64_t sum = 0;
+	size_t i;
 
-	if (crmp_open(path, &old, &e) != 0) {
+	for (i = 0; mc >= 0 && i < c->rows; i++)
+		if (c->pres[mc][i])
+			sum += c->iv[mc][i];
+	return sum;
+}
+
+/*
+ * What changed when an existing period file is replaced (a restatement):
+ * rows and totals per table, old -> new, into the lineage record (one line
+ * per table) and the log (tables whose rows changed, order amounts).
+ */
+static int restatement(const char *path, const struct cols *tabs, const char *name,
+		       const char *when, struct lineage *lin, struct crm_err *e)
+{
+	struct crmp_file *old = NULL;
+	struct crm_err ignored = { 0 };
+	struct lineage_change ch;
+	char line[768], a[32], b[32];
+	size_t len = 0, k;
+	uint32_t seq = lineage_next_seq(lin);
+	int rc = 0;
+
+	if (crmp_open(path, &old, &ignored) != 0) {
 		log_warn("normalize: replacing unreadable %s", path);
-		return;
+		return 0;
 	}
 	line[0] = '\0';
-	for (k = ENT_ORDERS; k < ENT_COUNT && len < sizeof(line); k++) {
+	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
 		int t = crmp_find_table(old, tabs[k].t->name);
-		uint64_t before = t >= 0 ? crmp_table_info(old, (size_t)t)->rows : 0;
 
-		if (before != tabs[k].rows)
-			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %zu rows;",
-						tabs[k].t->name, (unsigned long long)before, tabs[k].rows);
+		memset(&ch, 0, sizeof(ch));
+		ch.seq = seq;
+		memcpy(ch.when, when, LINEAGE_TIME_LEN); /* run_time has exactly this shape */
+		ch.table = tabs[k].t->name;
+		ch.old_rows = t >= 0 ? crmp_table_info(old, (size_t)t)->rows : 0;
+		ch.new_rows = tabs[k].rows;
+		ch.has_total = money_col(tabs[k].t) >= 0;
+		ch.old_total = ch.has_total ? old_total(old, tabs[k].t) : 0;
+		ch.new_total = ch.has_total ? new_total(&tabs[k]) : 0;
+		rc = lineage_add_change(lin, &ch, e);
+		if (ch.old_rows != ch.new_rows && len < sizeof(line))
+			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %llu rows;",
+						ch.table, (unsigned long long)ch.old_rows,
+						(unsigned long long)ch.new_rows);
+		if (k == ENT_ORDERS) {
+			val_format_money(ch.old_total, a);
+			val_format_money(ch.new_total, b);
+		}
 	}
-	for (i = 0; i < tabs[ENT_ORDERS].rows; i++)
-		revenue += tabs[ENT_ORDERS].iv[4][i];
-	val_format_money(old_revenue(old), a);
-	val_format_money(revenue, b);
 	crmp_close(old);
 	log_info("normalize: restated %s:%s order amounts %s -> %s", name, line, a, b);
+	return rc;
 }
 
 /* What writing one month did; months are written in parallel, then added up. */
@@ -335,7 +376,7 @@ struct month_out {
  */
 static int publish(const struct norm *n, struct crmp_writer *w, const char *path,
 		   const struct cols *tabs, const char *name, struct month_out *mo,
-		   struct crm_err *e)
+		   struct lineage *lin, struct crm_err *e)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -348,7 +389,7 @@ static int publish(const struct norm *n, struct crmp_writer *w, const char *path
 	}
 	if (rc == 0 && existed && !fsx_same_content(path, data, len)) {
 		mo->restated++;
-		log_restatement(path, tabs, name);
+		rc = restatement(path, tabs, name, n->run_time, lin, e);
 	}
 	if (rc == 0)
 		rc = fsx_write_atomic(path, data, len, e);
@@ -380,6 +421,80 @@ static int presize(struct cols *tabs, const unsigned char *data, size_t len, str
 	return 0;
 }
 
+/* Customers of file `file` whose signup falls in `period` (see count_signups). */
+static uint64_t signups(const struct norm *n, int period, size_t file)
+{
+	return n->signups ? n->signups[(size_t)(period - n->first) * n->n_files + file] : 0;
+}
+
+/*
+ * Start the lineage of a period: the restatements of its previous record
+ * (kept alive in *old, which the new one borrows from) and a line per file
+ * with rows kept in it. A damaged old record loses its history, said in
+ * the log; it never stops the run.
+ */
+static int lineage_start(const struct norm *n, int period, const char *path, const uint64_t *kept,
+			 struct lineage *old, struct lineage *lin, struct crm_err *e)
+{
+	struct crm_err le = { 0 };
+	char msg[1024];
+	size_t i;
+	int rc = 0;
+
+	memset(lin, 0, sizeof(*lin));
+	lin->period = period;
+	if (lineage_read(path, old, &le) != 0 && !(le.code == CRM_E_INPUT && le.sys_errno == ENOENT))
+		log_warn("normalize: restatement history lost: %s", err_format(&le, msg, sizeof(msg)));
+	for (i = 0; rc == 0 && i < old->n_changes; i++)
+		rc = lineage_add_change(lin, &old->changes[i], e);
+	for (i = 0; rc == 0 && i < n->n_files; i++) {
+		const struct norm_file *f = &n->files[i];
+		const struct cfg_source *src = &n->cfg->sources[f->source];
+		struct lineage_file lf;
+
+		memset(&lf, 0, sizeof(lf));
+		lf.kept = src->entity == ENT_CUSTOMERS ? signups(n, period, i) : kept[i];
+		if (lf.kept == 0)
+			continue;
+		lf.source = src->name;
+		lf.entity = schema_entity(src->entity)->name;
+		lf.location = f->location;
+		memcpy(lf.sha256, f->sha256, sizeof(lf.sha256));
+		lf.bytes = f->bytes;
+		lf.rows_read = f->rows_read;
+		lf.rows_rejected = f->rows_rejected;
+		lf.table = tab_for_entity(src->entity)->name;
+		rc = lineage_add_file(lin, &lf, e);
+	}
+	return rc;
+}
+
+/* Load a month's spill file into columns, counting the rows kept per file. */
+static int load_month(const struct norm *n, struct spill *s, struct cols *tabs, uint64_t *kept,
+		      unsigned char **data, struct crm_err *e)
+{
+	const unsigned char *p, *end;
+	struct srec r;
+	struct row row;
+	size_t len = 0;
+	int got, rc = 0;
+
+	*data = NULL;
+	if (s)
+		rc = norm_spill_load(s, data, &len, e);
+	rc = rc ? rc : presize(tabs, *data, len, e);
+	for (p = *data, end = *data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;) {
+		if (got < 0 || r.entity == ENT_CUSTOMERS || r.file >= n->n_files ||
+		    norm_decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
+			rc = norm_damaged_spill(s, e);
+		else if (cols_add(&tabs[r.entity], &row))
+			rc = norm_nomem(e);
+		else
+			kept[r.file]++;
+	}
+	return rc;
+}
+
 static int write_month(const struct norm *n, int period, struct month_out *mo,
 		       struct crm_err *e)
 {
@@ -387,28 +502,18 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 				  ? &n->months[period - n->month_base] : NULL;
 	struct cols tabs[ENT_COUNT];
 	struct crmp_writer *w = NULL;
+	struct lineage lin = { 0 }, old = { 0 };
 	struct meta meta;
 	unsigned char *data = NULL;
-	const unsigned char *p, *end;
-	char text[PERIOD_TEXT_MAX], name[32], *path = NULL;
-	struct srec r;
-	struct row row;
-	size_t len = 0, k;
-	int got, rc = 0;
+	uint64_t *kept = calloc(n->n_files + 1, sizeof(*kept));
+	char text[PERIOD_TEXT_MAX], name[32], *path = NULL, *lpath = NULL;
+	size_t k;
+	int rc = kept ? 0 : norm_nomem(e);
 
 	memset(tabs, 0, sizeof(tabs));
 	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
 		tabs[k].t = tab_for_entity((enum schema_entity)k);
-	if (s)
-		rc = norm_spill_load(s, &data, &len, e);
-	rc = rc ? rc : presize(tabs, data, len, e);
-	for (p = data, end = data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;) {
-		if (got < 0 || r.entity == ENT_CUSTOMERS ||
-		    norm_decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
-			rc = norm_damaged_spill(s, e);
-		else if (cols_add(&tabs[r.entity], &row))
-			rc = norm_nomem(e);
-	}
+	rc = rc ? rc : load_month(n, s, tabs, kept, &data, e);
 	period_format(period, text);
 	snprintf(name, sizeof(name), "%s.crmp", text);
 	w = crmp_writer_new(CRMP_PERIOD, period);
@@ -425,13 +530,25 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 	}
 	if (rc == 0 && !(path = norm_join(n->periods_dir, name)))
 		rc = norm_nomem(e);
+	snprintf(name, sizeof(name), "%s.lineage", text);
+	if (rc == 0 && !(lpath = norm_join(n->periods_dir, name)))
+		rc = norm_nomem(e);
 	if (rc == 0)
-		rc = publish(n, w, path, tabs, text, mo, e);
+		rc = lineage_start(n, period, lpath, kept, &old, &lin, e);
+	if (rc == 0)
+		rc = publish(n, w, path, tabs, text, mo, &lin, e);
+	/* After the period file: the record describes what is there. */
+	if (rc == 0)
+		rc = lineage_write(lpath, &lin, NULL, e);
 	crmp_writer_free(w);
 	for (k = 0; k < ENT_COUNT; k++)
 		cols_release(&tabs[k]);
+	lineage_release(&lin);
+	lineage_release(&old);
+	free(kept);
 	free(data);
 	free(path);
+	free(lpath);
 	if (s)
 		norm_spill_close(s);
 	return rc;
@@ -521,6 +638,30 @@ static void widen_to_signups(struct norm *n)
 	}
 }
 
+/*
+ * Customers are not in period files, but their signups give each period
+ * its new customers: count them per period and per customers file, once,
+ * before the months are written in parallel.
+ */
+static int count_signups(struct norm *n, struct crm_err *e)
+{
+	size_t i;
+
+	if (n->first < 0 || n->n_files == 0)
+		return 0;
+	n->signups = calloc((size_t)(n->last - n->first + 1) * n->n_files, sizeof(*n->signups));
+	if (!n->signups)
+		return norm_nomem(e);
+	for (i = 0; i < n->n_custs; i++) {
+		const struct cust *c = &n->custs[i];
+
+		if (!c->derived && c->signup_day != NO_DAY && c->file < n->n_files)
+			n->signups[(size_t)(norm_period_of_day(c->signup_day) - n->first) * n->n_files +
+				   c->file]++;
+	}
+	return 0;
+}
+
 /* Months are independent: workers take the next one until none is left. */
 struct pool {
 	const struct norm *n;
@@ -570,6 +711,8 @@ int norm_write_periods(struct norm *n, struct crm_err *e)
 	int p, i, k, started = 0, rc = 0;
 
 	widen_to_signups(n);
+	if (count_signups(n, e))
+		return e->code;
 	if (n->opts->has_range && (n->first < 0 || n->opts->to < n->first || n->opts->from > n->last))
 		log_warn("normalize: no data in %s..%s", period_format(n->opts->from, a),
 			 period_format(n->opts->to, b));

@@ -1,12 +1,21 @@
 /*
  * sha256.c - SHA-256 after FIPS 180-4 section 6.2 (see sha256.h).
  *
- * Written for clarity over speed: hashing is never the bottleneck next to
- * the network. Owns nothing; does not do HMAC or any other construction.
+ * The portable compression function is written for clarity. Normalize
+ * hashes every export (gigabytes) for its lineage records, so on x86-64
+ * CPUs with the SHA extensions (sha_ni) blocks go through those
+ * instructions instead: about six times faster, chosen once at run time.
+ * Owns nothing; does not do HMAC or any other construction.
  */
 #include "sha256.h"
 
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SHA256_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "banned.h"
 
@@ -52,6 +61,90 @@ static void compress(uint32_t h[8], const unsigned char *p)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+#ifdef SHA256_X86
+/*
+ * The SHA extensions keep the state as two vectors, ABEF and CDGH;
+ * sha256rnds2 does two rounds, sha256msg1/msg2 the message schedule four
+ * words at a time (Intel SHA extensions reference, "SHA-256 rounds").
+ */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void compress_ni(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+	const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i dcba = _mm_loadu_si128((const __m128i *)&h[0]);
+	__m128i hgfe = _mm_loadu_si128((const __m128i *)&h[4]);
+	__m128i cdab = _mm_shuffle_epi32(dcba, 0xB1), efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+	__m128i abef = _mm_alignr_epi8(cdab, efgh, 8), cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+	__m128i m[4], fe_ba, dchg;
+
+	for (; blocks; blocks--, p += 64) {
+		__m128i save_abef = abef, save_cdgh = cdgh;
+		int g;
+
+		for (g = 0; g < 16; g++) {
+			__m128i wk;
+
+			if (g < 4) {
+				m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), swap);
+			} else {
+				/* W[t] = W[t-16] + s0(W[t-15]) + W[t-7] + s1(W[t-2]), four at a time */
+				__m128i x = _mm_sha256msg1_epu32(m[g & 3], m[(g + 1) & 3]);
+
+				x = _mm_add_epi32(x, _mm_alignr_epi8(m[(g + 3) & 3], m[(g + 2) & 3], 4));
+				m[g & 3] = _mm_sha256msg2_epu32(x, m[(g + 3) & 3]);
+			}
+			wk = _mm_add_epi32(m[g & 3], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+		}
+		abef = _mm_add_epi32(abef, save_abef);
+		cdgh = _mm_add_epi32(cdgh, save_cdgh);
+	}
+	fe_ba = _mm_shuffle_epi32(abef, 0x1B);
+	dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(fe_ba, dchg, 0xF0));
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, fe_ba, 8));
+}
+
+/* 1 when the CPU has the SHA extensions and SSSE3/SSE4.1 (asked once). */
+static int have_sha_ni(void)
+{
+	static int known = -1;
+	unsigned a, b, c, d;
+
+	if (known < 0) {
+		int sse = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1);
+		int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+
+		known = sse && sha; /* a benign race: every thread computes the same value */
+	}
+	return known;
+}
+#endif
+
+static int accel = 1; /* sha256_set_accel */
+
+int sha256_set_accel(int on)
+{
+	int was = accel;
+
+	accel = on;
+	return was;
+}
+
+/* Compress `blocks` consecutive 64-byte blocks. */
+static void compress_blocks(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+#ifdef SHA256_X86
+	if (accel && have_sha_ni()) {
+		compress_ni(h, p, blocks);
+		return;
+	}
+#endif
+	for (; blocks; blocks--, p += 64)
+		compress(h, p);
+}
+
 void sha256_init(struct sha256 *c)
 {
 	static const uint32_t iv[8] = {
@@ -80,11 +173,12 @@ void sha256_update(struct sha256 *c, const void *data, size_t len)
 		len -= take;
 		if (c->fill < 64)
 			return;
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
-	for (; len >= 64; p += 64, len -= 64)
-		compress(c->h, p);
+	compress_blocks(c->h, p, len / 64);
+	p += len / 64 * 64;
+	len %= 64;
 	if (len) {
 		memcpy(c->block, p, len);
 		c->fill = len;
@@ -99,13 +193,13 @@ void sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN])
 	c->block[c->fill++] = 0x80;
 	if (c->fill > 56) {
 		memset(c->block + c->fill, 0, 64 - c->fill);
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
 	memset(c->block + c->fill, 0, 56 - c->fill);
 	for (i = 0; i < 8; i++)
 		c->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-	compress(c->h, c->block);
+	compress_blocks(c->h, c->block, 1);
 	for (i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(c->h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

@@ -32,6 +32,13 @@ void sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN]);
 /* Digest as 64 lowercase hex digits plus NUL into `hex`; returns hex. */
 char *sha256_hex(const unsigned char digest[SHA256_LEN], char hex[SHA256_HEX_LEN + 1]);
 
+/*
+ * Whether blocks may go through the CPU's SHA instructions when it has
+ * them (the default, 1) or always through the portable code (0): for
+ * tests that compare the two. Returns the previous setting.
+ */
+int sha256_set_accel(int on);
+
 /* One-shot: hex digest of `len` bytes. */
 char *sha256_hex_of(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
 
