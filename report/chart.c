@@ -1,8 +1,9 @@
 /*
  * chart.c - line and bar charts with libharu paths (see chart.h).
  *
- * Deliberately plain: one series per chart, light grid lines at nice ticks,
- * no legend (the section title names the metric). Sizes are fixed in
+ * Deliberately plain: light grid lines at nice ticks, no legend (the
+ * section title names the metric; a caller of chart_lines draws its own
+ * key). Sizes are fixed in
  * points for a phone-readable A4 page; the caller picks the box.
  */
 #include <math.h>
@@ -15,82 +16,115 @@
 #define TICK_SIZE 7.0f
 #define LABEL_SIZE 6.5f
 
-void chart_line(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s)
+/* Where a line chart's plot area is and how its y axis maps values. */
+struct axes {
+	float px0, px1, py0, py1;  /* plot area, points */
+	double t0, step;           /* first tick and the step between ticks */
+	int ticks;
+	size_t n;                  /* points on the x axis */
+};
+
+static float ax_x(const struct axes *a, size_t k)
 {
-	double lo = INFINITY, hi = -INFINITY, t0, step;
-	float px0, py0, px1, py1, prev_x = 0, prev_y = 0, lab_w = 0;
-	int ticks, i, have_prev = 0, last = -1, every;
-	size_t k;
+	if (a->n < 2)
+		return (a->px0 + a->px1) / 2;
+	return a->px0 + (a->px1 - a->px0) * (float)k / (float)(a->n - 1);
+}
+
+static float ax_y(const struct axes *a, double v)
+{
+	return a->py0 + (float)((v - a->t0) / (a->step * (a->ticks - 1))) * (a->py1 - a->py0);
+}
+
+/*
+ * The axes of series s[0..ns) (same x labels and kind as s[0]): y range
+ * over every present value, nice ticks with a grid, x ticks and labels
+ * thinned until they do not touch. right_room points are left free on
+ * the right (for a call-out).
+ */
+static void draw_axes(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s,
+		      size_t ns, float right_room, struct axes *a)
+{
+	double lo = INFINITY, hi = -INFINITY;
+	float lab_w = 0;
+	int i, every;
+	size_t j, k;
 	char buf[FMT_MAX];
 
-	for (k = 0; k < s->n; k++)
-		if (s->has[k]) {
-			lo = fmin(lo, s->y[k]);
-			hi = fmax(hi, s->y[k]);
-			last = (int)k;
-		}
-	if (last < 0) {
+	for (j = 0; j < ns; j++)
+		for (k = 0; k < s[j].n; k++)
+			if (s[j].has[k]) {
+				lo = fmin(lo, s[j].y[k]);
+				hi = fmax(hi, s[j].y[k]);
+			}
+	if (lo > hi) {
 		lo = 0;
 		hi = 1;
 	}
+	/* amounts read against zero unless that squashes the line */
 	if (s->kind == FMT_COUNT || s->kind == FMT_MONEY) {
 		if (lo > 0 && lo < hi * 0.5)
 			lo = 0;
 	}
-	ticks = fmt_nice_ticks(lo, hi, 4, &t0, &step);
-	for (i = 0; i < ticks; i++) {
-		float tw = pdf_text_width(p, fmt_tick(buf, sizeof(buf), s->kind, t0 + step * i, step,
-						      s->currency), TICK_SIZE, 0);
+	a->n = s->n;
+	a->ticks = fmt_nice_ticks(lo, hi, 4, &a->t0, &a->step);
+	for (i = 0; i < a->ticks; i++) {
+		float tw = pdf_text_width(p, fmt_tick(buf, sizeof(buf), s->kind, a->t0 + a->step * i,
+						      a->step, s->currency), TICK_SIZE, 0);
 		if (tw > lab_w)
 			lab_w = tw;
 	}
-	px0 = x + lab_w + 6;
-	/* room on the right for the last value's label */
-	px1 = x + w - 8;
-	if (last >= 0)
-		px1 -= pdf_text_width(p, fmt_value(buf, sizeof(buf), s->kind, s->y[last], s->currency),
-				      7.5f, 1) + 5;
-	py0 = y + 16;
-	py1 = y + h - 6;
-	/* grid and y ticks */
-	for (i = 0; i < ticks; i++) {
-		double v = t0 + step * i;
-		float gy = py0 + (float)((v - t0) / (step * (ticks - 1))) * (py1 - py0);
+	a->px0 = x + lab_w + 6;
+	a->px1 = x + w - 8 - right_room;
+	a->py0 = y + 16;
+	a->py1 = y + h - 6;
+	for (i = 0; i < a->ticks; i++) {
+		double v = a->t0 + a->step * i;
+		float gy = ax_y(a, v);
 
-		pdf_line(p, px0, gy, px1, gy, i == 0 ? 0.8f : 0.4f, i == 0 ? PDF_GREY : PDF_RULE);
-		pdf_text(p, px0 - 4, gy - 2.4f, fmt_tick(buf, sizeof(buf), s->kind, v, step, s->currency),
+		pdf_line(p, a->px0, gy, a->px1, gy, i == 0 ? 0.8f : 0.4f, i == 0 ? PDF_GREY : PDF_RULE);
+		pdf_text(p, a->px0 - 4, gy - 2.4f, fmt_tick(buf, sizeof(buf), s->kind, v, a->step, s->currency),
 			 TICK_SIZE, 0, PDF_RIGHT, PDF_GREY);
 	}
-	pdf_line(p, px0, py0, px0, py1, 0.8f, PDF_GREY);
-	/* x ticks and labels: thin them until they do not touch */
+	pdf_line(p, a->px0, a->py0, a->px0, a->py1, 0.8f, PDF_GREY);
 	every = 1;
 	if (s->n > 1) {
-		float slot = (px1 - px0) / (float)(s->n - 1);
+		float slot = (a->px1 - a->px0) / (float)(s->n - 1);
 		float lw = pdf_text_width(p, s->xlabels[0], LABEL_SIZE, 0) + 4;
 
-		while (slot * every < lw)
+		while (slot * (float)every < lw)
 			every++;
 	}
 	for (k = 0; k < s->n; k++) {
-		float gx = s->n > 1 ? px0 + (px1 - px0) * (float)k / (float)(s->n - 1) : (px0 + px1) / 2;
+		float gx = ax_x(a, k);
 
-		pdf_line(p, gx, py0, gx, py0 - 3, 0.6f, PDF_GREY);
+		pdf_line(p, gx, a->py0, gx, a->py0 - 3, 0.6f, PDF_GREY);
 		if ((s->n - 1 - k) % (size_t)every == 0)
 			pdf_text(p, gx, y + 3, s->xlabels[k], LABEL_SIZE, 0, PDF_CENTER, PDF_GREY);
 	}
-	/* the line, broken where a value is missing */
-	HPDF_Page_SetRGBStroke(p->page, PDF_ACCENT.r, PDF_ACCENT.g, PDF_ACCENT.b);
+}
+
+/* The line of one series, broken where a value is missing, and a dot on each point. */
+static void draw_series(struct pdf *p, const struct axes *a, const struct chart_series *s,
+			struct pdf_rgb c, int dashed)
+{
+	float prev_x = 0, prev_y = 0;
+	int have_prev = 0;
+	size_t k;
+
+	HPDF_Page_SetRGBStroke(p->page, c.r, c.g, c.b);
 	HPDF_Page_SetLineWidth(p->page, 1.6f);
 	HPDF_Page_SetLineJoin(p->page, HPDF_ROUND_JOIN);
+	if (dashed)
+		HPDF_Page_SetDash(p->page, (const HPDF_UINT16[]){ 4, 2 }, 2, 0);
 	for (k = 0; k < s->n; k++) {
-		float gx = s->n > 1 ? px0 + (px1 - px0) * (float)k / (float)(s->n - 1) : (px0 + px1) / 2;
-		float gy;
+		float gx = ax_x(a, k), gy;
 
 		if (!s->has[k]) {
 			have_prev = 0;
 			continue;
 		}
-		gy = py0 + (float)((s->y[k] - t0) / (step * (ticks - 1))) * (py1 - py0);
+		gy = ax_y(a, s->y[k]);
 		if (have_prev) {
 			HPDF_Page_MoveTo(p->page, prev_x, prev_y);
 			HPDF_Page_LineTo(p->page, gx, gy);
@@ -100,22 +134,55 @@ void chart_line(struct pdf *p, float x, float y, float w, float h, const struct 
 		prev_y = gy;
 		have_prev = 1;
 	}
+	if (dashed)
+		HPDF_Page_SetDash(p->page, NULL, 0, 0);
 	HPDF_Page_SetLineJoin(p->page, HPDF_MITER_JOIN);
-	for (k = 0; k < s->n; k++) {
-		float gx = s->n > 1 ? px0 + (px1 - px0) * (float)k / (float)(s->n - 1) : (px0 + px1) / 2;
-		float gy;
-
-		if (!s->has[k])
-			continue;
-		gy = py0 + (float)((s->y[k] - t0) / (step * (ticks - 1))) * (py1 - py0);
-		HPDF_Page_SetRGBFill(p->page, PDF_ACCENT.r, PDF_ACCENT.g, PDF_ACCENT.b);
-		HPDF_Page_Circle(p->page, gx, gy, (int)k == last ? 3.0f : 1.6f);
-		HPDF_Page_Fill(p->page);
-		if ((int)k == last) {
-			fmt_value(buf, sizeof(buf), s->kind, s->y[k], s->currency);
-			pdf_text(p, gx + 5, gy - 2.5f, buf, 7.5f, 1, PDF_LEFT, PDF_ACCENT);
+	HPDF_Page_SetRGBFill(p->page, c.r, c.g, c.b);
+	for (k = 0; k < s->n; k++)
+		if (s->has[k]) {
+			HPDF_Page_Circle(p->page, ax_x(a, k), ax_y(a, s->y[k]), 1.6f);
+			HPDF_Page_Fill(p->page);
 		}
+}
+
+void chart_line(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s)
+{
+	struct axes a;
+	float room = 0;
+	int last = -1;
+	size_t k;
+	char buf[FMT_MAX];
+
+	for (k = 0; k < s->n; k++)
+		if (s->has[k])
+			last = (int)k;
+	/* room on the right for the last value's label */
+	if (last >= 0)
+		room = pdf_text_width(p, fmt_value(buf, sizeof(buf), s->kind, s->y[last], s->currency),
+				      7.5f, 1) + 5;
+	draw_axes(p, x, y, w, h, s, 1, room, &a);
+	draw_series(p, &a, s, PDF_ACCENT, 0);
+	if (last >= 0) {
+		float gx = ax_x(&a, (size_t)last), gy = ax_y(&a, s->y[last]);
+
+		HPDF_Page_Circle(p->page, gx, gy, 3.0f);
+		HPDF_Page_Fill(p->page);
+		fmt_value(buf, sizeof(buf), s->kind, s->y[last], s->currency);
+		pdf_text(p, gx + 5, gy - 2.5f, buf, 7.5f, 1, PDF_LEFT, PDF_ACCENT);
 	}
+}
+
+void chart_lines(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s,
+		 const struct chart_style *st, size_t n)
+{
+	struct axes a;
+	size_t j;
+
+	if (n == 0)
+		return;
+	draw_axes(p, x, y, w, h, s, n, 0, &a);
+	for (j = 0; j < n; j++)
+		draw_series(p, &a, &s[j], st[j].color, st[j].dashed);
 }
 
 void chart_bars(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s)

@@ -1,6 +1,7 @@
 /*
  * chart.h - charts drawn as vector graphics on a report page: a line chart
- * of a metric over periods and horizontal bars comparing segments.
+ * of a metric over periods (or several lines on shared axes), horizontal
+ * bars comparing segments, step curves and heatmap colours.
  *
  * A chart is drawn inside a box given in points (x, y the bottom left);
  * the axes, ticks and labels are inside the box, so a caller lays charts
@@ -28,6 +29,20 @@ struct chart_series {
 
 /* A line chart with a y axis of nice ticks, x labels and the last value called out. */
 void chart_line(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s);
+
+/* How one series of chart_lines is drawn. */
+struct chart_style {
+	struct pdf_rgb color;
+	int dashed;            /* 1: a dashed line (a forecast, say) */
+};
+
+/*
+ * Several series on one pair of axes: the y range covers them all, the x
+ * labels, point count and kind are those of s[0] (all series have s[0].n
+ * points). No call-outs and no key: the caller writes one under the chart.
+ */
+void chart_lines(struct pdf *p, float x, float y, float w, float h, const struct chart_series *s,
+		 const struct chart_style *st, size_t n);
 
 /*
  * Horizontal bars, one per label, longest first as given; each bar is

@@ -233,6 +233,12 @@ static const struct mtab_row *find(const struct mtab *t, int period, const char 
 	return NULL;
 }
 
+int mtab_has(const struct mtab *t, int period, const char *metric, const char *dim,
+	     const char *segment)
+{
+	return find(t, period, metric, dim, segment) != NULL;
+}
+
 int mtab_get_ratio(const struct mtab *t, int period, const char *metric, const char *dim,
 		   const char *segment, double *num, double *den)
 {
@@ -308,34 +314,41 @@ size_t mtab_k_segments(const struct mtab *t, int period, const char *metric, con
 
 #define CUST_MAX_COLS 64
 
-static int cust_before(const struct mtab_customer *a, const struct mtab_customer *b)
-{
-	if (a->revenue_12m != b->revenue_12m)
-		return a->revenue_12m > b->revenue_12m;
-	return strcmp(a->id, b->id) < 0;
-}
+/*
+ * One row of the per-customer file, its fields split, handed to a walker's
+ * callback with the column of each wanted name (-1 for an optional column
+ * the header lacks).
+ */
+typedef int (*cust_row_fn)(void *ctx, char *const *field, const int *col, const char *path,
+			   long line, struct crm_err *e);
 
-int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
-		      size_t max, size_t *n_out, size_t *total, struct crm_err *e)
+/*
+ * Walk the per-customer CSV text: the header names the columns (want[0]
+ * .. want[n_required - 1] must be there, the rest may not), every later
+ * non-empty line goes to fn. col[] (n_want entries) receives the column
+ * of each name, -1 when absent. fn returns 0 to go on, > 0 to stop early,
+ * < 0 for an error. Damage is CRM_E_CORRUPT with the line.
+ */
+static int cust_walk(const char *text, size_t len, const char *path, const char *const *want,
+		     size_t n_want, size_t n_required, int *col, cust_row_fn fn, void *ctx,
+		     struct crm_err *e)
 {
-	static const char *const want[4] = { "customer_id", "rfm_segment", "recency_days", "revenue_12m" };
 	const char *p = text, *end = text + len;
 	char *scratch = malloc(len + CUST_MAX_COLS + 1);
 	char *field[CUST_MAX_COLS];
-	int col[4] = { -1, -1, -1, -1 };
 	long line = 0;
-	size_t n = 0, all = 0;
 	int rc = 0, nf, i;
+	size_t j;
 
-	*n_out = 0;
-	*total = 0;
+	for (j = 0; j < n_want; j++)
+		col[j] = -1;
 	if (!scratch)
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	for (j = 0; j < n_want; j++)
+		col[j] = -1;
 	for (; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *ls = p, *le = nl ? nl : end;
-		struct mtab_customer c;
-		size_t j;
 
 		p = nl ? nl + 1 : end;
 		if (le > ls && le[-1] == '\r')
@@ -349,10 +362,10 @@ int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mta
 		}
 		if (line == 0) {
 			for (i = 0; i < nf; i++)
-				for (j = 0; j < 4; j++)
+				for (j = 0; j < n_want; j++)
 					if (!strcmp(field[i], want[j]))
 						col[j] = i;
-			for (j = 0; j < 4; j++)
+			for (j = 0; j < n_required; j++)
 				if (col[j] < 0) {
 					rc = err_at(e, CRM_E_CORRUPT, path, 1, NULL,
 						    "not a customer metrics file: no column '%s'", want[j]);
@@ -360,52 +373,189 @@ int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mta
 				}
 			continue;
 		}
-		for (j = 0; j < 4; j++)
+		for (j = 0; j < n_want; j++)
 			if (col[j] >= nf) {
 				rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL,
 					    "damaged customer metrics row: %d fields", nf);
 				goto out;
 			}
-		if (strcmp(field[col[1]], "cant_lose") && strcmp(field[col[1]], "at_risk"))
-			continue;
-		memset(&c, 0, sizeof(c));
-		snprintf(c.id, sizeof(c.id), "%s", field[col[0]]);
-		snprintf(c.segment, sizeof(c.segment), "%s", field[col[1]]);
-		c.recency_days = -1;
-		if (*field[col[2]]) {
-			double d;
-
-			if (parse_double(field[col[2]], &d)) {
-				rc = err_at(e, CRM_E_CORRUPT, path, line + 1, "recency_days", "damaged customer metrics row");
-				goto out;
-			}
-			c.recency_days = (long)d;
-		}
-		if (parse_double(field[col[3]], &c.revenue_12m)) {
-			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, "revenue_12m", "damaged customer metrics row");
+		if ((rc = fn(ctx, field, col, path, line + 1, e))) {
+			if (rc > 0) /* the callback has seen enough */
+				rc = 0;
 			goto out;
-		}
-		all++;
-		/* keep the best `max`, sorted: insertion into a short list */
-		if (n < max || (max > 0 && cust_before(&c, &out[n - 1]))) {
-			size_t at = n < max ? n++ : n - 1;
-
-			while (at > 0 && cust_before(&c, &out[at - 1])) {
-				out[at] = out[at - 1];
-				at--;
-			}
-			out[at] = c;
 		}
 	}
 	if (line == 0)
 		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty customer metrics file");
 out:
 	free(scratch);
+	return rc;
+}
+
+/*
+ * Keep the best `max` items of a stream in arr[0..*n), sorted by `before`:
+ * insertion into a short list, cheap for the 10 to 40 rows a report shows.
+ */
+static void keep_top(void *arr, size_t *n, size_t max, size_t size, const void *item,
+		     int (*before)(const void *, const void *))
+{
+	unsigned char *a = arr;
+	size_t at;
+
+	if (max == 0 || (*n == max && !before(item, a + (*n - 1) * size)))
+		return;
+	at = *n < max ? (*n)++ : *n - 1;
+	while (at > 0 && before(item, a + (at - 1) * size)) {
+		memcpy(a + at * size, a + (at - 1) * size, size);
+		at--;
+	}
+	memcpy(a + at * size, item, size);
+}
+
+/* A number field of the per-customer file; a damaged one names the column. */
+static int cust_number(const char *s, double *v, const char *path, long line, const char *name,
+		       struct crm_err *e)
+{
+	if (parse_double(s, v))
+		return err_at(e, CRM_E_CORRUPT, path, line, name, "damaged customer metrics row");
+	return 0;
+}
+
+static int cust_before(const void *pa, const void *pb)
+{
+	const struct mtab_customer *a = pa, *b = pb;
+
+	if (a->revenue_12m != b->revenue_12m)
+		return a->revenue_12m > b->revenue_12m;
+	return strcmp(a->id, b->id) < 0;
+}
+
+struct at_risk_walk {
+	struct mtab_customer *out;
+	size_t max, n, all;
+};
+
+static int at_risk_row(void *ctx, char *const *field, const int *col, const char *path, long line,
+		       struct crm_err *e)
+{
+	struct at_risk_walk *w = ctx;
+	struct mtab_customer c;
+	double d;
+
+	if (strcmp(field[col[1]], "cant_lose") && strcmp(field[col[1]], "at_risk"))
+		return 0;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "%s", field[col[0]]);
+	snprintf(c.segment, sizeof(c.segment), "%s", field[col[1]]);
+	c.recency_days = -1;
+	if (*field[col[2]]) {
+		if (cust_number(field[col[2]], &d, path, line, "recency_days", e))
+			return e->code;
+		c.recency_days = (long)d;
+	}
+	if (cust_number(field[col[3]], &c.revenue_12m, path, line, "revenue_12m", e))
+		return e->code;
+	w->all++;
+	keep_top(w->out, &w->n, w->max, sizeof(c), &c, cust_before);
+	return 0;
+}
+
+int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
+		      size_t max, size_t *n_out, size_t *total, struct crm_err *e)
+{
+	static const char *const want[4] = { "customer_id", "rfm_segment", "recency_days", "revenue_12m" };
+	struct at_risk_walk w = { out, max, 0, 0 };
+	int col[4], rc;
+
+	*n_out = 0;
+	*total = 0;
+	rc = cust_walk(text, len, path, want, 4, 4, col, at_risk_row, &w, e);
 	if (rc == 0) {
-		*n_out = n;
-		*total = all;
+		*n_out = w.n;
+		*total = w.all;
 	}
 	return rc;
+}
+
+/* Highest predicted CLV first; ties: smaller id first. */
+static int clv_best_before(const void *pa, const void *pb)
+{
+	const struct mtab_clv_customer *a = pa, *b = pb;
+
+	if (a->clv != b->clv)
+		return a->clv > b->clv;
+	return strcmp(a->id, b->id) < 0;
+}
+
+/* Most revenue over 12 months first, then the higher predicted CLV, then the smaller id. */
+static int clv_fading_before(const void *pa, const void *pb)
+{
+	const struct mtab_clv_customer *a = pa, *b = pb;
+
+	if (a->revenue_12m != b->revenue_12m)
+		return a->revenue_12m > b->revenue_12m;
+	if (a->clv != b->clv)
+		return a->clv > b->clv;
+	return strcmp(a->id, b->id) < 0;
+}
+
+enum { CC_ID, CC_RFM, CC_REV, CC_X, CC_PALIVE, CC_EXPECTED, CC_CLV, CC_N };
+
+static int clv_row(void *ctx, char *const *field, const int *col, const char *path, long line,
+		   struct crm_err *e)
+{
+	static const char *const names[CC_N] = { "customer_id", "rfm_segment", "revenue_12m", "x",
+						  "p_alive", "expected_purchases", "clv_predicted" };
+	struct mtab_clv_lists *l = ctx;
+	struct mtab_clv_customer c;
+	int j;
+
+	for (j = CC_X; j < CC_N; j++)
+		if (col[j] < 0)
+			return 1; /* no model columns: nothing to list, stop reading */
+	/* an empty clv_predicted: no purchase before end(P), not modelled */
+	if (!*field[col[CC_CLV]])
+		return 0;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "%s", field[col[CC_ID]]);
+	snprintf(c.segment, sizeof(c.segment), "%s", field[col[CC_RFM]]);
+	for (j = CC_REV; j < CC_N; j++) {
+		double *dst[CC_N] = { [CC_REV] = &c.revenue_12m, [CC_X] = &c.x, [CC_PALIVE] = &c.p_alive,
+				      [CC_EXPECTED] = &c.expected, [CC_CLV] = &c.clv };
+
+		if (cust_number(field[col[j]], dst[j], path, line, names[j], e))
+			return e->code;
+	}
+	l->modelled++;
+	keep_top(l->best, &l->n_best, l->max_best, sizeof(c), &c, clv_best_before);
+	if (c.p_alive < MTAB_FADING_P_ALIVE) {
+		l->fading_all++;
+		keep_top(l->fading, &l->n_fading, l->max_fading, sizeof(c), &c, clv_fading_before);
+	}
+	return 0;
+}
+
+int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct mtab_clv_lists *l,
+			struct crm_err *e)
+{
+	static const char *const want[CC_N] = { "customer_id", "rfm_segment", "revenue_12m", "x",
+						"p_alive", "expected_purchases", "clv_predicted" };
+	int col[CC_N], rc;
+	size_t j;
+
+	l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
+	l->has_clv = 0;
+	/* the model's columns are optional: a file of an older compute lacks them */
+	rc = cust_walk(text, len, path, want, CC_N, CC_REV + 1, col, clv_row, l, e);
+	if (rc) {
+		l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
+		return rc;
+	}
+	for (j = CC_X; j < CC_N; j++)
+		if (col[j] < 0)
+			return 0;
+	l->has_clv = 1;
+	return 0;
 }
 
 int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t *n_out,

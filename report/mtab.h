@@ -56,6 +56,10 @@ int mtab_load_text(struct mtab *t, const char *text, size_t len, const char *pat
 int mtab_get(const struct mtab *t, int period, const char *metric, const char *dim,
 	     const char *segment, double *v);
 
+/* 1 when a row with k empty exists, even with a null value ("computed, no value"). */
+int mtab_has(const struct mtab *t, int period, const char *metric, const char *dim,
+	     const char *segment);
+
 /* Numerator and denominator of a row with k empty; 1 when both are given. */
 int mtab_get_ratio(const struct mtab *t, int period, const char *metric, const char *dim,
 		   const char *segment, double *num, double *den);
@@ -99,5 +103,42 @@ int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t
 		 size_t *total, struct crm_err *e);
 int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
 		      size_t max, size_t *n_out, size_t *total, struct crm_err *e);
+
+/*
+ * The predictive CLV columns of the same file (x, p_alive,
+ * expected_purchases, clv_predicted; rows with an empty clv_predicted are
+ * customers with no purchase, not modelled): two short lists for the clv
+ * section, into caller arrays best[max_best] and fading[max_fading].
+ */
+#define MTAB_FADING_P_ALIVE 0.5 /* below this P(alive) a customer is probably gone */
+
+struct mtab_clv_customer {
+	char id[48];           /* cut if longer */
+	char segment[24];      /* rfm_segment */
+	double x;              /* repeat purchase days before end(P) */
+	double p_alive;        /* 0..1 */
+	double expected;       /* expected purchase days over the horizon */
+	double clv;            /* predicted CLV, money, reporting currency */
+	double revenue_12m;    /* money, reporting currency */
+};
+
+struct mtab_clv_lists {
+	struct mtab_clv_customer *best;   /* caller's: highest clv first (ties: smaller id) */
+	size_t max_best, n_best;
+	struct mtab_clv_customer *fading; /* caller's: p_alive < MTAB_FADING_P_ALIVE, most
+					     revenue_12m first, then clv, then smaller id */
+	size_t max_fading, n_fading;
+	size_t modelled;       /* customers with a clv_predicted */
+	size_t fading_all;     /* of those, with p_alive < MTAB_FADING_P_ALIVE */
+	int has_clv;           /* 1 when the file has the model's columns */
+};
+
+/*
+ * Fill the lists from the text of a per-customer file. A file without the
+ * model's columns is no error: has_clv stays 0 and the lists empty. A
+ * damaged row is CRM_E_CORRUPT naming line and column.
+ */
+int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct mtab_clv_lists *l,
+			struct crm_err *e);
 
 #endif

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "chart.h"
+#include "fsx.h"
 #include "fmt.h"
 #include "pdf.h"
 #include "period.h"
 #include "rep.h"
+#include "rep_int.h"
 
 #include "banned.h"
 
@@ -59,7 +61,7 @@ static void period_label(const struct rep_opts *o, int period, char *buf, size_t
 		snprintf(buf, n, "%s %d", month_en[period_month(period) - 1], period_year(period));
 }
 
-static void section_title(struct pdf *p, const char *title, float need)
+void rep_section_title(struct pdf *p, const char *title, float need)
 {
 	pdf_need(p, 34 + need);
 	p->y -= 18;
@@ -157,7 +159,7 @@ static void kpi_section(struct pdf *p, const struct rep_opts *o, const struct tp
 	const float card_w = (CONTENT_W - gap) / 2;
 	size_t i;
 
-	section_title(p, s->title[o->lang], card_h);
+	rep_section_title(p, s->title[o->lang], card_h);
 	for (i = 0; i < s->n_metrics; i += 2) {
 		size_t j;
 
@@ -207,7 +209,7 @@ static void trend_section(struct pdf *p, const struct rep_opts *o, const struct 
 		period_format(o->period - (int)(n - 1 - k), labels[k]);
 		lp[k] = labels[k];
 	}
-	section_title(p, s->title[o->lang], block_h);
+	rep_section_title(p, s->title[o->lang], block_h);
 	for (i = 0; i < s->n_metrics; i += 2) {
 		size_t j;
 
@@ -248,7 +250,7 @@ static const char *const rfm_words[][3] = {
 };
 
 /* How a segment value is shown: RFM names and "unknown" in words, others as they are. */
-static const char *segment_label(const struct rep_opts *o, const char *dim, const char *seg)
+const char *rep_segment_label(const struct rep_opts *o, const char *dim, const char *seg)
 {
 	size_t i;
 
@@ -296,7 +298,7 @@ static void table_section(struct pdf *p, const struct rep_opts *o, const struct 
 	}
 	qsort(rows, n, sizeof(rows[0]), seg_cmp);
 	col_w = (CONTENT_W - first_w) / (float)s->n_metrics;
-	section_title(p, s->title[o->lang], row_h * (float)(n + 1) + 8);
+	rep_section_title(p, s->title[o->lang], row_h * (float)(n + 1) + 8);
 	if (n == 0) {
 		pdf_text(p, PDF_MARGIN, p->y - 10, W(o, UI_NO_SEGMENTS), 9, 0, PDF_LEFT, PDF_GREY);
 		p->y -= 24;
@@ -325,7 +327,7 @@ static void table_section(struct pdf *p, const struct rep_opts *o, const struct 
 		}
 	}
 	for (i = 0; i < n; i++) {
-		const char *name = segment_label(o, s->dim, rows[i].name);
+		const char *name = rep_segment_label(o, s->dim, rows[i].name);
 
 		if (i % 2)
 			pdf_fill_rect(p, PDF_MARGIN, top - row_h, CONTENT_W, row_h, PDF_LIGHT);
@@ -362,7 +364,7 @@ static void table_section(struct pdf *p, const struct rep_opts *o, const struct 
 		pdf_text_fit(p, PDF_MARGIN, p->y - 10, CONTENT_W, m0->label[o->lang], 9, 1, PDF_LEFT,
 			     PDF_GREY);
 		for (i = 0; i < n; i++) {
-			bl[i] = segment_label(o, s->dim, rows[i].name);
+			bl[i] = rep_segment_label(o, s->dim, rows[i].name);
 			by[i] = rows[i].key;
 			bh[i] = rows[i].has;
 		}
@@ -429,10 +431,25 @@ static const char *const sx[SX_N][2] = {
 
 #define SX(o, word) (sx[word][(o)->lang])
 
-static void no_data(struct pdf *p, const struct rep_opts *o)
+void rep_no_data(struct pdf *p, const struct rep_opts *o)
 {
 	pdf_text(p, PDF_MARGIN, p->y - 10, W(o, UI_NO_SEGMENTS), 9, 0, PDF_LEFT, PDF_GREY);
 	p->y -= 24;
+}
+
+void rep_note(struct pdf *p, const char *text)
+{
+	pdf_need(p, 12);
+	pdf_text_fit(p, PDF_MARGIN, p->y - 9, CONTENT_W, text, 7.5f, 0, PDF_LEFT, PDF_GREY);
+	p->y -= 13;
+}
+
+void rep_subhead(struct pdf *p, const char *text, float need)
+{
+	pdf_need(p, 22 + need);
+	p->y -= 6;
+	pdf_text_fit(p, PDF_MARGIN, p->y - 10, CONTENT_W, text, 10, 1, PDF_LEFT, PDF_INK);
+	p->y -= 16;
 }
 
 /* Whole-number percent of a share: 0.647 -> "65%". */
@@ -481,9 +498,9 @@ static void cohort_section(struct pdf *p, const struct rep_opts *o, const struct
 		n_rows += (size_t)shown[c];
 	}
 	/* the whole heatmap stays with its title (12 rows fit any page) */
-	section_title(p, s->title[o->lang], any ? head_h + row_h * (float)n_rows + 46 : 20);
+	rep_section_title(p, s->title[o->lang], any ? head_h + row_h * (float)n_rows + 46 : 20);
 	if (!any) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	top = p->y;
@@ -576,9 +593,9 @@ static void funnel_section(struct pdf *p, const struct rep_opts *o, const struct
 				hi = cnt[i];
 		}
 	}
-	section_title(p, s->title[o->lang], any ? 5 * (bar_h + gap) + 30 : 20);
+	rep_section_title(p, s->title[o->lang], any ? 5 * (bar_h + gap) + 30 : 20);
 	if (!any) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	top = p->y;
@@ -672,8 +689,7 @@ int rep_nps_counts(double num, double den, double moe, double *prom, double *det
 	return 1;
 }
 
-/* A big number with a label above and a note under it, in a box of width w. */
-static void big_figure(struct pdf *p, float x, float top, float w, const char *label,
+void rep_big_figure(struct pdf *p, float x, float top, float w, const char *label,
 		       const char *value, const char *note)
 {
 	pdf_text_fit(p, x, top - 10, w, label, 9, 0, PDF_LEFT, PDF_GREY);
@@ -693,9 +709,9 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 
 	has_nps = mtab_get(t, o->period, "nps", "all", "", &nps);
 	has_csat = mtab_get(t, o->period, "csat", "all", "", &csat);
-	section_title(p, s->title[o->lang], has_nps || has_csat ? block_h : 20);
+	rep_section_title(p, s->title[o->lang], has_nps || has_csat ? block_h : 20);
 	if (!has_nps && !has_csat) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	/* NPS: the score, its margin, the composition */
@@ -718,7 +734,7 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 			fmt_value(b2, sizeof(b2), FMT_COUNT, den, NULL);
 			snprintf(note + l, sizeof(note) - l, "%s%s %s", l ? ", " : "", b2, SX(o, SX_RESPONSES));
 		}
-		big_figure(p, PDF_MARGIN, top, left_w, mi->label[o->lang], buf, note);
+		rep_big_figure(p, PDF_MARGIN, top, left_w, mi->label[o->lang], buf, note);
 		if (has_counts) {
 			const double part[3] = { prom, den - prom - det, det };
 			const struct pdf_rgb col[3] = { PDF_GOOD, PDF_RULE, PDF_BAD };
@@ -749,7 +765,7 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 			pdf_text_fit(p, bx, by + bh + 8, bw, SX(o, SX_NPS_NOTE), 7, 0, PDF_LEFT, PDF_GREY);
 		}
 	} else {
-		big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("nps")->label[o->lang], W(o, UI_NA), "");
+		rep_big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("nps")->label[o->lang], W(o, UI_NA), "");
 	}
 	top -= block_h + 8;
 	pdf_line(p, PDF_MARGIN, top + 4, PDF_MARGIN + CONTENT_W, top + 4, 0.5f, PDF_RULE);
@@ -764,7 +780,7 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 		} else {
 			snprintf(note, sizeof(note), "%s", SX(o, SX_CSAT_SAT));
 		}
-		big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("csat")->label[o->lang], buf, note);
+		rep_big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("csat")->label[o->lang], buf, note);
 		{
 			float by = top - 36, bh = 22, fw = (float)(csat < 0 ? 0 : csat > 1 ? 1 : csat) * bw;
 
@@ -779,7 +795,7 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 			}
 		}
 	} else {
-		big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("csat")->label[o->lang], W(o, UI_NA), "");
+		rep_big_figure(p, PDF_MARGIN, top, left_w, tpl_metric_info("csat")->label[o->lang], W(o, UI_NA), "");
 	}
 	p->y = top - block_h - 4;
 }
@@ -831,9 +847,9 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 		}
 	}
 	leg_rows = (n + 1) / 2;
-	section_title(p, s->title[o->lang], n ? chart_h + 20 + leg_row * (float)leg_rows : 20);
+	rep_section_title(p, s->title[o->lang], n ? chart_h + 20 + leg_row * (float)leg_rows : 20);
 	if (!n) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	top = p->y;
@@ -845,7 +861,7 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 		float lx = PDF_MARGIN + 34 + (float)(i % 2) * (CONTENT_W - 34) / 2;
 		float ly = top - leg_row * (float)(i / 2);
 		const char *name = i == 0 && !*seg_name[0] ? SX(o, SX_OVERALL)
-							   : segment_label(o, s->dim, seg_name[i]);
+							   : rep_segment_label(o, s->dim, seg_name[i]);
 		double med;
 
 		pdf_fill_rect(p, lx, ly + 1.5f, 14, i == 0 ? 2.6f : 1.8f, cv[i].color);
@@ -876,9 +892,9 @@ static void at_risk_section(struct pdf *p, const struct rep_opts *o, const struc
 	double col_max = 0;
 
 	/* the whole list stays with its title: 40 rows (the most) still fit a page */
-	section_title(p, s->title[o->lang], n ? row_h * (float)(n + 1) + 30 : 20);
+	rep_section_title(p, s->title[o->lang], n ? row_h * (float)(n + 1) + 30 : 20);
 	if (!n) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	top = p->y;
@@ -900,7 +916,7 @@ static void at_risk_section(struct pdf *p, const struct rep_opts *o, const struc
 		snprintf(buf, sizeof(buf), "%zu", i + 1);
 		pdf_text(p, cx[0], by, buf, 8.5f, 0, PDF_LEFT, PDF_GREY);
 		pdf_text_fit(p, cx[1], by, 130, cs[i].id, 9, 0, PDF_LEFT, PDF_INK);
-		pdf_text_fit(p, cx[2], by, 150, segment_label(o, "rfm", cs[i].segment), 9, 0, PDF_LEFT,
+		pdf_text_fit(p, cx[2], by, 150, rep_segment_label(o, "rfm", cs[i].segment), 9, 0, PDF_LEFT,
 			     !strcmp(cs[i].segment, "cant_lose") ? PDF_BAD : PDF_INK);
 		if (cs[i].recency_days >= 0) {
 			fmt_value(buf, sizeof(buf), FMT_COUNT, (double)cs[i].recency_days, NULL);
@@ -920,6 +936,66 @@ static void at_risk_section(struct pdf *p, const struct rep_opts *o, const struc
 		snprintf(line, sizeof(line), SX(o, SX_SHOWING), n, total);
 	pdf_text_fit(p, PDF_MARGIN, top - 12, CONTENT_W, line, 7.5f, 0, PDF_LEFT, PDF_GREY);
 	p->y = top - 26;
+}
+
+int rep_cust_text(struct rep_cust *c, const struct rep_opts *o, const char **text, size_t *len,
+		  struct crm_err *e)
+{
+	char per[PERIOD_TEXT_MAX];
+	struct crm_err le = { 0 };
+	int rc, w;
+
+	*text = NULL;
+	*len = 0;
+	if (c->state == 0) {
+		c->state = -1;
+		if (!o->data_dir)
+			return 0;
+		w = snprintf(c->path, sizeof(c->path), "%s/metrics/%s-customers.csv", o->data_dir,
+			     period_format(o->period, per));
+		if (w < 0 || (size_t)w >= sizeof(c->path))
+			return err_set(e, CRM_E_CONFIG, "path too long under data_dir");
+		rc = fsx_read_file(c->path, MTAB_MAX_FILE, &c->data, &c->len, &le);
+		if (rc == CRM_E_INPUT) /* not computed: the sections say so */
+			return 0;
+		if (rc) {
+			*e = le;
+			return rc;
+		}
+		c->state = 1;
+	}
+	if (c->state == 1) {
+		*text = (const char *)c->data;
+		*len = c->len;
+	}
+	return 0;
+}
+
+void rep_cust_release(struct rep_cust *c)
+{
+	free(c->data);
+	c->data = NULL;
+	c->state = 0;
+}
+
+/* The at_risk section from the per-customer file (no file: no data). */
+static int at_risk(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
+		   struct rep_cust *cust, struct crm_err *e)
+{
+	struct mtab_customer cs[AT_RISK_MAX];
+	size_t n = 0, total = 0, rows = (size_t)s->rows;
+	const char *text;
+	size_t len;
+	int rc;
+
+	if (rows > AT_RISK_MAX)
+		rows = AT_RISK_MAX;
+	if ((rc = rep_cust_text(cust, o, &text, &len, e)))
+		return rc;
+	if (text && (rc = mtab_at_risk_text(text, len, cust->path, cs, rows, &n, &total, e)))
+		return rc;
+	at_risk_section(p, o, s, cs, n, total);
+	return 0;
 }
 
 /* Formulas in words, for the definitions appendix: id, en label, zh label, en, zh. */
@@ -966,13 +1042,18 @@ static const char *const defs[][5] = {
 	{ "survival", "Survival curve", "生存曲线", "Kaplan-Meier share of customers still in the base k days after signup.", "Kaplan-Meier 估计：注册 k 天后仍在客户基数中的比例。" },
 	{ "median_lifetime_days", NULL, NULL, "First day on which the survival curve is at or below 50%.", "生存曲线首次降到 50% 及以下的天数。" },
 	{ "rfm", "RFM segment", "RFM 分群", "Recency, frequency and revenue scores (1-5) over 12 months; at risk and can't lose: good customers gone quiet.", "近 12 个月的最近购买、频次、金额评分（1-5）；“有流失风险”和“不可损失”为久未下单的优质客户。" },
+	{ "clv_predicted", NULL, NULL, "Discounted value of a customer's expected purchases over the horizon: BG/NBD purchases x Gamma-Gamma spend, 1% a month by default.", "客户在预测期内预期购买的折现价值：BG/NBD 预期购买次数 x Gamma-Gamma 预期客单价，默认每月折现 1%。" },
+	{ "p_alive", NULL, NULL, "Probability that a customer is still active at the end of the month, from the BG/NBD model and the customer's history.", "根据 BG/NBD 模型与客户购买历史，客户在月末仍然活跃的概率。" },
+	{ "expected_purchases", NULL, NULL, "Purchase days a customer is expected to make over the horizon (BG/NBD conditional expectation).", "客户在预测期内预期的购买天数（BG/NBD 条件期望）。" },
+	{ "bgnbd", "BG/NBD model", "BG/NBD 模型", "Purchase rate ~ Gamma(r, alpha) per week; after each purchase the customer drops out with p ~ Beta(a, b). Fitted by maximum likelihood on customers' repeat purchase days, recency and age.", "每周购买率服从 Gamma(r, alpha)；每次购买后客户以概率 p ~ Beta(a, b) 流失。用客户的复购天数、最近购买与客户年龄做最大似然估计。" },
+	{ "gamma_gamma", "Gamma-Gamma model", "Gamma-Gamma 模型", "Spend per purchase day ~ Gamma(p, v), v ~ Gamma(q, gamma) across customers; fitted on customers with repeat purchases.", "每个购买日的消费额服从 Gamma(p, v)，v 在客户间服从 Gamma(q, gamma)；用有复购的客户估计。" },
 	{ "revenue_12m", "Revenue, 12 months", "近 12 个月收入", "A customer's revenue (completed orders less refunds) over the last 12 months.", "客户近 12 个月的收入（完成订单减退款）。" },
 };
 
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
 
 /* Lines of `s` that fit in maxw points, breaking at spaces or between wide characters. */
-static size_t wrap(struct pdf *p, const char *s, float maxw, float size, char lines[][256],
+size_t rep_wrap(struct pdf *p, const char *s, float maxw, float size, char lines[][256],
 		   size_t max_lines)
 {
 	size_t n = 0;
@@ -1016,12 +1097,13 @@ static size_t wrap(struct pdf *p, const char *s, float maxw, float size, char li
 }
 
 /* Metrics each built-in section shows, for the appendix. */
-static const char *const shown_by[][5] = {
+static const char *const shown_by[][6] = {
 	[TPL_COHORT] = { "cohort_retained_share", NULL },
 	[TPL_FUNNEL] = { "funnel", "conversion_rate", NULL },
 	[TPL_NPS] = { "nps", "nps_moe95", "csat", "csat_mean", NULL },
 	[TPL_SURVIVAL] = { "survival", "median_lifetime_days", NULL },
 	[TPL_AT_RISK] = { "rfm", "revenue_12m", NULL },
+	[TPL_CLV] = { "clv_predicted", "p_alive", "expected_purchases", "bgnbd", "gamma_gamma", NULL },
 };
 
 static void definitions_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
@@ -1033,8 +1115,8 @@ static void definitions_section(struct pdf *p, const struct rep_opts *o, const s
 
 	for (i = 0; i < t->n_sections; i++) {
 		const struct tpl_section *sc = &t->sections[i];
-		const char *list[TPL_MAX_METRICS + 5];
-		const char *lab[TPL_MAX_METRICS + 5];
+		const char *list[TPL_MAX_METRICS + 6];
+		const char *lab[TPL_MAX_METRICS + 6];
 		size_t m = 0;
 
 		if (sc->kind == TPL_KPI || sc->kind == TPL_TREND || sc->kind == TPL_TABLE) {
@@ -1061,9 +1143,9 @@ static void definitions_section(struct pdf *p, const struct rep_opts *o, const s
 			}
 		}
 	}
-	section_title(p, s->title[o->lang], n ? 30 : 20);
+	rep_section_title(p, s->title[o->lang], n ? 30 : 20);
 	if (!n) {
-		no_data(p, o);
+		rep_no_data(p, o);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -1086,7 +1168,7 @@ static void definitions_section(struct pdf *p, const struct rep_opts *o, const s
 			label = ids[i];
 		if (!text)
 			text = o->lang == TPL_ZH ? "指标文件中的自定义指标。" : "A custom metric of the metrics file.";
-		nl = wrap(p, text, CONTENT_W - label_w, size, lines, 3);
+		nl = rep_wrap(p, text, CONTENT_W - label_w, size, lines, 3);
 		pdf_need(p, lead * (float)nl + 6);
 		pdf_text_fit(p, PDF_MARGIN, p->y - 9, label_w - 8, label, size, 1, PDF_LEFT, PDF_INK);
 		for (j = 0; j < nl; j++)
@@ -1103,6 +1185,7 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 {
 	struct pdf *p = NULL;
 	char per[PERIOD_TEXT_MAX], plabel[64], when[32], subject[512], doc_title[512];
+	struct rep_cust cust = { 0 };
 	struct tm tm;
 	size_t i;
 	int rc;
@@ -1142,6 +1225,8 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 
 		if (s->new_page && p->y < PDF_PAGE_H - 66.0f - 1)
 			pdf_add_page(p);
+		if (rc)
+			break;
 		switch (s->kind) {
 		case TPL_KPI:
 			kpi_section(p, o, s, m);
@@ -1164,41 +1249,25 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 		case TPL_SURVIVAL:
 			survival_section(p, o, s, m);
 			break;
-		case TPL_AT_RISK: {
-			struct mtab_customer cs[AT_RISK_MAX];
-			size_t n = 0, total = 0, rows = (size_t)s->rows;
-
-			if (rows > AT_RISK_MAX)
-				rows = AT_RISK_MAX;
-			if (o->data_dir) {
-				char path[4096];
-				struct crm_err le = { 0 };
-				int w = snprintf(path, sizeof(path), "%s/metrics/%s-customers.csv", o->data_dir, per);
-
-				if (w < 0 || (size_t)w >= sizeof(path)) {
-					rc = err_set(e, CRM_E_CONFIG, "path too long under data_dir");
-					goto out;
-				}
-				rc = mtab_at_risk(path, cs, rows, &n, &total, &le);
-				if (rc == CRM_E_INPUT) { /* not computed: the section says so */
-					n = 0;
-				} else if (rc) {
-					*e = le;
-					goto out;
-				}
-				rc = 0;
-			}
-			at_risk_section(p, o, s, cs, n, total);
+		case TPL_AT_RISK:
+			rc = at_risk(p, o, s, &cust, e);
 			break;
-		}
+		case TPL_CLV:
+			rc = rep_clv_section(p, o, s, m, &cust, e);
+			break;
 		case TPL_DEFINITIONS:
 			definitions_section(p, o, s, t);
 			break;
+		case TPL_N_KINDS: /* tpl.c never makes one */
+			break;
 		}
 	}
+	if (rc)
+		goto out;
 	pdf_finish(p);
 	rc = pdf_save(p, out, len, e);
 out:
+	rep_cust_release(&cust);
 	pdf_free(p);
 	return rc;
 }

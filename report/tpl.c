@@ -30,6 +30,7 @@ static const struct tpl_metric_info infos[] = {
 	{ "churned", { "Churned customers", "流失客户数" }, FMT_COUNT, TPL_GOOD_DOWN },
 	{ "clv", { "Customer lifetime value", "客户终身价值" }, FMT_MONEY, TPL_GOOD_UP },
 	{ "clv_margin", { "CLV (margin)", "客户终身价值（利润）" }, FMT_MONEY, TPL_GOOD_UP },
+	{ "clv_predicted", { "Predicted CLV", "预测客户终身价值" }, FMT_MONEY, TPL_GOOD_UP },
 	{ "complaint_rate", { "Complaint rate", "投诉率" }, FMT_PERCENT, TPL_GOOD_DOWN },
 	{ "complaint_resolution_rate", { "Complaints resolved in SLA", "投诉按时解决率" }, FMT_PERCENT, TPL_GOOD_UP },
 	{ "conversion_rate", { "Lead conversion rate", "客户转化率" }, FMT_PERCENT, TPL_GOOD_UP },
@@ -39,6 +40,7 @@ static const struct tpl_metric_info infos[] = {
 	{ "customers_start", { "Customers at start", "期初客户数" }, FMT_COUNT, TPL_GOOD_UP },
 	{ "email_open_rate", { "Email open rate", "邮件打开率" }, FMT_PERCENT, TPL_GOOD_UP },
 	{ "engagement_rate", { "Engagement rate", "互动率" }, FMT_PERCENT, TPL_GOOD_UP },
+	{ "expected_purchases", { "Expected purchases", "预期购买次数" }, FMT_DECIMAL, TPL_GOOD_UP },
 	{ "first_response_hours", { "First response time", "首次响应时间" }, FMT_HOURS, TPL_GOOD_DOWN },
 	{ "loyalty_index", { "Loyalty index", "忠诚度指数" }, FMT_DECIMAL, TPL_GOOD_UP },
 	{ "ltv_cac", { "LTV / CAC", "终身价值/获客成本" }, FMT_RATIO, TPL_GOOD_UP },
@@ -47,6 +49,7 @@ static const struct tpl_metric_info infos[] = {
 	{ "new_customers", { "New customers", "新客户数" }, FMT_COUNT, TPL_GOOD_UP },
 	{ "nps", { "Net promoter score (NPS)", "净推荐值" }, FMT_NPS, TPL_GOOD_UP },
 	{ "orders", { "Orders", "订单数" }, FMT_COUNT, TPL_GOOD_UP },
+	{ "p_alive", { "P(alive)", "存活概率" }, FMT_PERCENT, TPL_GOOD_UP },
 	{ "purchase_frequency", { "Purchase frequency", "购买频次" }, FMT_DECIMAL, TPL_GOOD_UP },
 	{ "reactivated", { "Reactivated customers", "回流客户数" }, FMT_COUNT, TPL_GOOD_UP },
 	{ "referral_rate", { "Referral rate", "推荐率" }, FMT_PERCENT, TPL_GOOD_UP },
@@ -295,10 +298,10 @@ static int parse_metric(struct ps *ps, xmlNode *n, struct tpl_metric *m)
 static const char *const kind_names[] = {
 	[TPL_KPI] = "kpi", [TPL_TREND] = "trend", [TPL_TABLE] = "table", [TPL_COHORT] = "cohort",
 	[TPL_FUNNEL] = "funnel", [TPL_NPS] = "nps", [TPL_SURVIVAL] = "survival",
-	[TPL_AT_RISK] = "at_risk", [TPL_DEFINITIONS] = "definitions", NULL
+	[TPL_AT_RISK] = "at_risk", [TPL_DEFINITIONS] = "definitions", [TPL_CLV] = "clv", NULL
 };
 
-#define KIND_LIST "kpi, trend, table, cohort, funnel, nps, survival, at_risk or definitions"
+#define KIND_LIST "kpi, trend, table, cohort, funnel, nps, survival, at_risk, clv or definitions"
 
 /* A bounded integer attribute; 0 when absent, 1 with *out set, or an error code (< 0). */
 static int int_attr(struct ps *ps, xmlNode *n, const char *name, long lo, long hi, int ok_here,
@@ -372,8 +375,10 @@ static int parse_section(struct ps *ps, xmlNode *n, struct tpl_section *s)
 	if ((rc = int_attr(ps, n, "months", 2, 36, s->kind == TPL_TREND,
 			   "months must be 2 to 36, on trend sections only (not '%s')", &s->months)) < 0)
 		return rc;
-	if ((rc = int_attr(ps, n, "rows", 1, 40, s->kind == TPL_AT_RISK,
-			   "rows must be 1 to 40, on at_risk sections only (not '%s')", &s->rows)) < 0)
+	if (s->kind == TPL_CLV)
+		s->rows = TPL_CLV_ROWS;
+	if ((rc = int_attr(ps, n, "rows", 1, 40, s->kind == TPL_AT_RISK || s->kind == TPL_CLV,
+			   "rows must be 1 to 40, on at_risk and clv sections only (not '%s')", &s->rows)) < 0)
 		return rc;
 	if ((v = attr(n, "share"))) {
 		if (s->kind != TPL_COHORT || (strcmp(v, "retained") && strcmp(v, "active"))) {

@@ -6,7 +6,7 @@
  *
  *   <report>
  *     <title lang="en">...</title> <title lang="zh">...</title>
- *     <section kind="kpi|trend|table|cohort|funnel|nps|survival|at_risk|definitions"
+ *     <section kind="kpi|trend|table|cohort|funnel|nps|survival|at_risk|clv|definitions"
  *              [dim="channel"] [months="12"] [share="retained|active"]
  *              [rows="15"] [page="new"]>
  *       <title lang="en">...</title> <title lang="zh">...</title>
@@ -17,7 +17,8 @@
  *
  * kpi, trend and table sections list their metrics; the other kinds draw
  * fixed metrics (cohort_*, funnel_*, nps, csat, survival, the per-customer
- * file, the definitions of what the report shows) and take no <metric>.
+ * file, the model rows of predictive CLV, the definitions of what the
+ * report shows) and take no <metric>.
  * Every title needs both languages. A metric id must be one the report
  * knows (tpl_metric_info) unless the template gives both labels and a
  * format. Errors are CRM_E_CONFIG naming the template file and line.
@@ -46,9 +47,12 @@ enum tpl_kind {
 	TPL_NPS,         /* NPS composition and CSAT */
 	TPL_SURVIVAL,    /* Kaplan-Meier curves: overall, and by dim when given */
 	TPL_AT_RISK,     /* high-value customers at risk: rows="15" (1..40) */
-	TPL_DEFINITIONS  /* each metric the report shows, with its formula */
+	TPL_DEFINITIONS, /* each metric the report shows, with its formula */
+	TPL_CLV,         /* predictive CLV: model parameters, holdout, top customers: rows="10" (1..40) */
+	TPL_N_KINDS      /* not a kind: how many there are */
 };
 #define TPL_AT_RISK_ROWS 15 /* default rows of an at_risk section */
+#define TPL_CLV_ROWS 10     /* default rows of each list of a clv section */
 
 /* What the report knows about a metric by default. */
 struct tpl_metric_info {
@@ -73,7 +77,7 @@ struct tpl_section {
 	int months;             /* trend: periods shown, 2..36, default 12 */
 	int new_page;           /* page="new": start on a fresh page */
 	int share_active;       /* cohort: 1 for share="active" (cohort_active_share) */
-	int rows;               /* at_risk: customers listed, 1..40 */
+	int rows;               /* at_risk, clv: customers listed (per list), 1..40 */
 	struct tpl_metric *metrics; /* owned array */
 	size_t n_metrics;
 	long line;

@@ -22,13 +22,13 @@ pdf=var/reports/2025-06-executive-en.pdf
 [ -f "$pdf" ] || fail "no $pdf"
 qpdf --check "$pdf" >out 2>&1 || { cat out; fail "qpdf --check $pdf"; }
 pdfinfo "$pdf" >info
-contains info "Pages:           2"
+contains info "Pages:           3"
 contains info "Title:           Executive summary 2025-06"
 contains info "Page size:       595.276 x 841.89 pts (A4)"
 contains info "CreationDate:    Tue Jul  1 06:00:00 2025 UTC"
 pdftotext -layout "$pdf" text
 for s in "Executive summary" "Headline metrics" "Customers by channel" "Twelve-month trends" \
-	"Churn rate" "4.1%" "\$1,284,530" "2,555" "95.9%" "Page 1 of 2" "Page 2 of 2" \
+	"Churn rate" "4.1%" "\$1,284,530" "2,555" "95.9%" "Page 1 of 3" "Page 3 of 3" \
 	"Period 2025-06 | generated 2025-07-01 06:00 UTC" "-0.2 pp" "vs a year ago"; do
 	contains text "$s"
 done
@@ -38,7 +38,8 @@ grep -E '^ *web ' text | grep -q '\$488,121' || fail "channel table lacks web re
 lacks text "0.0412"
 grep -qE '(^|[^0-9.])31\.7([^%0-9]|$)' text && fail "NPS written as 31.7"
 qpdf --json --json-key=outlines "$pdf" >outline
-for s in '"title": "Headline metrics"' '"title": "Customers by channel"' '"title": "Twelve-month trends"'; do
+for s in '"title": "Headline metrics"' '"title": "Customers by channel"' '"title": "Twelve-month trends"' \
+	'"title": "Customer value outlook"'; do
 	contains outline "$s"
 done
 
@@ -48,16 +49,16 @@ pdf=var/reports/2025-06-executive-zh.pdf
 [ -f "$pdf" ] || fail "no $pdf"
 qpdf --check "$pdf" >out 2>&1 || { cat out; fail "qpdf --check $pdf"; }
 pdfinfo "$pdf" >info
-contains info "Pages:           2"
+contains info "Pages:           3"
 contains info "Title:           管理层摘要 2025-06"
 qpdf --json --json-key=outlines "$pdf" >outline
-for s in '"title": "核心指标"' '"title": "各渠道客户"' '"title": "近十二个月趋势"'; do
+for s in '"title": "核心指标"' '"title": "各渠道客户"' '"title": "近十二个月趋势"' '"title": "客户价值展望"'; do
 	contains outline "$s"
 done
 if [ -d /usr/share/poppler/cMap/Adobe-GB1 ]; then
 	pdftotext -enc UTF-8 -layout "$pdf" text
 	for s in "管理层摘要" "核心指标" "各渠道客户" "近十二个月趋势" "流失率" "较去年同期" \
-		"4.1%" "\$1,284,530" "第 1 页，共 2 页"; do
+		"4.1%" "\$1,284,530" "第 1 页，共 3 页" "客户价值展望"; do
 		contains text "$s"
 	done
 else

@@ -223,6 +223,65 @@ static void at_risk_list(void **state)
 	assert_int_equal(mtab_at_risk("/nonexistent/c.csv", cs, 3, &n, &total, &e), CRM_E_INPUT);
 }
 
+/* The two lists of the clv section: order, ties, unmodelled rows, older files, damage. */
+static void clv_lists(void **state)
+{
+	static const char csv[] =
+		"customer_id,rfm_segment,revenue_12m,x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted\n"
+		"c5,loyal,100.00,3,9,20,10.00,1.5,0.9,50.00\n"
+		"c4,at_risk,900.00,2,4,30,20.00,0.2,0.3,12.50\n"
+		"c3,none,0.00,,,,,,,\n"
+		"c2,loyal,900.00,1,1,40,5.00,0.1,0.2,20.00\n"
+		"c1,new,10.00,0,0,2,,0.4,1,50.00\n"
+		"c0,hibernating,5000.00,4,8,50,30.00,0.05,0.5,1.00\n";
+	struct mtab_clv_customer best[2], fading[3];
+	struct mtab_clv_lists l;
+	struct crm_err e = { 0 };
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	l.best = best;
+	l.max_best = 2;
+	l.fading = fading;
+	l.max_fading = 3;
+	assert_int_equal(mtab_clv_lists_text(csv, sizeof(csv) - 1, "c.csv", &l, &e), 0);
+	assert_int_equal(l.has_clv, 1);
+	assert_int_equal(l.modelled, 5); /* c3 has no purchase */
+	/* a tie on clv: the smaller id first */
+	assert_int_equal(l.n_best, 2);
+	assert_string_equal(best[0].id, "c1");
+	assert_string_equal(best[1].id, "c5");
+	assert_true(best[1].x == 3 && best[1].p_alive == 0.9 && best[1].expected == 1.5);
+	/* p_alive under 0.5 only (c0's 0.5 is not), by revenue then clv */
+	assert_int_equal(l.fading_all, 2);
+	assert_int_equal(l.n_fading, 2);
+	assert_string_equal(fading[0].id, "c2");
+	assert_string_equal(fading[1].id, "c4");
+	assert_true(fading[0].revenue_12m == 900 && fading[0].clv == 20);
+
+	/* a file of an older compute: no lists, no error */
+	{
+		static const char old[] = "customer_id,rfm_segment,revenue_12m\nc1,loyal,5\n";
+
+		assert_int_equal(mtab_clv_lists_text(old, sizeof(old) - 1, "c.csv", &l, &e), 0);
+		assert_int_equal(l.has_clv, 0);
+		assert_int_equal(l.n_best + l.n_fading + l.modelled, 0);
+	}
+	/* a damaged number names line and column */
+	{
+		static const char bad[] =
+			"customer_id,rfm_segment,revenue_12m,x,expected_purchases,p_alive,clv_predicted\n"
+			"c1,new,1,0,0.4,1,5\n"
+			"c2,new,1,0,0.4,likely,5\n";
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(mtab_clv_lists_text(bad, sizeof(bad) - 1, "c.csv", &l, &e), CRM_E_CORRUPT);
+		assert_int_equal(e.line, 3);
+		assert_string_equal(e.field, "p_alive");
+		assert_int_equal(l.n_best, 0);
+	}
+}
+
 /* Every built-in section renders from an empty table (each says there is no data). */
 static void empty_render(void **state)
 {
@@ -230,7 +289,8 @@ static void empty_render(void **state)
 		"<report><title lang=\"en\">R</title><title lang=\"zh\">\xe6\x8a\xa5</title>"
 #define S(k) "<section " k "><title lang=\"en\">S</title><title lang=\"zh\">\xe8\x8a\x82</title></section>"
 		S("kind=\"cohort\"") S("kind=\"funnel\"") S("kind=\"nps\"")
-		S("kind=\"survival\" dim=\"rfm\"") S("kind=\"at_risk\"") S("kind=\"definitions\"")
+		S("kind=\"survival\" dim=\"rfm\"") S("kind=\"at_risk\"") S("kind=\"clv\"")
+		S("kind=\"definitions\"")
 #undef S
 		"</report>";
 	struct tpl *t = NULL;
@@ -268,6 +328,7 @@ int main(void)
 		cmocka_unit_test(nps_counts),
 		cmocka_unit_test(k_series),
 		cmocka_unit_test(at_risk_list),
+		cmocka_unit_test(clv_lists),
 		cmocka_unit_test(empty_render),
 	};
 

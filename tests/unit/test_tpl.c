@@ -56,12 +56,12 @@ static void shipped_templates(void **state)
 		assert_int_equal(t->sections[0].kind, TPL_KPI);
 		assert_true(t->sections[0].n_metrics >= 6);
 		if (i == 1) { /* full.xml: every kind of section */
-			int seen[TPL_DEFINITIONS + 1] = { 0 };
+			int seen[TPL_N_KINDS] = { 0 };
 			size_t j;
 
 			for (j = 0; j < t->n_sections; j++)
 				seen[t->sections[j].kind] = 1;
-			for (j = 0; j <= TPL_DEFINITIONS; j++)
+			for (j = 0; j < TPL_N_KINDS; j++)
 				if (!seen[j])
 					fail_msg("full.xml lacks a section of kind %zu", j);
 		}
@@ -171,9 +171,11 @@ static void built_in_sections(void **state)
 				    "<section kind=\"survival\" dim=\"tier\">" TITLES "</section>"
 				    "<section kind=\"at_risk\">" TITLES "</section>"
 				    "<section kind=\"at_risk\" rows=\"40\">" TITLES "</section>"
-				    "<section kind=\"definitions\" page=\"new\">" TITLES "</section></report>",
+				    "<section kind=\"definitions\" page=\"new\">" TITLES "</section>"
+				    "<section kind=\"clv\">" TITLES "</section>"
+				    "<section kind=\"clv\" rows=\"3\">" TITLES "</section></report>",
 			       &t, &e), 0);
-	assert_int_equal(t->n_sections, 9);
+	assert_int_equal(t->n_sections, 11);
 	assert_int_equal(t->sections[0].kind, TPL_COHORT);
 	assert_int_equal(t->sections[0].share_active, 0);
 	assert_int_equal(t->sections[1].share_active, 1);
@@ -188,6 +190,9 @@ static void built_in_sections(void **state)
 	assert_int_equal(t->sections[8].kind, TPL_DEFINITIONS);
 	assert_int_equal(t->sections[8].new_page, 1);
 	assert_int_equal(t->sections[8].n_metrics, 0);
+	assert_int_equal(t->sections[9].kind, TPL_CLV);
+	assert_int_equal(t->sections[9].rows, TPL_CLV_ROWS);
+	assert_int_equal(t->sections[10].rows, 3);
 	tpl_free(t);
 
 	refused(HEAD "<section kind=\"cohrot\">" TITLES "</section></report>", 2,
@@ -203,7 +208,11 @@ static void built_in_sections(void **state)
 	refused(HEAD "<section kind=\"at_risk\" rows=\"41\">" TITLES "</section></report>", 2,
 		"rows must be 1 to 40");
 	refused(HEAD "<section kind=\"funnel\" rows=\"5\">" TITLES "</section></report>", 2,
-		"on at_risk sections only");
+		"on at_risk and clv sections only");
+	refused(HEAD "<section kind=\"clv\" rows=\"41\">" TITLES "</section></report>", 2,
+		"rows must be 1 to 40");
+	refused(HEAD "<section kind=\"clv\">" TITLES "<metric id=\"clv_predicted\"/></section></report>", 2,
+		"a clv section draws fixed metrics");
 	refused(HEAD "<section kind=\"survival\" dim=\"cohort\">" TITLES "</section></report>", 2,
 		"unknown dim 'cohort'");
 	refused(HEAD "<section kind=\"nps\" dim=\"region\">" TITLES "</section></report>", 2,
