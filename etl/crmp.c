@@ -37,6 +37,10 @@ struct wcol {
 	const uint8_t *present;   /* integers */
 	const char *const *svals; /* strings: NULL = absent */
 	const uint32_t *lens;
+	int numbered;             /* strings given as numbers in ivals/present */
+	const char *prefix;       /* ... after this prefix */
+	uint32_t plen;
+	unsigned width;
 };
 
 struct wtable {
@@ -137,9 +141,31 @@ int crmp_writer_str(struct crmp_writer *w, const char *name, const char *const *
 	return 0;
 }
 
+int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *prefix,
+			 uint32_t plen, unsigned width, const int64_t *nums,
+			 const uint8_t *present, struct crm_err *e)
+{
+	struct wcol *c = add_col(w, name, e);
+
+	if (!c)
+		return e->code;
+	if (width < 1 || width > 18 || (plen && prefix[plen - 1] >= '0' && prefix[plen - 1] <= '9'))
+		return err_set(e, CRM_E_INTERNAL, "bad numbered column '%s'", name);
+	c->type = CRMP_STR;
+	c->numbered = 1;
+	c->ivals = nums;
+	c->present = present;
+	c->prefix = prefix;
+	c->plen = plen;
+	c->width = width;
+	return 0;
+}
+
 static int is_present(const struct wcol *c, uint64_t i)
 {
-	return c->type == CRMP_INT ? (!c->present || c->present[i]) : c->svals[i] != NULL;
+	if (c->type == CRMP_INT || c->numbered)
+		return !c->present || c->present[i];
+	return c->svals[i] != NULL;
 }
 
 /* Presence runs: present, absent, present, ... adding up to rows. */
@@ -305,6 +331,24 @@ static int numbered(const struct wcol *c, uint64_t rows, uint32_t *plen, unsigne
 	return 1;
 }
 
+/* The numbered encoding: prefix, width, then the numbers as an integer block. */
+static void put_numbered(struct buf *b, const char *prefix, uint32_t plen, unsigned width,
+			 const int64_t *v, size_t n)
+{
+	/* The block goes to a side buffer: its mode byte comes first. */
+	struct buf blk;
+
+	buf_put_varint(b, plen);
+	buf_append(b, prefix, plen);
+	buf_put_u8(b, width);
+	buf_init(&blk, CRMP_MAX_RAW);
+	buf_put_u8(b, put_int_block(&blk, v, n));
+	buf_append(b, blk.data, blk.len);
+	if (blk.failed)
+		b->failed = 1;
+	buf_release(&blk);
+}
+
 static enum crmp_enc encode_numbered(struct buf *b, const struct wcol *c, uint64_t rows,
 				     uint32_t plen, unsigned width, struct crm_err *e)
 {
@@ -329,20 +373,23 @@ static enum crmp_enc encode_numbered(struct buf *b, const struct wcol *c, uint64
 			x = x * 10 + (s[k] - '0');
 		v[n++] = x;
 	}
-	buf_put_varint(b, plen);
-	buf_append(b, prefix, plen);
-	buf_put_u8(b, width);
-	{
-		/* The block goes to a side buffer: its mode byte comes first. */
-		struct buf blk;
+	put_numbered(b, prefix, plen, width, v, n);
+	free(v);
+	return CRMP_NUMBERED;
+}
 
-		buf_init(&blk, CRMP_MAX_RAW);
-		buf_put_u8(b, put_int_block(&blk, v, n));
-		buf_append(b, blk.data, blk.len);
-		if (blk.failed)
-			b->failed = 1;
-		buf_release(&blk);
+/* A column given as numbers (crmp_writer_numbered): gather the present ones. */
+static enum crmp_enc encode_given_numbers(struct buf *b, const struct wcol *c, uint64_t rows,
+					  struct crm_err *e)
+{
+	size_t n;
+	int64_t *v = present_ints(c, rows, &n);
+
+	if (!v) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		return CRMP_NUMBERED;
 	}
+	put_numbered(b, c->prefix, c->plen, c->width, v, n);
 	free(v);
 	return CRMP_NUMBERED;
 }
@@ -510,6 +557,8 @@ static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t r
 	unsigned width;
 	enum crmp_enc enc = CRMP_FRONT;
 
+	if (c->numbered)
+		return encode_given_numbers(b, c, rows, e);
 	for (i = 0; i < rows; i++) {
 		if (!c->svals[i])
 			continue;

@@ -56,6 +56,18 @@ int crmp_writer_str(struct crmp_writer *w, const char *name, const char *const *
 		    const uint32_t *lens, struct crm_err *e);
 
 /*
+ * A string column whose present values are all `prefix` (plen bytes, not
+ * ending in a digit) followed by exactly `width` digits (1..18, leading
+ * zeros kept), given as their numbers: nums[rows], present[rows] (1/0) or
+ * NULL = all present. The bytes are those crmp_writer_str would write for
+ * the same strings (the numbered encoding), but no string is read: the
+ * normalizer keeps ids as numbers while it sorts. prefix is borrowed.
+ */
+int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *prefix,
+			 uint32_t plen, unsigned width, const int64_t *nums,
+			 const uint8_t *present, struct crm_err *e);
+
+/*
  * Encode, compress and write to `path` atomically. When the file already
  * exists with the same bytes nothing is written and *changed = 0.
  */

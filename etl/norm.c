@@ -353,28 +353,51 @@ static int read_sources(struct norm *n, struct crm_err *e)
 
 /* One spill record as found in a buffer. */
 
+/*
+ * The derived customers alone, by id: few, so their map stays in cache
+ * while every surviving order is looked up in it (the map of all
+ * customers would miss the cache on nearly every order).
+ */
+static int map_derived(struct norm *n, struct crm_err *e)
+{
+	size_t i, len;
+	int is_new;
+
+	for (i = 0; n->st->derived_customers && n->cust_ids.slots && i <= n->cust_ids.mask; i++) {
+		const struct hmap_slot *slot = &n->cust_ids.slots[i];
+		const unsigned char *key;
+
+		if (!slot->hash || !n->custs[slot->value].derived)
+			continue;
+		key = hmap_key(&n->cust_ids, slot->key, &len);
+		if (!hmap_put(&n->derived, key, len, slot->value, &is_new, NULL))
+			return norm_nomem(e);
+	}
+	return 0;
+}
+
 /* A surviving order may give a derived customer its signup day. */
 static void note_signup(struct norm *n, const struct row *r)
 {
-	uint32_t *k;
+	uint32_t *v;
 	struct cust *c;
 
 	if (r->present[6] && r->iv[6] != 0) /* refunded or cancelled */
 		return;
-	k = hmap_get(&n->cust_ids, r->sv[1], r->sl[1]);
-	if (!k)
+	v = hmap_get(&n->derived, r->sv[1], r->sl[1]);
+	if (!v)
 		return;
-	c = &n->custs[*k];
+	c = &n->custs[*v];
 	if (c->derived && (c->signup_day == NO_DAY || r->iv[3] < c->signup_day))
 		c->signup_day = (int32_t)r->iv[3];
 }
 
-/* The dedupe key of a record: its entity byte and its id columns' bytes. */
-static int record_key(const struct srec *r, unsigned char *key, size_t *klen)
+/* The dedupe key of a record: its entity and the bytes of its id columns (a payload prefix). */
+static int record_key(const struct srec *r, size_t *klen)
 {
 	const struct tab_def *t = tab_for_entity((enum schema_entity)r->entity);
 	const unsigned char *p = r->payload, *end = r->payload + r->len;
-	size_t c, prefix;
+	size_t c;
 	uint64_t v;
 
 	/* Only the id columns are looked at: skip over them, decode nothing. */
@@ -391,12 +414,120 @@ static int record_key(const struct srec *r, unsigned char *key, size_t *klen)
 			p += v;
 		}
 	}
-	prefix = (size_t)(p - r->payload);
-	if (prefix > 65000)
-		return -1;
-	key[0] = (unsigned char)r->entity;
-	memcpy(key + 1, r->payload, prefix);
-	*klen = prefix + 1;
+	*klen = (size_t)(p - r->payload);
+	return *klen > 65000 ? -1 : 0;
+}
+
+/*
+ * A hash of a short key, eight bytes at a time (ids are ~10 bytes: a
+ * byte-at-a-time hash costs more than the probe). Only compared within
+ * one run, so it need not be stable across versions.
+ */
+static uint64_t key_hash(const unsigned char *p, size_t len, unsigned entity)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull * (entity + 1) ^ len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, p, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return h;
+}
+
+/*
+ * The ids of one bucket: open addressing over 16-byte slots that point
+ * into the loaded bucket itself, so no key is copied (a general map would
+ * copy every key into its arena). A bucket holds ~1 M ids at the bench
+ * size, so almost every probe misses the cache: records are hashed a few
+ * ahead of their probe and their slots prefetched (DEDUPE_AHEAD).
+ */
+struct dslot {
+	uint32_t tag;              /* high hash bits, entity folded in */
+	uint32_t klen;             /* key bytes | entity << 24; 0: empty slot */
+	uint32_t off;              /* key = payload at data + off */
+	uint32_t rec;              /* record number of the latest occurrence */
+};
+
+#define DEDUPE_AHEAD 8
+
+struct dkey {
+	const unsigned char *key;
+	uint32_t klen, rec;        /* klen as in dslot */
+	uint64_t hash;
+};
+
+/* Record number of the earlier occurrence of this key, or UINT32_MAX when new. */
+static uint32_t dedupe_probe(struct dslot *slots, size_t mask, const unsigned char *data,
+			     const struct dkey *k)
+{
+	uint32_t tag = (uint32_t)(k->hash >> 32);
+	size_t i;
+
+	for (i = k->hash & mask; slots[i].klen; i = (i + 1) & mask) {
+		struct dslot *s = &slots[i];
+
+		if (s->tag == tag && s->klen == k->klen &&
+		    memcmp(data + s->off, k->key, k->klen & 0xffffff) == 0) {
+			uint32_t before = s->rec;
+
+			s->rec = k->rec;
+			return before;
+		}
+	}
+	slots[i] = (struct dslot){ tag, k->klen, (uint32_t)(k->key - data), k->rec };
+	return UINT32_MAX;
+}
+
+/* Count a bucket's records; -1 if it is damaged. */
+static long count_records(const unsigned char *p, const unsigned char *end)
+{
+	struct srec r;
+	long n = 0;
+	int got;
+
+	while ((got = norm_next_srec(&p, end, &r)) == 1)
+		n++;
+	return got < 0 ? -1 : n;
+}
+
+/*
+ * Mark every record of a bucket that a later one with the same id
+ * replaces. Keys are queued DEDUPE_AHEAD deep: hashed and their slot
+ * prefetched on entry, probed on exit. The entity is part of the key (an
+ * order and a lead may share an id without being duplicates).
+ */
+static int mark_duplicates(struct norm *n, struct spill *bucket, const unsigned char *data,
+			   size_t len, uint32_t count, struct dslot *slots, size_t mask,
+			   uint8_t *dropped, struct crm_err *e)
+{
+	struct dkey q[DEDUPE_AHEAD];
+	const unsigned char *p = data, *end = data + len;
+	uint32_t i, before;
+	struct srec r;
+	size_t klen;
+
+	for (i = 0; i < count + DEDUPE_AHEAD; i++) {
+		struct dkey *k = &q[i % DEDUPE_AHEAD];
+
+		if (i >= DEDUPE_AHEAD && (before = dedupe_probe(slots, mask, data, k)) != UINT32_MAX) {
+			dropped[before] = 1;
+			n->st->duplicates++;
+		}
+		if (i >= count)
+			continue;
+		if (norm_next_srec(&p, end, &r) != 1 || record_key(&r, &klen))
+			return norm_damaged_spill(bucket, e);
+		k->key = r.payload;
+		k->klen = (uint32_t)klen | (uint32_t)r.entity << 24;
+		k->rec = i;
+		k->hash = key_hash(r.payload, klen, (unsigned)r.entity);
+		__builtin_prefetch(&slots[k->hash & mask], 1);
+	}
 	return 0;
 }
 
@@ -407,43 +538,38 @@ static int record_key(const struct srec *r, unsigned char *key, size_t *klen)
  */
 static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e)
 {
-	static unsigned char key[65536];
 	unsigned char *data = NULL;
 	uint8_t *dropped = NULL;
+	struct dslot *slots = NULL;
 	const unsigned char *p, *end;
-	struct hmap last;
 	struct srec r;
 	struct row row;
-	size_t len = 0, klen, count = 0;
-	uint32_t i, *v;
-	int got, is_new, rc;
+	size_t len = 0, mask = 0;
+	long count = 0;
+	uint32_t i;
+	int rc;
 
-	hmap_init(&last);
 	rc = norm_spill_load(bucket, &data, &len, e);
-	/* A record has at least 3 bytes: that bounds the count. */
-	if (rc == 0 && !(dropped = calloc(len / 3 + 1, 1)))
+	end = data + len;
+	if (rc == 0 && ((count = count_records(data, end)) < 0 || len > UINT32_MAX))
+		rc = norm_damaged_spill(bucket, e);
+	/* At most half full: probes stay short. */
+	while (rc == 0 && mask + 1 < 2 * (size_t)count + 2)
+		mask = mask * 2 + 1;
+	if (rc == 0 && (!(dropped = calloc((size_t)count + 1, 1)) ||
+			!(slots = calloc(mask + 1, sizeof(*slots)))))
 		rc = norm_nomem(e);
-	/* First pass: an id seen again drops its earlier record. */
-	for (p = data, end = data + len, i = 0; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0; i++) {
-		if (got < 0 || record_key(&r, key, &klen))
-			rc = norm_damaged_spill(bucket, e);
-		else if (!(v = hmap_put(&last, key, klen, i, &is_new, NULL)))
-			rc = norm_nomem(e);
-		else if (!is_new) {
-			dropped[*v] = 1;
-			*v = i;
-			n->st->duplicates++;
-		}
-		count++;
-	}
-	hmap_release(&last);
-	/* Second pass: move the survivors to their months. */
-	for (p = data, i = 0; rc == 0 && i < count && norm_next_srec(&p, end, &r) == 1; i++) {
+	if (rc == 0)
+		rc = mark_duplicates(n, bucket, data, len, (uint32_t)count, slots, mask, dropped, e);
+	free(slots);
+	/* Move the survivors to their months. */
+	for (p = data, i = 0; rc == 0 && i < (uint32_t)count && norm_next_srec(&p, end, &r) == 1; i++) {
 		struct spill *m;
 
 		if (dropped[i])
 			continue;
-		if (r.entity == ENT_ORDERS) {
+		/* Only derived customers take a signup from orders: most runs have none. */
+		if (r.entity == ENT_ORDERS && n->st->derived_customers) {
 			norm_decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row, 0, NULL);
 			note_signup(n, &row);
 		}
@@ -548,6 +674,7 @@ static int setup(struct norm *n, struct crm_err *e)
 	n->last_id_len = UINT32_MAX;
 	buf_init(&n->rec, 1 << 20);
 	hmap_init(&n->cust_ids);
+	hmap_init(&n->derived);
 	hmap_init(&n->strs);
 	rc = tz_load(n->cfg->timezone, &n->tz, e);
 	if (rc)
@@ -587,12 +714,14 @@ static void teardown(struct norm *n)
 	free(n->periods_dir);
 	free(n->quarantine_dir);
 	free(n->custs);
+	free(n->num.slot);
 	for (i = 0; i < (int)n->n_files; i++)
 		free(n->files[i].location);
 	free(n->files);
 	free(n->signups);
 	inputs_files_release(&n->inputs);
 	hmap_release(&n->cust_ids);
+	hmap_release(&n->derived);
 	hmap_release(&n->strs);
 	buf_release(&n->rec);
 	tz_free(n->tz);
@@ -686,6 +815,8 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	if (rc == 0)
 		rc = read_sources(&n, e);
 	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
+	if (rc == 0)
+		rc = map_derived(&n, e);
 	for (i = 0; rc == 0 && i < N_BUCKETS; i++)
 		rc = dedupe_bucket(&n, &n.buckets[i], e);
 	log_debug("normalize: pass 2 (deduplicate) done at %.2f s", cpu_seconds());

@@ -14,8 +14,6 @@
 
 #include "banned.h"
 
-/* ------------------------------------------------------------ customers */
-
 /* Intern a customer attribute: a stable handle (offset + 1) into n->strs. */
 static uint32_t intern(struct norm *n, const char *s, uint32_t len)
 {
@@ -27,11 +25,108 @@ static uint32_t intern(struct norm *n, const char *s, uint32_t len)
 	return off + 1;
 }
 
+/* ------------------------------------------------------------ numbered ids */
+
+/*
+ * The number of `id` when it has the index's prefix and digit count:
+ * 0 and *num set, or -1. The first numbered id seen sets the shape.
+ */
+static int num_of(const struct numidx *x, const char *id, uint32_t len, uint64_t *num)
+{
+	uint32_t i;
+	uint64_t v = 0;
+
+	if (x->width == 0 || len != x->plen + x->width || memcmp(id, x->prefix, x->plen) != 0)
+		return -1;
+	for (i = x->plen; i < len; i++) {
+		unsigned d = (unsigned char)id[i] - '0';
+
+		if (d > 9)
+			return -1;
+		v = v * 10 + d;
+	}
+	*num = v;
+	return 0;
+}
+
+/* Take the shape of the first id that ends in 1 to 18 digits after at most 15 bytes. */
+static void num_shape(struct numidx *x, const char *id, uint32_t len)
+{
+	uint32_t w = 0;
+
+	while (w < len && id[len - 1 - w] >= '0' && id[len - 1 - w] <= '9')
+		w++;
+	if (w == 0 || w > 18 || len - w >= sizeof(x->prefix))
+		return;
+	memcpy(x->prefix, id, len - w);
+	x->plen = len - w;
+	x->width = w;
+}
+
+/*
+ * Index customer k under its number. The array grows to a number only
+ * while it stays near the customer count (sparse numbers would waste
+ * memory); numbers beyond are counted in `outside`, and then a miss in the
+ * array must ask the hash map.
+ */
+static int num_add(struct norm *n, const char *id, uint32_t len, size_t k)
+{
+	struct numidx *x = &n->num;
+	uint64_t num;
+
+	if (x->width == 0)
+		num_shape(x, id, len);
+	if (num_of(x, id, len, &num))
+		return 0;
+	if (num >= x->len) {
+		size_t want = x->len ? x->len : 4096;
+		uint32_t *a;
+
+		while (want <= num)
+			want *= 2;
+		if (num > 4 * (uint64_t)n->n_custs + 65536) {
+			x->outside++;
+			return 0;
+		}
+		if (!(a = realloc(x->slot, want * sizeof(*a))))
+			return -1;
+		memset(a + x->len, 0, (want - x->len) * sizeof(*a));
+		x->slot = a;
+		x->len = want;
+	}
+	x->slot[num] = (uint32_t)k + 1;
+	return 0;
+}
+
+/* Index of customer `id`, or -1 when unknown. */
+long norm_find_customer(const struct norm *n, const char *id, uint32_t len)
+{
+	const struct numidx *x = &n->num;
+	uint64_t num;
+	uint32_t *v;
+
+	if (num_of(x, id, len, &num) == 0) {
+		if (num < x->len && x->slot[num])
+			return (long)x->slot[num] - 1;
+		if (x->outside == 0)
+			return -1;
+	}
+	v = hmap_get(&n->cust_ids, id, len);
+	return v ? (long)*v : -1;
+}
+
+/* ------------------------------------------------------------ customers */
+
 /* Find or create the customer `id`; returns its index or -1 (out of memory). */
 long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new)
 {
-	uint32_t *v = hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, is_new, NULL);
+	long found = norm_find_customer(n, id, len);
+	uint32_t *v;
 
+	*is_new = 0;
+	if (found >= 0)
+		return found;
+	v = hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, is_new, NULL);
 	if (!v)
 		return -1;
 	if (*is_new) {
@@ -47,6 +142,8 @@ long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_ne
 		memset(&n->custs[n->n_custs], 0, sizeof(n->custs[0]));
 		n->custs[n->n_custs].signup_day = NO_DAY;
 		n->custs[n->n_custs].churn_day = NO_DAY;
+		if (num_add(n, id, len, n->n_custs))
+			return -1;
 		n->n_custs++;
 	}
 	return (long)*v;
@@ -84,7 +181,7 @@ int norm_known_customer(struct norm *n, const char *id, uint32_t len)
 {
 	if (len == n->last_id_len && len <= SCHEMA_ID_MAX && memcmp(id, n->last_id, len) == 0)
 		return 1;
-	if (!hmap_get(&n->cust_ids, id, len))
+	if (norm_find_customer(n, id, len) < 0)
 		return 0;
 	if (len <= SCHEMA_ID_MAX) {
 		memcpy(n->last_id, id, len);

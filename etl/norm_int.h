@@ -52,6 +52,21 @@ struct norm_file {
 
 #define NORM_MAX_FILES 65535       /* norm_file indexes are 16 bits in struct cust */
 
+/*
+ * Customers by number: exports usually number their ids ("c000123"), so
+ * an id made of the prefix and digit count of the first one seen is looked
+ * up in a plain array indexed by its number (4 bytes a customer, mostly in
+ * cache) instead of the hash map (two cache misses a lookup). Every id is
+ * in the hash map too; the array is only a faster way to the same answer.
+ */
+struct numidx {
+	char prefix[16];
+	uint32_t plen, width;    /* prefix bytes and digits; width 0: not set yet */
+	uint32_t *slot;          /* owned: [number] -> customer index + 1, or 0 */
+	size_t len;
+	uint64_t outside;        /* numbered ids past the array: in the hash map only */
+};
+
 struct spill {
 	FILE *f;
 	char *path;
@@ -65,6 +80,8 @@ struct norm {
 	char *tmp_dir, *periods_dir, *quarantine_dir;
 
 	struct hmap cust_ids;    /* customer_id -> index in custs */
+	struct numidx num;       /* the same for numbered ids, faster */
+	struct hmap derived;     /* customer_id -> index, derived customers only (pass 2) */
 	struct cust *custs;
 	size_t n_custs, cap_custs;
 	struct hmap strs;        /* interned customer attribute strings */
@@ -114,6 +131,7 @@ int norm_period_of_day(int32_t day);
 long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new);
 int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e);
 int norm_known_customer(struct norm *n, const char *id, uint32_t len);
+long norm_find_customer(const struct norm *n, const char *id, uint32_t len);
 int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec,
 		  struct row *r, struct bad *b);
 

@@ -22,14 +22,35 @@
 
 /* ------------------------------------------------------------ pass 3: write */
 
+/*
+ * How a string column's values look so far, learnt row by row while the
+ * month is loaded (in spill order, while each value is in cache):
+ * - numbered: all "prefix + exactly width digits": kept as numbers too, so
+ *   sorting and writing never read the strings again (after the sort they
+ *   lie scattered over the whole month: a cache miss each);
+ * - few distinct values: each row points at the first copy of its value,
+ *   so the writer's dictionary finds them in cache.
+ */
+#define FEW_VALUES 32
+
+struct strshape {
+	int numbered;            /* 1 while every value so far fits, -1 once one did not, 0 before any */
+	char prefix[16];
+	uint32_t plen, width;
+	size_t n_few;            /* distinct values in few[], or FEW_VALUES + 1 once too many */
+	const char *few[FEW_VALUES];
+	uint32_t few_len[FEW_VALUES];
+};
+
 /* The rows of one table of one month, column by column. */
 struct cols {
 	const struct tab_def *t;
 	size_t rows, cap;
-	int64_t *iv[TAB_MAX_COLS];
+	int64_t *iv[TAB_MAX_COLS];     /* integers; numbered strings' numbers */
 	uint8_t *pres[TAB_MAX_COLS];
 	const char **sv[TAB_MAX_COLS];
 	uint32_t *sl[TAB_MAX_COLS];
+	struct strshape shape[TAB_MAX_COLS];
 };
 
 static void cols_release(struct cols *c)
@@ -50,7 +71,13 @@ static int is_str_col(const struct cols *c, size_t i)
 	return tab_col_type(c->t->cols[i].kind) == CRMP_STR;
 }
 
-/* Size every column for `cap` rows: integers need values, strings pointers and lengths. */
+/* A string column that is numbered from its first row to its last. */
+static int is_numbered(const struct cols *c, size_t i)
+{
+	return is_str_col(c, i) && c->shape[i].numbered == 1;
+}
+
+/* Size every column for `cap` rows: integers need values, strings pointers, lengths and numbers. */
 static int cols_reserve(struct cols *c, size_t cap)
 {
 	size_t i;
@@ -63,12 +90,11 @@ static int cols_reserve(struct cols *c, size_t cap)
 		if (!a)
 			return -1;
 		c->pres[i] = a;
-		if (!is_str_col(c, i)) {
-			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
-				return -1;
-			c->iv[i] = a;
+		if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+			return -1;
+		c->iv[i] = a;
+		if (!is_str_col(c, i))
 			continue;
-		}
 		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
 			return -1;
 		c->sv[i] = a;
@@ -80,6 +106,68 @@ static int cols_reserve(struct cols *c, size_t cap)
 	return 0;
 }
 
+/* Its number when `s` has the column's numbered shape (taking the shape from the first value). */
+static int shape_number(struct strshape *h, const char *s, uint32_t len, int64_t *num)
+{
+	uint32_t d = 0, k;
+	int64_t v = 0;
+
+	if (h->numbered == 0) {
+		while (d < len && s[len - 1 - d] >= '0' && s[len - 1 - d] <= '9')
+			d++;
+		if (d == 0 || d > 18 || len - d >= sizeof(h->prefix))
+			return -1;
+		memcpy(h->prefix, s, len - d);
+		h->plen = len - d;
+		h->width = d;
+		h->numbered = 1;
+	}
+	if (len != h->plen + h->width || memcmp(s, h->prefix, h->plen) != 0)
+		return -1;
+	for (k = h->plen; k < len; k++) {
+		unsigned digit = (unsigned char)s[k] - '0';
+
+		if (digit > 9)
+			return -1;
+		v = v * 10 + digit;
+	}
+	*num = v;
+	return 0;
+}
+
+/* The first copy of a value of a column with few distinct values, or s itself. */
+static const char *few_value(struct strshape *h, const char *s, uint32_t len)
+{
+	size_t k;
+
+	if (h->n_few > FEW_VALUES)
+		return s;
+	for (k = 0; k < h->n_few; k++)
+		if (h->few_len[k] == len && memcmp(h->few[k], s, len) == 0)
+			return h->few[k];
+	if (h->n_few == FEW_VALUES) {
+		h->n_few++; /* too many: stop looking */
+		return s;
+	}
+	h->few[h->n_few] = s;
+	h->few_len[h->n_few++] = len;
+	return s;
+}
+
+static void add_str(struct cols *c, size_t i, size_t k, const struct row *r)
+{
+	struct strshape *h = &c->shape[i];
+
+	c->sv[i][k] = NULL;
+	c->sl[i][k] = r->sl[i];
+	c->iv[i][k] = 0;
+	if (!r->present[i])
+		return;
+	if (h->numbered >= 0 && shape_number(h, r->sv[i], r->sl[i], &c->iv[i][k]))
+		h->numbered = -1;
+	c->sv[i][k] = h->numbered < 0 ? few_value(h, r->sv[i], r->sl[i]) : r->sv[i];
+}
+
 static int cols_add(struct cols *c, const struct row *r)
 {
 	size_t i, k = c->rows;
@@ -88,12 +176,10 @@ static int cols_add(struct cols *c, const struct row *r)
 		return -1;
 	for (i = 0; i < c->t->n_cols; i++) {
 		c->pres[i][k] = r->present[i];
-		if (!is_str_col(c, i)) {
+		if (!is_str_col(c, i))
 			c->iv[i][k] = r->iv[i];
-		} else {
-			c->sv[i][k] = r->present[i] ? r->sv[i] : NULL;
-			c->sl[i][k] = r->sl[i];
-		}
+		else
+			add_str(c, i, k, r);
 	}
 	c->rows++;
 	return 0;
@@ -118,9 +204,10 @@ static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
 	for (k = 0; k < c->t->n_keys; k++) {
 		int col = c->t->keys[k], r;
 
-		if (tab_col_type(c->t->cols[col].kind) == CRMP_STR) {
+		if (is_str_col(c, col) && !is_numbered(c, (size_t)col)) {
 			r = cmp_str(c->sv[col][i], c->sl[col][i], c->sv[col][j], c->sl[col][j]);
 		} else {
+			/* Numbered strings: same prefix and width, so numbers order as the text. */
 			int64_t a = c->pres[col][i] ? c->iv[col][i] : INT64_MIN;
 			int64_t b = c->pres[col][j] ? c->iv[col][j] : INT64_MIN;
 
@@ -145,7 +232,7 @@ static uint64_t *primary_keys(const struct cols *c)
 	size_t i, b;
 
 	for (i = 0; keys && i < c->rows; i++) {
-		if (tab_col_type(c->t->cols[col].kind) == CRMP_INT) {
+		if (!is_str_col(c, (size_t)col) || is_numbered(c, (size_t)col)) {
 			keys[i] = c->pres[col][i] ? (uint64_t)c->iv[col][i] ^ ((uint64_t)1 << 63) : 0;
 			continue;
 		}
@@ -169,7 +256,8 @@ static int permute(struct cols *c, size_t k, const uint32_t *perm)
 		pres[i] = c->pres[k][perm[i]];
 	free(c->pres[k]);
 	c->pres[k] = pres;
-	if (!is_str_col(c, k)) {
+	/* Numbered strings travel as their numbers; their sv/sl are not used again. */
+	if (!is_str_col(c, k) || is_numbered(c, k)) {
 		int64_t *iv = malloc(n * sizeof(*iv));
 
 		if (!iv)
@@ -234,7 +322,12 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
 
 	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
-		if (tab_col_type(c->t->cols[k].kind) == CRMP_STR)
+		const struct strshape *h = &c->shape[k];
+
+		if (is_numbered(c, k))
+			rc = crmp_writer_numbered(w, c->t->cols[k].name, h->prefix, h->plen, h->width,
+						  c->iv[k], c->pres[k], e);
+		else if (is_str_col(c, k))
 			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
 		else
 			rc = crmp_writer_int(w, c->t->cols[k].name, c->iv[k],

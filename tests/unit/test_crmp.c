@@ -237,6 +237,70 @@ static void damage_names_table_and_column(void **state)
 	free(data);
 }
 
+/*
+ * Ids given as numbers (crmp_writer_numbered) give the very bytes the same
+ * ids given as strings do, absent values included, and read back as text.
+ */
+static void numbered_given_as_numbers(void **state)
+{
+	static char text[ROWS][16];
+	static const char *vals[ROWS];
+	static uint32_t lens[ROWS];
+	static int64_t nums[ROWS];
+	static uint8_t present[ROWS];
+	unsigned char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0, i;
+	struct crm_err e = { 0 };
+	struct crmp_writer *w;
+	struct crmp_file *f = NULL;
+	struct crmp_strs out;
+
+	(void)state;
+	for (i = 0; i < ROWS; i++) {
+		nums[i] = (int64_t)((i * 7919) % 100000);
+		present[i] = i % 13 != 5;
+		snprintf(text[i], sizeof(text[i]), "cu-%06lld", (long long)nums[i]);
+		vals[i] = present[i] ? text[i] : NULL;
+		lens[i] = (uint32_t)strlen(text[i]);
+	}
+	w = crmp_writer_new(CRMP_PERIOD, 24290);
+	assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "id", vals, lens, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &a, &alen, &e), 0);
+	crmp_writer_free(w);
+	w = crmp_writer_new(CRMP_PERIOD, 24290);
+	assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
+	assert_int_equal(crmp_writer_numbered(w, "id", "cu-", 3, 6, nums, present, &e), 0);
+	assert_int_equal(crmp_writer_numbered(w, "bad", "cu1", 3, 6, nums, present, &e),
+			 CRM_E_INTERNAL);
+	crmp_writer_free(w);
+	memset(&e, 0, sizeof(e));
+	w = crmp_writer_new(CRMP_PERIOD, 24290);
+	assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
+	assert_int_equal(crmp_writer_numbered(w, "id", "cu-", 3, 6, nums, present, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &b, &blen, &e), 0);
+	crmp_writer_free(w);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	assert_int_equal(crmp_open_mem(b, blen, "numbered", &f, &e), 0);
+	assert_int_equal(crmp_read_str(f, 0, 0, &out, &e), 0);
+	for (i = 0; i < ROWS; i++) {
+		uint32_t k = out.codes[i];
+
+		if (!present[i]) {
+			assert_int_equal(k, UINT32_MAX);
+			continue;
+		}
+		assert_true(k < out.n_dict);
+		assert_int_equal(out.lens[k], lens[i]);
+		assert_memory_equal(out.dict[k], text[i], lens[i]);
+	}
+	crmp_strs_release(&out);
+	crmp_close(f);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +309,7 @@ int main(void)
 		cmocka_unit_test(truncation_detected),
 		cmocka_unit_test(bit_flips_detected),
 		cmocka_unit_test(damage_names_table_and_column),
+		cmocka_unit_test(numbered_given_as_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
