@@ -313,6 +313,7 @@ size_t mtab_k_segments(const struct mtab *t, int period, const char *metric, con
 }
 
 #define CUST_MAX_COLS 64
+#define CUST_WHAT "customer metrics" /* what a per-customer file is called in errors */
 
 /*
  * One row of the per-customer file, its fields split, handed to a walker's
@@ -323,15 +324,16 @@ typedef int (*cust_row_fn)(void *ctx, char *const *field, const int *col, const 
 			   long line, struct crm_err *e);
 
 /*
- * Walk the per-customer CSV text: the header names the columns (want[0]
+ * Walk the per-customer CSV text (or another CSV of ours with a header,
+ * called `what` in errors): the header names the columns (want[0]
  * .. want[n_required - 1] must be there, the rest may not), every later
  * non-empty line goes to fn. col[] (n_want entries) receives the column
  * of each name, -1 when absent. fn returns 0 to go on, > 0 to stop early,
  * < 0 for an error. Damage is CRM_E_CORRUPT with the line.
  */
-static int cust_walk(const char *text, size_t len, const char *path, const char *const *want,
-		     size_t n_want, size_t n_required, int *col, cust_row_fn fn, void *ctx,
-		     struct crm_err *e)
+static int cust_walk(const char *text, size_t len, const char *path, const char *what,
+		     const char *const *want, size_t n_want, size_t n_required, int *col, cust_row_fn fn,
+		     void *ctx, struct crm_err *e)
 {
 	const char *p = text, *end = text + len;
 	char *scratch = malloc(len + CUST_MAX_COLS + 1);
@@ -357,7 +359,7 @@ static int cust_walk(const char *text, size_t len, const char *path, const char 
 			continue;
 		nf = split_fields(ls, le, scratch, field, CUST_MAX_COLS);
 		if (nf < 0) {
-			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL, "damaged customer metrics row");
+			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL, "damaged %s row", what);
 			goto out;
 		}
 		if (line == 0) {
@@ -368,7 +370,7 @@ static int cust_walk(const char *text, size_t len, const char *path, const char 
 			for (j = 0; j < n_required; j++)
 				if (col[j] < 0) {
 					rc = err_at(e, CRM_E_CORRUPT, path, 1, NULL,
-						    "not a customer metrics file: no column '%s'", want[j]);
+						    "not a %s file: no column '%s'", what, want[j]);
 					goto out;
 				}
 			continue;
@@ -376,7 +378,7 @@ static int cust_walk(const char *text, size_t len, const char *path, const char 
 		for (j = 0; j < n_want; j++)
 			if (col[j] >= nf) {
 				rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL,
-					    "damaged customer metrics row: %d fields", nf);
+					    "damaged %s row: %d fields", what, nf);
 				goto out;
 			}
 		if ((rc = fn(ctx, field, col, path, line + 1, e))) {
@@ -386,7 +388,7 @@ static int cust_walk(const char *text, size_t len, const char *path, const char 
 		}
 	}
 	if (line == 0)
-		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty customer metrics file");
+		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty %s file", what);
 out:
 	free(scratch);
 	return rc;
@@ -469,7 +471,7 @@ int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mta
 
 	*n_out = 0;
 	*total = 0;
-	rc = cust_walk(text, len, path, want, 4, 4, col, at_risk_row, &w, e);
+	rc = cust_walk(text, len, path, CUST_WHAT, want, 4, 4, col, at_risk_row, &w, e);
 	if (rc == 0) {
 		*n_out = w.n;
 		*total = w.all;
@@ -546,7 +548,7 @@ int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct m
 	l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
 	l->has_clv = 0;
 	/* the model's columns are optional: a file of an older compute lacks them */
-	rc = cust_walk(text, len, path, want, CC_N, CC_REV + 1, col, clv_row, l, e);
+	rc = cust_walk(text, len, path, CUST_WHAT, want, CC_N, CC_REV + 1, col, clv_row, l, e);
 	if (rc) {
 		l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
 		return rc;
@@ -572,5 +574,98 @@ int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t
 		return rc;
 	rc = mtab_at_risk_text((const char *)data, len, path, out, max, n_out, total, e);
 	free(data);
+	return rc;
+}
+
+/* ---- quarantine files: rejected rows counted by field and reason ---- */
+
+#define QUAR_KINDS 256 /* distinct (field, reason) pairs told apart; the rest are lumped */
+
+struct quar_walk {
+	const char *const *files;
+	size_t n_files;
+	struct mtab_reason *kinds; /* QUAR_KINDS */
+	size_t n_kinds, rows, lumped;
+};
+
+static int quar_row(void *ctx, char *const *field, const int *col, const char *path, long line,
+		    struct crm_err *e)
+{
+	struct quar_walk *w = ctx;
+	size_t i;
+
+	(void)path;
+	(void)line;
+	(void)e;
+	if (w->n_files) {
+		for (i = 0; i < w->n_files && strcmp(w->files[i], field[col[0]]); i++)
+			;
+		if (i == w->n_files)
+			return 0;
+	}
+	w->rows++;
+	for (i = 0; i < w->n_kinds; i++)
+		if (!strncmp(w->kinds[i].field, field[col[2]], sizeof(w->kinds[i].field) - 1) &&
+		    !strncmp(w->kinds[i].reason, field[col[4]], sizeof(w->kinds[i].reason) - 1))
+			break;
+	if (i == w->n_kinds) {
+		struct mtab_reason *r;
+
+		if (w->n_kinds == QUAR_KINDS) {
+			w->lumped++;
+			return 0;
+		}
+		r = &w->kinds[w->n_kinds++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->field, sizeof(r->field), "%s", field[col[2]]);
+		snprintf(r->reason, sizeof(r->reason), "%s", field[col[4]]);
+		snprintf(r->value, sizeof(r->value), "%s", field[col[3]]);
+		snprintf(r->where, sizeof(r->where), "%s:%s", field[col[0]], field[col[1]]);
+	}
+	w->kinds[i].count++;
+	return 0;
+}
+
+/* Most rows first; equal counts keep the order they were first seen in. */
+static void sort_reasons(struct mtab_reason *r, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		struct mtab_reason x = r[i];
+
+		for (j = i; j > 0 && r[j - 1].count < x.count; j--)
+			r[j] = r[j - 1];
+		r[j] = x;
+	}
+}
+
+int mtab_quarantine_text(const char *text, size_t len, const char *path, const char *const *files,
+			 size_t n_files, struct mtab_reasons *out, struct crm_err *e)
+{
+	static const char *const want[5] = { "file", "line", "field", "value", "reason" };
+	struct quar_walk w = { files, n_files, NULL, 0, 0, 0 };
+	int col[5], rc;
+	size_t i;
+
+	out->n = out->rows = out->kinds = 0;
+	w.kinds = malloc(QUAR_KINDS * sizeof(*w.kinds));
+	if (!w.kinds)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	rc = cust_walk(text, len, path, "quarantine", want, 5, 5, col, quar_row, &w, e);
+	if (rc == 0 && w.rows == 0 && n_files) {
+		/* none of the period's files named: the source's rows are all there is */
+		w.n_files = 0;
+		rc = cust_walk(text, len, path, "quarantine", want, 5, 5, col, quar_row, &w, e);
+	}
+	if (rc == 0) {
+		sort_reasons(w.kinds, w.n_kinds);
+		for (i = 0; i < w.n_kinds && i < out->max; i++)
+			out->r[i] = w.kinds[i];
+		out->n = i;
+		out->rows = w.rows;
+		out->kinds = w.n_kinds + (w.lumped ? 1 : 0);
+	}
+	free(w.kinds);
 	return rc;
 }

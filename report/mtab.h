@@ -141,4 +141,30 @@ struct mtab_clv_lists {
 int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct mtab_clv_lists *l,
 			struct crm_err *e);
 
+/*
+ * A quarantine file <data_dir>/quarantine/SOURCE.csv (file,line,field,
+ * value,reason, as normalize writes it): its rejected rows counted by
+ * (field, reason), the most frequent first, each with the value and place
+ * (file:line) of its first row. Only rows whose file is one of
+ * files[0..n_files) count; when none of them does (or n_files is 0), all
+ * rows count. A damaged file is CRM_E_CORRUPT.
+ */
+struct mtab_reason {
+	char field[32];
+	char reason[96];
+	char value[48];        /* of the first row, cut */
+	char where[160];       /* "file:line" of the first row, cut */
+	size_t count;
+};
+
+struct mtab_reasons {
+	struct mtab_reason *r; /* caller's array of max */
+	size_t max, n;
+	size_t rows;           /* rejected rows counted */
+	size_t kinds;          /* distinct (field, reason) pairs among them */
+};
+
+int mtab_quarantine_text(const char *text, size_t len, const char *path, const char *const *files,
+			 size_t n_files, struct mtab_reasons *out, struct crm_err *e);
+
 #endif

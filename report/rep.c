@@ -1097,7 +1097,7 @@ size_t rep_wrap(struct pdf *p, const char *s, float maxw, float size, char lines
 }
 
 /* Metrics each built-in section shows, for the appendix. */
-static const char *const shown_by[][6] = {
+static const char *const shown_by[TPL_N_KINDS][6] = {
 	[TPL_COHORT] = { "cohort_retained_share", NULL },
 	[TPL_FUNNEL] = { "funnel", "conversion_rate", NULL },
 	[TPL_NPS] = { "nps", "nps_moe95", "csat", "csat_mean", NULL },
@@ -1254,6 +1254,9 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 			break;
 		case TPL_CLV:
 			rc = rep_clv_section(p, o, s, m, &cust, e);
+			break;
+		case TPL_LINEAGE:
+			rc = rep_lineage_section(p, o, s, e);
 			break;
 		case TPL_DEFINITIONS:
 			definitions_section(p, o, s, t);

@@ -18,9 +18,8 @@ float rep_grid_height(size_t n)
 	return REP_GRID_HEAD_H + REP_GRID_ROW_H * (float)n + 4;
 }
 
-/* Write cells on a baseline, each fitted inside its column. */
-static void cells_at(struct pdf *p, const struct rep_col *c, size_t nc, const char *const *cells,
-		     float base, float size, int bold, const struct pdf_rgb *ink, struct pdf_rgb deflt)
+void rep_grid_cells(struct pdf *p, const struct rep_col *c, size_t nc, const char *const *cells,
+		    float base, float size, int bold, const struct pdf_rgb *ink, struct pdf_rgb deflt)
 {
 	float x = PDF_MARGIN;
 	size_t j;
@@ -39,7 +38,7 @@ static void cells_at(struct pdf *p, const struct rep_col *c, size_t nc, const ch
 void rep_grid_head(struct pdf *p, const struct rep_col *c, size_t nc, const char *const *cells)
 {
 	pdf_fill_rect(p, PDF_MARGIN, p->y - REP_GRID_HEAD_H, REP_CONTENT_W, REP_GRID_HEAD_H, PDF_ACCENT);
-	cells_at(p, c, nc, cells, p->y - REP_GRID_HEAD_H + 7, 8.5f, 1, NULL, PDF_WHITE);
+	rep_grid_cells(p, c, nc, cells, p->y - REP_GRID_HEAD_H + 7, 8.5f, 1, NULL, PDF_WHITE);
 	p->y -= REP_GRID_HEAD_H;
 }
 
@@ -48,7 +47,7 @@ void rep_grid_row(struct pdf *p, const struct rep_col *c, size_t nc, const char 
 {
 	if (i % 2)
 		pdf_fill_rect(p, PDF_MARGIN, p->y - REP_GRID_ROW_H, REP_CONTENT_W, REP_GRID_ROW_H, PDF_LIGHT);
-	cells_at(p, c, nc, cells, p->y - REP_GRID_ROW_H + 5, 9, 0, ink, PDF_INK);
+	rep_grid_cells(p, c, nc, cells, p->y - REP_GRID_ROW_H + 5, 9, 0, ink, PDF_INK);
 	p->y -= REP_GRID_ROW_H;
 }
 

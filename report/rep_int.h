@@ -80,9 +80,14 @@ void rep_grid_head(struct pdf *p, const struct rep_col *c, size_t nc, const char
 void rep_grid_row(struct pdf *p, const struct rep_col *c, size_t nc, const char *const *cells,
 		  size_t i, const struct pdf_rgb *ink);
 void rep_grid_end(struct pdf *p);
+/* Cells on one baseline, each fitted in its column (for rows of another height); ink as above. */
+void rep_grid_cells(struct pdf *p, const struct rep_col *c, size_t nc, const char *const *cells,
+		    float base, float size, int bold, const struct pdf_rgb *ink, struct pdf_rgb deflt);
 
 /* Sections in their own files. */
 int rep_clv_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
 		    const struct mtab *t, struct rep_cust *cust, struct crm_err *e);
+int rep_lineage_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
+			struct crm_err *e);
 
 #endif

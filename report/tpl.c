@@ -298,10 +298,11 @@ static int parse_metric(struct ps *ps, xmlNode *n, struct tpl_metric *m)
 static const char *const kind_names[] = {
 	[TPL_KPI] = "kpi", [TPL_TREND] = "trend", [TPL_TABLE] = "table", [TPL_COHORT] = "cohort",
 	[TPL_FUNNEL] = "funnel", [TPL_NPS] = "nps", [TPL_SURVIVAL] = "survival",
-	[TPL_AT_RISK] = "at_risk", [TPL_DEFINITIONS] = "definitions", [TPL_CLV] = "clv", NULL
+	[TPL_AT_RISK] = "at_risk", [TPL_DEFINITIONS] = "definitions", [TPL_CLV] = "clv",
+	[TPL_LINEAGE] = "lineage", NULL
 };
 
-#define KIND_LIST "kpi, trend, table, cohort, funnel, nps, survival, at_risk, clv or definitions"
+#define KIND_LIST "kpi, trend, table, cohort, funnel, nps, survival, at_risk, clv, lineage or definitions"
 
 /* A bounded integer attribute; 0 when absent, 1 with *out set, or an error code (< 0). */
 static int int_attr(struct ps *ps, xmlNode *n, const char *name, long lo, long hi, int ok_here,

@@ -6,7 +6,7 @@
  *
  *   <report>
  *     <title lang="en">...</title> <title lang="zh">...</title>
- *     <section kind="kpi|trend|table|cohort|funnel|nps|survival|at_risk|clv|definitions"
+ *     <section kind="kpi|trend|table|cohort|funnel|nps|survival|at_risk|clv|lineage|definitions"
  *              [dim="channel"] [months="12"] [share="retained|active"]
  *              [rows="15"] [page="new"]>
  *       <title lang="en">...</title> <title lang="zh">...</title>
@@ -17,8 +17,9 @@
  *
  * kpi, trend and table sections list their metrics; the other kinds draw
  * fixed metrics (cohort_*, funnel_*, nps, csat, survival, the per-customer
- * file, the model rows of predictive CLV, the definitions of what the
- * report shows) and take no <metric>.
+ * file, the model rows of predictive CLV, the lineage record and
+ * quarantine, the definitions of what the report shows) and take no
+ * <metric>.
  * Every title needs both languages. A metric id must be one the report
  * knows (tpl_metric_info) unless the template gives both labels and a
  * format. Errors are CRM_E_CONFIG naming the template file and line.
@@ -49,6 +50,7 @@ enum tpl_kind {
 	TPL_AT_RISK,     /* high-value customers at risk: rows="15" (1..40) */
 	TPL_DEFINITIONS, /* each metric the report shows, with its formula */
 	TPL_CLV,         /* predictive CLV: model parameters, holdout, top customers: rows="10" (1..40) */
+	TPL_LINEAGE,     /* data quality and lineage: export files, rejected rows, restatements */
 	TPL_N_KINDS      /* not a kind: how many there are */
 };
 #define TPL_AT_RISK_ROWS 15 /* default rows of an at_risk section */

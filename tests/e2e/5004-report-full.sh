@@ -23,15 +23,15 @@ for lang in en zh; do
 	[ -f "$pdf" ] || fail "no $pdf"
 	qpdf --check "$pdf" >out 2>&1 || { cat out; fail "qpdf --check $pdf"; }
 	pdfinfo "$pdf" >info
-	contains info "Pages:           9"
+	contains info "Pages:           10"
 	qpdf --json --json-key=outlines "$pdf" >outline
-	[ "$(grep -c '"title":' outline)" -eq 16 ] || { cat outline; fail "$pdf: expected 16 outline entries"; }
+	[ "$(grep -c '"title":' outline)" -eq 17 ] || { cat outline; fail "$pdf: expected 17 outline entries"; }
 done
 pdftotext -layout var/reports/2025-06-full-en.pdf text
 for s in "Growth and value" "Economics and service" "By channel" "By region" "By tier" \
 	"By RFM segment" "No data for this period." "Service and engagement" \
-	"EUR 1,284,530" "4.1 h" "Page 9 of 9" "Predictive customer lifetime value" \
-	"Predicted value by channel"; do
+	"EUR 1,284,530" "4.1 h" "Page 10 of 10" "Predictive customer lifetime value" \
+	"Predicted value by channel" "Data quality and lineage" "No lineage record for this period"; do
 	contains text "$s"
 done
 grep -E '^ *East ' text | grep -q 'EUR 436,740' || fail "region table lacks East revenue"

@@ -25,7 +25,7 @@ cm=var/metrics/2025-12-customers.csv
 
 export SOURCE_DATE_EPOCH=1767225600
 # predictive CLV adds a page or two when compute writes the model's rows
-if grep -q ',bgnbd_r,all,' "$m"; then pages="11 12"; else pages=10; fi
+if grep -q ',bgnbd_r,all,' "$m"; then pages="12 13"; else pages=11; fi
 for lang in en zh; do
 	run 0 "$CRMETL" report --template full --lang $lang
 	pdf=var/reports/2025-12-full-$lang.pdf
@@ -33,17 +33,17 @@ for lang in en zh; do
 	got=$(pdfinfo "$pdf" | sed -n 's/^Pages: *//p')
 	case " $pages " in *" $got "*) ;; *) fail "$pdf: $got pages, expected $pages" ;; esac
 	qpdf --json --json-key=outlines "$pdf" >outline.$lang
-	[ "$(grep -c '"title":' outline.$lang)" -eq 16 ] || { cat outline.$lang; fail "$pdf: expected 16 outline entries"; }
+	[ "$(grep -c '"title":' outline.$lang)" -eq 17 ] || { cat outline.$lang; fail "$pdf: expected 17 outline entries"; }
 	pdftotext -layout "$pdf" text.$lang
 done
 for s in "Cohort retention" "Lead funnel" "Customer sentiment: NPS and CSAT" \
 	"Customer survival by channel" "High-value customers at risk" "Definitions" \
-	"Predictive customer lifetime value"; do
+	"Predictive customer lifetime value" "Data quality and lineage"; do
 	contains outline.en "\"title\": \"$s\""
 	contains text.en "$s"
 done
 for s in 客户群留存 线索漏斗 "客户口碑：净推荐值与满意度" 各渠道客户生存曲线 高价值流失风险客户 指标定义 \
-	预测客户终身价值; do
+	预测客户终身价值 数据质量与数据来源; do
 	contains outline.zh "\"title\": \"$s\""
 	contains text.zh "$s"
 done
@@ -124,6 +124,14 @@ if grep -q ',clv_predicted,all,' "$m"; then
 else
 	contains text.en "No predictive CLV for this period"
 fi
+
+# lineage: the bundled fixtures that fed 2025-12, by name, with their hashes
+# (the appendix is checked in depth by 5008)
+grep -P '^file\t' var/periods/2025-12.lineage | cut -f2,5 >files
+[ -s files ] || fail "no lineage files for 2025-12"
+while read -r src sha; do
+	grep -qE "sha256 $sha " text.en || fail "lineage: no sha256 of source $src"
+done <files
 
 # definitions: a metric of the scorecards and the built-in ones
 contains text.en "Churned customers / customers at the start of the month."

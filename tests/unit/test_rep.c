@@ -282,6 +282,47 @@ static void clv_lists(void **state)
 	}
 }
 
+/* Quarantine rows counted by field and reason, only those of the period's files. */
+static void quarantine_reasons(void **state)
+{
+	static const char csv[] =
+		"file,line,field,value,reason\n"
+		"in/a.csv,3,amount,abc,not a number\n"
+		"in/b.csv,9,amount,x,not a number\n"
+		"in/a.csv,7,ordered_at,\"1,2\",expected YYYY-MM-DD\n"
+		"in/a.csv,8,amount,,not a number\n"
+		"in/c.csv,2,status,odd,unknown status\n";
+	const char *files[1] = { "in/a.csv" };
+	struct mtab_reason r[1];
+	struct mtab_reasons rs = { r, 1, 0, 0, 0 };
+	struct mtab_reason r3[3];
+	struct mtab_reasons all = { r3, 3, 0, 0, 0 };
+	struct crm_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(mtab_quarantine_text(csv, sizeof(csv) - 1, "q.csv", files, 1, &rs, &e), 0);
+	assert_int_equal(rs.rows, 3);
+	assert_int_equal(rs.kinds, 2);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(r[0].field, "amount");
+	assert_int_equal(r[0].count, 2);
+	assert_string_equal(r[0].where, "in/a.csv:3");
+	assert_string_equal(r[0].value, "abc");
+	/* no row of the given files: every row counts */
+	files[0] = "in/z.csv";
+	assert_int_equal(mtab_quarantine_text(csv, sizeof(csv) - 1, "q.csv", files, 1, &all, &e), 0);
+	assert_int_equal(all.rows, 5);
+	assert_int_equal(all.n, 3);
+	assert_int_equal(r3[0].count, 3);
+	/* equal counts keep their first-seen order */
+	assert_string_equal(r3[1].field, "ordered_at");
+	assert_string_equal(r3[1].value, "1,2");
+	assert_string_equal(r3[2].reason, "unknown status");
+	/* not a quarantine file */
+	assert_int_equal(mtab_quarantine_text("a,b\n", 4, "q.csv", NULL, 0, &all, &e), CRM_E_CORRUPT);
+	assert_non_null(strstr(e.msg, "not a quarantine file"));
+}
+
 /* Every built-in section renders from an empty table (each says there is no data). */
 static void empty_render(void **state)
 {
@@ -290,7 +331,7 @@ static void empty_render(void **state)
 #define S(k) "<section " k "><title lang=\"en\">S</title><title lang=\"zh\">\xe8\x8a\x82</title></section>"
 		S("kind=\"cohort\"") S("kind=\"funnel\"") S("kind=\"nps\"")
 		S("kind=\"survival\" dim=\"rfm\"") S("kind=\"at_risk\"") S("kind=\"clv\"")
-		S("kind=\"definitions\"")
+		S("kind=\"lineage\"") S("kind=\"definitions\"")
 #undef S
 		"</report>";
 	struct tpl *t = NULL;
@@ -329,6 +370,7 @@ int main(void)
 		cmocka_unit_test(k_series),
 		cmocka_unit_test(at_risk_list),
 		cmocka_unit_test(clv_lists),
+		cmocka_unit_test(quarantine_reasons),
 		cmocka_unit_test(empty_render),
 	};
 

@@ -173,9 +173,11 @@ static void built_in_sections(void **state)
 				    "<section kind=\"at_risk\" rows=\"40\">" TITLES "</section>"
 				    "<section kind=\"definitions\" page=\"new\">" TITLES "</section>"
 				    "<section kind=\"clv\">" TITLES "</section>"
-				    "<section kind=\"clv\" rows=\"3\">" TITLES "</section></report>",
+				    "<section kind=\"clv\" rows=\"3\">" TITLES "</section>"
+				    "<section kind=\"lineage\">" TITLES "</section></report>",
 			       &t, &e), 0);
-	assert_int_equal(t->n_sections, 11);
+	assert_int_equal(t->n_sections, 12);
+	assert_int_equal(t->sections[11].kind, TPL_LINEAGE);
 	assert_int_equal(t->sections[0].kind, TPL_COHORT);
 	assert_int_equal(t->sections[0].share_active, 0);
 	assert_int_equal(t->sections[1].share_active, 1);
@@ -213,6 +215,8 @@ static void built_in_sections(void **state)
 		"rows must be 1 to 40");
 	refused(HEAD "<section kind=\"clv\">" TITLES "<metric id=\"clv_predicted\"/></section></report>", 2,
 		"a clv section draws fixed metrics");
+	refused(HEAD "<section kind=\"lineage\" rows=\"3\">" TITLES "</section></report>", 2,
+		"on at_risk and clv sections only");
 	refused(HEAD "<section kind=\"survival\" dim=\"cohort\">" TITLES "</section></report>", 2,
 		"unknown dim 'cohort'");
 	refused(HEAD "<section kind=\"nps\" dim=\"region\">" TITLES "</section></report>", 2,
