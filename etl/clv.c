@@ -43,6 +43,21 @@
 #define NM_MAX_ITER 2000
 #define SERIES_MAX_TERMS 2000000
 #define MAX_DIM 8
+/*
+ * Budget of one fit in distinct-customer terms, turned into a number of
+ * objective evaluations (between EVALS_MIN and EVALS_MAX).
+ */
+#define TERM_BUDGET 5e6
+#define EVALS_MIN 300
+#define EVALS_MAX 1000
+/*
+ * Above SUB_MIN customers a fit starts from the optimum of a systematic
+ * subsample of about SUB_TARGET (every k-th customer, so deterministic)
+ * and is polished on all of them in at most POLISH_EVALS evaluations.
+ */
+#define SUB_MIN 10000
+#define SUB_TARGET 5000
+#define POLISH_EVALS 200
 
 /* ------------------------------------------------------------- helpers */
 
@@ -350,50 +365,131 @@ static double nm_f(const double *th, void *c)
 }
 
 /*
- * Minimise fg from starts[0], then (if BFGS fails) Nelder-Mead from each
- * start polished by BFGS; the lowest finite f wins (ties: the earlier).
- * th receives the optimum. Returns 0, or -1 when nothing converged.
+ * A ridge on the log-parameters, lambda sum th^2, for likelihoods whose
+ * maximum lies on the boundary: the penalised objective has an interior
+ * minimum (where the likelihood's vanishing slope meets the penalty's), so
+ * BFGS converges to a point as close to the limit model as lambda allows.
+ */
+#define RIDGE 1e-6
+#define EDGE_LOG 8.0
+#define RIDGE_NM_ITER 300
+#define RIDGE_EVALS 300
+
+struct ridge {
+	fg_fn fg;
+	void *ctx;
+	int dim;
+};
+
+static double ridge_fg(const double *th, double *g, void *c)
+{
+	const struct ridge *r = c;
+	double f = r->fg(th, g, r->ctx);
+	int i;
+
+	for (i = 0; i < r->dim; i++) {
+		f += RIDGE * th[i] * th[i];
+		g[i] += 2 * RIDGE * th[i];
+	}
+	return f;
+}
+
+/* Objective evaluations allowed for `work` distinct-customer terms each. */
+static long evals_for(size_t work)
+{
+	double evals = TERM_BUDGET / (double)(work ? work : 1);
+
+	return evals < EVALS_MIN ? EVALS_MIN : evals > EVALS_MAX ? EVALS_MAX : (long)evals;
+}
+
+/* Nelder-Mead then BFGS from t (updated), each on its own budget of `evals`. */
+static int nm_then_bfgs(fg_fn fg0, void *ctx0, double *t, int dim, long evals, int nm_iter,
+			int *iters, double *gn)
+{
+	struct budget bud = { fg0, ctx0, evals, dim };
+	int nit, it = 0, rc;
+
+	nit = clv_nelder_mead(nm_f, &bud, t, dim, 0.5, 1e-10, nm_iter);
+	bud.left = evals;
+	rc = bfgs(budget_fg, &bud, t, dim, &it, gn);
+	*iters = (nit >= 0 ? nit : nm_iter) + it;
+	return bud.left > 0 && (rc == 0 || nit >= 0) ? 0 : -1;
+}
+
+/*
+ * Minimise fg: BFGS from starts[0]; if that fails, Nelder-Mead from each
+ * start polished by BFGS, where the lowest converged f wins (ties: the
+ * earlier). BFGS and the ridge have `evals` evaluations each, the starts
+ * share as many.
+ * Returns 0 with th at the optimum, or, when nothing converged (the
+ * maximum lies on the boundary), 1 with th at the minimum of the ridge-
+ * penalised objective from the best finite point (*method CLV_BOUNDARY).
+ * `edge` says the caller already knows the optimum is on the boundary and
+ * starts[0] is near it: straight to the ridge, or with evals = 0 taken as
+ * it is. -1: no finite point.
  */
 static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int nstarts, int dim,
-		    size_t work, double *th, int *method, int *iters, double *gnorm)
+		    long evals, int edge, double *th, int *method, int *iters, double *gnorm)
 {
-	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, t[MAX_DIM], gn;
-	int i, it, rc, found = 0;
-	/* about 5e8 distinct-customer terms in all, between 300 and 20,000 evaluations */
-	double evals = 5e8 / (double)(work ? work : 1);
-	struct budget bud = { fg0, ctx0, evals < 300 ? 300 : evals > 20000 ? 20000 : (long)evals, dim };
-	fg_fn fg = budget_fg;
-	void *ctx = &bud;
+	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, cbest = INFINITY, t[MAX_DIM], gn;
+	int i, it, found = 0, conv = 0;
+	struct budget bud = { fg0, ctx0, evals, dim };
+	struct ridge rg = { fg0, ctx0, dim };
 
 	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
-	if (bfgs(fg, ctx, t, dim, &it, &gn) == 0 && !(fault_flags & CLV_FAULT_BFGS)) {
+	if (!edge && bfgs(budget_fg, &bud, t, dim, &it, &gn) == 0 && !(fault_flags & CLV_FAULT_BFGS)) {
 		memcpy(th, t, sizeof(double) * (size_t)dim);
 		*method = CLV_BFGS;
 		*iters = it;
 		*gnorm = gn;
 		return 0;
 	}
-	for (i = 0; i < nstarts; i++) {
+	/* BFGS ran off towards the edge (a parameter beyond e^EDGE_LOG or below e^-EDGE_LOG) */
+	for (i = 0; i < dim && !edge; i++)
+		if (fabs(t[i]) > EDGE_LOG && isfinite(fg0(t, g, ctx0))) {
+			edge = 1;
+			found = 1;
+			memcpy(best, t, sizeof(double) * (size_t)dim);
+		}
+	for (i = 0; i < nstarts && !edge; i++) {
+		int ok;
 		double f;
-		int nit;
 
 		memcpy(t, starts[i], sizeof(double) * (size_t)dim);
-		nit = clv_nelder_mead(nm_f, &bud, t, dim, 0.5, 1e-14, NM_MAX_ITER);
-		rc = bfgs(fg, ctx, t, dim, &it, &gn);
+		ok = nm_then_bfgs(fg0, ctx0, t, dim, evals / nstarts, NM_MAX_ITER, &it, &gn) == 0;
 		f = fg0(t, g, ctx0);
-		if (isfinite(f) && bud.left > 0 && f < fbest && (rc == 0 || nit >= 0)) {
-			fbest = f;
-			memcpy(best, t, sizeof(double) * (size_t)dim);
-			*method = CLV_NELDER_MEAD;
-			*iters = (nit >= 0 ? nit : NM_MAX_ITER) + it;
-			*gnorm = gmax(g, dim);
-			found = 1;
-		}
+		if (!isfinite(f) || (ok ? f >= cbest : conv || f >= fbest))
+			continue;
+		if (ok)
+			cbest = f;
+		fbest = f;
+		conv = ok;
+		memcpy(best, t, sizeof(double) * (size_t)dim);
+		*method = CLV_NELDER_MEAD;
+		*iters = it;
+		*gnorm = gmax(g, dim);
+		found = 1;
+	}
+	if (conv) {
+		memcpy(th, best, sizeof(double) * (size_t)dim);
+		return 0;
 	}
 	if (!found)
+		memcpy(best, starts[0], sizeof(double) * (size_t)dim);
+	memcpy(t, best, sizeof(double) * (size_t)dim);
+	(void)fbest;
+	/* the ridge is flat along the edge: a few hundred steps get close enough */
+	it = 0;
+	if (evals > 0)
+		nm_then_bfgs(ridge_fg, &rg, t, dim, evals < RIDGE_EVALS ? evals : RIDGE_EVALS,
+			     RIDGE_NM_ITER, &it, &gn);
+	if (!isfinite(fg0(t, g, ctx0)))
 		return -1;
-	memcpy(th, best, sizeof(double) * (size_t)dim);
-	return 0;
+	memcpy(th, t, sizeof(double) * (size_t)dim);
+	*method = CLV_BOUNDARY;
+	*iters = it;
+	*gnorm = gmax(g, dim);
+	return 1;
 }
 
 /* ---------------------------------------------------------------- BG/NBD */
@@ -601,6 +697,26 @@ double clv_bgnbd_ll1(const struct clv_bgnbd *m, double x, double t_x, double T)
 	return A1 + A2 + mx + log1p(exp((A3 > A4 ? A4 : A3) - mx));
 }
 
+/*
+ * Fit every k-th of n customers (k = n / SUB_TARGET), for a start: the
+ * Gamma-Gamma model into gg when it is not NULL, else BG/NBD into bg.
+ */
+static int sub_fit(const struct clv_cust *c, size_t n, struct clv_gg *gg, struct clv_bgnbd *bg,
+		   struct crm_err *e)
+{
+	size_t k = n / SUB_TARGET, i, m = 0;
+	struct clv_cust *s = malloc((n / k + 1) * sizeof(*s));
+	int rc;
+
+	if (!s)
+		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
+	for (i = 0; i < n; i += k)
+		s[m++] = c[i];
+	rc = gg ? clv_gg_fit(s, m, gg, e) : clv_bgnbd_fit(s, m, bg, e);
+	free(s);
+	return rc;
+}
+
 int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, struct crm_err *e)
 {
 	/* Fixed starts (r, alpha, a, b) = (1, 1, 1, 1), (0.5, 5, 0.5, 2), (2, 20, 2, 5), (0.1, 0.1, 0.1, 0.1). */
@@ -611,13 +727,33 @@ int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, str
 		{ -2.302585092994046, -2.302585092994046, -2.302585092994046, -2.302585092994046 },
 	};
 	struct bg_data d;
-	double th[MAX_DIM], g[MAX_DIM], f;
-	int rc;
+	double th[MAX_DIM], g[MAX_DIM], f, th0[1][MAX_DIM];
+	const double (*st)[MAX_DIM] = starts;
+	int rc, ns = 4, sub_edge = 0;
+	long evals;
 
 	memset(out, 0, sizeof(*out));
+	if (n > SUB_MIN) {
+		struct clv_bgnbd s;
+
+		if ((rc = sub_fit(c, n, NULL, &s, e)) == CRM_E_NOMEM)
+			return rc;
+		if (rc == 0) {
+			th0[0][0] = log(s.r);
+			th0[0][1] = log(s.alpha);
+			th0[0][2] = log(s.a);
+			th0[0][3] = log(s.b);
+			st = th0;
+			ns = 1;
+			sub_edge = s.method == CLV_BOUNDARY;
+		}
+		memset(e, 0, sizeof(*e));
+	}
 	if ((rc = bg_prepare(c, n, &d, e)))
 		return rc;
-	if (minimise(bg_fg, &d, starts, 4, 4, d.nu + d.ng, th, &out->method, &out->iters, &out->grad_norm)) {
+	/* the subsample's edge point is good enough: a limit is only approached */
+	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
+	if (minimise(bg_fg, &d, st, ns, 4, evals, sub_edge, th, &out->method, &out->iters, &out->grad_norm) < 0) {
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
 	}
@@ -728,6 +864,11 @@ double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, doubl
 	double v = expected_core(m, x, T, t);
 
 	return v * clv_bgnbd_p_alive(m, x, t_x, T);
+}
+
+double clv_bgnbd_expected_alive(const struct clv_bgnbd *m, double x, double T, double t)
+{
+	return expected_core(m, x, T, t);
 }
 
 double clv_bgnbd_population(const struct clv_bgnbd *m, double t)
@@ -855,12 +996,30 @@ int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct cr
 	};
 	struct gg_data d;
 	struct pair *pr = NULL;
-	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
+	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f, th0[1][MAX_DIM];
+	const double (*st)[MAX_DIM] = starts;
 	size_t i, m = 0, u = 0, g = 0;
-	int rc = 0;
+	int rc = 0, ns = 4, sub_edge = 0;
+	long evals;
 
 	memset(out, 0, sizeof(*out));
 	memset(&d, 0, sizeof(d));
+	if (n > SUB_MIN) {
+		struct clv_gg s;
+
+		if ((rc = sub_fit(c, n, &s, NULL, e)) == CRM_E_NOMEM)
+			return rc;
+		if (rc == 0) {
+			th0[0][0] = log(s.p);
+			th0[0][1] = log(s.q);
+			th0[0][2] = log(s.gamma);
+			st = th0;
+			ns = 1;
+			sub_edge = s.method == CLV_BOUNDARY;
+		}
+		memset(e, 0, sizeof(*e));
+		rc = 0;
+	}
 	for (i = 0; i < n; i++) {
 		if (!(c[i].x >= 0 && isfinite(c[i].x)))
 			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
@@ -926,7 +1085,9 @@ int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct cr
 	d.nu = u;
 	d.ng = g;
 	d.ntot = (double)m;
-	if (minimise(gg_fg, &d, starts, 4, 3, d.nu + d.ng, th, &out->method, &out->iters, &out->grad_norm)) {
+	/* the subsample's edge point is good enough: a limit is only approached */
+	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
+	if (minimise(gg_fg, &d, st, ns, 3, evals, sub_edge, th, &out->method, &out->iters, &out->grad_norm) < 0) {
 		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
 		goto out;
 	}

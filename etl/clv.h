@@ -23,7 +23,8 @@
  *
  * Errors (err.h): CRM_E_INPUT for an invalid or empty input (the message
  * names the first offending customer index in `line`, 1-based),
- * CRM_E_NOMEM, CRM_E_DATA when no optimiser reached a finite optimum.
+ * CRM_E_NOMEM, CRM_E_DATA when no optimiser reached a finite point (a
+ * maximum on the boundary is not an error: see CLV_BOUNDARY).
  */
 #ifndef CRM_CLV_H
 #define CRM_CLV_H
@@ -39,7 +40,18 @@ struct clv_cust {
 };
 
 /* How a fit ended. */
-enum clv_method { CLV_BFGS = 1, CLV_NELDER_MEAD = 2 };
+enum clv_method {
+	CLV_BFGS = 1,
+	CLV_NELDER_MEAD = 2,
+	/*
+	 * No optimiser converged: the best finite point found. The maximum of
+	 * the likelihood lies on the edge of the parameter space (say a, b ->
+	 * infinity: everybody drops out alike; a -> 0: nobody drops out), and
+	 * the parameters approach that limit model; predictions are usable,
+	 * the parameters themselves not comparable across periods.
+	 */
+	CLV_BOUNDARY = 3
+};
 
 /* BG/NBD parameters: purchase rate ~ Gamma(r, alpha) (alpha is a rate, per week), dropout p ~ Beta(a, b). */
 struct clv_bgnbd {
@@ -67,7 +79,10 @@ struct clv_gg {
  * converge, Nelder-Mead from several fixed starts polished by BFGS.
  * Customers with the same (x, t_x, T) are merged first (exactly: the
  * likelihood is a sum), which makes daily data of millions of customers
- * cheap.
+ * cheap. Above 10,000 customers the start is the optimum of a systematic
+ * subsample of about 5,000, polished on all. The search has a budget of
+ * evaluations (a count, not a clock): a maximum on the boundary ends as
+ * method CLV_BOUNDARY with the best point found, not as an error.
  */
 int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out,
 		  struct crm_err *e);
@@ -78,6 +93,13 @@ double clv_bgnbd_ll1(const struct clv_bgnbd *m, double x, double t_x, double T);
 /* Expected repeat purchases in (T, T + t] for a customer with history (x, t_x, T). */
 double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, double T,
 			  double t);
+
+/*
+ * The same expectation for a customer known to be alive at T: it depends on
+ * (x, T) only, so callers with many customers compute it once per distinct
+ * (x, T) and multiply by each customer's P(alive).
+ */
+double clv_bgnbd_expected_alive(const struct clv_bgnbd *m, double x, double T, double t);
 
 /* P(alive at T | x, t_x, T): 1 when x = 0 (the model cannot die before its first repeat). */
 double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T);

@@ -19,7 +19,11 @@
  * file is formatted and written on one writer thread from a snapshot while
  * the walk continues; everything else runs on the calling thread.
  *
- * Does not: predict CLV (clv_predicted is another issue), read exports.
+ * Predictive CLV (met_clv.c) rides on the same walk: the per-customer
+ * purchase-day history is advanced with the orders, and each period fits
+ * its models on it.
+ *
+ * Does not: read exports.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +46,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "met.h"
+#include "met_clv.h"
 #include "period.h"
 #include "tz.h"
 #include "val.h"
@@ -153,6 +158,12 @@ struct eng {
 	/* cohorts [c * nm + m] */
 	uint64_t *coh_size, *coh_active, *coh_ret;
 	int64_t *coh_rev;
+	/* predictive CLV: purchase history, and [f * nm + m] = purchase days in
+	   month m of customers whose first purchase was in month f (holdout) */
+	struct met_clv_hist clvh;
+	int32_t *first_pm;           /* per customer: month index of its first purchase, -1 none */
+	uint64_t *pd_first;
+	struct met_clv_res clv;      /* the current period's, until the writer takes it */
 
 	/* slots */
 	uint32_t base[N_DIMS], nslots;
@@ -1103,8 +1114,12 @@ static void advance(struct eng *g, int mi)
 		int ci = g->cohort[c];
 
 		if (!m->o_refund[r]) {
-			if (m->o_day[r] > g->last_ord[c])
+			met_clv_hist_add(&g->clvh, c, m->o_day[r], g->last_ord[c], g->first_ord[c],
+					 m->o_amt[r], m->o_cost[r]);
+			if (m->o_day[r] > g->last_ord[c]) {
 				g->last_ord[c] = m->o_day[r];
+				g->pd_first[(size_t)g->first_pm[c] * (size_t)g->nm + (size_t)mi]++;
+			}
 			g->m_orders[mi]++;
 			g->m_crev[mi] += m->o_amt[r];
 			if (ci >= 0 && g->stamp[c] != (uint32_t)mi + 1) {
@@ -1642,6 +1657,59 @@ static size_t put_i64(char *p, int64_t v)
 	return k;
 }
 
+/* v rounded to `dec` decimals (half away from zero); nothing for NAN. */
+static size_t put_fixed(char *p, double v, int dec)
+{
+	static const double scale[] = { 1, 10, 100, 1000, 10000 };
+	double r;
+	int64_t u;
+	size_t o = 0;
+	int d;
+
+	if (!isfinite(v) || fabs(v) > 9e14)
+		return 0;
+	r = round(v * scale[dec]);
+	if (r < 0)
+		p[o++] = '-';
+	u = (int64_t)fabs(r);
+	o += put_i64(p + o, u / (int64_t)scale[dec]);
+	p[o++] = '.';
+	u %= (int64_t)scale[dec];
+	for (d = dec - 1; d >= 0; d--) {
+		p[o + (size_t)d] = (char)('0' + u % 10);
+		u /= 10;
+	}
+	return o + (size_t)dec;
+}
+
+/* ",x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted" of customer i. */
+static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
+{
+	const struct met_clv_res *c = &g->clv;
+	uint32_t days = g->clvh.days[i];
+	size_t o = 0;
+
+	if (!days) {
+		memcpy(t, ",,,,,,,", 7);
+		return 7;
+	}
+	t[o++] = ',';
+	o += put_i64(t + o, days - 1);
+	t[o++] = ',';
+	o += put_fixed(t + o, (double)(g->last_ord[i] - g->first_ord[i]) / 7.0, 4);
+	t[o++] = ',';
+	o += put_fixed(t + o, (double)(b1 - 1 - g->first_ord[i]) / 7.0, 4);
+	t[o++] = ',';
+	o += put_fixed(t + o, c->mean_spend[i], 4);
+	t[o++] = ',';
+	o += put_fixed(t + o, c->expected[i], 4);
+	t[o++] = ',';
+	o += put_fixed(t + o, c->p_alive[i], 4);
+	t[o++] = ',';
+	o += put_fixed(t + o, c->value[i], 2);
+	return o;
+}
+
 /*
  * <P>-customers.csv: every customer existing at end(P), by customer_id.
  * Formatted by hand (no printf): with a million customers and 24 periods
@@ -1657,7 +1725,8 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1)
 	buf_init(&b, OUT_MAX);
 	bputs(&b, "customer_id,channel,region,tier,signup_day,in_base,churn_day,recency_days,"
 		  "frequency,monetary,r_score,f_score,m_score,rfm_segment,revenue_12m,"
-		  "net_profit_12m\n");
+		  "net_profit_12m,x,t_x,T,mean_spend,expected_purchases,p_alive,"
+		  "clv_predicted\n");
 	for (i = 0; i < g->n && !b.failed; i++) {
 		char t[256];
 		size_t o = 0;
@@ -1701,6 +1770,7 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1)
 		o += val_format_money(g->m12[i], t + o);
 		t[o++] = ',';
 		o += val_format_money(g->np12[i], t + o);
+		o += put_clv(g, i, b1, t + o);
 		t[o++] = '\n';
 		buf_append(&b, t, o);
 	}
@@ -1725,8 +1795,9 @@ struct cwriter {
 	int running, rc;
 	uint8_t *in_end, *rs, *fs, *ms, *rfm;
 	int32_t *last_ord;
-	uint32_t *f12;
+	uint32_t *f12, *days;
 	int64_t *m12, *np12;
+	struct met_clv_res clv;      /* taken over from the engine */
 };
 
 static void *cw_main(void *arg)
@@ -1763,6 +1834,8 @@ static void cw_release(struct cwriter *w)
 	free(w->f12);
 	free(w->m12);
 	free(w->np12);
+	free(w->days);
+	met_clv_res_release(&w->clv);
 }
 
 static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t b1)
@@ -1782,8 +1855,9 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 		w->f12 = malloc((n ? n : 1) * 4);
 		w->m12 = malloc((n ? n : 1) * 8);
 		w->np12 = malloc((n ? n : 1) * 8);
+		w->days = malloc((n ? n : 1) * 4);
 		if (!w->in_end || !w->rs || !w->fs || !w->ms || !w->rfm || !w->last_ord ||
-		    !w->f12 || !w->m12 || !w->np12)
+		    !w->f12 || !w->m12 || !w->np12 || !w->days)
 			return err_set(g->e, CRM_E_NOMEM, "out of memory");
 	}
 	memcpy(w->in_end, g->in_end, n);
@@ -1795,6 +1869,10 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	memcpy(w->f12, g->f12, n * 4);
 	memcpy(w->m12, g->m12, n * 8);
 	memcpy(w->np12, g->np12, n * 8);
+	memcpy(w->days, g->clvh.days, n * 4);
+	met_clv_res_release(&w->clv);
+	w->clv = g->clv;
+	memset(&g->clv, 0, sizeof(g->clv));
 	w->local = *g;
 	memset(&w->err, 0, sizeof(w->err));
 	w->local.e = &w->err;
@@ -1807,6 +1885,8 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	w->local.f12 = w->f12;
 	w->local.m12 = w->m12;
 	w->local.np12 = w->np12;
+	w->local.clvh.days = w->days;
+	w->local.clv = w->clv;
 	memcpy(w->ptext, ptext, PERIOD_TEXT_MAX);
 	w->b1 = b1;
 	w->rc = 0;
@@ -1818,6 +1898,105 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	if (w->rc)
 		*g->e = w->err;
 	return w->rc;
+}
+
+/* ---------------------------------------------------------------- CLV */
+
+/* Mean per modelled customer of one prediction, per slot; NAN values skipped. */
+static void clv_means(struct eng *g, const char *metric, const double *v, double *sum,
+		      uint64_t *cnt)
+{
+	uint32_t i, s;
+	int d;
+
+	memset(sum, 0, g->nslots * sizeof(*sum));
+	memset(cnt, 0, g->nslots * sizeof(*cnt));
+	for (i = 0; i < g->n; i++) {
+		const uint32_t *sl = g->slot5 + (size_t)i * N_DIMS;
+
+		if (isnan(v[i]))
+			continue;
+		for (d = 0; d < N_DIMS; d++) {
+			sum[sl[d]] += v[i];
+			cnt[sl[d]]++;
+		}
+	}
+	for (s = 0; s < g->nslots; s++) {
+		struct row *rw;
+
+		if (s != 0 && !cnt[s])
+			continue;
+		rw = r_derived(g, metric, slot_dim(g, s), slot_seg(g, s), -1,
+			       cnt[s] ? sum[s] / (double)cnt[s] : NAN);
+		if (rw && cnt[s]) {
+			met_format_double(sum[s], rw->num);
+			fmt_int(rw->den, (int64_t)cnt[s]);
+		}
+	}
+}
+
+/*
+ * Actual purchase days in months P-k+1..P of the customers whose first
+ * purchase came before month P-k+1: the report sets them against the
+ * forecast made at P-k (a holdout of k months).
+ */
+static void clv_holdout_rows(struct eng *g, int mi)
+{
+	int k, j, f;
+
+	for (k = 1; k <= 12 && k <= mi; k++) {
+		uint64_t n = 0;
+		struct row *rw;
+
+		for (j = mi - k + 1; j <= mi; j++)
+			for (f = 0; f <= mi - k; f++)
+				n += g->pd_first[(size_t)f * (size_t)g->nm + (size_t)j];
+		rw = add_row(g, "clv_holdout_actual", "all", "", k);
+		if (rw)
+			fmt_int(rw->val, (int64_t)n);
+	}
+}
+
+/* Fit, predict and add the rows of METRICS.md's clv_predicted for the period ending at b1. */
+static int clv_rows(struct eng *g, int mi, const char *ptext, int32_t b1)
+{
+	struct met_clv_res *c = &g->clv;
+	const struct clv_bgnbd *bg = &c->bg;
+	const struct clv_gg *gg = &c->gg;
+	double *sum = NULL;
+	uint64_t *cnt = NULL;
+	int k, rc;
+
+	met_clv_res_release(c);
+	rc = met_clv_period(&g->clvh, g->first_ord, g->last_ord, g->n, b1 - 1,
+			    g->cfg->clv_horizon_months, g->cfg->clv_discount_rate, ptext, c, g->e);
+	if (rc)
+		return rc;
+	r_derived(g, "bgnbd_r", "all", "", -1, c->fitted ? bg->r : NAN);
+	r_derived(g, "bgnbd_alpha", "all", "", -1, c->fitted ? bg->alpha : NAN);
+	r_derived(g, "bgnbd_a", "all", "", -1, c->fitted ? bg->a : NAN);
+	r_derived(g, "bgnbd_b", "all", "", -1, c->fitted ? bg->b : NAN);
+	r_derived(g, "bgnbd_ll", "all", "", -1, c->fitted ? bg->ll : NAN);
+	r_derived(g, "gg_p", "all", "", -1, c->gg_fitted ? gg->p : NAN);
+	r_derived(g, "gg_q", "all", "", -1, c->gg_fitted ? gg->q : NAN);
+	r_derived(g, "gg_gamma", "all", "", -1, c->gg_fitted ? gg->gamma : NAN);
+	r_derived(g, "gg_ll", "all", "", -1, c->gg_fitted ? gg->ll : NAN);
+	for (k = 1; k <= c->horizon; k++)
+		r_derived(g, "clv_forecast_purchases", "all", "", k, c->fitted ? c->forecast[k] : NAN);
+	clv_holdout_rows(g, mi);
+	sum = malloc(g->nslots * sizeof(*sum));
+	cnt = malloc(g->nslots * sizeof(*cnt));
+	if (!sum || !cnt) {
+		free(sum);
+		free(cnt);
+		return err_set(g->e, CRM_E_NOMEM, "out of memory");
+	}
+	clv_means(g, "clv_predicted", c->value, sum, cnt);
+	clv_means(g, "p_alive", c->p_alive, sum, cnt);
+	clv_means(g, "expected_purchases", c->expected, sum, cnt);
+	free(sum);
+	free(cnt);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- period */
@@ -2205,6 +2384,8 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = clv_rows(g, mi, ptext, b1)))
+		goto out;
 	if (g->oom) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
@@ -2244,6 +2425,10 @@ static void eng_release(struct eng *g)
 	free(g->coh_active);
 	free(g->coh_ret);
 	free(g->coh_rev);
+	free(g->pd_first);
+	free(g->first_pm);
+	met_clv_hist_release(&g->clvh);
+	met_clv_res_release(&g->clv);
 	free(g->acc);
 	free(g->rows);
 	crmp_strs_release(&g->ids);
@@ -2361,6 +2546,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	g.coh_active = xcalloc(&g, (size_t)g.nm * (size_t)g.nm, 8);
 	g.coh_ret = xcalloc(&g, (size_t)g.nm * (size_t)g.nm, 8);
 	g.coh_rev = xcalloc(&g, (size_t)g.nm * (size_t)g.nm, 8);
+	g.pd_first = xcalloc(&g, (size_t)g.nm * (size_t)g.nm, 8);
 	if (g.oom) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");
 		goto out;
@@ -2387,7 +2573,13 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	log_debug("compute: read the dimension and %d months in %.2f s", g.nm, t1 - t0);
 	/* signup = the earlier of signup_date and the first completed order */
 	first = -1;
+	g.first_pm = xcalloc(&g, g.n ? g.n : 1, sizeof(*g.first_pm));
+	if (g.oom || met_clv_hist_init(&g.clvh, g.n)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < g.n; i++) {
+		g.first_pm[i] = g.first_ord[i] == NONE_DAY ? -1 : day_period(g.first_ord[i]) - g.m0;
 		if (g.first_ord[i] < g.signup[i])
 			g.signup[i] = g.first_ord[i];
 		g.cohort[i] = -1;

@@ -167,13 +167,17 @@ rfm_revenue_share,rfm,at_risk,,0.75,150.00,200.00
 customers_end,rfm,at_risk,,1,,
 customers_start,rfm,none,,1,,
 ROWS
+# Predictive CLV inputs at L = 2024-05-31: c1 bought on 04-20 and 05-02
+# (x 1, t_x 12/7, T 41/7 weeks, repeat day 50.00); c2 once on 05-05 (T 26/7);
+# c5 once on L itself (T 0); c3, c4 never. Three buyers, one repeat: too
+# few to fit (30 and 10 are needed), so the predictions stay empty.
 cat >want <<'CSV'
-customer_id,channel,region,tier,signup_day,in_base,churn_day,recency_days,frequency,monetary,r_score,f_score,m_score,rfm_segment,revenue_12m,net_profit_12m
-c1,web,East,gold,2024-01-10,1,,30,2,150.00,1,4,4,at_risk,150.00,90.00
-c2,web,West,unknown,2024-05-05,1,,27,1,30.00,2,1,2,hibernating,30.00,20.00
-c3,ads,East,unknown,2024-05-20,1,,,0,0.00,,,,none,0.00,0.00
-c4,ads,West,unknown,2023-12-01,0,2024-05-15,,0,0.00,,,,none,0.00,0.00
-c5,web,unknown,unknown,2024-01-01,1,,1,1,20.00,4,2,1,potential_loyalist,20.00,20.00
+customer_id,channel,region,tier,signup_day,in_base,churn_day,recency_days,frequency,monetary,r_score,f_score,m_score,rfm_segment,revenue_12m,net_profit_12m,x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted
+c1,web,East,gold,2024-01-10,1,,30,2,150.00,1,4,4,at_risk,150.00,90.00,1,1.7143,5.8571,50.0000,,,
+c2,web,West,unknown,2024-05-05,1,,27,1,30.00,2,1,2,hibernating,30.00,20.00,0,0.0000,3.7143,,,,
+c3,ads,East,unknown,2024-05-20,1,,,0,0.00,,,,none,0.00,0.00,,,,,,,
+c4,ads,West,unknown,2023-12-01,0,2024-05-15,,0,0.00,,,,none,0.00,0.00,,,,,,,
+c5,web,unknown,unknown,2024-01-01,1,,1,1,20.00,4,2,1,potential_loyalist,20.00,20.00,0,0.0000,0.0000,,,,
 CSV
 diff want a/var/metrics/2024-05-customers.csv || fail "2024-05-customers.csv differs"
 grep -q ',nan\|,inf' a/var/metrics/2024-05.csv && fail "nan or inf in the output"

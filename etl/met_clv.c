@@ -1,0 +1,288 @@
+/*
+ * met_clv.c - predictive CLV of one period from the walk's purchase-day
+ * history (met_clv.h): inputs per customer as METRICS.md defines them,
+ * the two fits of clv.c, then predictions.
+ *
+ * Why groups: the expected purchases of a customer alive at T depend on
+ * (x, T) only, and a hypergeometric series per customer and month is the
+ * expensive part. Customers are sorted by (x, T in days) and each distinct
+ * pair gets its horizon curve once; a customer then costs one P(alive).
+ */
+#include "met_clv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sortx.h"
+
+#include "banned.h"
+
+/*
+ * Below these counts a fit says more about the optimiser than about the
+ * customers (three buyers can "fit" any dropout rate): no prediction.
+ */
+#define MIN_BUYERS 30
+#define MIN_REPEAT 10
+
+/* Correlation of x and spend above which Gamma-Gamma's independence assumption is doubtful. */
+#define GG_CORR_WARN 0.3
+
+int met_clv_hist_init(struct met_clv_hist *h, uint32_t n)
+{
+	size_t k = n ? n : 1;
+
+	h->days = calloc(k, sizeof(*h->days));
+	h->first_amt = calloc(k, sizeof(*h->first_amt));
+	h->amt = calloc(k, sizeof(*h->amt));
+	h->cost = calloc(k, sizeof(*h->cost));
+	return h->days && h->first_amt && h->amt && h->cost ? 0 : -1;
+}
+
+void met_clv_hist_release(struct met_clv_hist *h)
+{
+	free(h->days);
+	free(h->first_amt);
+	free(h->amt);
+	free(h->cost);
+	memset(h, 0, sizeof(*h));
+}
+
+void met_clv_res_release(struct met_clv_res *res)
+{
+	free(res->mean_spend);
+	free(res->expected);
+	free(res->p_alive);
+	free(res->value);
+	memset(res, 0, sizeof(*res));
+}
+
+/* The model inputs of every customer with a purchase day, in index order. */
+struct inputs {
+	struct clv_cust *c;
+	uint32_t *who;       /* customer index of c[i] */
+	uint64_t *key;       /* per customer index: x << 32 | T in days */
+	size_t n, n_repeat;
+};
+
+static int gather(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
+		  uint32_t n, int32_t L, struct inputs *in)
+{
+	uint32_t i;
+	size_t k = 0;
+
+	for (i = 0; i < n; i++)
+		k += h->days[i] > 0;
+	in->c = malloc((k ? k : 1) * sizeof(*in->c));
+	in->who = malloc((k ? k : 1) * sizeof(*in->who));
+	in->key = malloc((n ? n : 1) * sizeof(*in->key));
+	if (!in->c || !in->who || !in->key)
+		return -1;
+	in->n = k;
+	in->n_repeat = 0;
+	for (i = 0, k = 0; i < n; i++) {
+		struct clv_cust *c = &in->c[k];
+		uint32_t x;
+
+		if (!h->days[i])
+			continue;
+		x = h->days[i] - 1;
+		c->x = x;
+		c->t_x = (double)(last[i] - first[i]) / 7.0;
+		c->T = (double)(L - first[i]) / 7.0;
+		/* money is in 1/10000; the models see currency units */
+		c->mean_spend = x ? (double)(h->amt[i] - h->first_amt[i]) / 10000.0 / x : 0;
+		in->n_repeat += x > 0;
+		in->key[i] = (uint64_t)x << 32 | (uint32_t)(L - first[i]);
+		in->who[k++] = i;
+	}
+	return 0;
+}
+
+static void inputs_release(struct inputs *in)
+{
+	free(in->c);
+	free(in->who);
+	free(in->key);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *res,
+	       struct crm_err *e)
+{
+	double t0 = now_s(), t1;
+	struct crm_err fe = { 0 };
+	struct clv_cust *pos;
+	size_t i, k = 0;
+
+	if (in->n < MIN_BUYERS || in->n_repeat < MIN_REPEAT) {
+		log_warn("compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
+			 "too few to fit (%d and %d needed): no predictive CLV",
+			 ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
+		return 0;
+	}
+	if (clv_bgnbd_fit(in->c, in->n, &res->bg, &fe)) {
+		if (fe.code == CRM_E_NOMEM)
+			return err_set(e, CRM_E_NOMEM, "out of memory");
+		log_warn("compute: %s: %s: no predictive CLV", ptext, fe.msg);
+		return 0;
+	}
+	res->fitted = 1;
+	t1 = now_s();
+	log_debug("compute: %s: bg/nbd fit of %zu customers: method %d, %d iterations, %.3f s",
+		  ptext, in->n, res->bg.method, res->bg.iters, t1 - t0);
+	if (res->bg.method == CLV_BOUNDARY)
+		log_info("compute: %s: the bg/nbd likelihood is highest at the edge of its parameter "
+			 "space (r %.3g, alpha %.3g, a %.3g, b %.3g): predictions use the best point found",
+			 ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
+	/* Gamma-Gamma needs a positive spend: repeat days worth 0 are left out of its fit */
+	pos = malloc(in->n_repeat * sizeof(*pos));
+	if (!pos)
+		return err_set(e, CRM_E_NOMEM, "out of memory");
+	for (i = 0; i < in->n; i++)
+		if (in->c[i].x > 0 && in->c[i].mean_spend > 0)
+			pos[k++] = in->c[i];
+	memset(&fe, 0, sizeof(fe));
+	if (k && clv_gg_fit(pos, k, &res->gg, &fe) == 0) {
+		res->gg_fitted = 1;
+		log_debug("compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
+			  ptext, k, res->gg.method, res->gg.iters, now_s() - t1);
+		if (res->gg.method == CLV_BOUNDARY)
+			log_info("compute: %s: the gamma-gamma likelihood is highest at the edge of its "
+				 "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
+				 "point found", ptext, res->gg.p, res->gg.q, res->gg.gamma);
+		if (fabs(res->gg.corr_x_spend) > GG_CORR_WARN)
+			log_warn("compute: %s: spend per purchase correlates with repeat purchases "
+				 "(r = %.2f); the Gamma-Gamma model assumes they are independent",
+				 ptext, res->gg.corr_x_spend);
+	} else if (fe.code == CRM_E_NOMEM) {
+		free(pos);
+		return err_set(e, CRM_E_NOMEM, "out of memory");
+	} else {
+		log_warn("compute: %s: %s: no predicted spend", ptext,
+			 k ? fe.msg : "no repeat purchase with a positive amount");
+	}
+	free(pos);
+	return 0;
+}
+
+/* Predictions for the customers whose sorted positions are order[s..t), one (x, T). */
+static void predict_group(const struct met_clv_hist *h, const struct inputs *in,
+			  const uint32_t *order, const uint32_t *pos, size_t s, size_t t,
+			  double monthly_rate, struct met_clv_res *res)
+{
+	const struct clv_cust *c0 = &in->c[pos[order[s]]];
+	double core[MET_CLV_MAX_HORIZON + 1], disc = 1, dsum = 0, wsum = 0;
+	int k, H = res->horizon;
+	size_t j;
+
+	core[0] = 0;
+	for (k = 1; k <= H; k++) {
+		core[k] = clv_bgnbd_expected_alive(&res->bg, c0->x, c0->T, k * CLV_MONTH_WEEKS);
+		disc /= 1 + monthly_rate;
+		dsum += (core[k] - core[k - 1]) * disc;
+	}
+	for (j = s; j < t; j++) {
+		uint32_t i = order[j];
+		const struct clv_cust *c = &in->c[pos[i]];
+		double pa = clv_bgnbd_p_alive(&res->bg, c->x, c->t_x, c->T);
+
+		res->p_alive[i] = pa;
+		res->expected[i] = pa * core[H];
+		wsum += pa;
+		if (res->gg_fitted) {
+			/* margin from the customer's own costs: 1 when the export has none */
+			double spend = clv_gg_mean_spend(&res->gg, c->x, c->mean_spend > 0 ? c->mean_spend : 0);
+			double margin = h->amt[i] > 0 ? (double)(h->amt[i] - h->cost[i]) / (double)h->amt[i] : 1;
+
+			res->value[i] = pa * dsum * spend * margin;
+		}
+	}
+	for (k = 1; k <= H; k++)
+		res->forecast[k] += wsum * core[k];
+}
+
+/* Sorted by (x, T) with customer index order inside a pair: deterministic sums. */
+static int predict(const struct met_clv_hist *h, const struct inputs *in, double monthly_rate,
+		   struct met_clv_res *res)
+{
+	uint32_t *order = malloc((in->n ? in->n : 1) * sizeof(*order));
+	uint32_t *pos = malloc((res->n ? res->n : 1) * sizeof(*pos));
+	size_t i, s;
+
+	if (!order || !pos) {
+		free(order);
+		free(pos);
+		return -1;
+	}
+	for (i = 0; i < in->n; i++) {
+		order[i] = in->who[i];
+		pos[in->who[i]] = (uint32_t)i;
+	}
+	if (sortx_by_key(order, in->n, in->key, NULL, NULL)) {
+		free(order);
+		free(pos);
+		return -1;
+	}
+	for (s = 0; s < in->n; s = i) {
+		for (i = s + 1; i < in->n && in->key[order[i]] == in->key[order[s]]; i++)
+			;
+		predict_group(h, in, order, pos, s, i, monthly_rate, res);
+	}
+	free(order);
+	free(pos);
+	return 0;
+}
+
+static int alloc_res(struct met_clv_res *res, uint32_t n)
+{
+	size_t k = n ? n : 1, i;
+
+	res->mean_spend = malloc(k * sizeof(double));
+	res->expected = malloc(k * sizeof(double));
+	res->p_alive = malloc(k * sizeof(double));
+	res->value = malloc(k * sizeof(double));
+	if (!res->mean_spend || !res->expected || !res->p_alive || !res->value)
+		return -1;
+	for (i = 0; i < n; i++)
+		res->mean_spend[i] = res->expected[i] = res->p_alive[i] = res->value[i] = NAN;
+	return 0;
+}
+
+int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
+		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
+		   struct met_clv_res *res, struct crm_err *e)
+{
+	struct inputs in;
+	size_t i;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&in, 0, sizeof(in));
+	res->n = n;
+	res->horizon = horizon < 1 ? 1 : horizon > MET_CLV_MAX_HORIZON ? MET_CLV_MAX_HORIZON : horizon;
+	if (alloc_res(res, n) || gather(h, first, last, n, L, &in)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	res->n_model = in.n;
+	for (i = 0; i < in.n; i++)
+		if (in.c[i].x > 0)
+			res->mean_spend[in.who[i]] = in.c[i].mean_spend;
+	if ((rc = fit(&in, ptext, res, e)) || !res->fitted)
+		goto out;
+	if (predict(h, &in, monthly_rate, res))
+		rc = err_set(e, CRM_E_NOMEM, "out of memory");
+out:
+	inputs_release(&in);
+	return rc;
+}

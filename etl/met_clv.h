@@ -1,0 +1,89 @@
+/*
+ * met_clv.h - predictive CLV inside compute (METRICS.md clv_predicted):
+ * the per-customer purchase-day history the month walk keeps, and per
+ * period the BG/NBD and Gamma-Gamma fits (clv.h) with each customer's
+ * expected purchases, P(alive) and discounted value.
+ *
+ * Lifecycle: met_clv_hist_init -> met_clv_hist_add for every completed
+ * order, in day order per customer -> met_clv_period for each period ->
+ * met_clv_hist_release. Each met_clv_period fills a struct met_clv_res the
+ * caller releases with met_clv_res_release (the per-customer file writer
+ * takes it over on its own thread).
+ *
+ * Deterministic: the fit sees customers in index order and groups them by
+ * sorted (x, T), so a period gives bit-identical results whatever other
+ * periods are computed in the same call.
+ */
+#ifndef CRM_MET_CLV_H
+#define CRM_MET_CLV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clv.h"
+#include "err.h"
+
+#define MET_CLV_MAX_HORIZON 120
+
+/* Per customer, owned arrays of n: everything before the walk's boundary. */
+struct met_clv_hist {
+	uint32_t *days;      /* distinct days with a completed order */
+	int64_t *first_amt;  /* completed amount of the first of those days */
+	int64_t *amt, *cost; /* completed amount and cost over all of them */
+};
+
+int met_clv_hist_init(struct met_clv_hist *h, uint32_t n);
+void met_clv_hist_release(struct met_clv_hist *h);
+
+/*
+ * One completed order of customer c on `day`, `last` being the customer's
+ * latest purchase day before this order (any value < first when none) and
+ * `first` its first purchase day. Orders of one customer must come in day
+ * order (the period files sort orders by time and the walk goes by month).
+ */
+static inline void met_clv_hist_add(struct met_clv_hist *h, uint32_t c, int32_t day,
+				    int32_t last, int32_t first, int64_t amt, int64_t cost)
+{
+	h->days[c] += day > last;
+	if (day == first)
+		h->first_amt[c] += amt;
+	h->amt[c] += amt;
+	h->cost[c] += cost;
+}
+
+/* One period's models and per-customer predictions. */
+struct met_clv_res {
+	int fitted;          /* bg holds a fit (else every prediction is NAN) */
+	int gg_fitted;       /* gg holds a fit (else values are NAN) */
+	struct clv_bgnbd bg;
+	struct clv_gg gg;
+	uint32_t n;          /* customers (array length) */
+	size_t n_model;      /* customers with a purchase day before the boundary */
+	int horizon;         /* months */
+	double forecast[MET_CLV_MAX_HORIZON + 1]; /* [k]: expected repeat purchase
+						     days of all modelled customers
+						     in the next k months */
+	/* owned arrays of n; NAN for customers without a purchase day */
+	double *mean_spend;  /* of the repeat purchase days, currency units */
+	double *expected;    /* expected purchase days over the horizon */
+	double *p_alive;
+	double *value;       /* discounted value over the horizon, currency units */
+};
+
+/*
+ * Fit the models for the period whose last day is L (days since 1970) and
+ * predict every customer: first[c] and last[c] are the first and latest
+ * purchase days (meaningful when h->days[c] > 0). A period with too
+ * little data (fewer than 30 customers with a purchase or 10 with a repeat
+ * purchase day), or whose fit finds no finite point, is not an error:
+ * res->fitted or res->gg_fitted stays 0 and a warning names the period
+ * `ptext`. A maximum on the boundary is logged and used (CLV_BOUNDARY).
+ * Errors: CRM_E_NOMEM.
+ */
+int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
+		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
+		   struct met_clv_res *res, struct crm_err *e);
+
+void met_clv_res_release(struct met_clv_res *res);
+
+#endif
