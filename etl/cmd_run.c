@@ -7,12 +7,14 @@
  * have done their work, which is kept, and the run summary says which
  * stage failed.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cfg.h"
 #include "cli.h"
 #include "fetch.h"
+#include "lock.h"
 #include "log.h"
 #include "mail.h"
 #include "met.h"
@@ -152,6 +154,29 @@ static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, int from,
 	return rc;
 }
 
+/*
+ * A run killed while writing leaves "NAME.tmp.PID" files (fsx.h) that no
+ * stage reads but that would stay forever beside the outputs. The data_dir
+ * lock is ours, so nobody else is writing: sweep them before starting.
+ */
+static void sweep_leftovers(const char *data_dir)
+{
+	static const char *const dirs[] = { "", "/periods", "/quarantine", "/metrics",
+					    "/reports", "/runs", "/sent", "/outbox" };
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[4096];
+
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", data_dir, dirs[i]) < sizeof(path))
+			n += lock_sweep(path);
+	}
+	if (n)
+		log_info("run: removed %d temporary file%s left by a run that was stopped", n,
+			 n > 1 ? "s" : "");
+}
+
 static const char *const stage_names[] = { "fetch", "normalize", "compute", "report", "mail" };
 
 /* Run stage i; later stages are recorded as skipped once one fails. */
@@ -191,6 +216,7 @@ static int run_run(struct crm_run *run, struct crm_err *e)
 		from = to = o->has_period ? o->period : period_last_closed(time(NULL));
 	}
 	log_info("run: periods %s..%s", period_format(from, a), period_format(to, b));
+	sweep_leftovers(run->cfg->data_dir);
 	runlog_start(&r, from, to);
 	for (i = 0; rc == 0 && i < 5; i++)
 		rc = run_stage(run, &r, i, from, to, e);

@@ -6,6 +6,7 @@
  */
 #include "lock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "fsx.h"
+#include "log.h"
 
 #include "banned.h"
 
@@ -55,6 +57,43 @@ int lock_take(struct lock *l, const char *data_dir, const char *command, struct 
 	if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, info, (size_t)n, 0) != n)
 		return err_sys(e, CRM_E_IO, errno, path, "cannot write lock file");
 	return 0;
+}
+
+/* The PID of a "NAME.tmp.PID" file name, or 0 when it is not one. */
+static long tmp_pid(const char *name)
+{
+	const char *p = strstr(name, ".tmp.");
+	long pid = 0;
+
+	if (!p || p == name)
+		return 0;
+	for (p += 5; *p >= '0' && *p <= '9' && pid < 100000000L; p++)
+		pid = pid * 10 + (*p - '0');
+	return *p ? 0 : pid;
+}
+
+int lock_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	long me = (long)getpid();
+	int n = 0;
+
+	while (d && (de = readdir(d)) != NULL) {
+		char path[4096];
+		long pid = tmp_pid(de->d_name);
+
+		if (pid <= 0 || pid == me ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue;
+		if (unlink(path) == 0) {
+			log_debug("removed %s, left by a crmetl that was stopped", path);
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 void lock_release(struct lock *l)

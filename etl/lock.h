@@ -22,6 +22,15 @@ struct lock {
  */
 int lock_take(struct lock *l, const char *data_dir, const char *command, struct crm_err *e);
 
+/*
+ * Remove the temporary files ("NAME.tmp.PID", see fsx.h) that killed
+ * crmetl processes left in `dir` (not its subdirectories). Call it only
+ * while holding the lock: every crmetl that writes under data_dir holds it,
+ * so any such file not of this process is a leftover. Returns how many were
+ * removed; a missing directory is not an error.
+ */
+int lock_sweep(const char *dir);
+
 /* Release it (also done by the kernel at exit). Accepts a lock not held. */
 void lock_release(struct lock *l);
 

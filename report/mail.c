@@ -10,9 +10,12 @@
  * Does not: filter the PDF by a list's segment (rep_publish has no segment
  * filter; the body numbers are the segment's, the PDF is the whole
  * company's), queue or spool mail (the SMTP server does that), or send in
- * parallel. Between a successful send and the ledger write a crash would
- * send the message once more on the next run; it carries the same
- * Message-ID, so mail clients show it once.
+ * parallel. The ledger entry and archive copy are prepared before sending
+ * and committed by two renames the moment the server accepts; only a crash
+ * inside that window (microseconds) makes the next run send the message
+ * once more, with the same Message-ID, so mail clients show it once. SMTP
+ * offers no way to ask a server whether it already has a message, so this
+ * window cannot be closed from the client side.
  */
 #include "mail.h"
 
@@ -550,11 +553,51 @@ static int build_message(const struct letter *l, struct buf *b)
 
 /* ---- SMTP ---- */
 
+/*
+ * The ledger commit (see send_and_commit): the prepared archive copy and
+ * ledger entry are renamed to their real names, archive first so a ledger
+ * entry always has its PDF; uncommit renames them back.
+ */
+struct commit {
+	const char *from[2], *to[2];
+	int done;      /* both renamed */
+	int sys_errno; /* of a failed rename */
+};
+
+static void commit_now(struct commit *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (rename(c->from[i], c->to[i]) != 0) {
+			c->sys_errno = errno;
+			return;
+		}
+	c->done = 1;
+}
+
+static void uncommit(struct commit *c)
+{
+	if (c && c->done) {
+		rename(c->to[1], c->from[1]);
+		rename(c->to[0], c->from[0]);
+		c->done = 0;
+	}
+}
+
 struct upload {
 	const unsigned char *p;
 	size_t len, off;
+	struct commit *c; /* committed when the data runs out, or NULL */
 };
 
+/*
+ * Only after the last byte has been handed over here does libcurl send the
+ * end-of-data line, without which no server delivers the message. So the
+ * ledger is committed as the last byte goes, just before the message
+ * becomes complete: a kill from then on finds it recorded as sent (see
+ * send_and_commit).
+ */
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *userp)
 {
 	struct upload *u = userp;
@@ -564,6 +607,11 @@ static size_t on_read(char *ptr, size_t size, size_t nmemb, void *userp)
 		n = u->len - u->off;
 	memcpy(ptr, u->p + u->off, n);
 	u->off += n;
+	if (u->off == u->len && u->c && !u->c->done) {
+		commit_now(u->c);
+		if (!u->c->done)
+			return CURL_READFUNC_ABORT; /* not recorded: do not complete it */
+	}
 	return n;
 }
 
@@ -618,12 +666,16 @@ static int secrets_load(const struct cfg *cfg, const struct cfg_mail *m, struct 
 #define SETOPT(opt, val) \
 	do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
 
-/* One attempt; fills *code with the last SMTP reply code and errbuf. */
+/*
+ * One attempt; fills *code with the last SMTP reply code and errbuf. `c`
+ * (or NULL) is committed as the data ends (on_read) and undone when the
+ * server does not accept the message after all.
+ */
 static CURLcode attempt(const struct cfg_mail *m, const struct secrets *s,
-			struct curl_slist *rcpt, const struct buf *msg, long *code,
-			char *errbuf)
+			struct curl_slist *rcpt, const struct buf *msg, struct commit *c,
+			long *code, char *errbuf)
 {
-	struct upload u = { msg->data, msg->len, 0 };
+	struct upload u = { msg->data, msg->len, 0, c };
 	char from[512];
 	CURLcode cc = CURLE_OK;
 	CURL *h = curl_easy_init();
@@ -655,6 +707,8 @@ static CURLcode attempt(const struct cfg_mail *m, const struct secrets *s,
 	if (cc == CURLE_OK)
 		cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	if (!(cc == CURLE_OK && (*code == 0 || *code / 100 == 2)))
+		uncommit(c);
 	curl_easy_cleanup(h);
 	return cc;
 }
@@ -702,9 +756,13 @@ static int rcpt_list(const struct cfg_mail *m, struct curl_slist **out)
 	return 0;
 }
 
-/* Send with retries; CRM_E_MAIL naming the list, URL and SMTP code or curl error. */
+/*
+ * Send with retries; CRM_E_MAIL naming the list, URL and SMTP code or curl
+ * error. `c` (or NULL) is committed as the message is completed (on_read)
+ * and stays so only when the server accepts it.
+ */
 static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const struct buf *msg,
-		     struct crm_err *e)
+		     struct commit *c, struct crm_err *e)
 {
 	char url[1024], lname[80], errbuf[CURL_ERROR_SIZE], reply[48] = "";
 	struct curl_slist *rcpt = NULL;
@@ -728,7 +786,7 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 			sleep_ms(delay);
 			delay = delay * 2 > MAIL_BACKOFF_MAX_MS ? MAIL_BACKOFF_MAX_MS : delay * 2;
 		}
-		cc = attempt(m, &s, rcpt, msg, &code, errbuf);
+		cc = attempt(m, &s, rcpt, msg, c, &code, errbuf);
 		if ((cc == CURLE_OK && (code == 0 || code / 100 == 2)) || !transient(cc, code))
 			break;
 	}
@@ -749,6 +807,7 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 
 struct paths {
 	char report[PATH_MAX_], ledger[PATH_MAX_], archive[PATH_MAX_], eml[PATH_MAX_];
+	char ledger_pending[PATH_MAX_], archive_pending[PATH_MAX_], unconfirmed[PATH_MAX_];
 	char metrics[PATH_MAX_], prev_metrics[PATH_MAX_];
 };
 
@@ -760,6 +819,9 @@ static int make_paths(const struct cfg *cfg, const char *key, const char *pt, co
 	if ((size_t)snprintf(p->report, PATH_MAX_, "%s/reports/%s-%s-%s.pdf", d, pt, tpl, lang) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->ledger, PATH_MAX_, "%s/sent/%s.sent", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->archive, PATH_MAX_, "%s/sent/%s.pdf", d, key) >= PATH_MAX_ ||
+	    (size_t)snprintf(p->ledger_pending, PATH_MAX_, "%s/sent/%s.sent.pending", d, key) >= PATH_MAX_ ||
+	    (size_t)snprintf(p->archive_pending, PATH_MAX_, "%s/sent/%s.pdf.pending", d, key) >= PATH_MAX_ ||
+	    (size_t)snprintf(p->unconfirmed, PATH_MAX_, "%s/sent/%s.unconfirmed", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->eml, PATH_MAX_, "%s/outbox/%s.eml", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->metrics, PATH_MAX_, "%s/metrics/%s.csv", d, pt) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->prev_metrics, PATH_MAX_, "%s/metrics/%s.csv", d, pp) >= PATH_MAX_)
@@ -796,6 +858,7 @@ static int ledger_read(const char *path, int *found, char *msha, char *when, siz
 	return 0;
 }
 
+/* The ledger entry as it will be once sent, written to KEY.sent.pending. */
 static int ledger_write(const struct paths *p, const struct cfg_mail *m, const char *msgid,
 			time_t now, const char *pdf_sha, const char *msha, struct crm_err *e)
 {
@@ -821,7 +884,7 @@ static int ledger_write(const struct paths *p, const struct cfg_mail *m, const c
 	for (i = 0; i < m->n_to; i++)
 		put(&b, m->to[i]), put(&b, i + 1 < m->n_to ? ", " : "\n");
 	rc = b.failed ? err_set(e, CRM_E_NOMEM, "out of memory") :
-			fsx_write_atomic(p->ledger, b.data, b.len, e);
+			fsx_write_atomic(p->ledger_pending, b.data, b.len, e);
 	buf_release(&b);
 	return rc;
 }
@@ -894,6 +957,86 @@ static int pdf_load(struct job *j, unsigned char **pdf, size_t *len, struct crm_
 	return rc ? rc : fsx_read_file(j->p.report, MAIL_PDF_MAX, pdf, len, e);
 }
 
+/*
+ * Sending is a small protocol with the files of sent/, so that a kill at
+ * any moment neither loses a report nor sends it twice, as far as SMTP
+ * allows (it has no way to ask a server whether it already has a message):
+ *
+ *   1. write KEY.pdf.pending and KEY.sent.pending (the archive copy and
+ *      ledger entry as they will be), and the marker KEY.unconfirmed;
+ *   2. send; as libcurl takes the last byte, before it sends the
+ *      end-of-data line, rename the two pending files to KEY.pdf and
+ *      KEY.sent (on_read);
+ *   3. the server's 2xx reply: remove the marker. Any other outcome renames
+ *      the files back and removes all three: nothing recorded, retried.
+ *
+ * A kill before 2 leaves *.pending: the message was never complete, the
+ * next run sends it. A kill after 2 leaves KEY.sent and the marker: the
+ * server had or was about to have the complete message, which it processes
+ * on its own time, so it counts as sent (the next run says so with a
+ * warning) rather than being sent twice. The one gap is a kill between the
+ * renames and libcurl writing the end-of-data line (microseconds), or the
+ * server refusing the finished message just as the process is killed: the
+ * report is then recorded but not delivered; the warning names it and
+ * `crmetl mail --period P --force` sends it.
+ */
+static int record_pending(struct job *j, const unsigned char *pdf, size_t pdf_len,
+			  const char *pdf_sha, const char *msgid, time_t now, struct crm_err *e)
+{
+	int rc = fsx_write_atomic(j->p.archive_pending, pdf, pdf_len, e);
+
+	rc = rc ? rc : ledger_write(&j->p, j->m, msgid, now, pdf_sha,
+				    j->o->resend && j->in_ledger ? j->old_msha : j->msha, e);
+	return rc ? rc : fsx_write_atomic(j->p.unconfirmed, "", 0, e);
+}
+
+static void drop_pending(const struct job *j)
+{
+	unlink(j->p.archive_pending);
+	unlink(j->p.ledger_pending);
+	unlink(j->p.unconfirmed);
+}
+
+/* What an earlier run killed while sending to this list left (see above). */
+static void settle_interrupted(const struct job *j)
+{
+	if (access(j->p.ledger_pending, F_OK) == 0) {
+		log_warn("mail: [%s] an earlier run was stopped before its message of %s-%s-%s was "
+			 "complete: it was not delivered", j->lname, j->pt, j->tpl, j->lang);
+		drop_pending(j);
+	} else if (access(j->p.unconfirmed, F_OK) == 0) {
+		log_warn("mail: [%s] an earlier run was stopped after handing %s-%s-%s to the server, "
+			 "before its reply: counted as sent ('crmetl mail --period %s --force' sends it "
+			 "again if it did not arrive)", j->lname, j->pt, j->tpl, j->lang, j->pt);
+		unlink(j->p.unconfirmed);
+	}
+}
+
+/* Send, committing the ledger as the message is completed (see above). */
+static int send_and_commit(struct job *j, const struct buf *msg, const char *name,
+			   struct crm_err *e)
+{
+	struct commit c = { { j->p.archive_pending, j->p.ledger_pending },
+			    { j->p.archive, j->p.ledger }, 0, 0 };
+	int rc = smtp_send(j->cfg, j->m, msg, &c, e);
+
+	if (rc == 0 && !c.done)
+		CRM_BUG("mail: %s accepted without its ledger commit", name);
+	if (c.sys_errno)
+		log_error("mail: [%s] cannot record %s in %s before completing the message (%s): "
+			  "not sent", j->lname, name, j->p.ledger, strerror(c.sys_errno));
+	if (rc) {
+		drop_pending(j); /* not delivered: nothing recorded, the next run sends */
+		return rc;
+	}
+	unlink(j->p.unconfirmed);
+	/* The renames, durable across a power loss; they are visible already. */
+	if (fsx_sync_parent(j->p.ledger, &(struct crm_err){ 0 }) != 0)
+		log_warn("mail: [%s] cannot sync %s: a power loss now could forget this delivery",
+			 j->lname, j->p.ledger);
+	return 0;
+}
+
 /* Build the message for a loaded PDF, then write it to the outbox or send it. */
 static int compose_and_go(struct job *j, const unsigned char *pdf, size_t pdf_len,
 			  struct mail_stats *st, struct crm_err *e)
@@ -930,24 +1073,14 @@ static int compose_and_go(struct job *j, const unsigned char *pdf, size_t pdf_le
 				 j->p.eml, msg.len);
 		}
 	} else {
-		rc = smtp_send(j->cfg, j->m, &msg, e);
-		if (rc)
-			goto out;
-		/* The archive copy first: a ledger entry always has its PDF. */
-		rc = fsx_write_if_changed(j->p.archive, pdf, pdf_len, NULL, e);
-		rc = rc ? rc : ledger_write(&j->p, j->m, msgid, now, pdf_sha,
-					     j->o->resend && j->in_ledger ? j->old_msha : j->msha, e);
-		if (rc)
-			log_error("mail: [%s] %s was delivered but could not be recorded in %s; "
-				  "the next run sends it again (same Message-ID %s)", j->lname, name,
-				  j->p.ledger, msgid);
+		rc = record_pending(j, pdf, pdf_len, pdf_sha, msgid, now, e);
+		rc = rc ? rc : send_and_commit(j, &msg, name, e);
 		if (rc == 0) {
 			st->sent++;
 			log_info("mail: [%s] sent %s to %zu recipient%s%s (%s)", j->lname, name,
 				 j->m->n_to, j->m->n_to > 1 ? "s" : "", l.restated ? ", restated" : "", msgid);
 		}
 	}
-out:
 	buf_release(&msg);
 	return rc;
 }
@@ -973,8 +1106,11 @@ static int deliver_one(struct job *j, struct mail_stats *st, struct crm_err *e)
 	list_name(j->m, j->lname, sizeof(j->lname));
 	if (mail_ledger_key(j->pt, j->tpl, j->lang, j->m->to, j->m->n_to, j->key))
 		return err_set(e, CRM_E_NOMEM, "cannot make the ledger key of [%s]", j->lname);
-	if ((rc = make_paths(j->cfg, j->key, j->pt, j->pp, j->tpl, j->lang, &j->p, e)) ||
-	    (rc = ledger_read(j->p.ledger, &j->in_ledger, j->old_msha, j->sent_at, sizeof(j->sent_at), e)) ||
+	if ((rc = make_paths(j->cfg, j->key, j->pt, j->pp, j->tpl, j->lang, &j->p, e)))
+		return rc;
+	if (!j->o->dry_run)
+		settle_interrupted(j);
+	if ((rc = ledger_read(j->p.ledger, &j->in_ledger, j->old_msha, j->sent_at, sizeof(j->sent_at), e)) ||
 	    (rc = load_numbers(j, &j->num, e)))
 		return rc;
 	if (j->in_ledger && strcmp(j->old_msha, j->msha) == 0 && !j->o->force && !j->o->resend &&

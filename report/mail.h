@@ -2,15 +2,18 @@
  * mail.h - deliver the report of a period to every distribution list.
  *
  * Invariants:
- * - A report is mailed at most once per (period, template, lang, recipients):
- *   after a successful send a ledger entry <data_dir>/sent/KEY.sent is written
- *   atomically (message id, time, sha256 of the PDF and of the metrics file)
- *   beside an archive copy KEY.pdf of exactly the bytes sent. A re-run finds
+ * - A report is mailed once per (period, template, lang, recipients): before
+ *   sending, the ledger entry (message id, time, sha256 of the PDF and of the
+ *   metrics file) and an archive copy of exactly the bytes sent are written
+ *   as <data_dir>/sent/KEY.sent.pending and KEY.pdf.pending; when the server
+ *   accepts they are renamed to KEY.sent and KEY.pdf (a kill between the
+ *   acceptance and the renames, a window of microseconds, is the one case
+ *   in which the next run sends a second copy, same Message-ID). A re-run finds
  *   the entry and skips the list, unless the period's metrics changed since
  *   (a restatement: sent again, "restated" in the subject and the body) or
  *   force is set.
- * - A failed delivery writes nothing in sent/ and keeps the report; the next
- *   run tries again.
+ * - A failed delivery leaves nothing new in sent/ (the pending files are
+ *   removed) and keeps the report; the next run tries again.
  * - Secrets (user, password) are resolved only for the transfer, wiped
  *   after it, and never logged.
  *
