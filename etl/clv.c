@@ -55,8 +55,8 @@
  * subsample of about SUB_TARGET (every k-th customer, so deterministic)
  * and is polished on all of them in at most POLISH_EVALS evaluations.
  */
-#define SUB_MIN 10000
-#define SUB_TARGET 5000
+#define SUB_MIN 5000
+#define SUB_TARGET 2500
 #define POLISH_EVALS 200
 
 /* ------------------------------------------------------------- helpers */

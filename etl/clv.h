@@ -79,8 +79,8 @@ struct clv_gg {
  * converge, Nelder-Mead from several fixed starts polished by BFGS.
  * Customers with the same (x, t_x, T) are merged first (exactly: the
  * likelihood is a sum), which makes daily data of millions of customers
- * cheap. Above 10,000 customers the start is the optimum of a systematic
- * subsample of about 5,000, polished on all. The search has a budget of
+ * cheap. Above 5,000 customers the start is the optimum of a systematic
+ * subsample of about 2,500, polished on all. The search has a budget of
  * evaluations (a count, not a clock): a maximum on the boundary ends as
  * method CLV_BOUNDARY with the best point found, not as an error.
  */

@@ -3,6 +3,10 @@
  * history (met_clv.h): inputs per customer as METRICS.md defines them,
  * the two fits of clv.c, then predictions.
  *
+ * Threads: the two fits of a period are independent, so Gamma-Gamma runs on
+ * a thread of its own beside BG/NBD (each fit is single-threaded and
+ * deterministic, so the results do not depend on the scheduling).
+ *
  * Why groups: the expected purchases of a customer alive at T depend on
  * (x, T) only, and a hypergeometric series per customer and month is the
  * expensive part. Customers are sorted by (x, T in days) and each distinct
@@ -11,6 +15,7 @@
 #include "met_clv.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,13 +121,60 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The Gamma-Gamma fit runs on its own thread while BG/NBD runs on the caller's. */
+struct gg_job {
+	const struct clv_cust *pos;
+	size_t k;
+	struct clv_gg gg;
+	struct crm_err e;
+	int rc;
+	double secs;
+};
+
+static void *gg_main(void *arg)
+{
+	struct gg_job *j = arg;
+	double t0 = now_s();
+
+	j->rc = clv_gg_fit(j->pos, j->k, &j->gg, &j->e);
+	j->secs = now_s() - t0;
+	return NULL;
+}
+
+static void note_bg(const struct met_clv_res *res, size_t n, const char *ptext, double secs)
+{
+	log_debug("compute: %s: bg/nbd fit of %zu customers: method %d, %d iterations, %.3f s",
+		  ptext, n, res->bg.method, res->bg.iters, secs);
+	if (res->bg.method == CLV_BOUNDARY)
+		log_info("compute: %s: the bg/nbd likelihood is highest at the edge of its parameter "
+			 "space (r %.3g, alpha %.3g, a %.3g, b %.3g): predictions use the best point found",
+			 ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
+}
+
+static void note_gg(const struct gg_job *j, const char *ptext)
+{
+	log_debug("compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
+		  ptext, j->k, j->gg.method, j->gg.iters, j->secs);
+	if (j->gg.method == CLV_BOUNDARY)
+		log_info("compute: %s: the gamma-gamma likelihood is highest at the edge of its "
+			 "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
+			 "point found", ptext, j->gg.p, j->gg.q, j->gg.gamma);
+	if (fabs(j->gg.corr_x_spend) > GG_CORR_WARN)
+		log_warn("compute: %s: spend per purchase correlates with repeat purchases "
+			 "(r = %.2f); the Gamma-Gamma model assumes they are independent",
+			 ptext, j->gg.corr_x_spend);
+}
+
 static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *res,
 	       struct crm_err *e)
 {
-	double t0 = now_s(), t1;
 	struct crm_err fe = { 0 };
+	struct gg_job j;
 	struct clv_cust *pos;
-	size_t i, k = 0;
+	pthread_t th;
+	size_t i;
+	int threaded = 0, bg_rc;
+	double t0;
 
 	if (in->n < MIN_BUYERS || in->n_repeat < MIN_REPEAT) {
 		log_warn("compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
@@ -130,48 +182,40 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 			 ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
 		return 0;
 	}
-	if (clv_bgnbd_fit(in->c, in->n, &res->bg, &fe)) {
-		if (fe.code == CRM_E_NOMEM)
-			return err_set(e, CRM_E_NOMEM, "out of memory");
-		log_warn("compute: %s: %s: no predictive CLV", ptext, fe.msg);
-		return 0;
-	}
-	res->fitted = 1;
-	t1 = now_s();
-	log_debug("compute: %s: bg/nbd fit of %zu customers: method %d, %d iterations, %.3f s",
-		  ptext, in->n, res->bg.method, res->bg.iters, t1 - t0);
-	if (res->bg.method == CLV_BOUNDARY)
-		log_info("compute: %s: the bg/nbd likelihood is highest at the edge of its parameter "
-			 "space (r %.3g, alpha %.3g, a %.3g, b %.3g): predictions use the best point found",
-			 ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
 	/* Gamma-Gamma needs a positive spend: repeat days worth 0 are left out of its fit */
 	pos = malloc(in->n_repeat * sizeof(*pos));
 	if (!pos)
 		return err_set(e, CRM_E_NOMEM, "out of memory");
+	memset(&j, 0, sizeof(j));
+	j.pos = pos;
 	for (i = 0; i < in->n; i++)
 		if (in->c[i].x > 0 && in->c[i].mean_spend > 0)
-			pos[k++] = in->c[i];
-	memset(&fe, 0, sizeof(fe));
-	if (k && clv_gg_fit(pos, k, &res->gg, &fe) == 0) {
-		res->gg_fitted = 1;
-		log_debug("compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
-			  ptext, k, res->gg.method, res->gg.iters, now_s() - t1);
-		if (res->gg.method == CLV_BOUNDARY)
-			log_info("compute: %s: the gamma-gamma likelihood is highest at the edge of its "
-				 "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
-				 "point found", ptext, res->gg.p, res->gg.q, res->gg.gamma);
-		if (fabs(res->gg.corr_x_spend) > GG_CORR_WARN)
-			log_warn("compute: %s: spend per purchase correlates with repeat purchases "
-				 "(r = %.2f); the Gamma-Gamma model assumes they are independent",
-				 ptext, res->gg.corr_x_spend);
-	} else if (fe.code == CRM_E_NOMEM) {
-		free(pos);
+			pos[j.k++] = in->c[i];
+	if (j.k)
+		threaded = pthread_create(&th, NULL, gg_main, &j) == 0;
+	t0 = now_s();
+	bg_rc = clv_bgnbd_fit(in->c, in->n, &res->bg, &fe);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (j.k)
+		gg_main(&j);
+	free(pos);
+	if (fe.code == CRM_E_NOMEM || j.e.code == CRM_E_NOMEM)
 		return err_set(e, CRM_E_NOMEM, "out of memory");
+	if (bg_rc) {
+		log_warn("compute: %s: %s: no predictive CLV", ptext, fe.msg);
+		return 0;
+	}
+	res->fitted = 1;
+	note_bg(res, in->n, ptext, now_s() - t0);
+	if (j.k && j.rc == 0) {
+		res->gg = j.gg;
+		res->gg_fitted = 1;
+		note_gg(&j, ptext);
 	} else {
 		log_warn("compute: %s: %s: no predicted spend", ptext,
-			 k ? fe.msg : "no repeat purchase with a positive amount");
+			 j.k ? j.e.msg : "no repeat purchase with a positive amount");
 	}
-	free(pos);
 	return 0;
 }
 

@@ -62,12 +62,17 @@ awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v csv="$csv_byt
 }'
 
 echo "bench: compute of every period from those period files"
-/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute --config "$work/bench.conf" 2>"$work/log"
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute -v --config "$work/bench.conf" 2>"$work/log"
 grep -E 'compute: periods' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
 read -r wall user sys rss <"$work/time"
 awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
 	printf "compute: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", wall, user, sys, rss / 1024
 }'
+# the predictive CLV fits inside that compute: all periods, and the last one's
+awk '/fit of [0-9]+ customers/ { t += $(NF - 1); n++ } END {
+	printf "clv fits: %d fits in %.2f s (bg/nbd and gamma-gamma of every period)\n", n, t
+}' "$work/log"
+grep -E 'fit of [0-9]+ customers' "$work/log" | tail -n 2 | sed 's/^[^ ]* crmetl [a-z]*: compute: /  last period /'
 
 echo "bench: the full report of the last period"
 last=$(ls "$work"/var/metrics/ | grep -E '^[0-9]{4}-[0-9]{2}\.csv$' | tail -n 1 | cut -c1-7)
@@ -78,3 +83,22 @@ pdf="$work/var/reports/$last-full-en.pdf"
 awk -v wall="$wall" -v rss="$rss" -v size="$(wc -c <"$pdf")" 'BEGIN {
 	printf "report: %.2f s wall, peak memory %.1f MB, %.1f KB PDF\n", wall, rss / 1024, size / 1024
 }'
+
+# Predictive CLV on the full CDNOW log (23,570 customers), the papers'
+# 39-week calibration (period 1997-09).
+cdnow=${CDNOW:-../shared/data/cdnow/CDNOW_master.txt}
+if [ -f "$cdnow" ]; then
+	echo "bench: predictive CLV fit on the full CDNOW log"
+	mkdir -p "$work/cdnow"
+	awk 'BEGIN { print "order_id,customer_id,ordered_at,amount,cost,status" }
+	     NF == 4 && $2 ~ /^[0-9]+$/ { printf "o%d,%s,%s-%s-%s,%.2f,,\n", NR, $1, substr($2, 1, 4), substr($2, 5, 2), substr($2, 7, 2), $4 }' \
+		"$cdnow" >"$work/cdnow/orders.csv"
+	{
+		printf '[pipeline]\ndata_dir = %s/cdnow/var\n' "$work"
+		printf '[source.orders]\nentity = orders\nfile = %s/cdnow/orders.csv\n' "$work"
+	} >"$work/cdnow.conf"
+	"$CRMETL" normalize -q --config "$work/cdnow.conf"
+	"$CRMETL" compute -v --period 1997-09 --config "$work/cdnow.conf" 2>"$work/log"
+	grep -E 'fit of [0-9]+ customers' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: compute: /  /'
+	grep -E '^1997-09,(bgnbd|gg)_' "$work/cdnow/var/metrics/1997-09.csv" | cut -d, -f2,6 | tr '\n' ' ' | sed 's/^/  /; s/ $/\n/'
+fi
