@@ -387,7 +387,7 @@ enum sx_word {
 	SX_LEAD_WON, SX_LOST, SX_PROMOTERS, SX_PASSIVES, SX_DETRACTORS, SX_RESPONSES, SX_MOE,
 	SX_CSAT_SAT, SX_CSAT_MEAN, SX_DAYS, SX_SHARE_LEFT, SX_OVERALL, SX_MEDIAN, SX_NOT_REACHED,
 	SX_CUSTOMER, SX_RFM, SX_LAST_ORDER, SX_REV12, SX_DAYS_AGO, SX_SHOWING, SX_METRIC,
-	SX_DEFINITION, SX_NPS_NOTE, SX_COHORT_NOTE, SX_DAY_UNIT, SX_N
+	SX_DEFINITION, SX_NPS_NOTE, SX_COHORT_NOTE, SX_DAY_UNIT, SX_SURV_LEFT_OUT, SX_N
 };
 
 static const char *const sx[SX_N][2] = {
@@ -425,6 +425,8 @@ static const char *const sx[SX_N][2] = {
 	[SX_NPS_NOTE] = { "Composition from the NPS numerator and its margin of error.",
 			  "构成由净推荐值的分子与误差范围推算。" },
 	[SX_DAY_UNIT] = { "days", "天" },
+	[SX_SURV_LEFT_OUT] = { "The %zu largest of %zu segments (by customers at month end) are drawn; not drawn: %s.",
+			       "按月末客户数绘制最大的 %zu 个细分（共 %zu 个）；未绘制：%s。" },
 	[SX_COHORT_NOTE] = { "Signup cohorts of the last 12 months; darker is higher.",
 			     "近 12 个月的注册客户群；颜色越深比例越高。" },
 };
@@ -802,6 +804,30 @@ static void nps_section(struct pdf *p, const struct rep_opts *o, const struct tp
 
 #define SURV_CURVES 7  /* overall and up to 6 segments */
 #define SURV_POINTS 128
+#define SURV_SEGS 128  /* segments considered; the largest SURV_CURVES - 1 are drawn */
+
+/* The segments that have a curve but were not drawn, largest first, joined with ", ". */
+static size_t left_out(const struct mtab *t, const struct rep_opts *o, const char *dim,
+		       const struct seg_row *rows, size_t from, size_t n_segs, char *out, size_t n)
+{
+	long k[1];
+	double v[1];
+	size_t i, left = 0, len = 0;
+
+	out[0] = '\0';
+	for (i = from; i < n_segs; i++) {
+		if (!mtab_series(t, o->period, "survival", dim, rows[i].name, k, v, 1))
+			continue;
+		left++;
+		if (len + 1 < n) {
+			int w = snprintf(out + len, n - len, "%s%s", left > 1 ? ", " : "",
+					 rep_segment_label(o, dim, rows[i].name));
+
+			len = w < 0 ? len : len + (size_t)w < n ? len + (size_t)w : n - 1;
+		}
+	}
+	return left;
+}
 
 static void survival_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
 			     const struct mtab *t)
@@ -810,11 +836,12 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 	long ks[SURV_CURVES][SURV_POINTS];
 	double vs[SURV_CURVES][SURV_POINTS];
 	struct chart_curve cv[SURV_CURVES];
-	const char *seg_name[SURV_CURVES], *segs[64];
-	struct seg_row rows[64];
-	size_t n = 0, i, n_segs = 0, leg_rows;
+	const char *seg_name[SURV_CURVES], *segs[SURV_SEGS];
+	struct seg_row rows[SURV_SEGS];
+	size_t n = 0, i = 0, n_segs = 0, leg_rows, n_left = 0;
 	float top;
-	char buf[FMT_MAX], line[200];
+	char buf[FMT_MAX], line[200], names[600], note[800];
+	int overall = 0;
 
 	seg_name[0] = "";
 	cv[0].n = mtab_series(t, o->period, "survival", "all", "", ks[0], vs[0], SURV_POINTS);
@@ -823,11 +850,11 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 		cv[0].v = vs[0];
 		cv[0].color = PDF_INK;
 		cv[0].width = 2.2f;
-		n = 1;
+		n = overall = 1;
 	}
 	if (s->dim) {
 		/* the largest segments first (customers at the end of the period) */
-		n_segs = mtab_k_segments(t, o->period, "survival", s->dim, segs, 64);
+		n_segs = mtab_k_segments(t, o->period, "survival", s->dim, segs, SURV_SEGS);
 		for (i = 0; i < n_segs; i++) {
 			rows[i].name = segs[i];
 			rows[i].has = mtab_get(t, o->period, "customers_end", s->dim, segs[i], &rows[i].key);
@@ -845,9 +872,12 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 			seg_name[n] = rows[i].name;
 			n++;
 		}
+		/* never drop a segment silently: the note under the legend names them */
+		n_left = left_out(t, o, s->dim, rows, i, n_segs, names, sizeof(names));
 	}
 	leg_rows = (n + 1) / 2;
-	rep_section_title(p, s->title[o->lang], n ? chart_h + 20 + leg_row * (float)leg_rows : 20);
+	rep_section_title(p, s->title[o->lang],
+			  n ? chart_h + 20 + leg_row * (float)leg_rows + (n_left ? 12 : 0) : 20);
 	if (!n) {
 		rep_no_data(p, o);
 		return;
@@ -860,22 +890,28 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 	for (i = 0; i < n; i++) {
 		float lx = PDF_MARGIN + 34 + (float)(i % 2) * (CONTENT_W - 34) / 2;
 		float ly = top - leg_row * (float)(i / 2);
-		const char *name = i == 0 && !*seg_name[0] ? SX(o, SX_OVERALL)
-							   : rep_segment_label(o, s->dim, seg_name[i]);
+		int all = overall && i == 0;
+		const char *name = all ? SX(o, SX_OVERALL) : rep_segment_label(o, s->dim, seg_name[i]);
 		double med;
 
-		pdf_fill_rect(p, lx, ly + 1.5f, 14, i == 0 ? 2.6f : 1.8f, cv[i].color);
-		if (mtab_get(t, o->period, "median_lifetime_days", i == 0 ? "all" : s->dim,
-			     i == 0 ? "" : seg_name[i], &med)) {
+		pdf_fill_rect(p, lx, ly + 1.5f, 14, all ? 2.6f : 1.8f, cv[i].color);
+		if (mtab_get(t, o->period, "median_lifetime_days", all ? "all" : s->dim,
+			     all ? "" : seg_name[i], &med)) {
 			fmt_value(buf, sizeof(buf), FMT_COUNT, med, NULL);
 			snprintf(line, sizeof(line), "%s: %s %s %s", name, SX(o, SX_MEDIAN), buf,
 				 SX(o, SX_DAY_UNIT));
 		} else {
 			snprintf(line, sizeof(line), "%s: %s", name, SX(o, SX_NOT_REACHED));
 		}
-		pdf_text_fit(p, lx + 20, ly, (CONTENT_W - 34) / 2 - 26, line, 8, i == 0, PDF_LEFT, PDF_INK);
+		pdf_text_fit(p, lx + 20, ly, (CONTENT_W - 34) / 2 - 26, line, 8, all, PDF_LEFT, PDF_INK);
 	}
 	p->y = top - leg_row * (float)leg_rows - 8;
+	if (n_left) {
+		snprintf(note, sizeof(note), SX(o, SX_SURV_LEFT_OUT), n - (size_t)overall,
+			 n - (size_t)overall + n_left, names);
+		pdf_text_fit(p, PDF_MARGIN + 34, p->y - 2, CONTENT_W - 34, note, 7.5f, 0, PDF_LEFT, PDF_GREY);
+		p->y -= 12;
+	}
 }
 
 #define AT_RISK_MAX 40

@@ -92,6 +92,20 @@ contains text.zh "全部客户: 中位数 $med 天"
 ch=$(awk -F, '$2 == "median_lifetime_days" && $3 == "channel" && $4 == "paid_search" { print $6 }' "$m")
 contains text.en "paid_search: median $ch days"
 
+# survival draws the 6 largest channels (customers at month end); a note
+# names the ones it leaves out, largest first
+awk -F, '$2 == "survival" && $3 == "channel" { s[$4] = 1 }
+	$2 == "customers_end" && $3 == "channel" { c[$4] = $6 }
+	END { for (k in s) print (k in c ? c[k] : -1), k }' "$m" | sort -k1,1gr -k2,2 >segs
+n=$(wc -l <segs)
+if [ "$n" -gt 6 ]; then
+	left=$(tail -n +7 segs | cut -d' ' -f2 | paste -sd, | sed 's/,/, /g')
+	grep -F "The 6 largest of $n segments (by customers at month end) are drawn; not drawn: $left." \
+		<(tr -s ' ' <text.en) >/dev/null || fail "survival: no note naming '$left'"
+else
+	lacks text.en "not drawn"
+fi
+
 # at risk: the customer with the most revenue over 12 months among cant_lose and at_risk
 top=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	$c["rfm_segment"] == "cant_lose" || $c["rfm_segment"] == "at_risk" {
@@ -105,7 +119,9 @@ if grep -q 'ro\.data_dir' "$SRCDIR/report/publish.c"; then
 	n=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 		$c["rfm_segment"] == "cant_lose" || $c["rfm_segment"] == "at_risk"' "$cm" | wc -l)
 	contains text.en "The 15 of $n customers in Can't lose and At risk"
-	grep -cE "^ *[0-9]+ +c[0-9]+ " text.en | grep -qx 15 || fail "at risk: not 15 rows"
+	# the rows of the at-risk table only (the CLV lists have numbered rows too)
+	sed -n '/High-value customers at risk/,/customers in Can.t lose and At risk/p' text.en |
+		grep -cE "^ *[0-9]+ +c[0-9]+ " | grep -qx 15 || fail "at risk: not 15 rows"
 else
 	# publish.c does not pass data_dir yet: the section says there is no data
 	grep -A3 "High-value customers at risk" text.en | grep -q "No data for this period." ||
