@@ -671,7 +671,7 @@ static int secrets_load(const struct cfg *cfg, const struct cfg_mail *m, struct 
  * (or NULL) is committed as the data ends (on_read) and undone when the
  * server does not accept the message after all.
  */
-static CURLcode attempt(const struct cfg_mail *m, const struct secrets *s,
+static CURLcode attempt(const struct cfg_mail *m, const char *ca_file, const struct secrets *s,
 			struct curl_slist *rcpt, const struct buf *msg, struct commit *c,
 			long *code, char *errbuf)
 {
@@ -692,6 +692,8 @@ static CURLcode attempt(const struct cfg_mail *m, const struct secrets *s,
 	SETOPT(CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file) /* a private CA instead of the system's (verification stays on) */
+		SETOPT(CURLOPT_CAINFO, ca_file);
 	SETOPT(CURLOPT_CONNECTTIMEOUT, 30L);
 	SETOPT(CURLOPT_TIMEOUT, 300L);
 	SETOPT(CURLOPT_MAIL_FROM, from);
@@ -757,6 +759,22 @@ static int rcpt_list(const struct cfg_mail *m, struct curl_slist **out)
 }
 
 /*
+ * The CA certificates a list trusts: its own ca_file, else that of [mail]
+ * when the list sends through the same server (a [mail.NAME] without url
+ * inherits [mail]'s, and its CA goes with it), else the system's (NULL).
+ */
+static const char *list_ca_file(const struct cfg *cfg, const struct cfg_mail *m)
+{
+	const struct cfg_mail *top = cfg->n_mails && !cfg->mails[0].name[0] ? &cfg->mails[0] : NULL;
+
+	if (m->ca_file)
+		return m->ca_file;
+	if (top && top != m && top->ca_file && top->url && m->url && strcmp(top->url, m->url) == 0)
+		return top->ca_file;
+	return NULL;
+}
+
+/*
  * Send with retries; CRM_E_MAIL naming the list, URL and SMTP code or curl
  * error. `c` (or NULL) is committed as the message is completed (on_read)
  * and stays so only when the server accepts it.
@@ -786,7 +804,7 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 			sleep_ms(delay);
 			delay = delay * 2 > MAIL_BACKOFF_MAX_MS ? MAIL_BACKOFF_MAX_MS : delay * 2;
 		}
-		cc = attempt(m, &s, rcpt, msg, c, &code, errbuf);
+		cc = attempt(m, list_ca_file(cfg, m), &s, rcpt, msg, c, &code, errbuf);
 		if ((cc == CURLE_OK && (code == 0 || code / 100 == 2)) || !transient(cc, code))
 			break;
 	}

@@ -89,3 +89,23 @@ new_mail() {
 mail_seen() {
 	find "$1/new" -type f -exec mv {} "$1/cur/" \;
 }
+
+# start_smtptls MODE DIR CERT KEY USER PASSWORD_FILE: an SMTP server with
+# TLS (MODE starttls or smtps) that requires AUTH as USER
+# (tests/servers/smtptls.py); sets SMTP_PORT, logs to smtptls.stderr.
+start_smtptls() {
+	local mode=$1 dir=$2 i
+	SMTP_PORT=$(free_port)
+	rm -f smtptls.ready
+	"$SMTP_PY" "$SRCDIR/tests/servers/smtptls.py" --mode "$mode" --maildir "$dir" \
+		--port "$SMTP_PORT" --cert "$3" --key "$4" --user "$5" --password-file "$6" \
+		--ready smtptls.ready 2>>smtptls.stderr &
+	SMTPD_PID=$!
+	SMTPD_ALL="$SMTPD_ALL $SMTPD_PID"
+	for i in $(seq 1 100); do
+		[ -e smtptls.ready ] && return 0
+		sleep 0.05
+	done
+	cat smtptls.stderr >&2
+	fail "tls smtp server ($mode) did not start on port $SMTP_PORT"
+}
