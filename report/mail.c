@@ -7,6 +7,11 @@
  * with rep_publish() when missing or older than its metrics) and the metrics
  * files of the period and the month before for the headline numbers.
  *
+ * A report is attached only when rep_publish rendered it whole: a section
+ * whose data is missing says so in the PDF, and a section that fails
+ * (a damaged file) fails the render, which writes nothing and stops this
+ * list and the run before anything is sent (tests/e2e/9006).
+ *
  * Does not: filter the PDF by a list's segment (rep_publish has no segment
  * filter; the body numbers are the segment's, the PDF is the whole
  * company's), queue or spool mail (the SMTP server does that), or send in
@@ -208,6 +213,12 @@ static int cmp_str(const void *a, const void *b)
 int mail_ledger_key(const char *period, const char *tpl, const char *lang,
 		    char *const *to, size_t n_to, char *out)
 {
+	return mail_list_key(period, tpl, lang, NULL, to, n_to, out);
+}
+
+int mail_list_key(const char *period, const char *tpl, const char *lang, const char *segment,
+		  char *const *to, size_t n_to, char *out)
+{
 	unsigned char d[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
 	char **sorted = calloc(n_to ? n_to : 1, sizeof(*sorted));
@@ -235,6 +246,14 @@ int mail_ledger_key(const char *period, const char *tpl, const char *lang,
 		sha256_init(&c);
 		for (i = 0; i < n_to; i++)
 			sha256_update(&c, sorted[i], strlen(sorted[i]) + 1);
+		/*
+		 * After the addresses, behind a byte no address has, so a list
+		 * without a segment keeps the key it always had.
+		 */
+		if (segment) {
+			sha256_update(&c, "\001", 1);
+			sha256_update(&c, segment, strlen(segment) + 1);
+		}
 		sha256_final(&c, d);
 		sha256_hex(d, hex);
 		if ((size_t)snprintf(out, MAIL_KEY_MAX, "%s-%s-%s-%.16s", period, tpl, lang, hex) >=
@@ -1122,7 +1141,7 @@ static int deliver_one(struct job *j, struct mail_stats *st, struct crm_err *e)
 	int rc;
 
 	list_name(j->m, j->lname, sizeof(j->lname));
-	if (mail_ledger_key(j->pt, j->tpl, j->lang, j->m->to, j->m->n_to, j->key))
+	if (mail_list_key(j->pt, j->tpl, j->lang, j->m->segment, j->m->to, j->m->n_to, j->key))
 		return err_set(e, CRM_E_NOMEM, "cannot make the ledger key of [%s]", j->lname);
 	if ((rc = make_paths(j->cfg, j->key, j->pt, j->pp, j->tpl, j->lang, &j->p, e)))
 		return rc;

@@ -2,7 +2,7 @@
  * mail.h - deliver the report of a period to every distribution list.
  *
  * Invariants:
- * - A report is mailed once per (period, template, lang, recipients): before
+ * - A report is mailed once per (period, template, lang, recipients, segment): before
  *   sending, the ledger entry (message id, time, sha256 of the PDF and of the
  *   metrics file) and an archive copy of exactly the bytes sent are written
  *   as <data_dir>/sent/KEY.sent.pending and KEY.pdf.pending; when the server
@@ -19,7 +19,7 @@
  *
  * KEY is "P-TEMPLATE-LANG-H" where H is 16 hex digits of the sha256 of the
  * recipient addresses, lowercased and sorted (so the order in the config does
- * not matter).
+ * not matter), and of the list's segment when it has one.
  *
  * Lifecycle: mail_deliver() does everything for one period. The other
  * functions are the pure pieces it is made of, exposed for the unit tests.
@@ -91,6 +91,15 @@ int mail_subject(const char *tpl, const char *title, const char *period, const c
 /* The ledger key "P-TEMPLATE-LANG-H" (see above) into out[MAIL_KEY_MAX]. */
 int mail_ledger_key(const char *period, const char *tpl, const char *lang,
 		    char *const *to, size_t n_to, char *out);
+
+/*
+ * The same for a list with a segment ("region=East", or NULL for none: then
+ * the key is mail_ledger_key's). The segment goes into H, so two lists that
+ * send the same template and language to the same people, each filtered
+ * to its own segment, are two deliveries.
+ */
+int mail_list_key(const char *period, const char *tpl, const char *lang, const char *segment,
+		  char *const *to, size_t n_to, char *out);
 
 /*
  * "<H.crmetl@DOMAIN>": H is hex of sha256 over the key and the PDF's sha256,
