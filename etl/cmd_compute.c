@@ -25,7 +25,7 @@ static const struct cli_opt opts[] = {
 static int run_compute(struct crm_run *run, struct crm_err *e)
 {
 	const struct crm_opts *o = run->opts;
-	struct met_opts mo = { 0, 0, 0 };
+	struct met_opts mo = { 0, 0, 0, 0 };
 	struct met_stats st;
 	struct timespec t0;
 	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
@@ -33,11 +33,17 @@ static int run_compute(struct crm_run *run, struct crm_err *e)
 	int rc;
 
 	cli_range(o, &mo.has_range, &mo.from, &mo.to);
+	mo.force = o->force;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = met_run(run->cfg, &mo, &st, e);
 	secs = cli_seconds_since(&t0);
 	if (rc)
 		return rc;
+	if (st.skipped) {
+		log_info("compute: nothing to do: the period files and settings are those of the "
+			 "last compute (--force computes again)");
+		return 0;
+	}
 	if (st.unknown_ids)
 		log_warn("compute: %llu rows name a customer missing from customers.crmp: ignored",
 			 st.unknown_ids);
@@ -57,7 +63,9 @@ const struct cmd_desc cmd_compute = {
 	"period files alone, and writes <data_dir>/metrics/YYYY-MM.csv and .json (one row a "
 	"value) and YYYY-MM-customers.csv (one row a customer). Without --period or --from/--to "
 	"it covers the first month with a customer or order to the last month with an order. "
-	"Each period file is read once however many periods are computed.",
+	"Each period file is read once however many periods are computed. When the period files "
+	"and the [metrics] settings are those of the last compute and its outputs are there, "
+	"nothing is done (see metrics/computed.txt); --force computes again.",
 	opts,
 	CMD_NEEDS_CONFIG | CMD_LOCKS,
 	run_compute

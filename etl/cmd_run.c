@@ -92,10 +92,10 @@ static int stage_normalize(const struct cfg *cfg, int force, struct runlog *r,
 	return rc;
 }
 
-static int stage_compute(const struct cfg *cfg, int from, int to, struct runlog_stage *s,
-			 struct crm_err *e)
+static int stage_compute(const struct cfg *cfg, int from, int to, int force,
+			 struct runlog_stage *s, struct crm_err *e)
 {
-	struct met_opts mo = { 1, from, to };
+	struct met_opts mo = { 1, from, to, force };
 	struct met_stats st;
 	int rc;
 
@@ -104,7 +104,9 @@ static int stage_compute(const struct cfg *cfg, int from, int to, struct runlog_
 	runlog_value(s, "metrics_files_written", (unsigned long long)st.periods_written);
 	runlog_value(s, "metrics_files_restated", (unsigned long long)st.periods_restated);
 	runlog_value(s, "rows", st.rows);
-	if (rc == 0)
+	if (rc == 0 && st.skipped)
+		log_info("run: compute: nothing changed since the last compute");
+	else if (rc == 0)
 		log_info("run: compute: %d metrics files written (%d restated)", st.periods_written,
 			 st.periods_restated);
 	return rc;
@@ -192,7 +194,7 @@ static int run_stage(struct crm_run *run, struct runlog *r, int i, int from, int
 	case 0: rc = stage_fetch(run->cfg, s, e); break;
 	case 1: rc = stage_normalize(run->cfg, run->opts->force, r, s, e); break;
 	/* The report compares with the month before and a year before, and draws trends. */
-	case 2: rc = stage_compute(run->cfg, from - 12, to, s, e); break;
+	case 2: rc = stage_compute(run->cfg, from - 12, to, run->opts->force, s, e); break;
 	case 3: rc = stage_report(run->cfg, from, to, s, e); break;
 	default: rc = stage_mail(run->cfg, run->opts, from, to, s, e); break;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "banned.h"
 
@@ -206,4 +207,35 @@ int fsx_mkdirs(const char *path, struct crm_err *e)
 		buf[i] = i < n ? '/' : '\0';
 	}
 	return 0;
+}
+
+int fsx_file_crc32(const char *path, unsigned long long *size, unsigned long *crc,
+		   struct crm_err *e)
+{
+	unsigned char *block = malloc(1 << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t n;
+
+	*size = 0;
+	*crc = crc32(0, NULL, 0);
+	if (!block || fd < 0) {
+		rc = fd < 0 ? err_sys(e, CRM_E_INPUT, errno, path, "cannot open")
+			    : err_set(e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while ((n = read(fd, block, 1 << 20)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_sys(e, CRM_E_INPUT, errno, path, "cannot read");
+			goto out;
+		}
+		*size += (unsigned long long)n;
+		*crc = crc32(*crc, block, (uInt)n);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(block);
+	return rc;
 }

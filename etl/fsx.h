@@ -37,6 +37,10 @@ int fsx_same_content(const char *path, const void *data, size_t len);
 /* mkdir -p, mode 0755 (0700 for nothing: data_dir permissions follow umask). */
 int fsx_mkdirs(const char *path, struct crm_err *e);
 
+/* Size and CRC-32 (zlib's) of a file's bytes, read in blocks. */
+int fsx_file_crc32(const char *path, unsigned long long *size, unsigned long *crc,
+		   struct crm_err *e);
+
 /* fsync the directory holding `path` (after a rename or unlink in it). */
 int fsx_sync_parent(const char *path, struct crm_err *e);
 

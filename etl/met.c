@@ -47,6 +47,7 @@
 #include "log.h"
 #include "met.h"
 #include "met_clv.h"
+#include "met_stamp.h"
 #include "period.h"
 #include "tz.h"
 #include "val.h"
@@ -2477,6 +2478,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 {
 	struct eng g;
 	struct cwriter cw;
+	struct buf stamp;
 	double t0 = now_s(), t1;
 	int *ps = NULL, np = 0, k, rc, first, last, mend, have_range;
 	int32_t min_signup = NONE_DAY;
@@ -2485,6 +2487,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	memset(&g, 0, sizeof(g));
 	memset(&cw, 0, sizeof(cw));
 	memset(st, 0, sizeof(*st));
+	buf_init(&stamp, (size_t)1 << 24);
 	g.cw = &cw;
 	st->first_period = st->last_period = -1;
 	g.cfg = cfg;
@@ -2500,6 +2503,12 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	}
 	if ((rc = tz_load(cfg->timezone, &g.tz, e)))
 		goto out;
+	if ((rc = met_stamp_make(cfg, g.periods_dir, &stamp, e)))
+		goto out;
+	if (!o->force && met_stamp_done(g.metrics_dir, &stamp, !o->has_range, o->from, o->to)) {
+		st->skipped = 1;
+		goto out;
+	}
 	if ((rc = list_periods(&g, &ps, &np)))
 		goto out;
 	if (np == 0) {
@@ -2641,6 +2650,9 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 			goto out;
 	}
 	rc = cw_wait(&g, &cw);
+	if (!rc)
+		rc = met_stamp_record(g.metrics_dir, &stamp, !o->has_range,
+				      o->has_range ? o->from : first, last, e);
 	log_debug("compute: computed and wrote in %.2f s", now_s() - t1);
 	st->unknown_ids = g.unknown_ids;
 	st->periods_restated = g.restated;
@@ -2650,5 +2662,6 @@ out:
 	cw_release(&cw);
 	free(ps);
 	eng_release(&g);
+	buf_release(&stamp);
 	return rc;
 }

@@ -30,6 +30,7 @@ struct cfg;
 struct met_opts {
 	int has_range;
 	int from, to; /* period numbers (period.h), inclusive */
+	int force;    /* compute even when nothing changed since the last compute */
 };
 
 struct met_stats {
@@ -38,6 +39,7 @@ struct met_stats {
 	int periods_restated;  /* written over a metrics file with other content */
 	unsigned long long customers, orders, rows; /* rows = metric rows written */
 	unsigned long long unknown_ids;           /* fact rows of ids missing from the dimension */
+	int skipped;            /* 1: the inputs were those of the last compute (met_stamp.h) */
 };
 
 /* Compute and write the metrics; errors as err.h (CRM_E_INPUT without period files). */

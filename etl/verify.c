@@ -447,7 +447,7 @@ static int link_raw(const struct vctx *v, struct crm_err *e)
  */
 static int rebuild_metrics(struct vctx *v, struct crm_err *e)
 {
-	struct met_opts mo = { 1, v->period, v->period };
+	struct met_opts mo = { 1, v->period, v->period, 1 };
 	struct met_stats ms;
 	char p[VPATH_MAX];
 	int m, rc;

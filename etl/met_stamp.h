@@ -1,0 +1,47 @@
+/*
+ * met_stamp.h - does compute have anything to do? The inputs of the
+ * metrics are the period files and a few configuration values; a stamp of
+ * them (each period file's name, size and CRC-32, the values, the engine
+ * version) is kept in <data_dir>/metrics/computed.txt with the periods
+ * computed under it. When the stamp is unchanged and every requested
+ * period's files are there, compute can skip the work (unless --force).
+ *
+ * computed.txt, text, written atomically:
+ *   crmetl compute stamp 1
+ *   <stamp lines>
+ *   computed all            (a run without --period/--from/--to)
+ *   computed YYYY-MM        (one line per period, sorted)
+ */
+#ifndef CRM_MET_STAMP_H
+#define CRM_MET_STAMP_H
+
+#include "buf.h"
+#include "err.h"
+
+struct cfg;
+
+/*
+ * Bump when any metric's definition or output format changes, so that
+ * outputs computed by an older crmetl are recomputed.
+ */
+#define MET_ENGINE_VERSION 2
+
+/* The stamp text of the current inputs into out (appended). */
+int met_stamp_make(const struct cfg *cfg, const char *periods_dir, struct buf *out,
+		   struct crm_err *e);
+
+/*
+ * 1 when metrics_dir/computed.txt holds this stamp and covers the request
+ * (all = 1: a run without a range; else periods from..to, each with its
+ * three files present), else 0. Never an error: anything unreadable is 0.
+ */
+int met_stamp_done(const char *metrics_dir, const struct buf *stamp, int all, int from, int to);
+
+/*
+ * Record that the request was computed under this stamp: kept lines of the
+ * same stamp are merged, any other stamp's are dropped.
+ */
+int met_stamp_record(const char *metrics_dir, const struct buf *stamp, int all, int from,
+		     int to, struct crm_err *e);
+
+#endif
