@@ -128,6 +128,16 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ietl \
 	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm -pthread
 
+# The template target also renders what it parses: the report's layout and libharu.
+FUZZ_TPL_SRC = $(CORE_SRC) etl/period.c etl/lineage.c etl/sha256.c \
+               $(filter-out report/publish.c report/mail.c report/rep_seg.c,$(REPORT_SRC))
+build-fuzz/fuzz_tpl: tests/fuzz/fuzz_tpl.c $(FUZZ_TPL_SRC)
+	@echo "  FUZZ    $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Ietl -Ireport \
+	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_TPL_SRC) $(PKG_LIBS) \
+	  $(HPDF_LIBS) -lm -pthread
+
 fuzz-bin: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)

@@ -8,6 +8,7 @@
  * mistyped metric or attribute.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,9 +477,61 @@ static int parse_root(struct ps *ps, xmlNode *root, struct tpl *t)
 	return 0;
 }
 
+/*
+ * libxml2 reports some problems (an encoding it cannot convert, "I/O
+ * error : encoder error") through its generic handler, which prints to
+ * stderr whatever the parser options say. For the length of a parse the
+ * thread's handler is ours and keeps the first message, for the error when
+ * the parser context has none; the old handler is put back after. (2.12
+ * deprecated reading the handler; there such lines may still be printed.)
+ */
+struct quiet {
+	char msg[200];
+#if LIBXML_VERSION < 21200
+	xmlGenericErrorFunc fn;
+	void *ctx;
+#endif
+};
+
+#if LIBXML_VERSION < 21200
+static void on_generic(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void on_generic(void *ctx, const char *fmt, ...)
+{
+	struct quiet *q = ctx;
+	va_list ap;
+
+	if (q->msg[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(q->msg, sizeof(q->msg), fmt, ap);
+	va_end(ap);
+}
+#endif
+
+static void quiet_begin(struct quiet *q)
+{
+	q->msg[0] = '\0';
+#if LIBXML_VERSION < 21200
+	q->fn = xmlGenericError;
+	q->ctx = xmlGenericErrorContext;
+	xmlSetGenericErrorFunc(q, on_generic);
+#endif
+}
+
+static void quiet_end(const struct quiet *q)
+{
+#if LIBXML_VERSION < 21200
+	xmlSetGenericErrorFunc(q->ctx, q->fn);
+#else
+	(void)q;
+#endif
+}
+
 int tpl_parse(const char *text, size_t len, const char *path, struct tpl **out,
 	      struct crm_err *e)
 {
+	struct quiet q;
 	struct ps ps = { path ? path : "(template)", e };
 	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
@@ -495,14 +548,18 @@ int tpl_parse(const char *text, size_t len, const char *path, struct tpl **out,
 		rc = err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", ps.path);
 		goto out;
 	}
+	quiet_begin(&q);
 	doc = xmlCtxtReadMemory(ctxt, text, (int)len, ps.path, NULL,
 				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	quiet_end(&q);
 	if (!doc) {
 		const xmlError *xe = xmlCtxtGetLastError(ctxt);
 		char msg[300];
 		size_t n;
 
-		snprintf(msg, sizeof(msg), "%s", xe && xe->message ? xe->message : "not well-formed XML");
+		/* an encoding failure is the cause of whatever the parser said next */
+		snprintf(msg, sizeof(msg), "%s", q.msg[0] ? q.msg : xe && xe->message ? xe->message
+					   : "not well-formed XML");
 		n = strlen(msg);
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';

@@ -1,8 +1,9 @@
 #!/bin/bash
 # report: clear errors and the documented exit status for a broken
-# template (3, naming the file and line), an unknown template (3), a
-# missing metrics directory and a missing period (1, naming the file), and
-# a damaged metrics file (8); nothing is written then.
+# template (3, naming the file and line; a wrong encoding in one line), an
+# unknown template (3), a missing metrics directory and a missing period
+# (1, naming the file), and a damaged metrics file (8); nothing is written
+# then.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 mkdir -p var templates
@@ -42,6 +43,14 @@ contains err "unknown metric 'churn_rat' (did you mean 'churn_rate'?)"
 sed '/核心指标/d' templates/executive.xml >templates/notitle.xml
 run 3 "$CRMETL" report --config pipeline.conf --template notitle
 contains err "lacks a <title lang=\"zh\">"
+
+# a template whose declared encoding does not match its bytes: one clear
+# line on stderr, the conversion named, none of libxml2's own printing
+sed '1s/encoding="UTF-8"/encoding="EUC-JP"/' templates/executive.xml >templates/enc.xml
+run 3 "$CRMETL" report --config pipeline.conf --template enc
+[ "$(wc -l <err)" -eq 1 ] || { cat err; fail "more than one line on stderr"; }
+contains err "templates/enc.xml"
+contains err "input conversion failed"
 
 # an unknown template
 run 3 "$CRMETL" report --config pipeline.conf --template nosuch
