@@ -444,6 +444,22 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 		*gnorm = gn;
 		return 0;
 	}
+	/*
+	 * A polish from a subsample's optimum (one start) that does not
+	 * converge: the data are too flat there for more searching on all
+	 * customers to pay; keep the better of the start and where BFGS got.
+	 */
+	if (nstarts == 1 && !edge) {
+		double f0 = fg0(starts[0], g, ctx0), f1 = fg0(t, g, ctx0);
+
+		if (!isfinite(f0) && !isfinite(f1))
+			return -1;
+		memcpy(th, isfinite(f1) && !(f0 < f1) ? t : starts[0], sizeof(double) * (size_t)dim);
+		*method = CLV_BOUNDARY;
+		*iters = it;
+		*gnorm = gmax(g, dim);
+		return 1;
+	}
 	/* BFGS ran off towards the edge (a parameter beyond e^EDGE_LOG or below e^-EDGE_LOG) */
 	for (i = 0; i < dim && !edge; i++)
 		if (fabs(t[i]) > EDGE_LOG && isfinite(fg0(t, g, ctx0))) {
@@ -497,6 +513,14 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 struct bg_data {
 	size_t nu;          /* distinct (x, t_x, T) */
 	double *x, *tx, *T, *w;
+	/*
+	 * Distinct values of t_x and T (few: whole days / 7) with each triple's
+	 * index into them, so an evaluation takes one log per distinct value
+	 * instead of two per triple. lv is the evaluation's scratch.
+	 */
+	double *vals, *lv;
+	uint32_t *ti, *Ti;
+	size_t nv;
 	size_t ng;          /* distinct x: group g is [gs[g], gs[g + 1]) */
 	size_t *gs;
 	double *gw;         /* weight of each group */
@@ -524,7 +548,61 @@ static void bg_release(struct bg_data *d)
 {
 	free(d->x);
 	free(d->gs);
+	free(d->vals);
+	free(d->lv);
+	free(d->ti);
+	free(d->Ti);
 	memset(d, 0, sizeof(*d));
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+
+	return (a > b) - (a < b);
+}
+
+/* Index of v in the sorted distinct values vals[0..n). */
+static uint32_t value_index(const double *vals, size_t n, double v)
+{
+	size_t lo = 0, hi = n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vals[mid] <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+/* The distinct t_x and T values and each triple's indexes (bg_data). */
+static int bg_values(struct bg_data *d)
+{
+	size_t i, k = 0;
+
+	d->vals = malloc(2 * d->nu * sizeof(double));
+	d->ti = malloc(d->nu * sizeof(uint32_t));
+	d->Ti = malloc(d->nu * sizeof(uint32_t));
+	if (!d->vals || !d->ti || !d->Ti)
+		return -1;
+	memcpy(d->vals, d->tx, d->nu * sizeof(double));
+	memcpy(d->vals + d->nu, d->T, d->nu * sizeof(double));
+	qsort(d->vals, 2 * d->nu, sizeof(double), cmp_double);
+	for (i = 0; i < 2 * d->nu; i++)
+		if (k == 0 || d->vals[i] != d->vals[k - 1])
+			d->vals[k++] = d->vals[i];
+	d->nv = k;
+	d->lv = malloc(k * sizeof(double));
+	if (!d->lv)
+		return -1;
+	for (i = 0; i < d->nu; i++) {
+		d->ti[i] = value_index(d->vals, k, d->tx[i]);
+		d->Ti[i] = value_index(d->vals, k, d->T[i]);
+	}
+	return 0;
 }
 
 static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, struct crm_err *e)
@@ -594,6 +672,10 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
 	d->ng = g;
 	d->ntot = (double)n;
 	free(t);
+	if (bg_values(d)) {
+		bg_release(d);
+		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
+	}
 	return 0;
 }
 
@@ -620,6 +702,8 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 	la = log(a);
 	dg_r = digamma(r);
 	dg_ab = digamma(a + b);
+	for (i = 0; i < d->nv; i++)
+		d->lv[i] = log(al + d->vals[i]);
 	for (g = 0; g < d->ng; g++) {
 		size_t s = d->gs[g], end = d->gs[g + 1];
 		double x = d->x[s], W = d->gw[g], rx = r + x;
@@ -632,12 +716,12 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 		double bx1 = b + x - 1, lbx = x > 0 ? log(bx1) : 0;
 
 		for (i = s; i < end; i++) {
-			double w = d->w[i], l3 = log(al + d->T[i]), A3 = -rx * l3, L, w3, w4, l4;
+			double w = d->w[i], l3 = d->lv[d->Ti[i]], A3 = -rx * l3, L, w3, w4, l4;
 
 			if (x > 0) {
 				double A4;
 
-				l4 = log(al + d->tx[i]);
+				l4 = d->lv[d->ti[i]];
 				A4 = la - lbx - rx * l4;
 				if (A3 >= A4) {
 					double e4 = exp(A4 - A3);
