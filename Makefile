@@ -66,8 +66,8 @@ CMD_SRC = etl/cmd_run.c etl/cmd_fetch.c etl/cmd_normalize.c etl/cmd_compute.c et
           etl/cmd_dump.c
 # The report stage: metrics tables, templates, number formats, PDF, charts, layout.
 REPORT_SRC = report/mtab.c report/tpl.c report/fmt.c report/pdf.c report/chart.c report/rep.c \
-             report/rep_clv.c report/rep_grid.c report/rep_lineage.c report/publish.c \
-             report/mail.c
+             report/rep_clv.c report/rep_grid.c report/rep_lineage.c report/rep_seg.c \
+             report/publish.c report/mail.c
 LIB_SRC = $(CORE_SRC) $(READ_SRC) $(FETCH_SRC) $(DATA_SRC) $(CLI_SRC) $(CMD_SRC) $(REPORT_SRC)
 MAIN_SRC = etl/main.c
 

@@ -60,6 +60,7 @@ static const char **string_dest(struct crm_opts *o, enum cli_dest d)
 	case OPT_TEMPLATE: return &o->template_name;
 	case OPT_LANG: return &o->lang;
 	case OPT_TABLE: return &o->table;
+	case OPT_SEGMENT: return &o->segment;
 	default: return NULL;
 	}
 }

@@ -33,6 +33,7 @@ struct crm_opts {
 	const char *template_name; /* --template NAME */
 	const char *lang;          /* --lang en|zh */
 	const char *table;         /* --table T */
+	const char *segment;       /* --segment DIM=VALUE (report) */
 	const char *file;          /* positional FILE (inspect, dump) */
 	int quiet, verbose, help;
 };
@@ -48,7 +49,7 @@ enum cli_kind {
 /* Which destination in struct crm_opts an option fills. */
 enum cli_dest {
 	OPT_CONFIG, OPT_PERIOD, OPT_FROM, OPT_TO, OPT_NO_MAIL, OPT_DRY_RUN,
-	OPT_FORCE, OPT_RESEND, OPT_TEMPLATE, OPT_LANG, OPT_TABLE,
+	OPT_FORCE, OPT_RESEND, OPT_TEMPLATE, OPT_LANG, OPT_TABLE, OPT_SEGMENT,
 	OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
 

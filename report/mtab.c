@@ -669,3 +669,111 @@ int mtab_quarantine_text(const char *text, size_t len, const char *path, const c
 	free(w.kinds);
 	return rc;
 }
+
+/* ---- one segment's view of the metrics files (crmetl report --segment) ---- */
+
+/* Rows of dim `all` that stay true for a segment: the CLV model is fitted on everyone. */
+static int holds_for_segments(const char *metric)
+{
+	return !strncmp(metric, "bgnbd_", 6) || !strncmp(metric, "gg_", 3);
+}
+
+int mtab_focus_text(const char *text, size_t len, const char *path, const char *dim,
+		    const char *value, struct buf *out, size_t *n_seg, struct crm_err *e)
+{
+	const char *p = text, *end = text + len;
+	char *scratch = malloc(len + N_COLS + 1);
+	char *field[N_COLS];
+	long line = 0;
+	int rc = 0;
+
+	*n_seg = 0;
+	if (!scratch)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	for (; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *ls = p, *le = nl ? nl : end;
+
+		p = nl ? nl + 1 : end;
+		if (le > ls && le[-1] == '\r')
+			le--;
+		if (line == 0) { /* the header, as it is (mtab_load_text checks it) */
+			buf_append(out, ls, (size_t)(le - ls));
+			buf_put_u8(out, '\n');
+			continue;
+		}
+		if (le == ls)
+			continue;
+		if (split_line(ls, le, scratch, field)) {
+			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL,
+				    "damaged metrics row: expected %d fields", N_COLS);
+			goto out;
+		}
+		if (!strcmp(field[2], dim) && !strcmp(field[3], value)) {
+			/* ids and numbers hold no comma or quote: written back unquoted */
+			buf_printf(out, "%s,%s,all,,%s,%s,%s,%s\n", field[0], field[1], field[4], field[5],
+				   field[6], field[7]);
+			(*n_seg)++;
+		} else if (!strcmp(field[2], "all") && holds_for_segments(field[1])) {
+			buf_append(out, ls, (size_t)(le - ls));
+			buf_put_u8(out, '\n');
+		}
+	}
+	if (out->failed)
+		rc = err_set(e, CRM_E_NOMEM, "out of memory focusing '%s' on %s=%s", path, dim, value);
+out:
+	free(scratch);
+	return rc;
+}
+
+int mtab_filter_customers_text(const char *text, size_t len, const char *path, const char *column,
+			       const char *value, struct buf *out, size_t *n_kept, struct crm_err *e)
+{
+	const char *p = text, *end = text + len;
+	char *scratch = malloc(len + CUST_MAX_COLS + 1);
+	char *field[CUST_MAX_COLS];
+	long line = 0;
+	int rc = 0, nf, col = -1, i;
+
+	*n_kept = 0;
+	if (!scratch)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+	for (; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *ls = p, *le = nl ? nl : end;
+
+		p = nl ? nl + 1 : end;
+		if (le > ls && le[-1] == '\r')
+			le--;
+		if (le == ls)
+			continue;
+		nf = split_fields(ls, le, scratch, field, CUST_MAX_COLS);
+		if (nf < 0 || (line > 0 && col >= nf)) {
+			rc = err_at(e, CRM_E_CORRUPT, path, line + 1, NULL, "damaged %s row", CUST_WHAT);
+			goto out;
+		}
+		if (line == 0) {
+			for (i = 0; i < nf; i++)
+				if (!strcmp(field[i], column))
+					col = i;
+			if (col < 0) {
+				rc = err_at(e, CRM_E_CORRUPT, path, 1, NULL, "not a %s file: no column '%s'",
+					    CUST_WHAT, column);
+				goto out;
+			}
+		} else if (strcmp(field[col], value)) {
+			continue;
+		} else {
+			(*n_kept)++;
+		}
+		buf_append(out, ls, (size_t)(le - ls));
+		buf_put_u8(out, '\n');
+	}
+	if (line == 0)
+		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty %s file", CUST_WHAT);
+	else if (out->failed)
+		rc = err_set(e, CRM_E_NOMEM, "out of memory filtering '%s'", path);
+out:
+	free(scratch);
+	return rc;
+}

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 #define MTAB_MAX_FILE (256u << 20) /* one metrics file, bytes */
@@ -166,5 +167,20 @@ struct mtab_reasons {
 
 int mtab_quarantine_text(const char *text, size_t len, const char *path, const char *const *files,
 			 size_t n_files, struct mtab_reasons *out, struct crm_err *e);
+
+/*
+ * One segment's view of a metrics file, for a report of that segment
+ * (crmetl report --segment DIM=VALUE): the rows of (dim, value) become the
+ * overall rows (dim all, no segment), the CLV model's parameters (fitted
+ * on everyone) are kept as they are, every other row is left out, so the
+ * sections that have no per-segment data find none. Appended to out as
+ * metrics CSV; *n_seg counts the segment's rows.
+ */
+int mtab_focus_text(const char *text, size_t len, const char *path, const char *dim,
+		    const char *value, struct buf *out, size_t *n_seg, struct crm_err *e);
+
+/* The header and the rows of a per-customer file whose `column` is `value`, appended to out. */
+int mtab_filter_customers_text(const char *text, size_t len, const char *path, const char *column,
+			       const char *value, struct buf *out, size_t *n_kept, struct crm_err *e);
 
 #endif

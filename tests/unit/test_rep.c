@@ -21,6 +21,7 @@
 #include "mtab.h"
 #include "period.h"
 #include "rep.h"
+#include "rep_seg.h"
 
 static void wilson(void **state)
 {
@@ -323,6 +324,74 @@ static void quarantine_reasons(void **state)
 	assert_non_null(strstr(e.msg, "not a quarantine file"));
 }
 
+/* A segment's view: its rows become the overall ones, model parameters stay, the rest goes. */
+static void segment_view(void **state)
+{
+	static const char csv[] =
+		"period,metric,dim,segment,k,value,numerator,denominator\n"
+		"2025-06,bgnbd_r,all,,,0.24,,\n"
+		"2025-06,churn_rate,all,,,0.0412,103,2500\n"
+		"2025-06,churn_rate,region,East,,0.05,5,100\n"
+		"2025-06,churn_rate,region,West,,0.03,3,100\n"
+		"2025-06,nps,region,\"East\",,40,,\n"
+		"2025-06,survival,region,East,30,0.9,,\n"
+		"2025-06,revenue,tier,East,,99,,\n";
+	static const char want[] =
+		"period,metric,dim,segment,k,value,numerator,denominator\n"
+		"2025-06,bgnbd_r,all,,,0.24,,\n"
+		"2025-06,churn_rate,all,,,0.05,5,100\n"
+		"2025-06,nps,all,,,40,,\n"
+		"2025-06,survival,all,,30,0.9,,\n";
+	static const char cust[] =
+		"customer_id,region,revenue_12m\nc1,East,5\nc2,West,6\n\"c3\",East,7\n";
+	struct crm_err e = { 0 };
+	struct buf b;
+	size_t n;
+	char dim[16], value[32];
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(mtab_focus_text(csv, sizeof(csv) - 1, "m.csv", "region", "East", &b, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(b.len, sizeof(want) - 1);
+	assert_memory_equal(b.data, want, b.len);
+	buf_release(&b);
+	/* the per-customer file keeps its header and the segment's rows, as written */
+	buf_init(&b, 1 << 20);
+	assert_int_equal(mtab_filter_customers_text(cust, sizeof(cust) - 1, "c.csv", "region", "East",
+						    &b, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(b.len, 53);
+	assert_memory_equal(b.data, "customer_id,region,revenue_12m\nc1,East,5\n\"c3\",East,7\n", 53);
+	buf_release(&b);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(mtab_filter_customers_text(cust, sizeof(cust) - 1, "c.csv", "tier", "gold",
+						    &b, &n, &e), CRM_E_CORRUPT);
+	buf_release(&b);
+	/* DIM=VALUE (each refusal into a fresh error: the first error recorded wins) */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("region=East", dim, sizeof(dim), value, sizeof(value), &e), 0);
+	assert_string_equal(dim, "region");
+	assert_string_equal(value, "East");
+	assert_int_equal(rep_segment_parse("rfm=at_risk", dim, sizeof(dim), value, sizeof(value), &e), 0);
+	assert_string_equal(dim, "rfm");
+	assert_int_equal(rep_segment_parse("rfm=a=b", dim, sizeof(dim), value, sizeof(value), &e), 0);
+	assert_string_equal(value, "a=b");
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("region", dim, sizeof(dim), value, sizeof(value), &e), CRM_E_USAGE);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("region=", dim, sizeof(dim), value, sizeof(value), &e), CRM_E_USAGE);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("cohort=2025-01", dim, sizeof(dim), value, sizeof(value), &e),
+			 CRM_E_USAGE);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("region=a,b", dim, sizeof(dim), value, sizeof(value), &e),
+			 CRM_E_USAGE);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rep_segment_parse("regionx=East", dim, sizeof(dim), value, sizeof(value), &e),
+			 CRM_E_USAGE);
+}
+
 /* Every built-in section renders from an empty table (each says there is no data). */
 static void empty_render(void **state)
 {
@@ -371,6 +440,7 @@ int main(void)
 		cmocka_unit_test(at_risk_list),
 		cmocka_unit_test(clv_lists),
 		cmocka_unit_test(quarantine_reasons),
+		cmocka_unit_test(segment_view),
 		cmocka_unit_test(empty_render),
 	};
 
