@@ -54,6 +54,9 @@ struct crmp_writer {
 	enum crmp_kind kind;
 	int period;
 	size_t n_tables;
+	size_t n_flushed;          /* tables already encoded into file and dir */
+	int started;               /* file and dir initialised */
+	struct buf file, dir;      /* the file so far (header zeroed) and its directory */
 	struct wtable tables[CRMP_MAX_TABLES];
 };
 
@@ -70,6 +73,10 @@ struct crmp_writer *crmp_writer_new(enum crmp_kind kind, int period)
 
 void crmp_writer_free(struct crmp_writer *w)
 {
+	if (w && w->started) {
+		buf_release(&w->file);
+		buf_release(&w->dir);
+	}
 	free(w);
 }
 
@@ -105,7 +112,7 @@ static struct wcol *add_col(struct crmp_writer *w, const char *name, struct crm_
 	struct wtable *t = w->n_tables ? &w->tables[w->n_tables - 1] : NULL;
 	struct wcol *c;
 
-	if (!t || t->n_cols >= CRMP_MAX_COLUMNS || !valid_name(name)) {
+	if (!t || w->n_flushed == w->n_tables || t->n_cols >= CRMP_MAX_COLUMNS || !valid_name(name)) {
 		err_set(e, CRM_E_INTERNAL, "cannot add column '%s' to a period file", name);
 		return NULL;
 	}
@@ -269,9 +276,12 @@ static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t r
 				 struct crm_err *e)
 {
 	size_t n;
-	int64_t *v = present_ints(c, rows, &n);
+	int64_t *v;
 	enum crmp_enc enc;
 
+	if (!c->present) /* no nulls: the values as given, no copy (columns are big) */
+		return put_int_block(b, c->ivals, (size_t)rows);
+	v = present_ints(c, rows, &n);
 	if (!v) {
 		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
 		return CRMP_PLAIN;
@@ -653,58 +663,65 @@ out:
 	return rc ? rc : e->code;
 }
 
-int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
-		       struct crm_err *e)
+/* Encode the tables added since the last flush; their columns are no longer borrowed. */
+int crmp_writer_flush(struct crmp_writer *w, struct crm_err *e)
 {
-	struct buf file, dir;
-	unsigned char *h;
 	size_t t, c;
 	int rc = 0;
 
-	buf_init(&file, (size_t)MAX_FILE);
-	buf_init(&dir, 1 << 20);
-	if (buf_reserve(&file, HEADER_SIZE)) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
-		goto out;
+	if (!w->started) {
+		w->started = 1;
+		buf_init(&w->file, (size_t)MAX_FILE);
+		buf_init(&w->dir, 1 << 20);
+		if (buf_reserve(&w->file, HEADER_SIZE))
+			return err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
+		memset(w->file.data, 0, HEADER_SIZE);
+		w->file.len = HEADER_SIZE;
 	}
-	memset(file.data, 0, HEADER_SIZE);
-	file.len = HEADER_SIZE;
-	for (t = 0; t < w->n_tables && rc == 0; t++) {
+	for (t = w->n_flushed; t < w->n_tables && rc == 0; t++) {
 		const struct wtable *tab = &w->tables[t];
 
-		put_name(&dir, tab->name);
-		buf_put_varint(&dir, tab->rows);
-		buf_put_varint(&dir, tab->n_cols);
+		put_name(&w->dir, tab->name);
+		buf_put_varint(&w->dir, tab->rows);
+		buf_put_varint(&w->dir, tab->n_cols);
 		for (c = 0; c < tab->n_cols && rc == 0; c++)
-			rc = write_column(&file, &dir, &tab->cols[c], tab->rows, e);
+			rc = write_column(&w->file, &w->dir, &tab->cols[c], tab->rows, e);
 	}
-	if (rc)
-		goto out;
-	if (dir.failed || file.failed) {
+	w->n_flushed = t;
+	if (rc == 0 && (w->dir.failed || w->file.failed))
 		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
-		goto out;
-	}
-	h = file.data;
+	return rc;
+}
+
+int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
+		       struct crm_err *e)
+{
+	struct buf *file = &w->file, *dir = &w->dir;
+	unsigned char *h;
+	int rc = w->started && !file->data ? err_set(e, CRM_E_INTERNAL, "period file encoded twice")
+					   : crmp_writer_flush(w, e);
+
+	if (rc)
+		return rc;
+	h = file->data;
 	memcpy(h, magic, 8);
 	put_u16(h + 8, 1);
 	put_u16(h + 10, 0);
 	put_u32(h + 12, (uint32_t)w->kind);
 	put_u32(h + 16, (uint32_t)w->period);
 	put_u32(h + 20, (uint32_t)w->n_tables);
-	put_u64(h + 24, file.len);
-	put_u32(h + 32, (uint32_t)dir.len);
-	put_u32(h + 36, (uint32_t)crc32(0, dir.data, (uInt)dir.len));
-	put_u64(h + 40, file.len + dir.len);
+	put_u64(h + 24, file->len);
+	put_u32(h + 32, (uint32_t)dir->len);
+	put_u32(h + 36, (uint32_t)crc32(0, dir->data, (uInt)dir->len));
+	put_u64(h + 40, file->len + dir->len);
 	put_u32(h + 60, (uint32_t)crc32(0, h, 60));
-	if (buf_append(&file, dir.data, dir.len)) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
-		goto out;
-	}
-	*out = buf_take(&file, len);
-out:
-	buf_release(&file);
-	buf_release(&dir);
-	return rc;
+	if (buf_append(file, dir->data, dir->len))
+		return err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");
+	*out = buf_take(file, len);
+	/* The writer is spent: nothing more can be added or encoded. */
+	buf_release(dir);
+	w->n_flushed = w->n_tables = CRMP_MAX_TABLES;
+	return 0;
 }
 
 int crmp_writer_commit(struct crmp_writer *w, const char *path, int *changed,

@@ -74,7 +74,15 @@ int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *pr
 int crmp_writer_commit(struct crmp_writer *w, const char *path, int *changed,
 		       struct crm_err *e);
 
-/* Encode into a heap buffer instead (tests, verify); caller frees *out. */
+/*
+ * Encode the tables added so far (all their columns must be there) and
+ * stop borrowing their arrays: a caller writing a big file may free each
+ * table's columns right after adding it. Tables added later follow. The
+ * bytes are the same as without flushing.
+ */
+int crmp_writer_flush(struct crmp_writer *w, struct crm_err *e);
+
+/* Encode into a heap buffer instead (tests, verify); caller frees *out. Once per writer. */
 int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
 		       struct crm_err *e);
 

@@ -14,6 +14,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +156,8 @@ static int note_order_customer(struct norm *n, const struct row *r, struct crm_e
 		return norm_nomem(e);
 	n->custs[k].derived = 1;
 	n->st->derived_customers++;
+	/* Its id goes into the dimension: its shape counts there (struct strshape). */
+	norm_shape_note(&n->shape[ENT_CUSTOMERS][0], r->sv[1], r->sl[1]);
 	return 0;
 }
 
@@ -573,7 +578,7 @@ static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e
 			norm_decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row, 0, NULL);
 			note_signup(n, &row);
 		}
-		m = norm_month_spill(n, r.period, e);
+		m = norm_month_spill(n, r.period, r.entity, e);
 		rc = m ? norm_spill_put(m, &r, e) : e->code;
 	}
 	free(dropped);
@@ -693,9 +698,22 @@ static int setup(struct norm *n, struct crm_err *e)
 
 	for (int i = 0; rc == 0 && i < N_BUCKETS; i++) {
 		snprintf(name, sizeof(name), "bucket-%02d", i);
-		rc = norm_spill_open(&n->buckets[i], n->tmp_dir, name, e);
+		rc = norm_spill_open(&n->buckets[i], n->tmp_dir, name, BUCKET_IOBUF, e);
 	}
 	return rc;
+}
+
+/* The customers map and everything keyed by it (once the dimension has what it needs). */
+void norm_release_customers(struct norm *n)
+{
+	free(n->custs);
+	free(n->num.slot);
+	n->custs = NULL;
+	n->num.slot = NULL;
+	n->n_custs = n->cap_custs = 0;
+	hmap_release(&n->cust_ids);
+	hmap_release(&n->derived);
+	hmap_release(&n->strs);
 }
 
 static void teardown(struct norm *n)
@@ -705,7 +723,7 @@ static void teardown(struct norm *n)
 	quarantine_close(n, 0, &(struct crm_err){ 0 });
 	for (i = 0; i < N_BUCKETS; i++)
 		norm_spill_close(&n->buckets[i]);
-	for (i = 0; i < n->n_months; i++)
+	for (i = 0; i < n->n_months * ENT_COUNT; i++)
 		norm_spill_close(&n->months[i]);
 	if (n->tmp_dir)
 		rmdir(n->tmp_dir);
@@ -713,16 +731,14 @@ static void teardown(struct norm *n)
 	free(n->tmp_dir);
 	free(n->periods_dir);
 	free(n->quarantine_dir);
-	free(n->custs);
-	free(n->num.slot);
+	norm_release_customers(n);
 	for (i = 0; i < (int)n->n_files; i++)
 		free(n->files[i].location);
 	free(n->files);
 	free(n->signups);
 	inputs_files_release(&n->inputs);
-	hmap_release(&n->cust_ids);
-	hmap_release(&n->derived);
-	hmap_release(&n->strs);
+	for (i = 0; i < ENT_COUNT * TAB_MAX_COLS; i++)
+		norm_shape_release(&n->shape[i / TAB_MAX_COLS][i % TAB_MAX_COLS]);
 	buf_release(&n->rec);
 	tz_free(n->tz);
 }
@@ -797,6 +813,16 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 
 	memset(&n, 0, sizeof(n));
 	memset(st, 0, sizeof(*st));
+#ifdef __GLIBC__
+	/*
+	 * Pass 3 allocates and frees column arrays of megabytes on two threads.
+	 * glibc raises its mmap threshold after each such free, so later arrays
+	 * come from the threads' heaps, which are not given back: resident
+	 * memory crept up month after month. A fixed threshold keeps big
+	 * blocks in their own mappings, returned on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+#endif
 	st->first_period = st->last_period = -1;
 	buf_init(&inputs, 1 << 26);
 	sweep(cfg);
@@ -822,11 +848,18 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	log_debug("normalize: pass 2 (deduplicate) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = check_rejects(&n, e);
+	/*
+	 * The dimension first: then the customers map can go before the
+	 * months are written in parallel (memory).
+	 */
+	if (rc == 0)
+		rc = norm_plan_periods(&n, e);
+	if (rc == 0)
+		rc = norm_write_dimension(&n, e);
+	norm_release_customers(&n);
 	if (rc == 0)
 		rc = norm_write_periods(&n, e);
 	log_debug("normalize: pass 3 (period files) done at %.2f s", cpu_seconds());
-	if (rc == 0)
-		rc = norm_write_dimension(&n, e);
 	/*
 	 * Record the inputs only after a complete run; a partial one (--period)
 	 * leaves other periods as they were, so the next full run must look.

@@ -149,6 +149,17 @@ long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_ne
 	return (long)*v;
 }
 
+/* The dimension is written from these values: note their shapes (struct strshape). */
+static void note_shapes(struct norm *n, const struct row *r)
+{
+	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
+	size_t c;
+
+	for (c = 0; c < t->n_cols; c++)
+		if (r->present[c] && tab_col_type(t->cols[c].kind) == CRMP_STR)
+			norm_shape_note(&n->shape[ENT_CUSTOMERS][c], r->sv[c], r->sl[c]);
+}
+
 /* A valid customers row: the last valid occurrence of an id wins. */
 int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
 {
@@ -160,6 +171,7 @@ int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
 		return norm_nomem(e);
 	if (!is_new)
 		n->st->duplicates++;
+	note_shapes(n, r);
 	c = &n->custs[k];
 	c->signup_day = (int32_t)r->iv[1];
 	c->churn_day = r->present[6] ? (int32_t)r->iv[6] : NO_DAY;

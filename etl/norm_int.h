@@ -6,6 +6,7 @@
 #ifndef CRM_NORM_INT_H
 #define CRM_NORM_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -67,10 +68,51 @@ struct numidx {
 	uint64_t outside;        /* numbered ids past the array: in the hash map only */
 };
 
+/*
+ * How the values of one string column of a table look over the whole run,
+ * noted in pass 1 for every row sent to a spill file, so pass 3 knows
+ * before loading a month how to hold each column:
+ * - numbered: every value is `prefix` + exactly `width` digits, so the
+ *   column is kept and sorted as numbers (crmp_writer_numbered writes the
+ *   bytes the strings would give) and its strings are never stored;
+ * - few distinct values (<= FEW_VALUES): rows point at the owned copies
+ *   here, so the month's spill data can be freed once loaded.
+ */
+#define FEW_VALUES 32
+
+struct strshape {
+	int numbered;            /* 1 while every value so far fits, -1 once one did not, 0 before any */
+	char prefix[16];
+	uint32_t plen, width;
+	size_t n_few;            /* values in few[], FEW_VALUES + 1 once there were more */
+	char *few[FEW_VALUES];   /* owned copies */
+	uint32_t few_len[FEW_VALUES];
+};
+
+/*
+ * Pass 3 memory: a worker reserves what loading a table will take before
+ * it loads, and waits while the other workers hold too much, so the peak
+ * stays near `limit` whatever the month sizes (one table bigger than the
+ * limit still runs, alone).
+ */
+struct membudget {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	uint64_t used, limit;    /* bytes */
+};
+
+#define PASS3_MEMORY ((uint64_t)96 << 20)
+
 struct spill {
 	FILE *f;
 	char *path;
+	char *iobuf;             /* owned stdio buffer */
+	uint64_t records;        /* records written */
+	uint64_t bytes;          /* bytes written */
 };
+
+#define BUCKET_IOBUF ((size_t)1 << 18)  /* 16 buckets */
+#define MONTH_IOBUF ((size_t)1 << 16)   /* a file per table and month: ~150 at once */
 
 struct norm {
 	const struct cfg *cfg;
@@ -82,6 +124,7 @@ struct norm {
 	struct hmap cust_ids;    /* customer_id -> index in custs */
 	struct numidx num;       /* the same for numbered ids, faster */
 	struct hmap derived;     /* customer_id -> index, derived customers only (pass 2) */
+	struct strshape shape[ENT_COUNT][TAB_MAX_COLS];  /* string columns, see struct strshape */
 	struct cust *custs;
 	size_t n_custs, cap_custs;
 	struct hmap strs;        /* interned customer attribute strings */
@@ -89,7 +132,7 @@ struct norm {
 	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
 
 	struct spill buckets[N_BUCKETS];
-	struct spill *months;    /* indexed by period - month_base */
+	struct spill *months;    /* [(period - month_base) * ENT_COUNT + entity] */
 	int month_base, n_months;
 	int first, last;         /* months with data, -1 when none */
 	struct buf rec;          /* scratch for one encoded record */
@@ -99,6 +142,7 @@ struct norm {
 	size_t n_files;
 	uint32_t cur_file;       /* index of the file being read in pass 1 */
 	uint64_t *signups;       /* [period - first][file]: customers whose signup is in the period */
+	struct membudget *mem;   /* pass 3 only */
 	char run_time[24];       /* UTC time of this run, for restatement lines */
 
 	FILE *quarantine;        /* of the source being read */
@@ -127,6 +171,8 @@ char *norm_join(const char *a, const char *b);
 int norm_nomem(struct crm_err *e);
 int norm_period_of_day(int32_t day);
 
+void norm_release_customers(struct norm *n);
+
 /* norm_check.c: customers and validation */
 long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new);
 int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e);
@@ -138,17 +184,27 @@ int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec
 /* norm_spill.c: spill files */
 int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		    struct row *r, size_t stop, size_t *prefix);
-int norm_spill_open(struct spill *s, const char *dir, const char *name, struct crm_err *e);
+int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t bufsize,
+		    struct crm_err *e);
 void norm_spill_close(struct spill *s);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
-struct spill *norm_month_spill(struct norm *n, int period, struct crm_err *e);
+struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
 int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
 		  struct crm_err *e);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
 int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e);
+int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,
+		    struct crm_err *e);
 int norm_damaged_spill(const struct spill *s, struct crm_err *e);
 
+/* norm_spill.c: shapes of string columns */
+void norm_shape_note(struct strshape *h, const char *s, uint32_t len);
+int norm_shape_number(const struct strshape *h, const char *s, uint32_t len, int64_t *num);
+const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len);
+void norm_shape_release(struct strshape *h);
+
 /* norm_write.c: pass 3, period files and the customers dimension */
+int norm_plan_periods(struct norm *n, struct crm_err *e);
 int norm_write_periods(struct norm *n, struct crm_err *e);
 int norm_write_dimension(struct norm *n, struct crm_err *e);
 

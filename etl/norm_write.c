@@ -23,34 +23,27 @@
 /* ------------------------------------------------------------ pass 3: write */
 
 /*
- * How a string column's values look so far, learnt row by row while the
- * month is loaded (in spill order, while each value is in cache):
- * - numbered: all "prefix + exactly width digits": kept as numbers too, so
- *   sorting and writing never read the strings again (after the sort they
- *   lie scattered over the whole month: a cache miss each);
- * - few distinct values: each row points at the first copy of its value,
- *   so the writer's dictionary finds them in cache.
+ * How pass 3 holds a string column (from the run's struct strshape): as
+ * numbers, as pointers to the few owned values, or as pointers into the
+ * month's spill data (general: the data must outlive the encoding). A
+ * general column may still be numbered within one month (ids whose width
+ * grows over the years): it is learnt while loading and then kept as
+ * numbers too, since reading the strings back after the sort costs a
+ * cache miss per value.
  */
-#define FEW_VALUES 32
-
-struct strshape {
-	int numbered;            /* 1 while every value so far fits, -1 once one did not, 0 before any */
-	char prefix[16];
-	uint32_t plen, width;
-	size_t n_few;            /* distinct values in few[], or FEW_VALUES + 1 once too many */
-	const char *few[FEW_VALUES];
-	uint32_t few_len[FEW_VALUES];
-};
+enum strmode { SM_GENERAL, SM_NUMBERED, SM_FEW };
 
 /* The rows of one table of one month, column by column. */
 struct cols {
 	const struct tab_def *t;
+	const struct strshape *shape;  /* the table's column shapes, or NULL: all general */
 	size_t rows, cap;
+	size_t present_strs[TAB_MAX_COLS]; /* present values per string column */
+	struct strshape month[TAB_MAX_COLS]; /* numbered shape of general columns this month */
 	int64_t *iv[TAB_MAX_COLS];     /* integers; numbered strings' numbers */
 	uint8_t *pres[TAB_MAX_COLS];
-	const char **sv[TAB_MAX_COLS];
+	const char **sv[TAB_MAX_COLS]; /* other strings */
 	uint32_t *sl[TAB_MAX_COLS];
-	struct strshape shape[TAB_MAX_COLS];
 };
 
 static void cols_release(struct cols *c)
@@ -71,13 +64,58 @@ static int is_str_col(const struct cols *c, size_t i)
 	return tab_col_type(c->t->cols[i].kind) == CRMP_STR;
 }
 
-/* A string column that is numbered from its first row to its last. */
-static int is_numbered(const struct cols *c, size_t i)
+static enum strmode str_mode(const struct cols *c, size_t i)
 {
-	return is_str_col(c, i) && c->shape[i].numbered == 1;
+	if (!c->shape || !is_str_col(c, i))
+		return SM_GENERAL;
+	if (c->shape[i].numbered == 1)
+		return SM_NUMBERED;
+	return c->shape[i].n_few <= FEW_VALUES ? SM_FEW : SM_GENERAL;
 }
 
-/* Size every column for `cap` rows: integers need values, strings pointers, lengths and numbers. */
+/*
+ * The numbered shape of a string column held as numbers, or NULL. A month
+ * where it has no value at all goes the string way (all absent), as
+ * crmp_writer_str would decide.
+ */
+static const struct strshape *num_shape(const struct cols *c, size_t i)
+{
+	enum strmode m = str_mode(c, i);
+
+	if (m == SM_NUMBERED)
+		return &c->shape[i];
+	if (m == SM_GENERAL && is_str_col(c, i) && c->month[i].numbered == 1)
+		return &c->month[i];
+	return NULL;
+}
+
+static int is_numbered(const struct cols *c, size_t i)
+{
+	return num_shape(c, i) != NULL;
+}
+
+/* Learn a general column's shape this month; its number while it is numbered. */
+static void learn_number(struct strshape *h, const char *s, uint32_t len, int64_t *num)
+{
+	uint32_t d = 0;
+
+	*num = 0;
+	if (h->numbered == 0) {
+		while (d < len && s[len - 1 - d] >= '0' && s[len - 1 - d] <= '9')
+			d++;
+		h->numbered = -1;
+		if (d < 1 || d > 18 || len - d >= sizeof(h->prefix))
+			return;
+		memcpy(h->prefix, s, len - d);
+		h->plen = len - d;
+		h->width = d;
+		h->numbered = 1;
+	}
+	if (h->numbered == 1 && norm_shape_number(h, s, len, num))
+		h->numbered = -1;
+}
+
+/* Size every column for `cap` rows, holding each as its mode needs. */
 static int cols_reserve(struct cols *c, size_t cap)
 {
 	size_t i;
@@ -90,10 +128,12 @@ static int cols_reserve(struct cols *c, size_t cap)
 		if (!a)
 			return -1;
 		c->pres[i] = a;
-		if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
-			return -1;
-		c->iv[i] = a;
-		if (!is_str_col(c, i))
+		if (!is_str_col(c, i) || str_mode(c, i) != SM_FEW) {
+			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+				return -1;
+			c->iv[i] = a;
+		}
+		if (!is_str_col(c, i) || str_mode(c, i) == SM_NUMBERED)
 			continue;
 		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
 			return -1;
@@ -106,68 +146,32 @@ static int cols_reserve(struct cols *c, size_t cap)
 	return 0;
 }
 
-/* Its number when `s` has the column's numbered shape (taking the shape from the first value). */
-static int shape_number(struct strshape *h, const char *s, uint32_t len, int64_t *num)
+/* -1 when a value does not have the shape pass 1 saw (a bug: damaged spill). */
+static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 {
-	uint32_t d = 0, k;
-	int64_t v = 0;
+	enum strmode m = str_mode(c, i);
 
-	if (h->numbered == 0) {
-		while (d < len && s[len - 1 - d] >= '0' && s[len - 1 - d] <= '9')
-			d++;
-		if (d == 0 || d > 18 || len - d >= sizeof(h->prefix))
-			return -1;
-		memcpy(h->prefix, s, len - d);
-		h->plen = len - d;
-		h->width = d;
-		h->numbered = 1;
+	if (m == SM_NUMBERED) {
+		c->iv[i][k] = 0;
+		if (!r->present[i])
+			return 0;
+		c->present_strs[i]++;
+		return norm_shape_number(&c->shape[i], r->sv[i], r->sl[i], &c->iv[i][k]);
 	}
-	if (len != h->plen + h->width || memcmp(s, h->prefix, h->plen) != 0)
-		return -1;
-	for (k = h->plen; k < len; k++) {
-		unsigned digit = (unsigned char)s[k] - '0';
-
-		if (digit > 9)
-			return -1;
-		v = v * 10 + digit;
-	}
-	*num = v;
-	return 0;
-}
-
-/* The first copy of a value of a column with few distinct values, or s itself. */
-static const char *few_value(struct strshape *h, const char *s, uint32_t len)
-{
-	size_t k;
-
-	if (h->n_few > FEW_VALUES)
-		return s;
-	for (k = 0; k < h->n_few; k++)
-		if (h->few_len[k] == len && memcmp(h->few[k], s, len) == 0)
-			return h->few[k];
-	if (h->n_few == FEW_VALUES) {
-		h->n_few++; /* too many: stop looking */
-		return s;
-	}
-	h->few[h->n_few] = s;
-	h->few_len[h->n_few++] = len;
-	return s;
-}
-
-static void add_str(struct cols *c, size_t i, size_t k, const struct row *r)
-{
-	struct strshape *h = &c->shape[i];
-
 	c->sv[i][k] = NULL;
 	c->sl[i][k] = r->sl[i];
-	c->iv[i][k] = 0;
+	if (m == SM_GENERAL)
+		c->iv[i][k] = 0;
 	if (!r->present[i])
-		return;
-	if (h->numbered >= 0 && shape_number(h, r->sv[i], r->sl[i], &c->iv[i][k]))
-		h->numbered = -1;
-	c->sv[i][k] = h->numbered < 0 ? few_value(h, r->sv[i], r->sl[i]) : r->sv[i];
+		return 0;
+	c->present_strs[i]++;
+	if (m == SM_GENERAL && c->month[i].numbered >= 0)
+		learn_number(&c->month[i], r->sv[i], r->sl[i], &c->iv[i][k]);
+	c->sv[i][k] = m == SM_FEW ? norm_shape_few(&c->shape[i], r->sv[i], r->sl[i]) : r->sv[i];
+	return c->sv[i][k] ? 0 : -1;
 }
 
+/* Add a row: 0, -1 out of memory, -2 a string of an unexpected shape. */
 static int cols_add(struct cols *c, const struct row *r)
 {
 	size_t i, k = c->rows;
@@ -178,10 +182,21 @@ static int cols_add(struct cols *c, const struct row *r)
 		c->pres[i][k] = r->present[i];
 		if (!is_str_col(c, i))
 			c->iv[i][k] = r->iv[i];
-		else
-			add_str(c, i, k, r);
+		else if (add_str(c, i, k, r))
+			return -2;
 	}
 	c->rows++;
+	return 0;
+}
+
+/* Whether the columns still point into the spill data they were loaded from. */
+static int needs_data(const struct cols *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->t->n_cols; i++)
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
+			return 1;
 	return 0;
 }
 
@@ -306,6 +321,8 @@ static int cols_sort(struct cols *c)
 		perm[i] = (uint32_t)i;
 	if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
 		goto out;
+	free(keys); /* before the columns are copied in order: memory */
+	keys = NULL;
 	for (k = 0; k < c->t->n_cols; k++)
 		if (permute(c, k, perm))
 			goto out;
@@ -316,18 +333,37 @@ out:
 	return rc;
 }
 
+/*
+ * A numbered column without a value this month: written as the absent
+ * strings it holds (what crmp_writer_str decides for them). The arrays
+ * live until the table is flushed, in the cols.
+ */
+static int add_absent(struct crmp_writer *w, const struct cols *c, size_t k, struct crm_err *e)
+{
+	struct cols *mc = (struct cols *)c;
+	size_t n = c->rows ? c->rows : 1;
+
+	mc->sv[k] = calloc(n, sizeof(char *));
+	mc->sl[k] = calloc(n, sizeof(uint32_t));
+	if (!mc->sv[k] || !mc->sl[k])
+		return norm_nomem(e);
+	return crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
+}
+
 static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err *e)
 {
 	size_t k;
 	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
 
 	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
-		const struct strshape *h = &c->shape[k];
+		if (is_numbered(c, k) && c->present_strs[k]) {
+			const struct strshape *h = num_shape(c, k);
 
-		if (is_numbered(c, k))
 			rc = crmp_writer_numbered(w, c->t->cols[k].name, h->prefix, h->plen, h->width,
 						  c->iv[k], c->pres[k], e);
-		else if (is_str_col(c, k))
+		} else if (is_numbered(c, k)) {
+			rc = add_absent(w, c, k, e);
+		} else if (is_str_col(c, k))
 			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
 		else
 			rc = crmp_writer_int(w, c->t->cols[k].name, c->iv[k],
@@ -406,12 +442,18 @@ static int64_t new_total(const struct cols *c)
 	return sum;
 }
 
+/* What the new file of a month holds per table, kept after its columns are freed. */
+struct month_sum {
+	uint64_t rows[ENT_COUNT];
+	int64_t total[ENT_COUNT];
+};
+
 /*
  * What changed when an existing period file is replaced (a restatement):
  * rows and totals per table, old -> new, into the lineage record (one line
  * per table) and the log (tables whose rows changed, order amounts).
  */
-static int restatement(const char *path, const struct cols *tabs, const char *name,
+static int restatement(const char *path, const struct month_sum *sum, const char *name,
 		       const char *when, struct lineage *lin, struct crm_err *e)
 {
 	struct crmp_file *old = NULL;
@@ -428,17 +470,18 @@ static int restatement(const char *path, const struct cols *tabs, const char *na
 	}
 	line[0] = '\0';
 	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
-		int t = crmp_find_table(old, tabs[k].t->name);
+		const struct tab_def *td = tab_for_entity((enum schema_entity)k);
+		int t = crmp_find_table(old, td->name);
 
 		memset(&ch, 0, sizeof(ch));
 		ch.seq = seq;
 		memcpy(ch.when, when, LINEAGE_TIME_LEN); /* run_time has exactly this shape */
-		ch.table = tabs[k].t->name;
+		ch.table = td->name;
 		ch.old_rows = t >= 0 ? crmp_table_info(old, (size_t)t)->rows : 0;
-		ch.new_rows = tabs[k].rows;
-		ch.has_total = money_col(tabs[k].t) >= 0;
-		ch.old_total = ch.has_total ? old_total(old, tabs[k].t) : 0;
-		ch.new_total = ch.has_total ? new_total(&tabs[k]) : 0;
+		ch.new_rows = sum->rows[k];
+		ch.has_total = money_col(td) >= 0;
+		ch.old_total = ch.has_total ? old_total(old, td) : 0;
+		ch.new_total = ch.has_total ? sum->total[k] : 0;
 		rc = lineage_add_change(lin, &ch, e);
 		if (ch.old_rows != ch.new_rows && len < sizeof(line))
 			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %llu -> %llu rows;",
@@ -468,21 +511,22 @@ struct month_out {
  * anyway). Replacing different bytes is a restatement, said in the log.
  */
 static int publish(const struct norm *n, struct crmp_writer *w, const char *path,
-		   const struct cols *tabs, const char *name, struct month_out *mo,
+		   const struct month_sum *sum, const char *name, struct month_out *mo,
 		   struct lineage *lin, struct crm_err *e)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
 	int rc = crmp_writer_encode(w, &data, &len, e), existed = access(path, F_OK) == 0;
+	int same = rc == 0 && existed && fsx_same_content(path, data, len);
 
-	if (rc == 0 && existed && fsx_same_content(path, data, len) && !n->opts->force) {
+	if (same && !n->opts->force) {
 		mo->unchanged++;
 		free(data);
 		return 0;
 	}
-	if (rc == 0 && existed && !fsx_same_content(path, data, len)) {
+	if (rc == 0 && existed && !same) {
 		mo->restated++;
-		rc = restatement(path, tabs, name, n->run_time, lin, e);
+		rc = restatement(path, sum, name, n->run_time, lin, e);
 	}
 	if (rc == 0)
 		rc = fsx_write_atomic(path, data, len, e);
@@ -497,21 +541,6 @@ static int publish(const struct norm *n, struct crmp_writer *w, const char *path
 static int in_range(const struct norm *n, int period)
 {
 	return !n->opts->has_range || (period >= n->opts->from && period <= n->opts->to);
-}
-
-/* Count a month's rows per table first: exact sizes, no doubling, no copies. */
-static int presize(struct cols *tabs, const unsigned char *data, size_t len, struct crm_err *e)
-{
-	size_t count[ENT_COUNT] = { 0 }, k;
-	const unsigned char *p = data, *end = data + len;
-	struct srec r;
-
-	while (norm_next_srec(&p, end, &r) == 1)
-		count[r.entity]++;
-	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
-		if (count[k] && cols_reserve(&tabs[k], count[k]))
-			return norm_nomem(e);
-	return 0;
 }
 
 /* Customers of file `file` whose signup falls in `period` (see count_signups). */
@@ -562,65 +591,165 @@ static int lineage_start(const struct norm *n, int period, const char *path, con
 	return rc;
 }
 
-/* Load a month's spill file into columns, counting the rows kept per file. */
-static int load_month(const struct norm *n, struct spill *s, struct cols *tabs, uint64_t *kept,
+/* Loading one table: where rows go and what they are counted against. */
+struct loader {
+	const struct norm *n;
+	struct spill *s;
+	struct cols *c;
+	uint64_t *kept;
+	struct crm_err *e;
+};
+
+static int load_record(void *ctx, const struct srec *r)
+{
+	struct loader *ld = ctx;
+	struct row row;
+	int got;
+
+	if (r->entity != (int)ld->c->t->entity || r->file >= ld->n->n_files ||
+	    norm_decode_row(r->payload, r->payload + r->len, ld->c->t, &row, 0, NULL))
+		return norm_damaged_spill(ld->s, ld->e);
+	if ((got = cols_add(ld->c, &row)) != 0)
+		return got == -1 ? norm_nomem(ld->e) : norm_damaged_spill(ld->s, ld->e);
+	ld->kept[r->file]++;
+	return 0;
+}
+
+/* Whether a column of the table may point into the spill data (struct strshape). */
+static int may_need_data(const struct cols *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->t->n_cols; i++)
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Load one table of a month from its spill file into columns (sized from
+ * the spill's record count: no doubling), counting the rows kept per
+ * export file. When every string becomes a number or an owned copy, the
+ * file is streamed a block at a time; otherwise it is read whole into
+ * *data, which the strings point into and the caller frees after encoding.
+ */
+static int load_table(const struct norm *n, struct spill *s, struct cols *c, uint64_t *kept,
 		      unsigned char **data, struct crm_err *e)
 {
+	struct loader ld = { n, s, c, kept, e };
 	const unsigned char *p, *end;
 	struct srec r;
-	struct row row;
 	size_t len = 0;
 	int got, rc = 0;
 
 	*data = NULL;
-	if (s)
-		rc = norm_spill_load(s, data, &len, e);
-	rc = rc ? rc : presize(tabs, *data, len, e);
-	for (p = *data, end = *data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;) {
-		if (got < 0 || r.entity == ENT_CUSTOMERS || r.file >= n->n_files ||
-		    norm_decode_row(r.payload, r.payload + r.len, tabs[r.entity].t, &row, 0, NULL))
-			rc = norm_damaged_spill(s, e);
-		else if (cols_add(&tabs[r.entity], &row))
-			rc = norm_nomem(e);
-		else
-			kept[r.file]++;
+	if (!s)
+		return 0;
+	if (s->records && cols_reserve(c, s->records))
+		return norm_nomem(e);
+	if (!may_need_data(c))
+		return norm_spill_each(s, load_record, &ld, e);
+	rc = norm_spill_load(s, data, &len, e);
+	for (p = *data, end = *data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;)
+		rc = got < 0 ? norm_damaged_spill(s, e) : load_record(&ld, &r);
+	return rc;
+}
+
+/* What loading, sorting and encoding a table will hold at most (an estimate, bytes). */
+static uint64_t table_cost(const struct spill *s, const struct tab_def *t)
+{
+	/* The spill bytes (read whole or in blocks), ~14 bytes a value, 12 a row to sort. */
+	return s ? s->bytes + s->records * (t->n_cols * 14 + 12) : 0;
+}
+
+static void budget_take(struct membudget *mb, uint64_t bytes)
+{
+	if (!mb)
+		return;
+	pthread_mutex_lock(&mb->lock);
+	while (mb->used > 0 && mb->used + bytes > mb->limit)
+		pthread_cond_wait(&mb->freed, &mb->lock);
+	mb->used += bytes;
+	pthread_mutex_unlock(&mb->lock);
+}
+
+static void budget_give(struct membudget *mb, uint64_t bytes)
+{
+	if (!mb)
+		return;
+	pthread_mutex_lock(&mb->lock);
+	mb->used -= bytes;
+	pthread_cond_broadcast(&mb->freed);
+	pthread_mutex_unlock(&mb->lock);
+}
+
+/*
+ * One table of a month: load, sort, hand to the writer and let it encode
+ * at once, so only one table's columns are in memory at a time.
+ */
+static int write_table(const struct norm *n, int period, enum schema_entity k,
+		       struct crmp_writer *w, struct month_sum *sum, uint64_t *kept,
+		       struct crm_err *e)
+{
+	size_t slot = (size_t)(period - n->month_base) * ENT_COUNT + k;
+	struct spill *s = period >= n->month_base && period < n->month_base + n->n_months
+				  ? &n->months[slot] : NULL;
+	struct cols c;
+	unsigned char *data = NULL;
+	int rc;
+
+	uint64_t cost;
+
+	memset(&c, 0, sizeof(c));
+	c.t = tab_for_entity(k);
+	c.shape = n->shape[k];
+	s = s && s->f ? s : NULL;
+	cost = table_cost(s, c.t);
+	budget_take(n->mem, cost);
+	rc = load_table(n, s, &c, kept, &data, e);
+	if (!needs_data(&c)) { /* every string is a number or an owned copy now */
+		free(data);
+		data = NULL;
 	}
+	if (rc == 0 && cols_sort(&c))
+		rc = norm_nomem(e);
+	if (rc == 0)
+		rc = add_table(w, &c, e);
+	if (rc == 0)
+		rc = crmp_writer_flush(w, e);
+	sum->rows[k] = c.rows;
+	sum->total[k] = new_total(&c);
+	cols_release(&c);
+	free(data);
+	budget_give(n->mem, cost);
+	if (s)
+		norm_spill_close(s);
 	return rc;
 }
 
 static int write_month(const struct norm *n, int period, struct month_out *mo,
 		       struct crm_err *e)
 {
-	struct spill *s = (period >= n->month_base && period < n->month_base + n->n_months)
-				  ? &n->months[period - n->month_base] : NULL;
-	struct cols tabs[ENT_COUNT];
-	struct crmp_writer *w = NULL;
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, period);
 	struct lineage lin = { 0 }, old = { 0 };
+	struct month_sum sum;
 	struct meta meta;
-	unsigned char *data = NULL;
 	uint64_t *kept = calloc(n->n_files + 1, sizeof(*kept));
 	char text[PERIOD_TEXT_MAX], name[32], *path = NULL, *lpath = NULL;
 	size_t k;
-	int rc = kept ? 0 : norm_nomem(e);
+	int rc = kept && w ? 0 : norm_nomem(e);
 
-	memset(tabs, 0, sizeof(tabs));
-	for (k = ENT_ORDERS; k < ENT_COUNT; k++)
-		tabs[k].t = tab_for_entity((enum schema_entity)k);
-	rc = rc ? rc : load_month(n, s, tabs, kept, &data, e);
+	memset(&sum, 0, sizeof(sum));
 	period_format(period, text);
-	snprintf(name, sizeof(name), "%s.crmp", text);
-	w = crmp_writer_new(CRMP_PERIOD, period);
-	if (rc == 0 && !w)
-		rc = norm_nomem(e);
 	if (rc == 0)
 		rc = add_meta(w, n, text, &meta, e);
+	if (rc == 0)
+		rc = crmp_writer_flush(w, e); /* meta is on this stack frame's struct */
 	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
-		if (cols_sort(&tabs[k]))
-			rc = norm_nomem(e);
-		else
-			rc = add_table(w, &tabs[k], e);
-		mo->kept[k] += tabs[k].rows;
+		rc = write_table(n, period, (enum schema_entity)k, w, &sum, kept, e);
+		mo->kept[k] += sum.rows[k];
 	}
+	snprintf(name, sizeof(name), "%s.crmp", text);
 	if (rc == 0 && !(path = norm_join(n->periods_dir, name)))
 		rc = norm_nomem(e);
 	snprintf(name, sizeof(name), "%s.lineage", text);
@@ -629,22 +758,44 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 	if (rc == 0)
 		rc = lineage_start(n, period, lpath, kept, &old, &lin, e);
 	if (rc == 0)
-		rc = publish(n, w, path, tabs, text, mo, &lin, e);
+		rc = publish(n, w, path, &sum, text, mo, &lin, e);
 	/* After the period file: the record describes what is there. */
 	if (rc == 0)
 		rc = lineage_write(lpath, &lin, NULL, e);
 	crmp_writer_free(w);
-	for (k = 0; k < ENT_COUNT; k++)
-		cols_release(&tabs[k]);
 	lineage_release(&lin);
 	lineage_release(&old);
 	free(kept);
-	free(data);
 	free(path);
 	free(lpath);
-	if (s)
-		norm_spill_close(s);
 	return rc;
+}
+
+/*
+ * Copy the strings general columns point at into one block (returned, for
+ * the caller to free) so what they pointed into can be freed: ids of the
+ * customers map, which is far bigger than the ids alone.
+ */
+static char *own_strings(struct cols *c)
+{
+	size_t i, r, total = 1, at = 0;
+	char *block;
+
+	for (i = 0; i < c->t->n_cols; i++)
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
+			for (r = 0; r < c->rows; r++)
+				total += c->sv[i][r] ? c->sl[i][r] : 0;
+	if (!(block = malloc(total)))
+		return NULL;
+	for (i = 0; i < c->t->n_cols; i++)
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
+			for (r = 0; r < c->rows; r++)
+				if (c->sv[i][r]) {
+					memcpy(block + at, c->sv[i][r], c->sl[i][r]);
+					c->sv[i][r] = block + at;
+					at += c->sl[i][r];
+				}
+	return block;
 }
 
 /* The customers dimension, sorted by customer_id. */
@@ -652,6 +803,7 @@ int norm_write_dimension(struct norm *n, struct crm_err *e)
 {
 	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
 	struct cols c = { 0 };
+	char *strings = NULL;
 	struct crmp_writer *w = NULL;
 	struct meta meta;
 	struct row row;
@@ -660,6 +812,10 @@ int norm_write_dimension(struct norm *n, struct crm_err *e)
 	int rc = 0;
 
 	c.t = t;
+	c.shape = n->shape[ENT_CUSTOMERS];
+	/* Exact size: doubling would hold two copies while the map is still there. */
+	if (n->n_custs && cols_reserve(&c, n->n_custs))
+		rc = norm_nomem(e);
 	for (i = 0; rc == 0 && i <= n->cust_ids.mask && n->cust_ids.slots; i++) {
 		const struct hmap_slot *slot = &n->cust_ids.slots[i];
 		const struct cust *cu;
@@ -688,6 +844,11 @@ int norm_write_dimension(struct norm *n, struct crm_err *e)
 		if (cols_add(&c, &row))
 			rc = norm_nomem(e);
 	}
+	/* Every value is a number or an owned copy now: the map can go before the sort. */
+	if (rc == 0 && needs_data(&c) && !(strings = own_strings(&c)))
+		rc = norm_nomem(e);
+	norm_release_customers(n);
+
 	if (rc == 0 && cols_sort(&c))
 		rc = norm_nomem(e);
 	n->st->kept[ENT_CUSTOMERS] = c.rows;
@@ -709,6 +870,7 @@ int norm_write_dimension(struct norm *n, struct crm_err *e)
 	free(path);
 	crmp_writer_free(w);
 	cols_release(&c);
+	free(strings);
 	return rc;
 }
 
@@ -755,6 +917,13 @@ static int count_signups(struct norm *n, struct crm_err *e)
 	return 0;
 }
 
+/* Before the customers are released: the months with data and their signups. */
+int norm_plan_periods(struct norm *n, struct crm_err *e)
+{
+	widen_to_signups(n);
+	return count_signups(n, e);
+}
+
 /* Months are independent: workers take the next one until none is left. */
 struct pool {
 	const struct norm *n;
@@ -787,7 +956,7 @@ static void *worker(void *arg)
 	}
 }
 
-/* Worker threads: the cores, at most 4 (each holds one month in memory). */
+/* Worker threads: the cores, at most 4 (each holds one table of one month in memory). */
 static int n_workers(int months)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -799,19 +968,18 @@ static int n_workers(int months)
 int norm_write_periods(struct norm *n, struct crm_err *e)
 {
 	struct pool pl = { n, NULL, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+	struct membudget mb = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, PASS3_MEMORY };
 	pthread_t threads[4];
 	char a[PERIOD_TEXT_MAX], b[PERIOD_TEXT_MAX];
 	int p, i, k, started = 0, rc = 0;
 
-	widen_to_signups(n);
-	if (count_signups(n, e))
-		return e->code;
 	if (n->opts->has_range && (n->first < 0 || n->opts->to < n->first || n->opts->from > n->last))
 		log_warn("normalize: no data in %s..%s", period_format(n->opts->from, a),
 			 period_format(n->opts->to, b));
 	pl.out = calloc(n->first >= 0 ? (size_t)(n->last - n->first + 1) : 1, sizeof(*pl.out));
 	if (!pl.out)
 		return norm_nomem(e);
+	n->mem = &mb;
 	for (p = n->first; n->first >= 0 && p <= n->last; p++)
 		if (in_range(n, p))
 			pl.out[pl.count++].period = p;
@@ -836,6 +1004,7 @@ int norm_write_periods(struct norm *n, struct crm_err *e)
 		for (k = 0; k < ENT_COUNT; k++)
 			n->st->kept[k] += mo->kept[k];
 	}
+	n->mem = NULL;
 	free(pl.out);
 	return rc;
 }
