@@ -1253,6 +1253,39 @@ static int put_digits(char *dst, uint64_t v, unsigned width)
 }
 
 /* Numbered strings come back as one dictionary entry per present row. */
+/* The head of a numbered chunk: prefix (pointing into the chunk), width, block mode. */
+static int numbered_head(const struct crmp_file *f, const struct crmp_table_info *ti,
+			 const struct crmp_col_info *ci, struct chunk *k,
+			 const unsigned char **prefix, uint64_t *plen, unsigned *width,
+			 unsigned *mode, struct crm_err *e)
+{
+	if (buf_get_varint(&k->p, k->end, plen) || *plen > CRMP_MAX_STRING - 18 ||
+	    (uint64_t)(k->end - k->p) < *plen + 2)
+		return CORRUPT(f, ti->name, ci->name, "bad numbered prefix");
+	*prefix = k->p;
+	k->p += *plen;
+	*width = *k->p++;
+	*mode = *k->p++;
+	if (*width > 18 || (*mode != CRMP_PLAIN && *mode != CRMP_DELTA))
+		return CORRUPT(f, ti->name, ci->name, "bad numbered width or mode");
+	return 0;
+}
+
+/* A numbered value as the text it stands for: its digit count, or -1 when it cannot be one. */
+static int numbered_digits(int64_t v, unsigned width)
+{
+	int len = 1;
+	uint64_t x;
+
+	if (v < 0 || v > 999999999999999999LL)
+		return -1;
+	for (x = (uint64_t)v; x >= 10; x /= 10)
+		len++;
+	if (width && len > (int)width)
+		return -1;
+	return width ? (int)width : len;
+}
+
 static int read_numbered(const struct crmp_file *f, const struct crmp_table_info *ti,
 			 const struct crmp_col_info *ci, struct chunk *k, const uint8_t *pres,
 			 struct crmp_strs *s, struct crm_err *e)
@@ -1262,17 +1295,10 @@ static int read_numbered(const struct crmp_file *f, const struct crmp_table_info
 	unsigned width, mode;
 	int64_t *nums = NULL;
 	size_t used = 0;
-	int rc;
+	int rc = numbered_head(f, ti, ci, k, &prefix, &plen, &width, &mode, e);
 
-	if (buf_get_varint(&k->p, k->end, &plen) || plen > CRMP_MAX_STRING - 18 ||
-	    (uint64_t)(k->end - k->p) < plen + 2)
-		return CORRUPT(f, ti->name, ci->name, "bad numbered prefix");
-	prefix = k->p;
-	k->p += plen;
-	width = *k->p++;
-	mode = *k->p++;
-	if (width > 18 || (mode != CRMP_PLAIN && mode != CRMP_DELTA))
-		return CORRUPT(f, ti->name, ci->name, "bad numbered width or mode");
+	if (rc)
+		return rc;
 	nums = malloc((n ? n : 1) * sizeof(*nums));
 	s->n_dict = (uint32_t)n;
 	s->dict = malloc((n ? n : 1) * sizeof(*s->dict));
@@ -1307,6 +1333,64 @@ static int read_numbered(const struct crmp_file *f, const struct crmp_table_info
 		used += plen + (size_t)len + 1;
 	}
 	free(nums);
+	return rc;
+}
+
+/* Spread the n present values of `vals` over rows (absent rows get 0), from the end. */
+static void spread(int64_t *vals, const uint8_t *pres, uint64_t rows, uint64_t n)
+{
+	uint64_t i = rows;
+
+	while (i-- > 0)
+		vals[i] = pres[i] ? vals[--n] : 0;
+}
+
+int crmp_read_numbered(const struct crmp_file *f, int t, int c, int64_t *nums,
+		       uint8_t *present, struct crmp_numbered *shape, struct crm_err *e)
+{
+	const struct crmp_table_info *ti;
+	const struct crmp_col_info *ci;
+	struct chunk k = { 0 };
+	const unsigned char *prefix;
+	uint64_t plen, i, n;
+	unsigned width, mode;
+	uint8_t *pres = NULL;
+	int rc = check_col(f, t, c, CRMP_STR, e);
+
+	if (rc)
+		return rc;
+	ti = &f->tables[t];
+	ci = &ti->cols[c];
+	if (ci->enc != CRMP_NUMBERED)
+		return 1;
+	n = ti->rows - ci->nulls;
+	pres = present ? present : malloc(ti->rows ? ti->rows : 1);
+	if (!pres)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	rc = inflate_chunk(f, ti, ci, &k, e);
+	if (rc == 0)
+		rc = read_presence(f, ti, ci, &k, pres, e);
+	if (rc == 0)
+		rc = numbered_head(f, ti, ci, &k, &prefix, &plen, &width, &mode, e);
+	if (rc == 0 && plen >= sizeof(shape->prefix))
+		rc = 1; /* a prefix this long: read it as text */
+	if (rc == 0)
+		rc = read_int_block(f, ti, ci, &k, (enum crmp_enc)mode, nums, n, e);
+	for (i = 0; rc == 0 && i < n; i++)
+		if (numbered_digits(nums[i], width) < 0)
+			rc = CORRUPT(f, ti->name, ci->name, "numbered value out of range");
+	if (rc == 0 && k.p != k.end)
+		rc = CORRUPT(f, ti->name, ci->name, "stray bytes after the last value");
+	if (rc == 0) {
+		spread(nums, pres, ti->rows, n);
+		memcpy(shape->prefix, prefix, plen);
+		shape->prefix[plen] = '\0';
+		shape->plen = (uint32_t)plen;
+		shape->width = width;
+	}
+	free(k.raw);
+	if (pres != present)
+		free(pres);
 	return rc;
 }
 

@@ -135,6 +135,23 @@ int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 /* Decode string column c of table t; release with crmp_strs_release(). */
 int crmp_read_str(const struct crmp_file *f, int t, int c, struct crmp_strs *out,
 		  struct crm_err *e);
+
+/* The shape of a numbered string column: value = prefix + the number in `width` digits. */
+struct crmp_numbered {
+	char prefix[64];      /* NUL-terminated */
+	uint32_t plen;
+	unsigned width;       /* digits, leading zeros kept; 0: no leading zeros, any width */
+};
+
+/*
+ * A string column of numbered ids ("c000123") read as numbers, without
+ * making a string per row: nums[rows] (absent rows 0), present[rows] (1/0,
+ * may be NULL) and the shape. Returns 1, reading nothing, when the column
+ * is not stored numbered in this file (then use crmp_read_str); 0 or a
+ * CRM_E_* error as the other readers. Equal ids have equal numbers.
+ */
+int crmp_read_numbered(const struct crmp_file *f, int t, int c, int64_t *nums,
+		       uint8_t *present, struct crmp_numbered *shape, struct crm_err *e);
 void crmp_strs_release(struct crmp_strs *s);
 
 /* Check every chunk's CRC and decode every column (inspect, verify). */

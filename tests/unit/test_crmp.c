@@ -296,9 +296,53 @@ static void numbered_given_as_numbers(void **state)
 		assert_memory_equal(out.dict[k], text[i], lens[i]);
 	}
 	crmp_strs_release(&out);
+	/* The same ids as numbers, for readers that compare or index them. */
+	{
+		static int64_t back[ROWS];
+		static uint8_t back_pres[ROWS];
+		struct crmp_numbered shape;
+
+		assert_int_equal(crmp_read_numbered(f, 0, 0, back, back_pres, &shape, &e), 0);
+		assert_string_equal(shape.prefix, "cu-");
+		assert_int_equal(shape.plen, 3);
+		assert_int_equal(shape.width, 6);
+		for (i = 0; i < ROWS; i++) {
+			assert_int_equal(back_pres[i], present[i]);
+			assert_int_equal(back[i], present[i] ? nums[i] : 0);
+		}
+		assert_int_equal(crmp_read_numbered(f, 0, 0, back, NULL, &shape, &e), 0);
+		assert_int_equal(back[ROWS - 1], nums[ROWS - 1]);
+	}
 	crmp_close(f);
 	free(a);
 	free(b);
+}
+
+/* A column stored another way is not read as numbers: 1, nothing touched. */
+static void numbered_reader_declines(void **state)
+{
+	static const char *vals[3] = { "East", "West", "East" };
+	static const uint32_t lens[3] = { 4, 4, 4 };
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+	struct crmp_file *f = NULL;
+	struct crmp_numbered shape;
+	int64_t nums[3] = { 7, 7, 7 };
+
+	(void)state;
+	assert_int_equal(crmp_writer_table(w, "t", 3, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "region", vals, lens, &e), 0);
+	assert_int_equal(crmp_writer_flush(w, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &data, &len, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &data, &len, &e), CRM_E_INTERNAL);
+	crmp_writer_free(w);
+	assert_int_equal(crmp_open_mem(data, len, "regions", &f, &e), 0);
+	assert_int_equal(crmp_read_numbered(f, 0, 0, nums, NULL, &shape, &e), 1);
+	assert_int_equal(nums[0], 7);
+	crmp_close(f);
+	free(data);
 }
 
 int main(void)
@@ -310,6 +354,7 @@ int main(void)
 		cmocka_unit_test(bit_flips_detected),
 		cmocka_unit_test(damage_names_table_and_column),
 		cmocka_unit_test(numbered_given_as_numbers),
+		cmocka_unit_test(numbered_reader_declines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
