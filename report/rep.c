@@ -439,6 +439,11 @@ void rep_no_data(struct pdf *p, const struct rep_opts *o)
 	p->y -= 24;
 }
 
+const char *rep_na(const struct rep_opts *o)
+{
+	return W(o, UI_NA);
+}
+
 void rep_note(struct pdf *p, const char *text)
 {
 	pdf_need(p, 12);

@@ -25,6 +25,7 @@
 
 #define HOLDOUT_MAX 12  /* months of holdout looked back for (METRICS.md: k = 1..12) */
 #define LIST_MAX 40     /* rows of each list (tpl.c allows 1..40) */
+#define FORECAST_MAX 128 /* forecast rows of a month: k = 1..H, H at most 120 (cfg.h) */
 
 enum cw {
 	CW_NONE, CW_FIT_FAILED, CW_MEAN_CLV, CW_MEAN_ALIVE, CW_MEAN_EXP, CW_NOTE_CLV, CW_NOTE_ALIVE,
@@ -40,9 +41,9 @@ static const char *const cw[CW_N][2] = {
 		      "本期无预测客户终身价值：计算阶段未写出模型结果。" },
 	[CW_FIT_FAILED] = { "The models could not be fitted for this period (too few repeat purchases).",
 			    "本期模型无法拟合（复购数据不足）。" },
-	[CW_MEAN_CLV] = { "Predicted CLV, next %s", "预测客户终身价值（未来%s）" },
+	[CW_MEAN_CLV] = { "Predicted CLV, %s", "预测客户终身价值（%s）" },
 	[CW_MEAN_ALIVE] = { "P(alive) at month end", "月末存活概率" },
-	[CW_MEAN_EXP] = { "Expected purchases, next %s", "预期购买次数（未来%s）" },
+	[CW_MEAN_EXP] = { "Expected purchases, %s", "预期购买次数（%s）" },
 	[CW_NOTE_CLV] = { "mean per modelled customer", "每位建模客户的平均值" },
 	[CW_NOTE_ALIVE] = { "mean chance a customer is still active", "客户仍然活跃的平均概率" },
 	[CW_NOTE_EXP] = { "purchase days per customer (mean)", "每位客户的平均购买天数" },
@@ -75,8 +76,8 @@ static const char *const cw[CW_N][2] = {
 			     "存活概率低于 50%% 的 %zu 位客户中，近 12 个月收入最高的 %zu 位。" },
 	[CW_NO_CUSTOMERS] = { "No per-customer predictions for this period.", "本期无客户级预测。" },
 	[CW_NO_FADING] = { "No modelled customer has P(alive) under 50%.", "没有存活概率低于 50% 的建模客户。" },
-	[CW_MONTHS] = { "%d months", "%d 个月" },
-	[CW_HORIZON] = { "horizon", "预测期" },
+	[CW_MONTHS] = { "next %d months", "未来 %d 个月" },
+	[CW_HORIZON] = { "the model's horizon", "模型预测期" },
 };
 
 #define CW(o, w) (cw[w][(o)->lang])
@@ -84,9 +85,9 @@ static const char *const cw[CW_N][2] = {
 /* The model's horizon in months: the largest k of the period's forecast rows, 0 when none. */
 static int horizon(const struct mtab *t, int period)
 {
-	long k[CHART_MAX_POINTS];
-	double v[CHART_MAX_POINTS];
-	size_t n = mtab_series(t, period, "clv_forecast_purchases", "all", "", k, v, CHART_MAX_POINTS);
+	long k[FORECAST_MAX];
+	double v[FORECAST_MAX];
+	size_t n = mtab_series(t, period, "clv_forecast_purchases", "all", "", k, v, FORECAST_MAX);
 
 	return n ? (int)k[n - 1] : 0;
 }
@@ -94,9 +95,9 @@ static int horizon(const struct mtab *t, int period)
 /* The value at k of a k series, or 0 when absent. */
 static int series_at(const struct mtab *t, int period, const char *metric, long want, double *out)
 {
-	long k[CHART_MAX_POINTS];
-	double v[CHART_MAX_POINTS];
-	size_t n = mtab_series(t, period, metric, "all", "", k, v, CHART_MAX_POINTS), i;
+	long k[FORECAST_MAX];
+	double v[FORECAST_MAX];
+	size_t n = mtab_series(t, period, metric, "all", "", k, v, FORECAST_MAX), i;
 
 	for (i = 0; i < n; i++)
 		if (k[i] == want) {
@@ -128,7 +129,7 @@ static void headline(struct pdf *p, const struct rep_opts *o, const struct mtab 
 		if (mtab_get(t, o->period, ids[i], "all", "", &v))
 			fmt_value(buf, sizeof(buf), kind[i], v, o->currency);
 		else
-			snprintf(buf, sizeof(buf), "%s", o->lang == TPL_ZH ? "无数据" : "n/a");
+			snprintf(buf, sizeof(buf), "%s", rep_na(o));
 		rep_big_figure(p, PDF_MARGIN + (w + gap) * (float)i, p->y, w, lab, buf, CW(o, note[i]));
 	}
 	p->y -= 60;
@@ -148,7 +149,7 @@ static void param_text(char *buf, size_t n, const struct mtab *t, int period, co
 	if (mtab_get(t, period, id, "all", "", &v))
 		fmt_thousands(buf, n, v, ll ? 2 : 4);
 	else
-		snprintf(buf, n, "%s", o->lang == TPL_ZH ? "无数据" : "n/a");
+		snprintf(buf, n, "%s", rep_na(o));
 }
 
 /* One mini table of name/value pairs at x, width w, from the top y; returns its bottom. */

@@ -26,6 +26,9 @@ void rep_section_title(struct pdf *p, const char *title, float need);
 /* The grey "No data for this period." line of a section without rows. */
 void rep_no_data(struct pdf *p, const struct rep_opts *o);
 
+/* "n/a" in the report's language: a value that is missing (never shown as zero). */
+const char *rep_na(const struct rep_opts *o);
+
 /* A grey note of one line, fitted to the content width, under the cursor. */
 void rep_note(struct pdf *p, const char *text);
 

@@ -188,7 +188,7 @@ static void summary(struct pdf *p, const struct rep_opts *o, const struct lineag
 	if (read > 0)
 		snprintf(pct, sizeof(pct), "%s%%", fmt_thousands(n, sizeof(n), rej / read * 100, 2));
 	else
-		snprintf(pct, sizeof(pct), "%s", o->lang == TPL_ZH ? "无数据" : "n/a");
+		snprintf(pct, sizeof(pct), "%s", rep_na(o));
 	count(n, (double)l->n_files);
 	snprintf(line, sizeof(line), LW(o, LW_SUMMARY), n, LW(o, l->n_files == 1 ? LW_FILE1 : LW_FILES),
 		 count(r, read), count(j, rej), pct, count(k, kept));

@@ -110,6 +110,15 @@ for s in "预测与实际复购（累计）" "预测终身价值最高的客户"
 	contains text.zh "$s"
 done
 
+# a long horizon (compute allows up to 120 months): the headline names it
+cp $m m.orig
+awk -F, -v OFS=, '$2 == "clv_forecast_purchases" && $5 == 12 { for (k = 13; k <= 120; k++) { $5 = k; print } }' \
+	m.orig >>$m
+run 0 "$CRMETL" report --template clv --period 2025-06
+pdftotext -layout var/reports/2025-06-clv-en.pdf t
+contains t "Predicted CLV, next 120 months"
+cp m.orig $m
+
 # no model rows at all (2024-07): the section says so
 run 0 "$CRMETL" report --template clv --period 2024-07
 pdftotext -layout var/reports/2024-07-clv-en.pdf t
