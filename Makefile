@@ -61,7 +61,7 @@ DATA_SRC = etl/tables.c etl/crmp.c etl/inputs.c etl/lineage.c etl/norm.c etl/nor
 # Configuration, the command line, the data directory lock, the run summary.
 CLI_SRC = etl/cfg.c etl/cli.c etl/period.c etl/lock.c etl/runlog.c
 # Subcommands, one file each (the table is in etl/main.c).
-CMD_SRC = etl/cmd_run.c etl/cmd_fetch.c etl/cmd_normalize.c etl/cmd_compute.c etl/verify.c \
+CMD_SRC = etl/cmd_run.c etl/cmd_fetch.c etl/cmd_normalize.c etl/cmd_compute.c etl/verify.c etl/stamp.c \
           etl/cmd_report.c etl/cmd_mail.c etl/cmd_verify.c etl/cmd_inspect.c \
           etl/cmd_dump.c
 # The report stage: metrics tables, templates, number formats, PDF, charts, layout.

@@ -40,7 +40,7 @@ const struct cmd_desc cmd_mail = {
 	"--period YYYY-MM [options]",
 	"Sends the period's report <data_dir>/reports/YYYY-MM-TEMPLATE-LANG.pdf by SMTP or SMTPS to "
 	"every distribution list of the config ([mail] and [mail.NAME]), rendering it first when it "
-	"is missing or older than its metrics. --period is required. A ledger in <data_dir>/sent/ "
+	"is missing or anything it reads changed since it was rendered. --period is required. A ledger in <data_dir>/sent/ "
 	"makes sure a report is never sent twice to the same recipients: a second run sends nothing "
 	"unless the period's metrics were restated since (the subject then says \"restated\") or "
 	"--force is given. --resend sends the archived copy in sent/ exactly as it was sent. "

@@ -22,6 +22,7 @@
 #include "period.h"
 #include "publish.h"
 #include "runlog.h"
+#include "tpl.h"
 
 #include "banned.h"
 
@@ -113,14 +114,19 @@ static int stage_compute(const struct cfg *cfg, int from, int to, int force,
 }
 
 /* One report per period, with the configured template and language. */
-static int stage_report(const struct cfg *cfg, int from, int to, struct runlog_stage *s,
-			struct crm_err *e)
+static int stage_report(const struct cfg *cfg, int from, int to, int force,
+			struct runlog_stage *s, struct crm_err *e)
 {
-	int p, rc = 0;
+	int p, rc = 0, rendered, n = 0, kept = 0;
 
-	for (p = from; rc == 0 && p <= to; p++)
-		rc = rep_publish(cfg, p, cfg->report_template, cfg->report_lang, e);
-	runlog_value(s, "reports", (unsigned long long)(p - from - (rc != 0)));
+	for (p = from; rc == 0 && p <= to; p++) {
+		rc = rep_publish_if_changed(cfg, p, cfg->report_template, cfg->report_lang, force,
+					    &rendered, e);
+		n += rc == 0 && rendered;
+		kept += rc == 0 && !rendered;
+	}
+	runlog_value(s, "reports", (unsigned long long)n);
+	runlog_value(s, "reports_unchanged", (unsigned long long)kept);
 	return rc;
 }
 
@@ -164,7 +170,7 @@ static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, int from,
 static void sweep_leftovers(const char *data_dir)
 {
 	static const char *const dirs[] = { "", "/periods", "/quarantine", "/metrics",
-					    "/reports", "/runs", "/sent", "/outbox" };
+					    "/reports", "/runs", "/sent", "/outbox", "/stamps" };
 	size_t i;
 	int n = 0;
 
@@ -177,6 +183,46 @@ static void sweep_leftovers(const char *data_dir)
 	if (n)
 		log_info("run: removed %d temporary file%s left by a run that was stopped", n,
 			 n > 1 ? "s" : "");
+}
+
+/* The longest trend of template `name`, in months before its period; 0 when it cannot be read. */
+static int trend_reach(const struct cfg *cfg, const char *name)
+{
+	struct crm_err ignored = { 0 };
+	struct tpl *t = NULL;
+	char path[4200];
+	size_t i;
+	int reach = 0;
+
+	if (rep_template_path(cfg, name, path, sizeof(path), &ignored) ||
+	    tpl_load(path, &t, &ignored))
+		return 0; /* the report stage says what is wrong with it */
+	for (i = 0; i < t->n_sections; i++)
+		if (t->sections[i].kind == TPL_TREND && t->sections[i].months - 1 > reach)
+			reach = t->sections[i].months - 1;
+	tpl_free(t);
+	return reach;
+}
+
+/*
+ * How many months before the first period compute covers: the report
+ * compares with the same month a year ago (12) and draws trends over its
+ * template's `months`. Fewer would not fail, a month without metrics reads
+ * n/a, but then an old period re-run alone would not give the report its
+ * first build gave when a backfill had computed those months. Every
+ * template in use counts: [report]'s and those of the mail lists.
+ */
+static int history_months(const struct cfg *cfg)
+{
+	int need = 12, r;
+	size_t i;
+
+	if ((r = trend_reach(cfg, cfg->report_template)) > need)
+		need = r;
+	for (i = 0; i < cfg->n_mails; i++)
+		if (cfg->mails[i].template && (r = trend_reach(cfg, cfg->mails[i].template)) > need)
+			need = r;
+	return need;
 }
 
 static const char *const stage_names[] = { "fetch", "normalize", "compute", "report", "mail" };
@@ -194,8 +240,10 @@ static int run_stage(struct crm_run *run, struct runlog *r, int i, int from, int
 	case 0: rc = stage_fetch(run->cfg, s, e); break;
 	case 1: rc = stage_normalize(run->cfg, run->opts->force, r, s, e); break;
 	/* The report compares with the month before and a year before, and draws trends. */
-	case 2: rc = stage_compute(run->cfg, from - 12, to, run->opts->force, s, e); break;
-	case 3: rc = stage_report(run->cfg, from, to, s, e); break;
+	case 2:
+		rc = stage_compute(run->cfg, from - history_months(run->cfg), to, run->opts->force, s, e);
+		break;
+	case 3: rc = stage_report(run->cfg, from, to, run->opts->force, s, e); break;
 	default: rc = stage_mail(run->cfg, run->opts, from, to, s, e); break;
 	}
 	runlog_end(r, s, rc, &t0);
@@ -234,9 +282,9 @@ const struct cmd_desc cmd_run = {
 	"[options]",
 	"Runs every stage in order for the last closed period (the previous calendar month, UTC), "
 	"or for --period, or for each period of --from/--to: fetch (sources with a url), "
-	"normalize (skipped when no input changed), compute, report, mail. fetch and normalize skip "
-	"work whose inputs did not change unless --force is given, and mail never sends the same "
-	"report twice. Only one run per data directory at "
+	"normalize (skipped when no input changed), compute, report, mail. Every stage skips "
+	"work whose inputs did not change (a report keeps a stamp in <data_dir>/stamps) "
+	"unless --force is given, and mail never sends the same report twice. Only one run per data directory at "
 	"a time. A backfill (--from/--to) mails nothing; --no-mail skips mail; --dry-run writes "
 	"the messages to <data_dir>/outbox instead. A failing stage stops the run with its status, "
 	"keeping what the stages before it did.",

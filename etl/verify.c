@@ -36,7 +36,6 @@
 #include "banned.h"
 
 #define VPATH_MAX 4096
-#define HISTORY_MONTHS 35   /* earlier metrics months a report reads (publish.c) */
 #define MAX_REPORTS 64      /* published reports of one period compared */
 #define SHOW_MAX 160        /* characters of a differing line shown */
 #define TREE_DEPTH_MAX 8    /* the scratch tree is 2 levels deep; more is not ours */
@@ -440,7 +439,7 @@ static int link_raw(const struct vctx *v, struct crm_err *e)
 }
 
 /*
- * The report reads up to HISTORY_MONTHS earlier metrics files, and which
+ * The report reads up to REP_HISTORY_MONTHS earlier metrics files, and which
  * of them exist depends on what was computed before, not on the inputs.
  * Compute from the earliest one published, then drop the months that are
  * not published, so the rebuilt report sees the same months.
@@ -452,7 +451,7 @@ static int rebuild_metrics(struct vctx *v, struct crm_err *e)
 	char p[VPATH_MAX];
 	int m, rc;
 
-	for (m = v->period - HISTORY_MONTHS; m < v->period; m++) {
+	for (m = v->period - REP_HISTORY_MONTHS; m < v->period; m++) {
 		char pm[PERIOD_TEXT_MAX];
 
 		if ((rc = pathf(p, e, "%s/metrics/%s.csv", v->cfg->data_dir, period_format(m, pm))))

@@ -4,7 +4,7 @@
  *
  * Owns: <data_dir>/sent/ (KEY.sent ledger entries and KEY.pdf archive copies)
  * and <data_dir>/outbox/ (dry runs). Reads the period's report (rendering it
- * with rep_publish() when missing or older than its metrics) and the metrics
+ * with rep_publish() unless its stamp says nothing it reads changed) and the metrics
  * files of the period and the month before for the headline numbers.
  *
  * A report is attached only when rep_publish rendered it whole: a section
@@ -928,18 +928,20 @@ static int ledger_write(const struct paths *p, const struct cfg_mail *m, const c
 
 /* ---- one list ---- */
 
-/* The report to attach: re-rendered when missing or older than its metrics. */
+/*
+ * The report to attach: rendered again unless its stamp says nothing it
+ * reads changed since (publish.c), so a restated month or a damaged input
+ * is never hidden behind an older PDF.
+ */
 static int ensure_report(const struct cfg *cfg, int period, const char *tpl, const char *lang,
 			 const struct paths *p, struct crm_err *e)
 {
-	struct stat rs, ms;
+	int rendered;
 
-	if (stat(p->report, &rs) == 0 &&
-	    (stat(p->metrics, &ms) != 0 || rs.st_mtim.tv_sec > ms.st_mtim.tv_sec ||
-	     (rs.st_mtim.tv_sec == ms.st_mtim.tv_sec && rs.st_mtim.tv_nsec >= ms.st_mtim.tv_nsec)))
+	if (rep_report_fresh(cfg, period, tpl, lang))
 		return 0;
 	log_info("mail: rendering %s first", p->report);
-	return rep_publish(cfg, period, tpl, lang, e);
+	return rep_publish_if_changed(cfg, period, tpl, lang, 1, &rendered, e);
 }
 
 struct job {

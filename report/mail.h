@@ -58,7 +58,8 @@ struct mail_stats {
 /*
  * Mail the report of `period` to every list of cfg->mails (none: nothing to
  * do). The report <data_dir>/reports/P-TEMPLATE-LANG.pdf is rendered with
- * rep_publish() when missing or older than the metrics file (not with
+ * rep_publish() unless it is there and nothing it reads changed since it was
+ * rendered (rep_report_fresh; not with
  * resend). Lists are served in order; a list whose delivery fails (after
  * MAIL_RETRIES retries of transient failures) does not stop the others, and
  * the first such failure is returned: CRM_E_MAIL naming the list, the URL

@@ -8,6 +8,17 @@
  * files or exports. The creation date in the PDF is SOURCE_DATE_EPOCH when
  * set, so a report can be rebuilt byte for byte. Used by `crmetl report`
  * and `crmetl run`.
+ *
+ * Also owns <data_dir>/stamps/P-NAME-LANG.report: after each render by
+ * rep_publish_if_changed (crmetl run, and mail when it renders), a
+ * stamp (stamp.h) of the identities of what the report read and of the PDF
+ * written. rep_publish_if_changed() computes the same stamp and, when it
+ * matches, leaves the PDF alone: rendering again would give the same PDF
+ * apart from its date, so a re-run or a second identical backfill
+ * rewrites nothing. The PDF is in the stamp so that a report changed or
+ * removed by hand is redone. The configuration file and the program are in
+ * it as a whole: any edit or upgrade renders again, the safe side of not
+ * knowing which keys a template reads.
  */
 #include "publish.h"
 
@@ -21,17 +32,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "fsx.h"
 #include "log.h"
 #include "mtab.h"
 #include "period.h"
 #include "rep.h"
+#include "stamp.h"
 #include "tpl.h"
 
 #include "banned.h"
 
-#define HISTORY_MONTHS 35 /* earlier months read: a year-ago change, trends of up to 36 months */
 
 /* The latest period with a metrics file in dir; CRM_E_INPUT when none. */
 static int latest_period(const char *dir, int *out, struct crm_err *e)
@@ -141,6 +153,128 @@ static int find_template(const struct cfg *cfg, const char *name, char *out, siz
 	return 0;
 }
 
+#define STAMP_MAX 4096
+
+/*
+ * What the report of `period` reads and is: its metrics and up to
+ * REP_HISTORY_MONTHS earlier ones, the per-customer file, the lineage, the
+ * template, the configuration, the program, SOURCE_DATE_EPOCH, the PDF.
+ */
+static int fingerprint(const struct cfg *cfg, int period, const char *name, const char *lang,
+		       char *hex, struct crm_err *e)
+{
+	char path[4200], pt[PERIOD_TEXT_MAX];
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	struct stamp s;
+	int i, rc;
+
+	stamp_init(&s);
+	stamp_text(&s, "report 1");
+	stamp_text(&s, name);
+	stamp_text(&s, lang);
+	stamp_text(&s, sde ? sde : "");
+	stamp_file(&s, cfg->path);
+	stamp_file(&s, "/proc/self/exe");
+	if ((rc = find_template(cfg, name, path, sizeof(path), e)))
+		return rc;
+	stamp_file(&s, path);
+	for (i = 0; i <= REP_HISTORY_MONTHS; i++) {
+		if ((rc = path_fmt(path, sizeof(path), e, "%s/metrics/%s.csv", cfg->data_dir,
+				   period_format(period - i, pt))))
+			return rc;
+		stamp_file(&s, path);
+	}
+	period_format(period, pt);
+	if ((rc = path_fmt(path, sizeof(path), e, "%s/metrics/%s-customers.csv", cfg->data_dir, pt)))
+		return rc;
+	stamp_file(&s, path);
+	if ((rc = path_fmt(path, sizeof(path), e, "%s/periods/%s.lineage", cfg->data_dir, pt)))
+		return rc;
+	stamp_file(&s, path);
+	if ((rc = path_fmt(path, sizeof(path), e, "%s/reports/%s-%s-%s.pdf", cfg->data_dir, pt, name,
+			   lang)))
+		return rc;
+	stamp_file(&s, path);
+	stamp_hex(&s, hex);
+	return 0;
+}
+
+static int stamp_file_path(const struct cfg *cfg, int period, const char *name, const char *lang,
+			   char *out, size_t n, struct crm_err *e)
+{
+	char pt[PERIOD_TEXT_MAX];
+
+	return path_fmt(out, n, e, "%s/stamps/%s-%s-%s.report", cfg->data_dir,
+			period_format(period, pt), name, lang);
+}
+
+/* Record the stamp of a report just written; failing only costs a render next time. */
+static void stamp_record(const struct cfg *cfg, int period, const char *name, const char *lang)
+{
+	char path[4200], dir[4200], hex[SHA256_HEX_LEN + 2];
+	struct crm_err e = { 0 };
+
+	int rc = stamp_file_path(cfg, period, name, lang, path, sizeof(path), &e);
+
+	rc = rc ? rc : path_fmt(dir, sizeof(dir), &e, "%s/stamps", cfg->data_dir);
+	rc = rc ? rc : fingerprint(cfg, period, name, lang, hex, &e);
+	if (rc == 0) {
+		hex[SHA256_HEX_LEN] = '\n';
+		hex[SHA256_HEX_LEN + 1] = '\0';
+		rc = fsx_mkdirs(dir, &e);
+	}
+	rc = rc ? rc : fsx_write_atomic(path, hex, SHA256_HEX_LEN + 1, &e);
+	if (rc)
+		log_warn("report: cannot record the stamp %s (the next run renders again): %s", path,
+			 e.msg);
+}
+
+int rep_report_fresh(const struct cfg *cfg, int period, const char *name, const char *lang)
+{
+	char path[4200], hex[SHA256_HEX_LEN + 1];
+	unsigned char *old = NULL;
+	size_t len = 0;
+	struct crm_err ignored = { 0 };
+	int fresh = 0;
+
+	if (stamp_file_path(cfg, period, name, lang, path, sizeof(path), &ignored) == 0 &&
+	    fingerprint(cfg, period, name, lang, hex, &ignored) == 0 &&
+	    fsx_read_file(path, STAMP_MAX, &old, &len, &ignored) == 0)
+		fresh = len > SHA256_HEX_LEN && memcmp(old, hex, SHA256_HEX_LEN) == 0;
+	free(old);
+	return fresh;
+}
+
+int rep_publish_if_changed(const struct cfg *cfg, int period, const char *name, const char *lang,
+			   int force, int *rendered, struct crm_err *e)
+{
+	char pt[PERIOD_TEXT_MAX];
+	int rc;
+
+	*rendered = 0;
+	if (!force && rep_report_fresh(cfg, period, name, lang)) {
+		log_info("report: %s-%s-%s: nothing changed since it was rendered: kept",
+			 period_format(period, pt), name, lang);
+		return 0;
+	}
+	/*
+	 * Only renders through here record a stamp: rep_publish itself also
+	 * renders into views that are not a data directory (verify's scratch
+	 * folder, a segment's view) and must leave nothing else there.
+	 */
+	rc = rep_publish(cfg, period, name, lang, e);
+	*rendered = rc == 0;
+	if (rc == 0)
+		stamp_record(cfg, period, name, lang);
+	return rc;
+}
+
+int rep_template_path(const struct cfg *cfg, const char *name, char *out, size_t n,
+		      struct crm_err *e)
+{
+	return find_template(cfg, name, out, n, e);
+}
+
 int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
 		struct crm_err *e)
 {
@@ -191,7 +325,7 @@ int rep_publish_at(const struct cfg *cfg, int period, const char *name, const ch
 		rc = err_at(e, CRM_E_INPUT, path, 0, NULL, "no metrics for period %s: the file has no rows", per);
 		goto out;
 	}
-	for (i = 1; i <= HISTORY_MONTHS; i++) {
+	for (i = 1; i <= REP_HISTORY_MONTHS; i++) {
 		char p2[PERIOD_TEXT_MAX];
 		struct stat st;
 

@@ -4,11 +4,15 @@
 #ifndef CRM_PUBLISH_H
 #define CRM_PUBLISH_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "err.h"
 
 struct cfg;
+
+/* Earlier months' metrics a report reads: a year-ago change, trends of up to 36 months. */
+#define REP_HISTORY_MONTHS 35
 
 /*
  * Render period `period` (or the latest with a metrics file when < 0) with
@@ -18,6 +22,28 @@ struct cfg;
  */
 int rep_publish(const struct cfg *cfg, int period, const char *name, const char *lang,
 		struct crm_err *e);
+
+/*
+ * 1 when the report P-NAME-LANG.pdf is there and nothing it reads changed
+ * since it was rendered (its stamp matches), else 0 (also on any error).
+ */
+int rep_report_fresh(const struct cfg *cfg, int period, const char *name, const char *lang);
+
+/*
+ * rep_publish, unless nothing the report reads changed since it was last
+ * rendered and the PDF is the one then written (its stamp in
+ * <data_dir>/stamps/P-NAME-LANG.report, see publish.c); force renders
+ * anyway. *rendered = 1 when it rendered, 0 when it kept the PDF.
+ */
+int rep_publish_if_changed(const struct cfg *cfg, int period, const char *name, const char *lang,
+			   int force, int *rendered, struct crm_err *e);
+
+/*
+ * The path of template `name` as rep_publish finds it (next to the
+ * configuration, next to crmetl, or in the share directory) into out[n].
+ */
+int rep_template_path(const struct cfg *cfg, const char *name, char *out, size_t n,
+		      struct crm_err *e);
 
 /*
  * The same with the creation date given (UTC seconds) instead of

@@ -12,7 +12,7 @@
 export SOURCE_DATE_EPOCH=1767225600
 PERIODS="2025-04 2025-05 2025-06"
 KILLS_PER_PERIOD=6   # landed inside a run
-MAX_TRIES=20         # per period (a kill may come after the run ended)
+MAX_TRIES=30         # per period (a kill may come after the run ended)
 
 # conf DATA_DIR PORT: the fixtures with an English and a Chinese list.
 conf() {
@@ -42,18 +42,22 @@ landed=0
 for p in $PERIODS; do
 	n=0
 	tries=0
+	bound=${took[$p]}
 	while [ $n -lt $KILLS_PER_PERIOD ] && [ $tries -lt $MAX_TRIES ]; do
 		tries=$((tries + 1))
 		"$CRMETL" run --period "$p" --config p.conf >>killed.log 2>&1 &
 		pid=$!
-		# Anywhere in a run as long as the uninterrupted one.
-		ms=$((RANDOM % (${took[$p]} + 1)))
+		# Anywhere in a run as long as the uninterrupted one; once work is
+		# done and kept, re-runs are shorter: a run that ended before its
+		# kill halves the bound.
+		ms=$((RANDOM % (bound + 1)))
 		sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		st=$?
 		[ "$st" -eq 137 ] || [ "$st" -eq 0 ] || { cat killed.log; fail "run $p exited $st"; }
 		[ "$st" -eq 137 ] && n=$((n + 1))
+		[ "$st" -eq 0 ] && [ "$bound" -gt 10 ] && bound=$((bound / 2))
 		echo "$p try $tries at ${ms} ms: $([ "$st" -eq 137 ] && echo killed || echo finished first)"
 	done
 	landed=$((landed + n))
