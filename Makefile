@@ -129,7 +129,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	  $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm -pthread
 
 # The template target also renders what it parses: the report's layout and libharu.
-FUZZ_TPL_SRC = $(CORE_SRC) etl/period.c etl/lineage.c etl/sha256.c \
+FUZZ_TPL_SRC = $(CORE_SRC) etl/period.c etl/tz.c etl/lineage.c etl/sha256.c \
                $(filter-out report/publish.c report/mail.c report/rep_seg.c,$(REPORT_SRC))
 build-fuzz/fuzz_tpl: tests/fuzz/fuzz_tpl.c $(FUZZ_TPL_SRC)
 	@echo "  FUZZ    $@"

@@ -23,6 +23,7 @@
 #include "publish.h"
 #include "runlog.h"
 #include "tpl.h"
+#include "tz.h"
 
 #include "banned.h"
 
@@ -252,6 +253,18 @@ static int run_stage(struct crm_run *run, struct runlog *r, int i, int from, int
 	return rc;
 }
 
+/* The last month closed in the pipeline's timezone, not in UTC. */
+static int default_period(const struct cfg *cfg, int *p, struct crm_err *e)
+{
+	struct tz *tz = NULL;
+	int rc = tz_load(cfg->timezone, &tz, e);
+
+	if (rc == 0)
+		*p = period_last_closed_in(tz, time(NULL));
+	tz_free(tz);
+	return rc;
+}
+
 static int run_run(struct crm_run *run, struct crm_err *e)
 {
 	const struct crm_opts *o = run->opts;
@@ -262,8 +275,12 @@ static int run_run(struct crm_run *run, struct crm_err *e)
 	if (o->has_range) {
 		from = o->from;
 		to = o->to;
+	} else if (o->has_period) {
+		from = to = o->period;
+	} else if ((rc = default_period(run->cfg, &from, e))) {
+		return rc;
 	} else {
-		from = to = o->has_period ? o->period : period_last_closed(time(NULL));
+		to = from;
 	}
 	log_info("run: periods %s..%s", period_format(from, a), period_format(to, b));
 	sweep_leftovers(run->cfg->data_dir);
@@ -280,7 +297,7 @@ const struct cmd_desc cmd_run = {
 	"run",
 	"run the whole pipeline for a period: fetch, normalize, compute, report, mail",
 	"[options]",
-	"Runs every stage in order for the last closed period (the previous calendar month, UTC), "
+	"Runs every stage in order for the last closed period (the previous calendar month in the configured timezone), "
 	"or for --period, or for each period of --from/--to: fetch (sources with a url), "
 	"normalize (skipped when no input changed), compute, report, mail. Every stage skips "
 	"work whose inputs did not change (a report keeps a stamp in <data_dir>/stamps) "

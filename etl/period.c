@@ -6,6 +6,10 @@
  */
 #include "period.h"
 
+#include <stdint.h>
+
+#include "tz.h"
+
 #include "banned.h"
 
 static int is_digit(char c)
@@ -74,4 +78,13 @@ int period_last_closed(time_t now)
 	if (!gmtime_r(&now, &tm))
 		return period_make(1970, 1);
 	return period_make(tm.tm_year + 1900, tm.tm_mon + 1) - 1;
+}
+
+int period_last_closed_in(const struct tz *tz, time_t now)
+{
+	int64_t y;
+	int m, d;
+
+	tz_civil_from_days(tz_day_of(tz, (int64_t)now), &y, &m, &d);
+	return period_make((int)y, m) - 1;
 }

@@ -32,4 +32,13 @@ int period_make(int year, int month);
 /* The last closed period at `now`: the month before the current UTC month. */
 int period_last_closed(time_t now);
 
+struct tz;
+
+/*
+ * The same in a timezone: the month before the one the zone's wall clock
+ * shows at `now` (at 01:00 on the 1st in Tokyo the previous month is
+ * closed there while it is still open in UTC).
+ */
+int period_last_closed_in(const struct tz *tz, time_t now);
+
 #endif

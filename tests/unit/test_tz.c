@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "period.h"
 #include "tz.h"
 
 #define H 3600
@@ -817,6 +818,28 @@ static void local_to_utc_brute_force(void **state)
 	}
 }
 
+/* The default period of a run: the month before the zone's current one. */
+static void last_closed_period(void **state)
+{
+	struct tz *kiri = load("Pacific/Kiritimati"), *la = load("America/Los_Angeles");
+	struct tz *utc = load("UTC");
+	time_t t = (time_t)at(2025, 11, 30, 12, 0, 0); /* Kiritimati (+14): 12-01 02:00 */
+
+	(void)state;
+	assert_int_equal(period_last_closed(t), period_make(2025, 10));
+	assert_int_equal(period_last_closed_in(utc, t), period_make(2025, 10));
+	assert_int_equal(period_last_closed_in(kiri, t), period_make(2025, 11));
+	t = (time_t)at(2025, 12, 1, 5, 0, 0); /* Los Angeles (-8): 11-30 21:00 */
+	assert_int_equal(period_last_closed(t), period_make(2025, 11));
+	assert_int_equal(period_last_closed_in(la, t), period_make(2025, 10));
+	t = (time_t)at(2026, 1, 1, 0, 0, 0); /* a new year in UTC */
+	assert_int_equal(period_last_closed_in(utc, t), period_make(2025, 12));
+	assert_int_equal(period_last_closed_in(la, t), period_make(2025, 11));
+	tz_free(kiri);
+	tz_free(la);
+	tz_free(utc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +859,7 @@ int main(void)
 		cmocka_unit_test(synthetic_files),
 		cmocka_unit_test(cross_check_glibc),
 		cmocka_unit_test(local_to_utc_brute_force),
+		cmocka_unit_test(last_closed_period),
 	};
 
 	unsetenv("TZDIR");
