@@ -166,6 +166,21 @@ static int add_report(struct report_id *list, int *n, const struct report_id *r)
 	return 0;
 }
 
+/*
+ * Whether `r` names a template that exists: a segment's report
+ * (P-NAME-LANG-DIM-VALUE.pdf, crmetl report --segment) may parse as
+ * another name and language when its value is "en" or "zh", and is not
+ * one of the reports verified here.
+ */
+static int is_template(const struct cfg *cfg, const struct report_id *r)
+{
+	struct crm_err ignored = { 0 };
+	char path[VPATH_MAX];
+
+	return rep_template_path(cfg, r->tpl, path, sizeof(path), &ignored) == 0 &&
+	       access(path, R_OK) == 0;
+}
+
 /* The configured report, then every other published report of the period. */
 static int list_reports(const struct vctx *v, struct report_id *list, int *n, struct crm_err *e)
 {
@@ -183,7 +198,8 @@ static int list_reports(const struct vctx *v, struct report_id *list, int *n, st
 		return rc;
 	d = opendir(dir);
 	while (rc == 0 && d && (de = readdir(d)) != NULL)
-		if (parse_report_name(de->d_name, v->pt, &r) == 0 && add_report(list, n, &r) != 0)
+		if (parse_report_name(de->d_name, v->pt, &r) == 0 && is_template(v->cfg, &r) &&
+		    add_report(list, n, &r) != 0)
 			rc = err_at(e, CRM_E_INPUT, dir, 0, NULL,
 				    "more than %d reports of period %s to verify", MAX_REPORTS, v->pt);
 	if (d)

@@ -94,6 +94,13 @@ echo x >var/tmp/verify-999999/metrics/x.csv
 run 0 "$CRMETL" verify --period $P --config p.conf
 [ ! -e var/tmp/verify-999999 ] || fail "a killed verify's scratch folder was not swept"
 
+# A segment's report is not one of the reports verified, even when its
+# name reads like another template and language (value "zh").
+cp var/reports/$P-executive-en.pdf var/reports/$P-executive-en-tier-zh.pdf
+run 0 "$CRMETL" verify --period $P --config p.conf
+lacks out "tier-zh"
+rm var/reports/$P-executive-en-tier-zh.pdf
+
 # Nothing published for a period: status 1, nothing rebuilt.
 run 1 "$CRMETL" verify --period 2021-01 --config p.conf
 contains err "nothing published for period 2021-01"
