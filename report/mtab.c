@@ -423,6 +423,17 @@ static int cust_number(const char *s, double *v, const char *path, long line, co
 	return 0;
 }
 
+/* A field into a fixed buffer, cut to fit (snprintf is too slow for a million rows). */
+static void copy_cut(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static int cust_before(const void *pa, const void *pb)
 {
 	const struct mtab_customer *a = pa, *b = pb;
@@ -430,53 +441,6 @@ static int cust_before(const void *pa, const void *pb)
 	if (a->revenue_12m != b->revenue_12m)
 		return a->revenue_12m > b->revenue_12m;
 	return strcmp(a->id, b->id) < 0;
-}
-
-struct at_risk_walk {
-	struct mtab_customer *out;
-	size_t max, n, all;
-};
-
-static int at_risk_row(void *ctx, char *const *field, const int *col, const char *path, long line,
-		       struct crm_err *e)
-{
-	struct at_risk_walk *w = ctx;
-	struct mtab_customer c;
-	double d;
-
-	if (strcmp(field[col[1]], "cant_lose") && strcmp(field[col[1]], "at_risk"))
-		return 0;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.id, sizeof(c.id), "%s", field[col[0]]);
-	snprintf(c.segment, sizeof(c.segment), "%s", field[col[1]]);
-	c.recency_days = -1;
-	if (*field[col[2]]) {
-		if (cust_number(field[col[2]], &d, path, line, "recency_days", e))
-			return e->code;
-		c.recency_days = (long)d;
-	}
-	if (cust_number(field[col[3]], &c.revenue_12m, path, line, "revenue_12m", e))
-		return e->code;
-	w->all++;
-	keep_top(w->out, &w->n, w->max, sizeof(c), &c, cust_before);
-	return 0;
-}
-
-int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
-		      size_t max, size_t *n_out, size_t *total, struct crm_err *e)
-{
-	static const char *const want[4] = { "customer_id", "rfm_segment", "recency_days", "revenue_12m" };
-	struct at_risk_walk w = { out, max, 0, 0 };
-	int col[4], rc;
-
-	*n_out = 0;
-	*total = 0;
-	rc = cust_walk(text, len, path, CUST_WHAT, want, 4, 4, col, at_risk_row, &w, e);
-	if (rc == 0) {
-		*n_out = w.n;
-		*total = w.all;
-	}
-	return rc;
 }
 
 /* Highest predicted CLV first; ties: smaller id first. */
@@ -501,63 +465,153 @@ static int clv_fading_before(const void *pa, const void *pb)
 	return strcmp(a->id, b->id) < 0;
 }
 
-enum { CC_ID, CC_RFM, CC_REV, CC_X, CC_PALIVE, CC_EXPECTED, CC_CLV, CC_N };
+/* The columns of the per-customer file the lists read; the first 3 (4 for at_risk) must be there. */
+enum { CC_ID, CC_RFM, CC_REV, CC_RECENCY, CC_X, CC_PALIVE, CC_EXPECTED, CC_CLV, CC_N };
 
-static int clv_row(void *ctx, char *const *field, const int *col, const char *path, long line,
-		   struct crm_err *e)
+static const char *const cust_cols[CC_N] = { "customer_id", "rfm_segment", "revenue_12m",
+					     "recency_days", "x", "p_alive", "expected_purchases",
+					     "clv_predicted" };
+
+/* The at-risk list: customers of cant_lose and at_risk, by revenue over 12 months. */
+static int risk_row(struct mtab_risk_list *w, char *const *field, const int *col, const char *path,
+		    long line, struct crm_err *e)
 {
-	static const char *const names[CC_N] = { "customer_id", "rfm_segment", "revenue_12m", "x",
-						  "p_alive", "expected_purchases", "clv_predicted" };
-	struct mtab_clv_lists *l = ctx;
-	struct mtab_clv_customer c;
+	struct mtab_customer c;
+	double d;
+
+	if (strcmp(field[col[CC_RFM]], "cant_lose") && strcmp(field[col[CC_RFM]], "at_risk"))
+		return 0;
+	copy_cut(c.id, sizeof(c.id), field[col[CC_ID]]);
+	copy_cut(c.segment, sizeof(c.segment), field[col[CC_RFM]]);
+	c.recency_days = -1;
+	if (*field[col[CC_RECENCY]]) {
+		if (cust_number(field[col[CC_RECENCY]], &d, path, line, "recency_days", e))
+			return e->code;
+		c.recency_days = (long)d;
+	}
+	if (cust_number(field[col[CC_REV]], &c.revenue_12m, path, line, "revenue_12m", e))
+		return e->code;
+	w->total++;
+	keep_top(w->c, &w->n, w->max, sizeof(c), &c, cust_before);
+	return 0;
+}
+
+/* 1 when the file has the CLV model's columns. */
+static int has_model(const int *col)
+{
 	int j;
 
 	for (j = CC_X; j < CC_N; j++)
 		if (col[j] < 0)
-			return 1; /* no model columns: nothing to list, stop reading */
+			return 0;
+	return 1;
+}
+
+/*
+ * One row of the model's lists. Most rows of a big file enter neither
+ * list, so only what decides that is parsed for every modelled row
+ * (clv_predicted and p_alive, both checked); revenue, x and expected
+ * purchases are parsed when they are needed.
+ */
+static int clv_row(struct mtab_clv_lists *l, char *const *field, const int *col, const char *path,
+		   long line, struct crm_err *e)
+{
+	struct mtab_clv_customer c;
+	int best, fading, has_rev = 0;
+
 	/* an empty clv_predicted: no purchase before end(P), not modelled */
 	if (!*field[col[CC_CLV]])
 		return 0;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.id, sizeof(c.id), "%s", field[col[CC_ID]]);
-	snprintf(c.segment, sizeof(c.segment), "%s", field[col[CC_RFM]]);
-	for (j = CC_REV; j < CC_N; j++) {
-		double *dst[CC_N] = { [CC_REV] = &c.revenue_12m, [CC_X] = &c.x, [CC_PALIVE] = &c.p_alive,
-				      [CC_EXPECTED] = &c.expected, [CC_CLV] = &c.clv };
-
-		if (cust_number(field[col[j]], dst[j], path, line, names[j], e))
-			return e->code;
-	}
+	if (cust_number(field[col[CC_CLV]], &c.clv, path, line, "clv_predicted", e) ||
+	    cust_number(field[col[CC_PALIVE]], &c.p_alive, path, line, "p_alive", e))
+		return e->code;
+	copy_cut(c.id, sizeof(c.id), field[col[CC_ID]]);
 	l->modelled++;
-	keep_top(l->best, &l->n_best, l->max_best, sizeof(c), &c, clv_best_before);
-	if (c.p_alive < MTAB_FADING_P_ALIVE) {
+	best = l->max_best && (l->n_best < l->max_best || clv_best_before(&c, &l->best[l->n_best - 1]));
+	fading = c.p_alive < MTAB_FADING_P_ALIVE;
+	if (fading) {
 		l->fading_all++;
-		keep_top(l->fading, &l->n_fading, l->max_fading, sizeof(c), &c, clv_fading_before);
+		if (cust_number(field[col[CC_REV]], &c.revenue_12m, path, line, "revenue_12m", e))
+			return e->code;
+		has_rev = 1;
+		fading = l->max_fading && (l->n_fading < l->max_fading ||
+					   clv_fading_before(&c, &l->fading[l->n_fading - 1]));
 	}
+	if (!best && !fading)
+		return 0;
+	if ((!has_rev && cust_number(field[col[CC_REV]], &c.revenue_12m, path, line, "revenue_12m", e)) ||
+	    cust_number(field[col[CC_X]], &c.x, path, line, "x", e) ||
+	    cust_number(field[col[CC_EXPECTED]], &c.expected, path, line, "expected_purchases", e))
+		return e->code;
+	copy_cut(c.segment, sizeof(c.segment), field[col[CC_RFM]]);
+	if (best)
+		keep_top(l->best, &l->n_best, l->max_best, sizeof(c), &c, clv_best_before);
+	if (fading)
+		keep_top(l->fading, &l->n_fading, l->max_fading, sizeof(c), &c, clv_fading_before);
 	return 0;
+}
+
+/* Both lists in one pass: for a million customers the file is read and split once. */
+struct lists_walk {
+	struct mtab_risk_list *risk;   /* NULL: not wanted */
+	struct mtab_clv_lists *clv;    /* NULL: not wanted */
+};
+
+static int lists_row(void *ctx, char *const *field, const int *col, const char *path, long line,
+		     struct crm_err *e)
+{
+	struct lists_walk *w = ctx;
+	int rc, model = has_model(col);
+
+	if (w->risk && (rc = risk_row(w->risk, field, col, path, line, e)))
+		return rc;
+	if (w->clv && model)
+		return clv_row(w->clv, field, col, path, line, e);
+	return w->risk ? 0 : 1; /* only the CLV lists wanted and no model columns: stop reading */
+}
+
+int mtab_customer_lists_text(const char *text, size_t len, const char *path,
+			     struct mtab_risk_list *risk, struct mtab_clv_lists *clv, struct crm_err *e)
+{
+	struct lists_walk w = { risk, clv };
+	int col[CC_N], rc;
+
+	if (risk)
+		risk->n = risk->total = 0;
+	if (clv) {
+		clv->n_best = clv->n_fading = clv->modelled = clv->fading_all = 0;
+		clv->has_clv = 0;
+	}
+	/* the model's columns are optional: a file of an older compute lacks them */
+	rc = cust_walk(text, len, path, CUST_WHAT, cust_cols, CC_N, risk ? CC_RECENCY + 1 : CC_REV + 1,
+		       col, lists_row, &w, e);
+	if (rc) {
+		if (risk)
+			risk->n = risk->total = 0;
+		if (clv)
+			clv->n_best = clv->n_fading = clv->modelled = clv->fading_all = 0;
+		return rc;
+	}
+	if (clv)
+		clv->has_clv = has_model(col);
+	return 0;
+}
+
+int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
+		      size_t max, size_t *n_out, size_t *total, struct crm_err *e)
+{
+	struct mtab_risk_list r = { out, max, 0, 0 };
+	int rc = mtab_customer_lists_text(text, len, path, &r, NULL, e);
+
+	*n_out = r.n;
+	*total = r.total;
+	return rc;
 }
 
 int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct mtab_clv_lists *l,
 			struct crm_err *e)
 {
-	static const char *const want[CC_N] = { "customer_id", "rfm_segment", "revenue_12m", "x",
-						"p_alive", "expected_purchases", "clv_predicted" };
-	int col[CC_N], rc;
-	size_t j;
-
-	l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
-	l->has_clv = 0;
-	/* the model's columns are optional: a file of an older compute lacks them */
-	rc = cust_walk(text, len, path, CUST_WHAT, want, CC_N, CC_REV + 1, col, clv_row, l, e);
-	if (rc) {
-		l->n_best = l->n_fading = l->modelled = l->fading_all = 0;
-		return rc;
-	}
-	for (j = CC_X; j < CC_N; j++)
-		if (col[j] < 0)
-			return 0;
-	l->has_clv = 1;
-	return 0;
+	return mtab_customer_lists_text(text, len, path, NULL, l, e);
 }
 
 int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t *n_out,

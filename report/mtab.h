@@ -100,6 +100,13 @@ struct mtab_customer {
 	double revenue_12m;    /* money, reporting currency */
 };
 
+/* A caller's array for the at-risk list and what a pass found. */
+struct mtab_risk_list {
+	struct mtab_customer *c; /* caller's array of max */
+	size_t max, n;
+	size_t total;            /* customers in cant_lose and at_risk */
+};
+
 int mtab_at_risk(const char *path, struct mtab_customer *out, size_t max, size_t *n_out,
 		 size_t *total, struct crm_err *e);
 int mtab_at_risk_text(const char *text, size_t len, const char *path, struct mtab_customer *out,
@@ -141,6 +148,14 @@ struct mtab_clv_lists {
  */
 int mtab_clv_lists_text(const char *text, size_t len, const char *path, struct mtab_clv_lists *l,
 			struct crm_err *e);
+
+/*
+ * The at-risk list and the CLV lists in one pass over the text (either may
+ * be NULL): what mtab_at_risk_text and mtab_clv_lists_text give, for the
+ * price of reading and splitting a million-row file once.
+ */
+int mtab_customer_lists_text(const char *text, size_t len, const char *path,
+			     struct mtab_risk_list *risk, struct mtab_clv_lists *clv, struct crm_err *e);
 
 /*
  * A quarantine file <data_dir>/quarantine/SOURCE.csv (file,line,field,

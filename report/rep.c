@@ -919,7 +919,6 @@ static void survival_section(struct pdf *p, const struct rep_opts *o, const stru
 	}
 }
 
-#define AT_RISK_MAX 40
 
 static void at_risk_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
 			    const struct mtab_customer *cs, size_t n, size_t total)
@@ -979,63 +978,54 @@ static void at_risk_section(struct pdf *p, const struct rep_opts *o, const struc
 	p->y = top - 26;
 }
 
-int rep_cust_text(struct rep_cust *c, const struct rep_opts *o, const char **text, size_t *len,
-		  struct crm_err *e)
+int rep_cust_lists(struct rep_cust *c, const struct rep_opts *o, struct crm_err *e)
 {
 	char per[PERIOD_TEXT_MAX];
 	struct crm_err le = { 0 };
+	unsigned char *data = NULL;
+	size_t len = 0;
 	int rc, w;
 
-	*text = NULL;
-	*len = 0;
-	if (c->state == 0) {
-		c->state = -1;
-		if (!o->data_dir)
-			return 0;
-		w = snprintf(c->path, sizeof(c->path), "%s/metrics/%s-customers.csv", o->data_dir,
-			     period_format(o->period, per));
-		if (w < 0 || (size_t)w >= sizeof(c->path))
-			return err_set(e, CRM_E_CONFIG, "path too long under data_dir");
-		rc = fsx_read_file(c->path, MTAB_MAX_FILE, &c->data, &c->len, &le);
-		if (rc == CRM_E_INPUT) /* not computed: the sections say so */
-			return 0;
-		if (rc) {
-			*e = le;
-			return rc;
-		}
-		c->state = 1;
+	if (c->state)
+		return 0;
+	c->state = -1;
+	c->risk.c = c->risk_c;
+	c->risk.max = REP_LIST_MAX;
+	c->clv.best = c->best;
+	c->clv.max_best = REP_LIST_MAX;
+	c->clv.fading = c->fading;
+	c->clv.max_fading = REP_LIST_MAX;
+	if (!o->data_dir)
+		return 0;
+	w = snprintf(c->path, sizeof(c->path), "%s/metrics/%s-customers.csv", o->data_dir,
+		     period_format(o->period, per));
+	if (w < 0 || (size_t)w >= sizeof(c->path))
+		return err_set(e, CRM_E_CONFIG, "path too long under data_dir");
+	rc = fsx_read_file(c->path, MTAB_MAX_FILE, &data, &len, &le);
+	if (rc == CRM_E_INPUT) /* not computed: the sections say so */
+		return 0;
+	if (rc) {
+		*e = le;
+		return rc;
 	}
-	if (c->state == 1) {
-		*text = (const char *)c->data;
-		*len = c->len;
-	}
-	return 0;
-}
-
-void rep_cust_release(struct rep_cust *c)
-{
-	free(c->data);
-	c->data = NULL;
-	c->state = 0;
+	c->state = 1;
+	rc = mtab_customer_lists_text((const char *)data, len, c->path, &c->risk, &c->clv, e);
+	free(data);
+	return rc;
 }
 
 /* The at_risk section from the per-customer file (no file: no data). */
 static int at_risk(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
 		   struct rep_cust *cust, struct crm_err *e)
 {
-	struct mtab_customer cs[AT_RISK_MAX];
-	size_t n = 0, total = 0, rows = (size_t)s->rows;
-	const char *text;
-	size_t len;
+	size_t rows = (size_t)s->rows;
 	int rc;
 
-	if (rows > AT_RISK_MAX)
-		rows = AT_RISK_MAX;
-	if ((rc = rep_cust_text(cust, o, &text, &len, e)))
+	if ((rc = rep_cust_lists(cust, o, e)))
 		return rc;
-	if (text && (rc = mtab_at_risk_text(text, len, cust->path, cs, rows, &n, &total, e)))
-		return rc;
-	at_risk_section(p, o, s, cs, n, total);
+	if (rows > cust->risk.n)
+		rows = cust->risk.n;
+	at_risk_section(p, o, s, cust->risk.c, rows, cust->risk.total);
 	return 0;
 }
 
@@ -1226,13 +1216,14 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 {
 	struct pdf *p = NULL;
 	char per[PERIOD_TEXT_MAX], plabel[64], when[32], subject[512], doc_title[512];
-	struct rep_cust cust = { 0 };
+	struct rep_cust cust;
 	struct tm tm;
 	size_t i;
 	int rc;
 
 	*out = NULL;
 	*len = 0;
+	memset(&cust, 0, sizeof(cust));
 	rc = pdf_new(&p, o->created, e);
 	if (rc)
 		return rc;
@@ -1311,7 +1302,6 @@ int rep_render(const struct tpl *t, const struct mtab *m, const struct rep_opts 
 	pdf_finish(p);
 	rc = pdf_save(p, out, len, e);
 out:
-	rep_cust_release(&cust);
 	pdf_free(p);
 	return rc;
 }

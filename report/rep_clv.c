@@ -24,7 +24,6 @@
 #include "banned.h"
 
 #define HOLDOUT_MAX 12  /* months of holdout looked back for (METRICS.md: k = 1..12) */
-#define LIST_MAX 40     /* rows of each list (tpl.c allows 1..40) */
 #define FORECAST_MAX 128 /* forecast rows of a month: k = 1..H, H at most 120 (cfg.h) */
 
 enum cw {
@@ -408,27 +407,24 @@ static int has_model_rows(const struct mtab *t, int period)
 int rep_clv_section(struct pdf *p, const struct rep_opts *o, const struct tpl_section *s,
 		    const struct mtab *t, struct rep_cust *cust, struct crm_err *e)
 {
-	struct mtab_clv_customer best[LIST_MAX], fading[LIST_MAX];
 	struct mtab_clv_lists l;
-	size_t rows = s->rows > 0 && s->rows <= LIST_MAX ? (size_t)s->rows : LIST_MAX, len;
-	const char *text;
+	size_t rows = s->rows > 0 ? (size_t)s->rows : 1;
 	int rc;
 
-	memset(&l, 0, sizeof(l));
 	if (!has_model_rows(t, o->period)) {
 		rep_section_title(p, s->title[o->lang], 20);
 		pdf_text_fit(p, PDF_MARGIN, p->y - 10, REP_CONTENT_W, CW(o, CW_NONE), 9, 0, PDF_LEFT, PDF_GREY);
 		p->y -= 24;
 		return 0;
 	}
-	l.best = best;
-	l.max_best = rows;
-	l.fading = fading;
-	l.max_fading = rows;
-	if ((rc = rep_cust_text(cust, o, &text, &len, e)))
+	if ((rc = rep_cust_lists(cust, o, e)))
 		return rc;
-	if (text && (rc = mtab_clv_lists_text(text, len, cust->path, &l, e)))
-		return rc;
+	/* the lists are REP_LIST_MAX long, sorted: this section shows their first rows */
+	l = cust->clv;
+	if (l.n_best > rows)
+		l.n_best = rows;
+	if (l.n_fading > rows)
+		l.n_fading = rows;
 	rep_section_title(p, s->title[o->lang], 62 + 14);
 	headline(p, o, t, horizon(t, o->period));
 	parameters(p, o, t);

@@ -47,21 +47,24 @@ size_t rep_wrap(struct pdf *p, const char *s, float maxw, float size, char lines
 		size_t max_lines);
 
 /*
- * The per-customer file <data_dir>/metrics/P-customers.csv, read at most
- * once per report however many sections use it. *text is NULL (and 0
- * returned) when there is no data_dir or no file; the text is borrowed
- * until rep_cust_release().
+ * The lists the report takes from the per-customer file
+ * <data_dir>/metrics/P-customers.csv (at-risk customers, the CLV lists),
+ * made in one pass at most once per report however many sections use
+ * them, REP_LIST_MAX long (a section shows the first `rows`). With no
+ * data_dir or no file the lists are empty and 0 is returned.
  */
+#define REP_LIST_MAX 40
+
 struct rep_cust {
-	unsigned char *data;   /* NULL or owned */
-	size_t len;
 	int state;             /* 0 not read yet, 1 read, -1 absent */
 	char path[4096];
+	struct mtab_customer risk_c[REP_LIST_MAX];
+	struct mtab_clv_customer best[REP_LIST_MAX], fading[REP_LIST_MAX];
+	struct mtab_risk_list risk;
+	struct mtab_clv_lists clv;
 };
 
-int rep_cust_text(struct rep_cust *c, const struct rep_opts *o, const char **text, size_t *len,
-		  struct crm_err *e);
-void rep_cust_release(struct rep_cust *c);
+int rep_cust_lists(struct rep_cust *c, const struct rep_opts *o, struct crm_err *e);
 
 /*
  * A plain table: a header band in the accent colour, zebra rows, a rule

@@ -235,6 +235,15 @@ static void clv_lists(void **state)
 		"c2,loyal,900.00,1,1,40,5.00,0.1,0.2,20.00\n"
 		"c1,new,10.00,0,0,2,,0.4,1,50.00\n"
 		"c0,hibernating,5000.00,4,8,50,30.00,0.05,0.5,1.00\n";
+	/* the same with recency_days, which the at-risk list needs */
+	static const char csv_r[] =
+		"customer_id,rfm_segment,revenue_12m,x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted,recency_days\n"
+		"c5,loyal,100.00,3,9,20,10.00,1.5,0.9,50.00,3\n"
+		"c4,at_risk,900.00,2,4,30,20.00,0.2,0.3,12.50,200\n"
+		"c3,none,0.00,,,,,,,,\n"
+		"c2,loyal,900.00,1,1,40,5.00,0.1,0.2,20.00,9\n"
+		"c1,new,10.00,0,0,2,,0.4,1,50.00,1\n"
+		"c0,hibernating,5000.00,4,8,50,30.00,0.05,0.5,1.00,400\n";
 	struct mtab_clv_customer best[2], fading[3];
 	struct mtab_clv_lists l;
 	struct crm_err e = { 0 };
@@ -259,6 +268,37 @@ static void clv_lists(void **state)
 	assert_string_equal(fading[0].id, "c2");
 	assert_string_equal(fading[1].id, "c4");
 	assert_true(fading[0].revenue_12m == 900 && fading[0].clv == 20);
+
+	/* one pass for both lists gives what two separate passes give */
+	{
+		struct mtab_clv_customer b2[2], f2[3];
+		struct mtab_clv_lists l2;
+		struct mtab_customer rc_[4], r1[4];
+		struct mtab_risk_list risk = { rc_, 4, 0, 0 };
+		size_t n1, t1;
+
+		memset(&l2, 0, sizeof(l2));
+		l2.best = b2;
+		l2.max_best = 2;
+		l2.fading = f2;
+		l2.max_fading = 3;
+		assert_int_equal(mtab_customer_lists_text(csv_r, sizeof(csv_r) - 1, "c.csv", &risk, &l2, &e), 0);
+		assert_int_equal(mtab_at_risk_text(csv_r, sizeof(csv_r) - 1, "c.csv", r1, 4, &n1, &t1, &e), 0);
+		assert_int_equal(risk.n, n1);
+		assert_int_equal(risk.total, t1);
+		assert_int_equal(risk.total, 1); /* c4 */
+		assert_string_equal(rc_[0].id, "c4");
+		assert_int_equal(rc_[0].recency_days, 200);
+		assert_int_equal(l2.modelled, l.modelled);
+		assert_int_equal(l2.n_best, l.n_best);
+		assert_int_equal(l2.n_fading, l.n_fading);
+		assert_string_equal(b2[0].id, best[0].id);
+		assert_string_equal(b2[1].id, best[1].id);
+		assert_true(b2[1].x == best[1].x && b2[1].expected == best[1].expected);
+		assert_string_equal(f2[0].id, fading[0].id);
+		assert_string_equal(f2[1].id, fading[1].id);
+		assert_true(f2[1].revenue_12m == fading[1].revenue_12m);
+	}
 
 	/* a file of an older compute: no lists, no error */
 	{
