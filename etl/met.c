@@ -401,6 +401,65 @@ static void setup_num_map(struct eng *g)
 	g->num_width = w;
 }
 
+static unsigned ndigits(uint64_t x)
+{
+	unsigned n = 1;
+
+	while (x >= 10) {
+		x /= 10;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The fast path of read_custs: a column stored as numbers (crmp_read_numbered)
+ * with the dimension's prefix maps through num_map without any text. The
+ * text of number x is prefix + x in `width` digits (no padding when width
+ * is 0); it names a customer only in the dimension's own form (W digits
+ * with leading zeros, or more digits without). Returns 1 when the column
+ * or the ids do not allow it (then the caller reads text), 0 or an error.
+ */
+static int read_custs_numbered(struct eng *g, const struct crmp_file *f, int t, int c,
+			       uint64_t rows, uint32_t *out)
+{
+	struct crmp_numbered shape;
+	int64_t *nums;
+	uint8_t *present;
+	uint64_t r;
+	int rc;
+
+	if (!g->num_map)
+		return 1;
+	nums = malloc((rows ? rows : 1) * sizeof(*nums));
+	present = malloc(rows ? rows : 1);
+	if (!nums || !present) {
+		free(nums);
+		free(present);
+		return err_set(g->e, CRM_E_NOMEM, "out of memory");
+	}
+	rc = crmp_read_numbered(f, t, c, nums, present, &shape, g->e);
+	if (rc == 0 && (shape.plen != g->num_plen || memcmp(shape.prefix, g->num_prefix, g->num_plen)))
+		rc = 1;
+	for (r = 0; rc == 0 && r < rows; r++) {
+		uint64_t x = (uint64_t)nums[r];
+		unsigned nd;
+
+		out[r] = NO_CUST;
+		if (!present[r])
+			continue;
+		nd = shape.width == g->num_width ? shape.width : ndigits(x);
+		if (nums[r] >= 0 && x <= g->num_max &&
+		    (shape.width > nd ? shape.width == g->num_width : nd >= g->num_width))
+			out[r] = g->num_map[x];
+		if (out[r] == NO_CUST)
+			g->unknown_ids++;
+	}
+	free(nums);
+	free(present);
+	return rc;
+}
+
 /* Customer indexes of a customer_id column (NO_CUST: null or unknown). */
 static uint32_t *read_custs(struct eng *g, const struct crmp_file *f, const char *path, int t,
 			    const char *table, const char *col, uint64_t rows)
@@ -409,10 +468,24 @@ static uint32_t *read_custs(struct eng *g, const struct crmp_file *f, const char
 	uint32_t *map = NULL, *out = NULL;
 	uint64_t r;
 	uint32_t i;
-	int c = col_of(g, f, path, t, table, col);
+	int c = col_of(g, f, path, t, table, col), rc;
 
 	if (c < 0)
 		return NULL;
+	out = xcalloc(g, rows ? rows : 1, sizeof(*out));
+	if (!out) {
+		err_set(g->e, CRM_E_NOMEM, "out of memory reading '%s'", path);
+		return NULL;
+	}
+	rc = read_custs_numbered(g, f, t, c, rows, out);
+	if (rc <= 0) {
+		if (rc == 0)
+			return out;
+		free(out);
+		return NULL;
+	}
+	free(out);
+	out = NULL;
 	memset(&s, 0, sizeof(s));
 	if (crmp_read_str(f, t, c, &s, g->e))
 		return NULL;
