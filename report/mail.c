@@ -579,6 +579,7 @@ static int build_message(const struct letter *l, struct buf *b)
  */
 struct commit {
 	const char *from[2], *to[2];
+	const char *prev[2]; /* links to the entry being replaced, restored by uncommit */
 	int done;      /* both renamed */
 	int sys_errno; /* of a failed rename */
 };
@@ -595,11 +596,20 @@ static void commit_now(struct commit *c)
 	c->done = 1;
 }
 
+/*
+ * The renames undone; the entry they replaced (a report sent before, sent
+ * again with --force or restated) is linked back, so a refused re-send
+ * does not forget the delivery that did happen.
+ */
 static void uncommit(struct commit *c)
 {
+	int i;
+
 	if (c && c->done) {
 		rename(c->to[1], c->from[1]);
 		rename(c->to[0], c->from[0]);
+		for (i = 0; i < 2; i++)
+			link(c->prev[i], c->to[i]); /* ENOENT: nothing was replaced */
 		c->done = 0;
 	}
 }
@@ -845,6 +855,7 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 struct paths {
 	char report[PATH_MAX_], ledger[PATH_MAX_], archive[PATH_MAX_], eml[PATH_MAX_];
 	char ledger_pending[PATH_MAX_], archive_pending[PATH_MAX_], unconfirmed[PATH_MAX_];
+	char ledger_prev[PATH_MAX_], archive_prev[PATH_MAX_];
 	char metrics[PATH_MAX_], prev_metrics[PATH_MAX_];
 };
 
@@ -859,6 +870,8 @@ static int make_paths(const struct cfg *cfg, const char *key, const char *pt, co
 	    (size_t)snprintf(p->ledger_pending, PATH_MAX_, "%s/sent/%s.sent.pending", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->archive_pending, PATH_MAX_, "%s/sent/%s.pdf.pending", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->unconfirmed, PATH_MAX_, "%s/sent/%s.unconfirmed", d, key) >= PATH_MAX_ ||
+	    (size_t)snprintf(p->ledger_prev, PATH_MAX_, "%s/sent/%s.sent.previous", d, key) >= PATH_MAX_ ||
+	    (size_t)snprintf(p->archive_prev, PATH_MAX_, "%s/sent/%s.pdf.previous", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->eml, PATH_MAX_, "%s/outbox/%s.eml", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->metrics, PATH_MAX_, "%s/metrics/%s.csv", d, pt) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->prev_metrics, PATH_MAX_, "%s/metrics/%s.csv", d, pp) >= PATH_MAX_)
@@ -1009,6 +1022,10 @@ static int pdf_load(struct job *j, unsigned char **pdf, size_t *len, struct crm_
  *   3. the server's 2xx reply: remove the marker. Any other outcome renames
  *      the files back and removes all three: nothing recorded, retried.
  *
+ * An entry already there (a --force or restated re-send) is kept as hard
+ * links KEY.sent.previous and KEY.pdf.previous until the outcome is known,
+ * and put back when the server refuses.
+ *
  * A kill before 2 leaves *.pending: the message was never complete, the
  * next run sends it. A kill after 2 leaves KEY.sent and the marker: the
  * server had or was about to have the complete message, which it processes
@@ -1019,6 +1036,21 @@ static int pdf_load(struct job *j, unsigned char **pdf, size_t *len, struct crm_
  * report is then recorded but not delivered; the warning names it and
  * `crmetl mail --period P --force` sends it.
  */
+/* Hard links to the entry this send replaces (see above); none there is fine. */
+static int keep_previous(const struct job *j, struct crm_err *e)
+{
+	const char *from[2] = { j->p.ledger, j->p.archive };
+	const char *to[2] = { j->p.ledger_prev, j->p.archive_prev };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		unlink(to[i]);
+		if (link(from[i], to[i]) != 0 && errno != ENOENT)
+			return err_sys(e, CRM_E_IO, errno, to[i], "cannot keep the ledger entry");
+	}
+	return 0;
+}
+
 static int record_pending(struct job *j, const unsigned char *pdf, size_t pdf_len,
 			  const char *pdf_sha, const char *msgid, time_t now, struct crm_err *e)
 {
@@ -1026,7 +1058,8 @@ static int record_pending(struct job *j, const unsigned char *pdf, size_t pdf_le
 
 	rc = rc ? rc : ledger_write(&j->p, j->m, msgid, now, pdf_sha,
 				    j->o->resend && j->in_ledger ? j->old_msha : j->msha, e);
-	return rc ? rc : fsx_write_atomic(j->p.unconfirmed, "", 0, e);
+	rc = rc ? rc : fsx_write_atomic(j->p.unconfirmed, "", 0, e);
+	return rc ? rc : keep_previous(j, e);
 }
 
 static void drop_pending(const struct job *j)
@@ -1034,12 +1067,17 @@ static void drop_pending(const struct job *j)
 	unlink(j->p.archive_pending);
 	unlink(j->p.ledger_pending);
 	unlink(j->p.unconfirmed);
+	unlink(j->p.ledger_prev);
+	unlink(j->p.archive_prev);
 }
 
 /* What an earlier run killed while sending to this list left (see above). */
 static void settle_interrupted(const struct job *j)
 {
 	if (access(j->p.ledger_pending, F_OK) == 0) {
+		/* killed while putting a replaced entry back: finish that */
+		if (access(j->p.ledger, F_OK) != 0 && link(j->p.ledger_prev, j->p.ledger) == 0)
+			link(j->p.archive_prev, j->p.archive);
 		log_warn("mail: [%s] an earlier run was stopped before its message of %s-%s-%s was "
 			 "complete: it was not delivered", j->lname, j->pt, j->tpl, j->lang);
 		drop_pending(j);
@@ -1049,6 +1087,8 @@ static void settle_interrupted(const struct job *j)
 			 "again if it did not arrive)", j->lname, j->pt, j->tpl, j->lang, j->pt);
 		unlink(j->p.unconfirmed);
 	}
+	unlink(j->p.ledger_prev);
+	unlink(j->p.archive_prev);
 }
 
 /* Send, committing the ledger as the message is completed (see above). */
@@ -1056,7 +1096,8 @@ static int send_and_commit(struct job *j, const struct buf *msg, const char *nam
 			   struct crm_err *e)
 {
 	struct commit c = { { j->p.archive_pending, j->p.ledger_pending },
-			    { j->p.archive, j->p.ledger }, 0, 0 };
+			    { j->p.archive, j->p.ledger },
+			    { j->p.archive_prev, j->p.ledger_prev }, 0, 0 };
 	int rc = smtp_send(j->cfg, j->m, msg, &c, e);
 
 	if (rc == 0 && !c.done)
@@ -1069,6 +1110,8 @@ static int send_and_commit(struct job *j, const struct buf *msg, const char *nam
 		return rc;
 	}
 	unlink(j->p.unconfirmed);
+	unlink(j->p.ledger_prev);
+	unlink(j->p.archive_prev);
 	/* The renames, durable across a power loss; they are visible already. */
 	if (fsx_sync_parent(j->p.ledger, &(struct crm_err){ 0 }) != 0)
 		log_warn("mail: [%s] cannot sync %s: a power loss now could forget this delivery",

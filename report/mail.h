@@ -13,7 +13,8 @@
  *   (a restatement: sent again, "restated" in the subject and the body) or
  *   force is set.
  * - A failed delivery leaves nothing new in sent/ (the pending files are
- *   removed) and keeps the report; the next run tries again.
+ *   removed, an entry a re-send would have replaced is put back) and keeps
+ *   the report; the next run tries again.
  * - Secrets (user, password) are resolved only for the transfer, wiped
  *   after it, and never logged.
  *

@@ -73,7 +73,7 @@ for d in periods metrics reports; do
 done
 left=$(find var -name '*.tmp.*' -o -path 'var/tmp/*' | head)
 [ -z "$left" ] || fail "temporary files left behind: $left"
-left=$(find var/sent -name '*.pending' -o -name '*.unconfirmed')
+left=$(find var/sent -name '*.pending' -o -name '*.unconfirmed' -o -name '*.previous')
 [ -z "$left" ] || fail "unsettled deliveries left in sent/: $left"
 
 # Mail: each (period, list) exactly once, the same messages as the reference.

@@ -6,7 +6,9 @@
 # 2. a report with a section that fails (a damaged lineage record under the
 #    full template) is never mailed: the render fails as a whole (status
 #    8), nothing reaches the server or the ledger, whether run renders it
-#    or mail does for a list of its own; once repaired it is sent once.
+#    or mail does for a list of its own; once repaired it is sent once;
+# 3. a --force re-send refused by the server keeps the earlier delivery's
+#    ledger entry, so the next run does not send it again.
 . "$SRCDIR/tests/e2e/lib.sh"
 . "$SRCDIR/tests/servers/smtplib.sh"
 
@@ -72,4 +74,19 @@ contains err "damaged lineage record"
 cp lineage.good var/periods/$P.lineage
 run 0 "$CRMETL" run --period $P --config p.conf
 [ "$(mail_count mbox)" -eq 2 ] || fail "expected 2 messages once repaired, got $(mail_count mbox)"
+
+# 3. A re-send (--force) that the server refuses after the whole message
+#    keeps the record of the delivery that happened: the next run sends
+#    nothing, and nothing is left half-recorded.
+cp var/sent/$P-full-en-*.sent ledger.before
+start_flaky refusing --fail -1 --code "554 5.6.0 refused"
+sed "s|^url = smtp://127.0.0.1:[0-9]*|url = smtp://127.0.0.1:$SMTP_PORT|" p.conf >refusing.conf
+run 6 "$CRMETL" mail --period $P --force --config refusing.conf
+contains err "554"
+same ledger.before var/sent/$P-full-en-*.sent
+left=$(ls var/sent | grep -E 'pending|previous|unconfirmed')
+[ -z "$left" ] || fail "left in sent/: $left"
+run 0 "$CRMETL" mail --period $P --config p.conf
+contains err "0 sent, 2 already sent"
+[ "$(mail_count mbox)" -eq 2 ] || fail "sent again after a refused re-send"
 exit 0
