@@ -130,16 +130,30 @@ static double gmax(const double *g, int dim)
  * optimum the gradient is the better guide). Returns 0 when max |g| <
  * BFGS_GTOL (or no step helps and max |g| < 1e-7), -1 otherwise.
  */
+static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm,
+		  const double *H0, double *Hout);
+
 static int bfgs(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm)
+{
+	return bfgs_h(fg, ctx, th, dim, iters, gnorm, NULL, NULL);
+}
+
+/*
+ * BFGS from an inverse Hessian H0 (NULL: the identity, scaled after the
+ * first step); Hout (may be NULL) receives the final approximation, so a
+ * fit of a subsample can hand its curvature to the fit of all customers.
+ */
+static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm,
+		  const double *H0, double *Hout)
 {
 	double H[MAX_DIM * MAX_DIM], g[MAX_DIM], gn[MAX_DIM], d[MAX_DIM], tn[MAX_DIM];
 	double s[MAX_DIM], y[MAX_DIM], Hy[MAX_DIM];
 	double f, fn = 0;
-	int it, i, j, k, fresh = 1, rc = -1;
+	int it, i, j, k, fresh = H0 == NULL, rc = -1;
 
 	f = fg(th, g, ctx);
 	for (i = 0; i < dim * dim; i++)
-		H[i] = (i % (dim + 1)) == 0;
+		H[i] = H0 ? H0[i] : (i % (dim + 1)) == 0;
 	for (it = 0; it < BFGS_MAX_ITER; it++) {
 		double gd = 0, step = 1, dm = 0, sy = 0, yHy = 0;
 		int ok = 0;
@@ -230,6 +244,8 @@ static int bfgs(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gn
 	}
 	*iters = it;
 	*gnorm = gmax(g, dim);
+	if (Hout)
+		memcpy(Hout, H, sizeof(double) * (size_t)(dim * dim));
 	return rc;
 }
 
@@ -429,7 +445,8 @@ static int nm_then_bfgs(fg_fn fg0, void *ctx0, double *t, int dim, long evals, i
  * it is. -1: no finite point.
  */
 static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int nstarts, int dim,
-		    long evals, int edge, double *th, int *method, int *iters, double *gnorm)
+		    long evals, int edge, const double *H0, double *Hout, double *th, int *method,
+		    int *iters, double *gnorm)
 {
 	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, cbest = INFINITY, t[MAX_DIM], gn;
 	int i, it, found = 0, conv = 0;
@@ -437,7 +454,8 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	struct ridge rg = { fg0, ctx0, dim };
 
 	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
-	if (!edge && bfgs(budget_fg, &bud, t, dim, &it, &gn) == 0 && !(fault_flags & CLV_FAULT_BFGS)) {
+	if (!edge && bfgs_h(budget_fg, &bud, t, dim, &it, &gn, H0, Hout) == 0 &&
+	    !(fault_flags & CLV_FAULT_BFGS)) {
 		memcpy(th, t, sizeof(double) * (size_t)dim);
 		*method = CLV_BFGS;
 		*iters = it;
@@ -785,8 +803,14 @@ double clv_bgnbd_ll1(const struct clv_bgnbd *m, double x, double t_x, double T)
  * Fit every k-th of n customers (k = n / SUB_TARGET), for a start: the
  * Gamma-Gamma model into gg when it is not NULL, else BG/NBD into bg.
  */
+static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, double *Hout,
+		  struct crm_err *e);
+static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
+		  struct crm_err *e);
+
+/* H receives the subsample fit's inverse Hessian (valid when it ended by BFGS). */
 static int sub_fit(const struct clv_cust *c, size_t n, struct clv_gg *gg, struct clv_bgnbd *bg,
-		   struct crm_err *e)
+		   double *H, struct crm_err *e)
 {
 	size_t k = n / SUB_TARGET, i, m = 0;
 	struct clv_cust *s = malloc((n / k + 1) * sizeof(*s));
@@ -796,12 +820,18 @@ static int sub_fit(const struct clv_cust *c, size_t n, struct clv_gg *gg, struct
 		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
 	for (i = 0; i < n; i += k)
 		s[m++] = c[i];
-	rc = gg ? clv_gg_fit(s, m, gg, e) : clv_bgnbd_fit(s, m, bg, e);
+	rc = gg ? gg_fit(s, m, gg, H, e) : bg_fit(s, m, bg, H, e);
 	free(s);
 	return rc;
 }
 
 int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, struct crm_err *e)
+{
+	return bg_fit(c, n, out, NULL, e);
+}
+
+static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, double *Hout,
+		  struct crm_err *e)
 {
 	/* Fixed starts (r, alpha, a, b) = (1, 1, 1, 1), (0.5, 5, 0.5, 2), (2, 20, 2, 5), (0.1, 0.1, 0.1, 0.1). */
 	static const double starts[4][MAX_DIM] = {
@@ -811,8 +841,9 @@ int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, str
 		{ -2.302585092994046, -2.302585092994046, -2.302585092994046, -2.302585092994046 },
 	};
 	struct bg_data d;
-	double th[MAX_DIM], g[MAX_DIM], f, th0[1][MAX_DIM];
+	double th[MAX_DIM], g[MAX_DIM], f, th0[1][MAX_DIM], H[MAX_DIM * MAX_DIM];
 	const double (*st)[MAX_DIM] = starts;
+	const double *H0 = NULL;
 	int rc, ns = 4, sub_edge = 0;
 	long evals;
 
@@ -820,8 +851,10 @@ int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, str
 	if (n > SUB_MIN) {
 		struct clv_bgnbd s;
 
-		if ((rc = sub_fit(c, n, NULL, &s, e)) == CRM_E_NOMEM)
+		if ((rc = sub_fit(c, n, NULL, &s, H, e)) == CRM_E_NOMEM)
 			return rc;
+		/* its curvature too: the polish then needs a few steps, not a new model */
+		H0 = rc == 0 && s.method == CLV_BFGS ? H : NULL;
 		if (rc == 0) {
 			th0[0][0] = log(s.r);
 			th0[0][1] = log(s.alpha);
@@ -837,7 +870,8 @@ int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, str
 		return rc;
 	/* the subsample's edge point is good enough: a limit is only approached */
 	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(bg_fg, &d, st, ns, 4, evals, sub_edge, th, &out->method, &out->iters, &out->grad_norm) < 0) {
+	if (minimise(bg_fg, &d, st, ns, 4, evals, sub_edge, H0, Hout, th, &out->method, &out->iters,
+		     &out->grad_norm) < 0) {
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
 	}
@@ -1071,6 +1105,12 @@ double clv_pearson(const double *a, const double *b, size_t n)
 
 int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct crm_err *e)
 {
+	return gg_fit(c, n, out, NULL, e);
+}
+
+static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
+		  struct crm_err *e)
+{
 	/* Fixed starts (p, q, gamma) = (1, 1, 1), (5, 3, 10), (0.5, 5, 50), (10, 10, 100). */
 	static const double starts[4][MAX_DIM] = {
 		{ 0, 0, 0 },
@@ -1080,8 +1120,9 @@ int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct cr
 	};
 	struct gg_data d;
 	struct pair *pr = NULL;
-	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f, th0[1][MAX_DIM];
+	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f, th0[1][MAX_DIM], H[MAX_DIM * MAX_DIM];
 	const double (*st)[MAX_DIM] = starts;
+	const double *H0 = NULL;
 	size_t i, m = 0, u = 0, g = 0;
 	int rc = 0, ns = 4, sub_edge = 0;
 	long evals;
@@ -1091,8 +1132,9 @@ int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct cr
 	if (n > SUB_MIN) {
 		struct clv_gg s;
 
-		if ((rc = sub_fit(c, n, &s, NULL, e)) == CRM_E_NOMEM)
+		if ((rc = sub_fit(c, n, &s, NULL, H, e)) == CRM_E_NOMEM)
 			return rc;
+		H0 = rc == 0 && s.method == CLV_BFGS ? H : NULL;
 		if (rc == 0) {
 			th0[0][0] = log(s.p);
 			th0[0][1] = log(s.q);
@@ -1171,7 +1213,8 @@ int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct cr
 	d.ntot = (double)m;
 	/* the subsample's edge point is good enough: a limit is only approached */
 	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(gg_fg, &d, st, ns, 3, evals, sub_edge, th, &out->method, &out->iters, &out->grad_norm) < 0) {
+	if (minimise(gg_fg, &d, st, ns, 3, evals, sub_edge, H0, Hout, th, &out->method, &out->iters,
+		     &out->grad_norm) < 0) {
 		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
 		goto out;
 	}
