@@ -12,9 +12,10 @@
  * (a damaged file) fails the render, which writes nothing and stops this
  * list and the run before anything is sent (tests/e2e/9006).
  *
- * Does not: filter the PDF by a list's segment (rep_publish has no segment
- * filter; the body numbers are the segment's, the PDF is the whole
- * company's), queue or spool mail (the SMTP server does that), or send in
+ * A list with `segment =` gets that segment's report (rep_publish_segment)
+ * and that segment's headline numbers.
+ *
+ * Does not: queue or spool mail (the SMTP server does that), or send in
  * parallel. The ledger entry and archive copy are prepared before sending
  * and committed by two renames the moment the server accepts; only a crash
  * inside that window (microseconds) makes the next run send the message
@@ -41,6 +42,7 @@
 #include "log.h"
 #include "period.h"
 #include "publish.h"
+#include "rep_seg.h"
 #include "sha256.h"
 
 #include "banned.h"
@@ -859,12 +861,18 @@ struct paths {
 	char metrics[PATH_MAX_], prev_metrics[PATH_MAX_];
 };
 
-static int make_paths(const struct cfg *cfg, const char *key, const char *pt, const char *pp,
-		      const char *tpl, const char *lang, struct paths *p, struct crm_err *e)
+static int make_paths(const struct cfg *cfg, const struct cfg_mail *m, int period,
+		      const char *key, const char *pt, const char *pp, const char *tpl,
+		      const char *lang, struct paths *p, struct crm_err *e)
 {
 	const char *d = cfg->data_dir;
 
-	if ((size_t)snprintf(p->report, PATH_MAX_, "%s/reports/%s-%s-%s.pdf", d, pt, tpl, lang) >= PATH_MAX_ ||
+	/* a list with a segment gets that segment's report (rep_seg.h) */
+	if (m->segment &&
+	    rep_segment_report_path(cfg, period, tpl, lang, m->segment, p->report, PATH_MAX_, e))
+		return e->code;
+	if ((!m->segment &&
+	     (size_t)snprintf(p->report, PATH_MAX_, "%s/reports/%s-%s-%s.pdf", d, pt, tpl, lang) >= PATH_MAX_) ||
 	    (size_t)snprintf(p->ledger, PATH_MAX_, "%s/sent/%s.sent", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->archive, PATH_MAX_, "%s/sent/%s.pdf", d, key) >= PATH_MAX_ ||
 	    (size_t)snprintf(p->ledger_pending, PATH_MAX_, "%s/sent/%s.sent.pending", d, key) >= PATH_MAX_ ||
@@ -947,10 +955,14 @@ static int ledger_write(const struct paths *p, const struct cfg_mail *m, const c
  * is never hidden behind an older PDF.
  */
 static int ensure_report(const struct cfg *cfg, int period, const char *tpl, const char *lang,
-			 const struct paths *p, struct crm_err *e)
+			 const char *segment, const struct paths *p, struct crm_err *e)
 {
 	int rendered;
 
+	if (segment) { /* drawn anew each time: a list's segment has no freshness stamp */
+		log_info("mail: rendering %s first", p->report);
+		return rep_publish_segment(cfg, period, tpl, lang, segment, e);
+	}
 	if (rep_report_fresh(cfg, period, tpl, lang))
 		return 0;
 	log_info("mail: rendering %s first", p->report);
@@ -1005,7 +1017,7 @@ static int pdf_load(struct job *j, unsigned char **pdf, size_t *len, struct crm_
 		}
 		return rc;
 	}
-	rc = ensure_report(j->cfg, j->period, j->tpl, j->lang, &j->p, e);
+	rc = ensure_report(j->cfg, j->period, j->tpl, j->lang, j->m->segment, &j->p, e);
 	return rc ? rc : fsx_read_file(j->p.report, MAIL_PDF_MAX, pdf, len, e);
 }
 
@@ -1134,7 +1146,15 @@ static int compose_and_go(struct job *j, const unsigned char *pdf, size_t pdf_le
 	l.lang = j->lang, l.pdf = pdf, l.pdf_len = pdf_len;
 	l.restated = !j->o->resend && j->in_ledger && strcmp(j->old_msha, j->msha) != 0;
 	l.num = j->num;
-	snprintf(name, sizeof(name), "%s-%s-%s.pdf", j->pt, j->tpl, j->lang);
+	{
+		const char *base = strrchr(j->p.report, '/');
+		size_t bl;
+
+		base = base ? base + 1 : j->p.report;
+		bl = strlen(base) < sizeof(name) - 1 ? strlen(base) : sizeof(name) - 1;
+		memcpy(name, base, bl); /* the attachment's name: the report's file name */
+		name[bl] = '\0';
+	}
 	sha256_hex_of(pdf, pdf_len, pdf_sha);
 	if (mail_subject(j->m->subject, j->cfg->report_title, j->pt, j->lang, l.restated, subject,
 			 sizeof(subject)) || mail_date(now, date, sizeof(date)) ||
@@ -1188,7 +1208,7 @@ static int deliver_one(struct job *j, struct mail_stats *st, struct crm_err *e)
 	list_name(j->m, j->lname, sizeof(j->lname));
 	if (mail_list_key(j->pt, j->tpl, j->lang, j->m->segment, j->m->to, j->m->n_to, j->key))
 		return err_set(e, CRM_E_NOMEM, "cannot make the ledger key of [%s]", j->lname);
-	if ((rc = make_paths(j->cfg, j->key, j->pt, j->pp, j->tpl, j->lang, &j->p, e)))
+	if ((rc = make_paths(j->cfg, j->m, j->period, j->key, j->pt, j->pp, j->tpl, j->lang, &j->p, e)))
 		return rc;
 	if (!j->o->dry_run)
 		settle_interrupted(j);

@@ -266,11 +266,25 @@ static void file_part(const char *value, char *out, size_t n)
 	out[i] = '\0';
 }
 
+int rep_segment_report_path(const struct cfg *cfg, int period, const char *name, const char *lang,
+			    const char *spec, char *out, size_t n, struct crm_err *e)
+{
+	char dim[16], value[128], part[128], per[PERIOD_TEXT_MAX], file[512];
+	int rc = rep_segment_parse(spec, dim, sizeof(dim), value, sizeof(value), e);
+
+	if (rc)
+		return rc;
+	period_format(period, per);
+	file_part(value, part, sizeof(part));
+	snprintf(file, sizeof(file), "/reports/%s-%s-%s-%s-%s.pdf", per, name, lang, dim, part);
+	return path_set(out, n, e, cfg->data_dir, file, "");
+}
+
 int rep_publish_segment(const struct cfg *cfg, int period, const char *name, const char *lang,
 			const char *spec, struct crm_err *e)
 {
 	char dim[16], value[128], view[4096], mdir[4096], title[512], per[PERIOD_TEXT_MAX];
-	char from[4096], to[4096], part[128], pid[32], file[512];
+	char from[4096], to[4096], pid[32], file[512];
 	struct cfg c;
 	int rc;
 
@@ -298,13 +312,11 @@ int rep_publish_segment(const struct cfg *cfg, int period, const char *name, con
 	if ((rc = rep_publish(&c, period, name, lang, e)))
 		goto out;
 	period_format(period, per);
-	file_part(value, part, sizeof(part));
 	snprintf(file, sizeof(file), "/reports/%s-%s-%s.pdf", per, name, lang);
 	if ((rc = path_set(from, sizeof(from), e, view, file, "")))
 		goto out;
-	snprintf(file, sizeof(file), "/reports/%s-%s-%s-%s-%s.pdf", per, name, lang, dim, part);
 	if ((rc = path_set(to, sizeof(to), e, cfg->data_dir, "/reports", "")) || (rc = fsx_mkdirs(to, e)) ||
-	    (rc = path_set(to, sizeof(to), e, cfg->data_dir, file, "")))
+	    (rc = rep_segment_report_path(cfg, period, name, lang, spec, to, sizeof(to), e)))
 		goto out;
 	if (rename(from, to) != 0) {
 		rc = err_sys(e, CRM_E_IO, errno, to, "cannot move the report into place");

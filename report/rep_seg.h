@@ -29,4 +29,8 @@ int rep_segment_parse(const char *spec, char *dim, size_t dn, char *value, size_
 int rep_publish_segment(const struct cfg *cfg, int period, const char *name, const char *lang,
 			const char *spec, struct crm_err *e);
 
+/* The path rep_publish_segment() writes, into out (n bytes). CRM_E_USAGE for a bad spec. */
+int rep_segment_report_path(const struct cfg *cfg, int period, const char *name, const char *lang,
+			    const char *spec, char *out, size_t n, struct crm_err *e);
+
 #endif

@@ -4,7 +4,7 @@
 # the headline numbers and the PDF attached byte for byte; the ledger stops a
 # second send, --force sends again, --dry-run writes an .eml and sends
 # nothing; a second list in Chinese gets an RFC 2047 subject and its
-# segment's numbers; a restated period is sent again and says so; a server
+# segment's numbers and report (region East); a restated period is sent again and says so; a server
 # that is down gives status 6, keeps the PDF and records nothing, and the
 # next run delivers; --resend sends the archived PDF even after the report
 # was re-rendered with other bytes.
@@ -13,7 +13,7 @@
 
 CHECK="$SMTP_PY $SRCDIR/tests/servers/smtpcheck.py"
 PDF=var/reports/2025-06-executive-en.pdf
-ZH=var/reports/2025-06-executive-zh.pdf
+ZH=var/reports/2025-06-executive-zh-region-East.pdf  # the east list: its segment's report
 
 # Real metrics and a real report from the bundled fixtures.
 fixtures_conf >p.conf
@@ -71,10 +71,11 @@ d = email.utils.parsedate_to_datetime(m["Date"]).timestamp()
 sys.exit(0 if abs(d - time.time()) < 300 and m["Date"].endswith("+0000") else 1)
 PY
 $CHECK "$CN" --header "Subject=客户指标 2025-06 (zh)" --header "To=east.lead@example.com" \
-	--filename 2025-06-executive-zh.pdf --attachment att-zh.pdf --text '流失率: 3.9%' \
+	--filename 2025-06-executive-zh-region-East.pdf --attachment att-zh.pdf --text '流失率: 3.9%' \
 	|| fail "the Chinese message is not right"
 grep -q '^Subject: =?UTF-8?B?' "$CN" || fail "the Chinese subject is not an encoded-word"
 same att-zh.pdf $ZH
+pdftotext -enc UTF-8 $ZH - | grep -q 'East' || fail "the east list's report does not name its segment"
 mail_seen mbox
 
 # 2. A second run sends nothing.
