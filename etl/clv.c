@@ -58,6 +58,12 @@
 #define SUB_MIN 5000
 #define SUB_TARGET 2500
 #define POLISH_EVALS 200
+/*
+ * A subsample whose optimum is on the edge may still have an interior one
+ * on all customers: a short BFGS from its point looks, within this budget,
+ * and else the better of the two points is kept (CLV_BOUNDARY).
+ */
+#define EDGE_POLISH_EVALS 50
 
 /* ------------------------------------------------------------- helpers */
 
@@ -868,9 +874,9 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 	}
 	if ((rc = bg_prepare(c, n, &d, e)))
 		return rc;
-	/* the subsample's edge point is good enough: a limit is only approached */
-	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(bg_fg, &d, st, ns, 4, evals, sub_edge, H0, Hout, th, &out->method, &out->iters,
+	/* from a subsample on the edge: a short look for an interior optimum (EDGE_POLISH_EVALS) */
+	evals = sub_edge ? EDGE_POLISH_EVALS : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
+	if (minimise(bg_fg, &d, st, ns, 4, evals, 0, H0, Hout, th, &out->method, &out->iters,
 		     &out->grad_norm) < 0) {
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
@@ -1211,9 +1217,9 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	d.nu = u;
 	d.ng = g;
 	d.ntot = (double)m;
-	/* the subsample's edge point is good enough: a limit is only approached */
-	evals = sub_edge ? 0 : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(gg_fg, &d, st, ns, 3, evals, sub_edge, H0, Hout, th, &out->method, &out->iters,
+	/* from a subsample on the edge: a short look for an interior optimum (EDGE_POLISH_EVALS) */
+	evals = sub_edge ? EDGE_POLISH_EVALS : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
+	if (minimise(gg_fg, &d, st, ns, 3, evals, 0, H0, Hout, th, &out->method, &out->iters,
 		     &out->grad_norm) < 0) {
 		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
 		goto out;

@@ -84,6 +84,18 @@ awk -v wall="$wall" -v rss="$rss" -v size="$(wc -c <"$pdf")" 'BEGIN {
 	printf "report: %.2f s wall, peak memory %.1f MB, %.1f KB PDF\n", wall, rss / 1024, size / 1024
 }'
 
+# The whole nightly job over the 24 months of the set, from the CSV exports
+# into a fresh data directory: normalize, compute, report of each month (no
+# mail), as `crmetl run --from --to` does a backfill.
+echo "bench: crmetl run --from 2024-01 --to 2025-12 (no mail) into a fresh data directory"
+sed "s|^data_dir = .*|data_dir = $work/runvar|" "$work/bench.conf" >"$work/run.conf"
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" run -q --from 2024-01 --to 2025-12 \
+	--no-mail --config "$work/run.conf" 2>"$work/log" || { tail -n 5 "$work/log"; exit 1; }
+read -r wall user sys rss <"$work/time"
+awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v n="$(ls "$work"/runvar/reports/*.pdf | wc -l)" 'BEGIN {
+	printf "run: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB, %d reports\n", wall, user, sys, rss / 1024, n
+}'
+
 # Predictive CLV on the full CDNOW log (23,570 customers), the papers'
 # 39-week calibration (period 1997-09).
 cdnow=${CDNOW:-../shared/data/cdnow/CDNOW_master.txt}
