@@ -442,25 +442,25 @@ static int nm_then_bfgs(fg_fn fg0, void *ctx0, double *t, int dim, long evals, i
  * Minimise fg: BFGS from starts[0]; if that fails, Nelder-Mead from each
  * start polished by BFGS, where the lowest converged f wins (ties: the
  * earlier). BFGS and the ridge have `evals` evaluations each, the starts
- * share as many.
+ * share as many. The first BFGS starts from the inverse Hessian H0 (NULL:
+ * the identity) and leaves its own in Hout (NULL: not wanted).
  * Returns 0 with th at the optimum, or, when nothing converged (the
  * maximum lies on the boundary), 1 with th at the minimum of the ridge-
  * penalised objective from the best finite point (*method CLV_BOUNDARY).
- * `edge` says the caller already knows the optimum is on the boundary and
- * starts[0] is near it: straight to the ridge, or with evals = 0 taken as
- * it is. -1: no finite point.
+ * A single start (a polish) that does not converge stops there instead.
+ * -1: no finite point.
  */
 static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int nstarts, int dim,
-		    long evals, int edge, const double *H0, double *Hout, double *th, int *method,
+		    long evals, const double *H0, double *Hout, double *th, int *method,
 		    int *iters, double *gnorm)
 {
 	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, cbest = INFINITY, t[MAX_DIM], gn;
-	int i, it, found = 0, conv = 0;
+	int i, it, found = 0, conv = 0, edge = 0;
 	struct budget bud = { fg0, ctx0, evals, dim };
 	struct ridge rg = { fg0, ctx0, dim };
 
 	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
-	if (!edge && bfgs_h(budget_fg, &bud, t, dim, &it, &gn, H0, Hout) == 0 &&
+	if (bfgs_h(budget_fg, &bud, t, dim, &it, &gn, H0, Hout) == 0 &&
 	    !(fault_flags & CLV_FAULT_BFGS)) {
 		memcpy(th, t, sizeof(double) * (size_t)dim);
 		*method = CLV_BFGS;
@@ -473,7 +473,7 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	 * converge: the data are too flat there for more searching on all
 	 * customers to pay; keep the better of the start and where BFGS got.
 	 */
-	if (nstarts == 1 && !edge) {
+	if (nstarts == 1) {
 		double f0 = fg0(starts[0], g, ctx0), f1 = fg0(t, g, ctx0);
 
 		if (!isfinite(f0) && !isfinite(f1))
@@ -519,10 +519,8 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	memcpy(t, best, sizeof(double) * (size_t)dim);
 	(void)fbest;
 	/* the ridge is flat along the edge: a few hundred steps get close enough */
-	it = 0;
-	if (evals > 0)
-		nm_then_bfgs(ridge_fg, &rg, t, dim, evals < RIDGE_EVALS ? evals : RIDGE_EVALS,
-			     RIDGE_NM_ITER, &it, &gn);
+	nm_then_bfgs(ridge_fg, &rg, t, dim, evals < RIDGE_EVALS ? evals : RIDGE_EVALS,
+		     RIDGE_NM_ITER, &it, &gn);
 	if (!isfinite(fg0(t, g, ctx0)))
 		return -1;
 	memcpy(th, t, sizeof(double) * (size_t)dim);
@@ -814,21 +812,69 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
 		  struct crm_err *e);
 
-/* H receives the subsample fit's inverse Hessian (valid when it ended by BFGS). */
-static int sub_fit(const struct clv_cust *c, size_t n, struct clv_gg *gg, struct clv_bgnbd *bg,
-		   double *H, struct crm_err *e)
+/* A start for a fit of all customers: the optimum of a systematic subsample. */
+struct sub_start {
+	int ok;                      /* the subsample was fitted: th holds its optimum */
+	int have_h;                  /* it ended by BFGS: H is its inverse Hessian */
+	int edge;                    /* its optimum is on the edge (CLV_BOUNDARY) */
+	double th[1][MAX_DIM];       /* log-parameters, as minimise() takes starts */
+	double H[MAX_DIM * MAX_DIM];
+};
+
+/*
+ * Fit every k-th of n customers (k = n / SUB_TARGET) with the Gamma-Gamma
+ * model (gg) or BG/NBD, into ss. A subsample that cannot be fitted is no
+ * error (ss->ok = 0: the caller starts from its fixed points); only
+ * CRM_E_NOMEM is.
+ */
+static int sub_start(const struct clv_cust *c, size_t n, int gg, struct sub_start *ss,
+		     struct crm_err *e)
 {
 	size_t k = n / SUB_TARGET, i, m = 0;
 	struct clv_cust *s = malloc((n / k + 1) * sizeof(*s));
-	int rc;
+	struct clv_bgnbd b;
+	struct clv_gg g;
+	int rc, method;
 
+	memset(ss, 0, sizeof(*ss));
 	if (!s)
 		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
 	for (i = 0; i < n; i += k)
 		s[m++] = c[i];
-	rc = gg ? gg_fit(s, m, gg, H, e) : bg_fit(s, m, bg, H, e);
+	rc = gg ? gg_fit(s, m, &g, ss->H, e) : bg_fit(s, m, &b, ss->H, e);
 	free(s);
-	return rc;
+	if (rc == CRM_E_NOMEM)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	if (rc)
+		return 0;
+	if (gg) {
+		ss->th[0][0] = log(g.p);
+		ss->th[0][1] = log(g.q);
+		ss->th[0][2] = log(g.gamma);
+		method = g.method;
+	} else {
+		ss->th[0][0] = log(b.r);
+		ss->th[0][1] = log(b.alpha);
+		ss->th[0][2] = log(b.a);
+		ss->th[0][3] = log(b.b);
+		method = b.method;
+	}
+	ss->ok = 1;
+	/* its curvature too: the polish then needs a few steps, not a new model */
+	ss->have_h = method == CLV_BFGS;
+	ss->edge = method == CLV_BOUNDARY;
+	return 0;
+}
+
+/*
+ * Evaluations for a fit over `work` distinct terms: a full search from the
+ * fixed starts, a polish from a subsample's optimum, or, from a subsample
+ * on the edge, a short look for an interior optimum (EDGE_POLISH_EVALS).
+ */
+static long fit_evals(const struct sub_start *ss, size_t work)
+{
+	return !ss->ok ? evals_for(work) : ss->edge ? EDGE_POLISH_EVALS : POLISH_EVALS;
 }
 
 int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, struct crm_err *e)
@@ -847,36 +893,17 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 		{ -2.302585092994046, -2.302585092994046, -2.302585092994046, -2.302585092994046 },
 	};
 	struct bg_data d;
-	double th[MAX_DIM], g[MAX_DIM], f, th0[1][MAX_DIM], H[MAX_DIM * MAX_DIM];
-	const double (*st)[MAX_DIM] = starts;
-	const double *H0 = NULL;
-	int rc, ns = 4, sub_edge = 0;
-	long evals;
+	struct sub_start ss = { 0 };
+	double th[MAX_DIM], g[MAX_DIM], f;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (n > SUB_MIN) {
-		struct clv_bgnbd s;
-
-		if ((rc = sub_fit(c, n, NULL, &s, H, e)) == CRM_E_NOMEM)
-			return rc;
-		/* its curvature too: the polish then needs a few steps, not a new model */
-		H0 = rc == 0 && s.method == CLV_BFGS ? H : NULL;
-		if (rc == 0) {
-			th0[0][0] = log(s.r);
-			th0[0][1] = log(s.alpha);
-			th0[0][2] = log(s.a);
-			th0[0][3] = log(s.b);
-			st = th0;
-			ns = 1;
-			sub_edge = s.method == CLV_BOUNDARY;
-		}
-		memset(e, 0, sizeof(*e));
-	}
+	if (n > SUB_MIN && (rc = sub_start(c, n, 0, &ss, e)))
+		return rc;
 	if ((rc = bg_prepare(c, n, &d, e)))
 		return rc;
-	/* from a subsample on the edge: a short look for an interior optimum (EDGE_POLISH_EVALS) */
-	evals = sub_edge ? EDGE_POLISH_EVALS : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(bg_fg, &d, st, ns, 4, evals, 0, H0, Hout, th, &out->method, &out->iters,
+	if (minimise(bg_fg, &d, ss.ok ? ss.th : starts, ss.ok ? 1 : 4, 4, fit_evals(&ss, d.nu + d.ng),
+		     ss.have_h ? ss.H : NULL, Hout, th, &out->method, &out->iters,
 		     &out->grad_norm) < 0) {
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
@@ -1126,32 +1153,15 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	};
 	struct gg_data d;
 	struct pair *pr = NULL;
-	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f, th0[1][MAX_DIM], H[MAX_DIM * MAX_DIM];
-	const double (*st)[MAX_DIM] = starts;
-	const double *H0 = NULL;
+	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
+	struct sub_start ss = { 0 };
 	size_t i, m = 0, u = 0, g = 0;
-	int rc = 0, ns = 4, sub_edge = 0;
-	long evals;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&d, 0, sizeof(d));
-	if (n > SUB_MIN) {
-		struct clv_gg s;
-
-		if ((rc = sub_fit(c, n, &s, NULL, H, e)) == CRM_E_NOMEM)
-			return rc;
-		H0 = rc == 0 && s.method == CLV_BFGS ? H : NULL;
-		if (rc == 0) {
-			th0[0][0] = log(s.p);
-			th0[0][1] = log(s.q);
-			th0[0][2] = log(s.gamma);
-			st = th0;
-			ns = 1;
-			sub_edge = s.method == CLV_BOUNDARY;
-		}
-		memset(e, 0, sizeof(*e));
-		rc = 0;
-	}
+	if (n > SUB_MIN && (rc = sub_start(c, n, 1, &ss, e)))
+		return rc;
 	for (i = 0; i < n; i++) {
 		if (!(c[i].x >= 0 && isfinite(c[i].x)))
 			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
@@ -1217,9 +1227,8 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	d.nu = u;
 	d.ng = g;
 	d.ntot = (double)m;
-	/* from a subsample on the edge: a short look for an interior optimum (EDGE_POLISH_EVALS) */
-	evals = sub_edge ? EDGE_POLISH_EVALS : ns == 1 ? POLISH_EVALS : evals_for(d.nu + d.ng);
-	if (minimise(gg_fg, &d, st, ns, 3, evals, 0, H0, Hout, th, &out->method, &out->iters,
+	if (minimise(gg_fg, &d, ss.ok ? ss.th : starts, ss.ok ? 1 : 4, 3, fit_evals(&ss, d.nu + d.ng),
+		     ss.have_h ? ss.H : NULL, Hout, th, &out->method, &out->iters,
 		     &out->grad_norm) < 0) {
 		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
 		goto out;

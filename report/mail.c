@@ -1137,6 +1137,7 @@ static int compose_and_go(struct job *j, const unsigned char *pdf, size_t pdf_le
 {
 	struct letter l;
 	char subject[1024], date[64], msgid[320], pdf_sha[SHA256_HEX_LEN + 1], name[256];
+	const char *base;
 	time_t now = j->o->now ? j->o->now : time(NULL);
 	struct buf msg;
 	int rc;
@@ -1146,15 +1147,9 @@ static int compose_and_go(struct job *j, const unsigned char *pdf, size_t pdf_le
 	l.lang = j->lang, l.pdf = pdf, l.pdf_len = pdf_len;
 	l.restated = !j->o->resend && j->in_ledger && strcmp(j->old_msha, j->msha) != 0;
 	l.num = j->num;
-	{
-		const char *base = strrchr(j->p.report, '/');
-		size_t bl;
-
-		base = base ? base + 1 : j->p.report;
-		bl = strlen(base) < sizeof(name) - 1 ? strlen(base) : sizeof(name) - 1;
-		memcpy(name, base, bl); /* the attachment's name: the report's file name */
-		name[bl] = '\0';
-	}
+	/* the attachment is named after the report's file */
+	base = strrchr(j->p.report, '/');
+	snprintf(name, sizeof(name), "%.255s", base ? base + 1 : j->p.report);
 	sha256_hex_of(pdf, pdf_len, pdf_sha);
 	if (mail_subject(j->m->subject, j->cfg->report_title, j->pt, j->lang, l.restated, subject,
 			 sizeof(subject)) || mail_date(now, date, sizeof(date)) ||

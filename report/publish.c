@@ -45,8 +45,7 @@
 #include "banned.h"
 
 
-/* The latest period with a metrics file in dir; CRM_E_INPUT when none. */
-static int latest_period(const char *dir, int *out, struct crm_err *e)
+int rep_latest_period(const char *dir, int *out, struct crm_err *e)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -302,7 +301,7 @@ int rep_publish_at(const struct cfg *cfg, int period, const char *name, const ch
 	if (rc)
 		goto out;
 
-	if (period < 0 && (rc = latest_period(mdir, &period, e)))
+	if (period < 0 && (rc = rep_latest_period(mdir, &period, e)))
 		goto out;
 	period_format(period, per);
 	m = mtab_new();

@@ -15,6 +15,12 @@ struct cfg;
 #define REP_HISTORY_MONTHS 35
 
 /*
+ * The latest period with a metrics file (YYYY-MM.csv) in the metrics
+ * directory `dir`, into *out; CRM_E_INPUT when there is none.
+ */
+int rep_latest_period(const char *dir, int *out, struct crm_err *e);
+
+/*
  * Render period `period` (or the latest with a metrics file when < 0) with
  * template `name` in `lang` ("en" or "zh") and write
  * <data_dir>/reports/P-NAME-LANG.pdf. Missing metrics: CRM_E_INPUT; a bad

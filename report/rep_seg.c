@@ -89,31 +89,6 @@ static int path_set(char *buf, size_t n, struct crm_err *e, const char *a, const
 	return 0;
 }
 
-/* The latest period with a metrics file, or -1. */
-static int latest_period(const char *mdir)
-{
-	DIR *d = opendir(mdir);
-	struct dirent *de;
-	int best = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char name[PERIOD_TEXT_MAX];
-		struct crm_err pe = { 0 };
-		int p;
-
-		if (strlen(de->d_name) != 11 || strcmp(de->d_name + 7, ".csv"))
-			continue;
-		memcpy(name, de->d_name, 7);
-		name[7] = '\0';
-		if (period_parse(name, "file", &p, &pe) == 0 && p > best)
-			best = p;
-	}
-	closedir(d);
-	return best;
-}
-
 /* Read src, let fn turn it into dst's bytes, write dst. CRM_E_INPUT when src is missing. */
 typedef int (*view_fn)(const char *text, size_t len, const char *path, const char *dim,
 		       const char *value, struct buf *out, size_t *n, struct crm_err *e);
@@ -292,9 +267,8 @@ int rep_publish_segment(const struct cfg *cfg, int period, const char *name, con
 		return rc;
 	if ((rc = path_set(mdir, sizeof(mdir), e, cfg->data_dir, "/metrics", "")))
 		return rc;
-	if (period < 0 && (period = latest_period(mdir)) < 0)
-		return err_at(e, CRM_E_INPUT, mdir, 0, NULL,
-			      "no metrics to report: no YYYY-MM.csv file (run crmetl compute first)");
+	if (period < 0 && (rc = rep_latest_period(mdir, &period, e)))
+		return rc;
 	snprintf(pid, sizeof(pid), "/tmp/segment-%ld", (long)getpid());
 	if ((rc = path_set(view, sizeof(view), e, cfg->data_dir, pid, "")) ||
 	    (rc = path_set(from, sizeof(from), e, view, "/metrics", "")))
