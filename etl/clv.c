@@ -21,7 +21,12 @@
  *   not depend on n. If BFGS does not converge, Nelder-Mead from fixed
  *   starts, then BFGS again from the best point. No random numbers, no
  *   threads: the same input gives bit-identical parameters.
- * - Sums use Neumaier compensation in a fixed order.
+ * - Sums run in a fixed order: plain within blocks of 256 terms (so the
+ *   loops pipeline), Neumaier-compensated across blocks and groups.
+ * - lgamma and digamma differences at large arguments, and the
+ *   Gamma-Gamma log(x zbar + gamma), are written so that nothing huge
+ *   cancels (lgamma_shift, digamma_shift, log1p): the edge of the
+ *   parameter space sits at parameters of 1e10 and more.
  * - The conditional expectation needs 1 - (1-z)^(r+x) 2F1(r+x, b+x;
  *   a+b+x-1; z) / (a - 1), which cancels badly near a = 1 and when t is
  *   small. It is rewritten (Pfaff and Euler transformations) so the factor
@@ -60,8 +65,9 @@
 #define POLISH_EVALS 200
 /*
  * A subsample whose optimum is on the edge may still have an interior one
- * on all customers: a short BFGS from its point looks, within this budget,
- * and else the better of the two points is kept (CLV_BOUNDARY).
+ * on all customers: a short BFGS from its point looks along the edge
+ * within this budget, a BFGS from the first fixed start (POLISH_EVALS)
+ * looks inside, and else the best point is kept (CLV_BOUNDARY).
  */
 #define EDGE_POLISH_EVALS 50
 
@@ -112,6 +118,56 @@ static double digamma(double x)
 	return r + log(x) - 0.5 * f -
 	       f2 * (1.0 / 12 - f2 * (1.0 / 120 - f2 * (1.0 / 252 - f2 * (1.0 / 240 -
 	       f2 * (1.0 / 132 - f2 * (691.0 / 32760 - f2 / 12.0))))));
+}
+
+/*
+ * lgamma(z + a) - lgamma(z) and digamma(z + a) - digamma(z) for z > 0,
+ * a >= 0, accurate in absolute terms also when z is huge. The fits reach
+ * parameters of 1e10 and more when the likelihood is highest at the edge
+ * of the parameter space, and there the plain differences of two values
+ * near 1e11 keep no digit of a difference near 1: the optimiser then
+ * chases rounding noise. Above SHIFT_STIRLING, Stirling's series with the
+ * large parts cancelled analytically (log1p); its first omitted term is
+ * below 1e-16 there.
+ */
+#define SHIFT_STIRLING 64.0
+
+/* Stirling's correction of lgamma: 1/(12t) - 1/(360t^3) + 1/(1260t^5). */
+static double stirling_tail(double t)
+{
+	double f = 1 / t, f2 = f * f;
+
+	return f * (1.0 / 12 - f2 * (1.0 / 360 - f2 / 1260));
+}
+
+static double lgamma_shift(double z, double a)
+{
+	double l;
+
+	if (a == 0)
+		return 0;
+	if (z < SHIFT_STIRLING)
+		return lgamma(z + a) - lgamma(z);
+	/* (z+a-1/2) ln(z+a) - (z-1/2) ln z - a, with ln(z+a) = ln z + log1p(a/z) */
+	l = log1p(a / z);
+	return a * log(z) + ((z + a - 0.5) * l - a) + (stirling_tail(z + a) - stirling_tail(z));
+}
+
+/* digamma's asymptotic tail: -1/(2t) - 1/(12t^2) + 1/(120t^4) - 1/(252t^6). */
+static double digamma_tail(double t)
+{
+	double f = 1 / t, f2 = f * f;
+
+	return -0.5 * f - f2 * (1.0 / 12 - f2 * (1.0 / 120 - f2 / 252));
+}
+
+static double digamma_shift(double z, double a)
+{
+	if (a == 0)
+		return 0;
+	if (z < SHIFT_STIRLING)
+		return digamma(z + a) - digamma(z);
+	return log1p(a / z) + (digamma_tail(z + a) - digamma_tail(z));
 }
 
 /* ------------------------------------------------------------ optimisers */
@@ -396,6 +452,7 @@ static double nm_f(const double *th, void *c)
 #define EDGE_LOG 8.0
 #define RIDGE_NM_ITER 300
 #define RIDGE_EVALS 300
+#define RIDGE_ROUNDS 5
 
 struct ridge {
 	fg_fn fg;
@@ -439,20 +496,35 @@ static int nm_then_bfgs(fg_fn fg0, void *ctx0, double *t, int dim, long evals, i
 }
 
 /*
+ * A parameter beyond e^EDGE_CONVERGED (or below its inverse): the edge.
+ * Where the likelihood is highest at the edge it is flat on the way there,
+ * so BFGS may meet its gradient tolerance far out: that is no optimum.
+ */
+#define EDGE_CONVERGED 20.0
+
+static int at_edge(const double *t, int dim)
+{
+	int i;
+
+	for (i = 0; i < dim; i++)
+		if (fabs(t[i]) > EDGE_CONVERGED)
+			return 1;
+	return 0;
+}
+
+/*
  * Minimise fg: BFGS from starts[0]; if that fails, Nelder-Mead from each
  * start polished by BFGS, where the lowest converged f wins (ties: the
  * earlier). BFGS and the ridge have `evals` evaluations each, the starts
- * share as many. The first BFGS starts from the inverse Hessian H0 (NULL:
- * the identity) and leaves its own in Hout (NULL: not wanted).
+ * share as many. The first BFGS leaves its inverse Hessian in Hout (NULL:
+ * not wanted). An end at the edge (at_edge) does not count as converged.
  * Returns 0 with th at the optimum, or, when nothing converged (the
  * maximum lies on the boundary), 1 with th at the minimum of the ridge-
  * penalised objective from the best finite point (*method CLV_BOUNDARY).
- * A single start (a polish) that does not converge stops there instead.
  * -1: no finite point.
  */
 static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int nstarts, int dim,
-		    long evals, const double *H0, double *Hout, double *th, int *method,
-		    int *iters, double *gnorm)
+		    long evals, double *Hout, double *th, int *method, int *iters, double *gnorm)
 {
 	double best[MAX_DIM], g[MAX_DIM], fbest = INFINITY, cbest = INFINITY, t[MAX_DIM], gn;
 	int i, it, found = 0, conv = 0, edge = 0;
@@ -460,29 +532,13 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	struct ridge rg = { fg0, ctx0, dim };
 
 	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
-	if (bfgs_h(budget_fg, &bud, t, dim, &it, &gn, H0, Hout) == 0 &&
+	if (bfgs_h(budget_fg, &bud, t, dim, &it, &gn, NULL, Hout) == 0 && !at_edge(t, dim) &&
 	    !(fault_flags & CLV_FAULT_BFGS)) {
 		memcpy(th, t, sizeof(double) * (size_t)dim);
 		*method = CLV_BFGS;
 		*iters = it;
 		*gnorm = gn;
 		return 0;
-	}
-	/*
-	 * A polish from a subsample's optimum (one start) that does not
-	 * converge: the data are too flat there for more searching on all
-	 * customers to pay; keep the better of the start and where BFGS got.
-	 */
-	if (nstarts == 1) {
-		double f0 = fg0(starts[0], g, ctx0), f1 = fg0(t, g, ctx0);
-
-		if (!isfinite(f0) && !isfinite(f1))
-			return -1;
-		memcpy(th, isfinite(f1) && !(f0 < f1) ? t : starts[0], sizeof(double) * (size_t)dim);
-		*method = CLV_BOUNDARY;
-		*iters = it;
-		*gnorm = gmax(g, dim);
-		return 1;
 	}
 	/* BFGS ran off towards the edge (a parameter beyond e^EDGE_LOG or below e^-EDGE_LOG) */
 	for (i = 0; i < dim && !edge; i++)
@@ -496,7 +552,8 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 		double f;
 
 		memcpy(t, starts[i], sizeof(double) * (size_t)dim);
-		ok = nm_then_bfgs(fg0, ctx0, t, dim, evals / nstarts, NM_MAX_ITER, &it, &gn) == 0;
+		ok = nm_then_bfgs(fg0, ctx0, t, dim, evals / nstarts, NM_MAX_ITER, &it, &gn) == 0 &&
+		     !at_edge(t, dim);
 		f = fg0(t, g, ctx0);
 		if (!isfinite(f) || (ok ? f >= cbest : conv || f >= fbest))
 			continue;
@@ -518,9 +575,19 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 		memcpy(best, starts[0], sizeof(double) * (size_t)dim);
 	memcpy(t, best, sizeof(double) * (size_t)dim);
 	(void)fbest;
-	/* the ridge is flat along the edge: a few hundred steps get close enough */
-	nm_then_bfgs(ridge_fg, &rg, t, dim, evals < RIDGE_EVALS ? evals : RIDGE_EVALS,
-		     RIDGE_NM_ITER, &it, &gn);
+	/*
+	 * The ridge is flat along the edge, where Nelder-Mead's simplex can
+	 * shrink long before its minimum: search again while that still pays.
+	 */
+	for (i = 0; i < RIDGE_ROUNDS; i++) {
+		double before = ridge_fg(t, g, &rg), after;
+
+		nm_then_bfgs(ridge_fg, &rg, t, dim, evals < RIDGE_EVALS ? evals : RIDGE_EVALS,
+			     RIDGE_NM_ITER, &it, &gn);
+		after = ridge_fg(t, g, &rg);
+		if (!(after < before - 1e-12 * fabs(before)))
+			break;
+	}
 	if (!isfinite(fg0(t, g, ctx0)))
 		return -1;
 	memcpy(th, t, sizeof(double) * (size_t)dim);
@@ -529,6 +596,55 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	*gnorm = gmax(g, dim);
 	return 1;
 }
+
+/*
+ * The polish of a fit that starts from a subsample's optimum s0 (with its
+ * inverse Hessian H0, or NULL): BFGS on all customers in `evals`
+ * evaluations. A subsample on the edge may hide an interior optimum that
+ * all customers have, so s1 (a fixed start, or NULL) gets a BFGS of
+ * POLISH_EVALS too, and the lower converged interior end wins. When none
+ * converged: 1, with th at the lowest of s0 and the ends (CLV_BOUNDARY).
+ * Returns as minimise().
+ */
+static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int dim, long evals,
+		  const double *H0, double *th, int *method, int *iters, double *gnorm)
+{
+	double t[3][MAX_DIM], f[3], gn[2], g[MAX_DIM];
+	int ok[2], it[2], k, n = s1 ? 2 : 1, best = -1;
+
+	for (k = 0; k < n; k++) {
+		struct budget bud = { fg, ctx, k ? POLISH_EVALS : evals, dim };
+
+		memcpy(t[k], k ? s1 : s0, sizeof(double) * (size_t)dim);
+		ok[k] = bfgs_h(budget_fg, &bud, t[k], dim, &it[k], &gn[k], k ? NULL : H0, NULL) == 0 &&
+			!at_edge(t[k], dim);
+		f[k] = fg(t[k], g, ctx);
+		if (ok[k] && isfinite(f[k]) && (best < 0 || f[k] < f[best]))
+			best = k;
+	}
+	if (best >= 0) {
+		memcpy(th, t[best], sizeof(double) * (size_t)dim);
+		*method = CLV_BFGS;
+		*iters = it[best];
+		*gnorm = gn[best];
+		return 0;
+	}
+	/* the data are too flat for more searching on all customers to pay */
+	memcpy(t[n], s0, sizeof(double) * (size_t)dim);
+	f[n] = fg(s0, g, ctx);
+	for (k = 0; k <= n; k++)
+		if (isfinite(f[k]) && (best < 0 || f[k] < f[best]))
+			best = k;
+	if (best < 0)
+		return -1;
+	memcpy(th, t[best], sizeof(double) * (size_t)dim);
+	fg(th, g, ctx);
+	*method = CLV_BOUNDARY;
+	*iters = it[0] + (n > 1 ? it[1] : 0);
+	*gnorm = gmax(g, dim);
+	return 1;
+}
+
 
 /* ---------------------------------------------------------------- BG/NBD */
 
@@ -540,7 +656,7 @@ struct bg_data {
 	 * index into them, so an evaluation takes one log per distinct value
 	 * instead of two per triple. lv is the evaluation's scratch.
 	 */
-	double *vals, *lv;
+	double *vals, *lv, *iv;
 	uint32_t *ti, *Ti;
 	size_t nv;
 	size_t ng;          /* distinct x: group g is [gs[g], gs[g + 1]) */
@@ -572,6 +688,7 @@ static void bg_release(struct bg_data *d)
 	free(d->gs);
 	free(d->vals);
 	free(d->lv);
+	free(d->iv);
 	free(d->ti);
 	free(d->Ti);
 	memset(d, 0, sizeof(*d));
@@ -618,7 +735,8 @@ static int bg_values(struct bg_data *d)
 			d->vals[k++] = d->vals[i];
 	d->nv = k;
 	d->lv = malloc(k * sizeof(double));
-	if (!d->lv)
+	d->iv = malloc(k * sizeof(double));
+	if (!d->lv || !d->iv)
 		return -1;
 	for (i = 0; i < d->nu; i++) {
 		d->ti[i] = value_index(d->vals, k, d->tx[i]);
@@ -701,12 +819,66 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
 	return 0;
 }
 
+/*
+ * The per-triple sums of one group of x > 0 over [s, end): sums[0] of
+ * w softplus(A4 - A3), so that w ln(e^A3 + e^A4) = w A3 + that, [1] of
+ * w (w3 l3 + w4 l4), [2] of w (w3 / (alpha + T) + w4 / (alpha + t_x)),
+ * [3] of w w4 and [4] of w l3, where l = ln(alpha + t), A3 = -rx l3 and
+ * w4 is the weight of the A4 term. c4 = ln a - ln(b + x - 1), so
+ * A4 - A3 = c4 + rx (l3 - l4). Plain sums within blocks of SUM_BLOCK
+ * terms (so the loop pipelines), compensated across blocks.
+ */
+#define SUM_BLOCK 256
+
+static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, double c4,
+		     struct ksum *sums)
+{
+	const double *lv = d->lv, *iv = d->iv;
+	size_t j, i;
+
+	for (j = s; j < end; j += SUM_BLOCK) {
+		size_t e = end - j < SUM_BLOCK ? end : j + SUM_BLOCK;
+		double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
+
+		for (i = j; i < e; i++) {
+			double w = d->w[i], l3 = lv[d->Ti[i]], l4 = lv[d->ti[i]];
+			double i3 = iv[d->Ti[i]], i4 = iv[d->ti[i]];
+			double D = c4 + rx * (l3 - l4), ez = exp(-fabs(D));
+			/* softplus(D) = ln(1 + e^D) and w4 = e^D / (1 + e^D), both stable */
+			double w4 = (D > 0 ? 1 : ez) / (1 + ez);
+
+			a0 += w * ((D > 0 ? D : 0) + log1p(ez));
+			a1 += w * (l3 + w4 * (l4 - l3));
+			a2 += w * (i3 + w4 * (i4 - i3));
+			a3 += w * w4;
+			a4 += w * l3;
+		}
+		ks_add(&sums[0], a0);
+		ks_add(&sums[1], a1);
+		ks_add(&sums[2], a2);
+		ks_add(&sums[3], a3);
+		ks_add(&sums[4], a4);
+	}
+}
+
+/* The same sums for x = 0, where only A3 counts (w3 = 1, w4 = 0). */
+static void bg_group0(const struct bg_data *d, size_t s, size_t end, struct ksum *sums)
+{
+	size_t i;
+
+	for (i = s; i < end; i++) {
+		ks_add(&sums[1], d->w[i] * d->lv[d->Ti[i]]);
+		ks_add(&sums[2], d->w[i] * d->iv[d->Ti[i]]);
+	}
+	sums[4] = sums[1];
+}
+
 /* -LL / n and its gradient with respect to (log r, log alpha, log a, log b). */
 static double bg_fg(const double *th, double *grad, void *ctx)
 {
 	const struct bg_data *d = ctx;
 	struct ksum ll = { 0, 0 }, gr = { 0, 0 }, gal = { 0, 0 }, ga = { 0, 0 }, gb = { 0, 0 };
-	double r, al, a, b, lal, la, dg_r, dg_ab;
+	double r, al, a, b, lal, la;
 	size_t g, i;
 	int k;
 
@@ -722,78 +894,51 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 	b = exp(th[3]);
 	lal = log(al);
 	la = log(a);
-	dg_r = digamma(r);
-	dg_ab = digamma(a + b);
-	for (i = 0; i < d->nv; i++)
+	for (i = 0; i < d->nv; i++) {
 		d->lv[i] = log(al + d->vals[i]);
+		d->iv[i] = 1 / (al + d->vals[i]);
+	}
 	for (g = 0; g < d->ng; g++) {
 		size_t s = d->gs[g], end = d->gs[g + 1];
 		double x = d->x[s], W = d->gw[g], rx = r + x;
-		double A12 = lgamma(rx) - lgamma(r) + r * lal + lgamma(a + b) + lgamma(b + x) -
-			     lgamma(b) - lgamma(a + b + x);
-		double dr1 = digamma(rx) - dg_r + lal;
-		double da2 = dg_ab - digamma(a + b + x);
-		double db2 = da2 + digamma(b + x) - digamma(b);
-		struct ksum sl = { 0, 0 }, sr = { 0, 0 }, sal = { 0, 0 }, s4 = { 0, 0 };
-		double bx1 = b + x - 1, lbx = x > 0 ? log(bx1) : 0;
+		double A12 = lgamma_shift(r, x) + r * lal + lgamma_shift(b, x) -
+			     lgamma_shift(a + b, x);
+		double dr1 = digamma_shift(r, x) + lal;
+		double da2 = -digamma_shift(a + b, x);
+		double db2 = digamma_shift(b, x) + da2;
+		struct ksum sums[5] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
+		double bx1 = b + x - 1;
 
-		for (i = s; i < end; i++) {
-			double w = d->w[i], l3 = d->lv[d->Ti[i]], A3 = -rx * l3, L, w3, w4, l4;
-
-			if (x > 0) {
-				double A4;
-
-				l4 = d->lv[d->ti[i]];
-				A4 = la - lbx - rx * l4;
-				if (A3 >= A4) {
-					double e4 = exp(A4 - A3);
-
-					L = A3 + log1p(e4);
-					w4 = e4 / (1 + e4);
-					w3 = 1 - w4;
-				} else {
-					double e3 = exp(A3 - A4);
-
-					L = A4 + log1p(e3);
-					w3 = e3 / (1 + e3);
-					w4 = 1 - w3;
-				}
-			} else {
-				L = A3;
-				w3 = 1;
-				w4 = 0;
-				l4 = 0;
-			}
-			ks_add(&sl, w * L);
-			ks_add(&sr, -w * (w3 * l3 + w4 * l4));
-			ks_add(&sal, -w * rx *
-					     (w3 / (al + d->T[i]) + (w4 > 0 ? w4 / (al + d->tx[i]) : 0)));
-			ks_add(&s4, w * w4);
-		}
-		ks_add(&ll, W * A12);
-		ks_add(&ll, ks_val(&sl));
-		ks_add(&gr, W * dr1);
-		ks_add(&gr, ks_val(&sr));
-		ks_add(&gal, W * r / al);
-		ks_add(&gal, ks_val(&sal));
-		ks_add(&ga, W * da2);
-		ks_add(&ga, ks_val(&s4) / a);
-		ks_add(&gb, W * db2);
 		if (x > 0)
-			ks_add(&gb, -ks_val(&s4) / bx1);
+			bg_group(d, s, end, rx, la - log(bx1), sums);
+		else
+			bg_group0(d, s, end, sums);
+		ks_add(&ll, W * A12);
+		ks_add(&ll, -rx * ks_val(&sums[4]));
+		ks_add(&ll, ks_val(&sums[0]));
+		ks_add(&gr, W * dr1);
+		ks_add(&gr, -ks_val(&sums[1]));
+		ks_add(&gal, W * r / al);
+		ks_add(&gal, -rx * ks_val(&sums[2]));
+		/* ga and gb are a and b times the slopes: no huge terms when a, b are */
+		ks_add(&ga, a * W * da2);
+		ks_add(&ga, ks_val(&sums[3]));
+		ks_add(&gb, b * W * db2);
+		if (x > 0)
+			ks_add(&gb, -b * ks_val(&sums[3]) / bx1);
 	}
 	grad[0] = -r * ks_val(&gr) / d->ntot;
 	grad[1] = -al * ks_val(&gal) / d->ntot;
-	grad[2] = -a * ks_val(&ga) / d->ntot;
-	grad[3] = -b * ks_val(&gb) / d->ntot;
+	grad[2] = -ks_val(&ga) / d->ntot;
+	grad[3] = -ks_val(&gb) / d->ntot;
 	return -ks_val(&ll) / d->ntot;
 }
 
 double clv_bgnbd_ll1(const struct clv_bgnbd *m, double x, double t_x, double T)
 {
 	double r = m->r, al = m->alpha, a = m->a, b = m->b;
-	double A1 = lgamma(r + x) - lgamma(r) + r * log(al);
-	double A2 = lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
+	double A1 = lgamma_shift(r, x) + r * log(al);
+	double A2 = lgamma_shift(b, x) - lgamma_shift(a + b, x);
 	double A3 = -(r + x) * log(al + T), A4, mx;
 
 	if (x <= 0)
@@ -868,13 +1013,13 @@ static int sub_start(const struct clv_cust *c, size_t n, int gg, struct sub_star
 }
 
 /*
- * Evaluations for a fit over `work` distinct terms: a full search from the
- * fixed starts, a polish from a subsample's optimum, or, from a subsample
- * on the edge, a short look for an interior optimum (EDGE_POLISH_EVALS).
+ * Evaluations of the polish from a subsample's optimum: from one on the
+ * edge, only a short look along it (EDGE_POLISH_EVALS; the fixed start
+ * gets its own POLISH_EVALS in polish()).
  */
-static long fit_evals(const struct sub_start *ss, size_t work)
+static long fit_evals(const struct sub_start *ss)
 {
-	return !ss->ok ? evals_for(work) : ss->edge ? EDGE_POLISH_EVALS : POLISH_EVALS;
+	return ss->edge ? EDGE_POLISH_EVALS : POLISH_EVALS;
 }
 
 int clv_bgnbd_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, struct crm_err *e)
@@ -902,9 +1047,10 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 		return rc;
 	if ((rc = bg_prepare(c, n, &d, e)))
 		return rc;
-	if (minimise(bg_fg, &d, ss.ok ? ss.th : starts, ss.ok ? 1 : 4, 4, fit_evals(&ss, d.nu + d.ng),
-		     ss.have_h ? ss.H : NULL, Hout, th, &out->method, &out->iters,
-		     &out->grad_norm) < 0) {
+	if ((ss.ok ? polish(bg_fg, &d, ss.th[0], ss.edge ? starts[0] : NULL, 4, fit_evals(&ss),
+			    ss.have_h ? ss.H : NULL, th, &out->method, &out->iters, &out->grad_norm)
+		   : minimise(bg_fg, &d, starts, 4, 4, evals_for(d.nu + d.ng), Hout, th,
+			      &out->method, &out->iters, &out->grad_norm)) < 0) {
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
 	}
@@ -1031,9 +1177,9 @@ double clv_bgnbd_population(const struct clv_bgnbd *m, double t)
 
 struct gg_data {
 	size_t nu, ng;
-	double *x, *lm, *lx, *xm, *w; /* per distinct (x, zbar): x, log zbar, log x, x zbar, weight */
+	double *x, *lm, *lx, *ixm, *w; /* per distinct (x, zbar): x, log zbar, log x, 1 / (x zbar), weight */
 	size_t *gs;
-	double *gw;
+	double *gw, *glm;   /* per group (distinct x): weight, sum of w log zbar */
 	double ntot;
 };
 
@@ -1052,12 +1198,45 @@ static int cmp_pair(const void *pa, const void *pb)
 	return 0;
 }
 
+/*
+ * Sums over the distinct (x, zbar) of one x in [s, end), with t =
+ * gamma / (x zbar): su of w log1p(t) and sv of w t / (1 + t). Blocks as
+ * bg_group.
+ */
+static void gg_group(const struct gg_data *d, size_t s, size_t end, double ga, struct ksum *su,
+		     struct ksum *sv)
+{
+	size_t j, i;
+
+	for (j = s; j < end; j += SUM_BLOCK) {
+		size_t e = end - j < SUM_BLOCK ? end : j + SUM_BLOCK;
+		double a0 = 0, a1 = 0;
+
+		for (i = j; i < e; i++) {
+			double t = ga * d->ixm[i];
+
+			a0 += d->w[i] * log1p(t);
+			a1 += d->w[i] * (t / (1 + t));
+		}
+		ks_add(su, a0);
+		ks_add(sv, a1);
+	}
+}
+
+/*
+ * -LL / n and its gradient with respect to (log p, log q, log gamma). One
+ * customer's log-likelihood, written so that nothing huge cancels when p
+ * is huge and gamma tiny (the edge where spend does not vary within a
+ * customer), with u = log1p(gamma / (x zbar)):
+ *   lgamma(px + q) - lgamma(px) - lgamma(q) + q ln gamma - q ln x
+ *   - (1 + q) ln zbar - (px + q) u
+ */
 static double gg_fg(const double *th, double *grad, void *ctx)
 {
 	const struct gg_data *d = ctx;
 	struct ksum ll = { 0, 0 }, gp = { 0, 0 }, gq = { 0, 0 }, gg = { 0, 0 };
-	double p, q, ga, lga, dq;
-	size_t g, i;
+	double p, q, ga, lga, dq, lgq;
+	size_t g;
 	int k;
 
 	for (k = 0; k < 3; k++)
@@ -1071,34 +1250,30 @@ static double gg_fg(const double *th, double *grad, void *ctx)
 	ga = exp(th[2]);
 	lga = log(ga);
 	dq = digamma(q);
+	lgq = lgamma(q);
 	for (g = 0; g < d->ng; g++) {
 		size_t s = d->gs[g], end = d->gs[g + 1];
-		double x = d->x[s], W = d->gw[g], px = p * x, lx = d->lx[s];
-		double c0 = lgamma(px + q) - lgamma(px) - lgamma(q) + q * lga + px * lx;
-		double dpq = digamma(px + q);
-		struct ksum sl = { 0, 0 }, sp = { 0, 0 }, sq = { 0, 0 }, sg = { 0, 0 };
+		double x = d->x[s], W = d->gw[g], px = p * x, lx = d->lx[s], Slm = d->glm[g];
+		struct ksum su = { 0, 0 }, sv = { 0, 0 };
+		double Su, Sv;
 
-		/* the density of zbar: the terms in x alone are in c0 */
-		for (i = s; i < end; i++) {
-			double w = d->w[i], l = log(d->xm[i] + ga);
-
-			ks_add(&sl, w * ((px - 1) * d->lm[i] - (px + q) * l));
-			ks_add(&sp, w * (d->lm[i] - l));
-			ks_add(&sq, -w * l);
-			ks_add(&sg, -w * (px + q) / (d->xm[i] + ga));
-		}
-		ks_add(&ll, W * c0);
-		ks_add(&ll, ks_val(&sl));
-		ks_add(&gp, W * x * (dpq - digamma(px) + lx));
-		ks_add(&gp, x * ks_val(&sp));
-		ks_add(&gq, W * (dpq - dq + lga));
-		ks_add(&gq, ks_val(&sq));
-		ks_add(&gg, W * q / ga);
-		ks_add(&gg, ks_val(&sg));
+		gg_group(d, s, end, ga, &su, &sv);
+		Su = ks_val(&su);
+		Sv = ks_val(&sv);
+		ks_add(&ll, W * (lgamma_shift(px, q) - lgq + q * lga - q * lx));
+		ks_add(&ll, -(1 + q) * Slm);
+		ks_add(&ll, -(px + q) * Su);
+		/* p, q and gamma times the slopes (log-parameters) */
+		ks_add(&gp, px * W * digamma_shift(px, q));
+		ks_add(&gp, -px * Su);
+		ks_add(&gq, q * W * (digamma(px + q) - dq + lga - lx));
+		ks_add(&gq, -q * (Slm + Su));
+		ks_add(&gg, W * q);
+		ks_add(&gg, -(px + q) * Sv);
 	}
-	grad[0] = -p * ks_val(&gp) / d->ntot;
-	grad[1] = -q * ks_val(&gq) / d->ntot;
-	grad[2] = -ga * ks_val(&gg) / d->ntot;
+	grad[0] = -ks_val(&gp) / d->ntot;
+	grad[1] = -ks_val(&gq) / d->ntot;
+	grad[2] = -ks_val(&gg) / d->ntot;
 	return -ks_val(&ll) / d->ntot;
 }
 
@@ -1106,8 +1281,8 @@ double clv_gg_ll1(const struct clv_gg *m, double x, double mean_spend)
 {
 	double px = m->p * x;
 
-	return lgamma(px + m->q) - lgamma(px) - lgamma(m->q) + m->q * log(m->gamma) +
-	       (px - 1) * log(mean_spend) + px * log(x) - (px + m->q) * log(x * mean_spend + m->gamma);
+	return lgamma_shift(px, m->q) - lgamma(m->q) + m->q * log(m->gamma) - m->q * log(x) -
+	       (1 + m->q) * log(mean_spend) - (px + m->q) * log1p(m->gamma / (x * mean_spend));
 }
 
 double clv_pearson(const double *a, const double *b, size_t n)
@@ -1139,6 +1314,20 @@ double clv_pearson(const double *a, const double *b, size_t n)
 int clv_gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, struct crm_err *e)
 {
 	return gg_fit(c, n, out, NULL, e);
+}
+
+/* Each group's sum of w log zbar (glm), which no parameter changes. */
+static void gg_log_means(struct gg_data *d)
+{
+	size_t g, i;
+
+	for (g = 0; g < d->ng; g++) {
+		struct ksum k = { 0, 0 };
+
+		for (i = d->gs[g]; i < d->gs[g + 1]; i++)
+			ks_add(&k, d->w[i] * d->lm[i]);
+		d->glm[g] = ks_val(&k);
+	}
 }
 
 static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
@@ -1195,7 +1384,7 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	for (i = 0, u = 0; i < m; i++)
 		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1]))
 			u++;
-	d.x = malloc(6 * u * sizeof(double));
+	d.x = malloc(7 * u * sizeof(double));
 	d.gs = malloc((u + 1) * sizeof(size_t));
 	if (!d.x || !d.gs) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
@@ -1203,20 +1392,22 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	}
 	d.lm = d.x + u;
 	d.lx = d.lm + u;
-	d.xm = d.lx + u;
-	d.w = d.xm + u;
+	d.ixm = d.lx + u;
+	d.w = d.ixm + u;
 	d.gw = d.w + u;
+	d.glm = d.gw + u;
 	for (i = 0, u = 0; i < m; i++) {
 		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1])) {
 			if (u == 0 || pr[i].x != d.x[u - 1]) {
 				d.gs[g] = u;
 				d.gw[g] = 0;
+				d.glm[g] = 0;
 				g++;
 			}
 			d.x[u] = pr[i].x;
 			d.lm[u] = log(pr[i].m);
 			d.lx[u] = log(pr[i].x);
-			d.xm[u] = pr[i].x * pr[i].m;
+			d.ixm[u] = 1 / (pr[i].x * pr[i].m);
 			d.w[u] = 0;
 			u++;
 		}
@@ -1227,9 +1418,11 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	d.nu = u;
 	d.ng = g;
 	d.ntot = (double)m;
-	if (minimise(gg_fg, &d, ss.ok ? ss.th : starts, ss.ok ? 1 : 4, 3, fit_evals(&ss, d.nu + d.ng),
-		     ss.have_h ? ss.H : NULL, Hout, th, &out->method, &out->iters,
-		     &out->grad_norm) < 0) {
+	gg_log_means(&d);
+	if ((ss.ok ? polish(gg_fg, &d, ss.th[0], ss.edge ? starts[0] : NULL, 3, fit_evals(&ss),
+			    ss.have_h ? ss.H : NULL, th, &out->method, &out->iters, &out->grad_norm)
+		   : minimise(gg_fg, &d, starts, 4, 3, evals_for(d.nu + d.ng), Hout, th,
+			      &out->method, &out->iters, &out->grad_norm)) < 0) {
 		rc = err_set(e, CRM_E_DATA, "gamma-gamma fit did not converge (%zu customers)", m);
 		goto out;
 	}
