@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "clv.h"
+#include "sortx.h"
 
 #include "banned.h"
 
@@ -646,6 +647,176 @@ static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int d
 }
 
 
+/* ------------------------------------------------------------- sorting */
+
+/*
+ * Why not qsort: a call per comparison costs more than the fits on a
+ * million customers. Each model input column is turned into ranks among
+ * its distinct values (a hash of the bits, then the few distinct values
+ * sorted), and customers are ordered by radix passes over the ranks, which
+ * take a byte or two each. The order is that of the values, so the sums
+ * run in the same order as a comparison sort would give.
+ */
+
+/*
+ * The bits of a double >= 0 as an unsigned key of the same order (-0
+ * becomes +0). The callers check first that no value is negative or NaN.
+ */
+static uint64_t order_key(double v)
+{
+	uint64_t k;
+
+	v += 0.0;
+	memcpy(&k, &v, sizeof(k));
+	return k;
+}
+
+#define RK_EMPTY UINT32_MAX
+
+struct ranker {
+	uint64_t *key;       /* per slot: the value's bits */
+	uint32_t *id;        /* per slot: first-seen number of the value, RK_EMPTY */
+	unsigned shift;      /* 64 - log2(slots) */
+	double *vals;        /* distinct values: first-seen order, sorted by rk_ranks */
+	size_t n, cap;       /* distinct values, slots of vals */
+};
+
+static void rk_release(struct ranker *r)
+{
+	free(r->key);
+	free(r->id);
+	free(r->vals);
+	memset(r, 0, sizeof(*r));
+}
+
+/* An empty table of 2^lg slots (the old one's values re-entered when growing). */
+static int rk_table(struct ranker *r, unsigned lg)
+{
+	size_t slots = (size_t)1 << lg, i, h;
+
+	free(r->key);
+	free(r->id);
+	r->key = malloc(slots * sizeof(*r->key));
+	r->id = malloc(slots * sizeof(*r->id));
+	if (!r->key || !r->id)
+		return -1;
+	for (i = 0; i < slots; i++)
+		r->id[i] = RK_EMPTY;
+	r->shift = 64 - lg;
+	for (i = 0; i < r->n; i++) {
+		uint64_t k = order_key(r->vals[i]);
+
+		for (h = (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> r->shift); r->id[h] != RK_EMPTY;
+		     h = (h + 1) & (slots - 1))
+			;
+		r->key[h] = k;
+		r->id[h] = (uint32_t)i;
+	}
+	return 0;
+}
+
+/* The first-seen number of v in *id; -1 when out of memory. */
+static int rk_add(struct ranker *r, double v, uint32_t *id)
+{
+	uint64_t k = order_key(v);
+	size_t slots = (size_t)1 << (64 - r->shift);
+	size_t h = (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> r->shift);
+
+	for (; r->id[h] != RK_EMPTY; h = (h + 1) & (slots - 1))
+		if (r->key[h] == k) {
+			*id = r->id[h];
+			return 0;
+		}
+	if (r->n == r->cap) {
+		double *nv = realloc(r->vals, 2 * r->cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		r->vals = nv;
+		r->cap *= 2;
+	}
+	r->key[h] = k;
+	r->id[h] = (uint32_t)r->n;
+	*id = (uint32_t)r->n;
+	r->vals[r->n++] = v + 0.0;
+	/* at half full, twice the slots */
+	if (2 * r->n > slots && rk_table(r, 65 - r->shift))
+		return -1;
+	return 0;
+}
+
+static int rk_init(struct ranker *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cap = 64;
+	r->vals = malloc(r->cap * sizeof(*r->vals));
+	return r->vals && rk_table(r, 7) == 0 ? 0 : -1;
+}
+
+/*
+ * Sort the distinct values and turn the first-seen numbers ids[0..n) into
+ * ranks among them (rank 0 the smallest).
+ */
+static int rk_ranks(struct ranker *r, uint32_t *ids, size_t n)
+{
+	size_t k = r->n ? r->n : 1, i;
+	uint64_t *key = malloc(k * sizeof(*key));
+	uint32_t *ord = malloc(k * sizeof(*ord)), *rank = malloc(k * sizeof(*rank));
+	double *sorted = malloc(k * sizeof(*sorted));
+	int rc = -1;
+
+	if (!key || !ord || !rank || !sorted)
+		goto out;
+	for (i = 0; i < r->n; i++) {
+		key[i] = order_key(r->vals[i]);
+		ord[i] = (uint32_t)i;
+	}
+	if (sortx_by_key(ord, r->n, key, NULL, NULL))
+		goto out;
+	for (i = 0; i < r->n; i++) {
+		rank[ord[i]] = (uint32_t)i;
+		sorted[i] = r->vals[ord[i]];
+	}
+	for (i = 0; i < n; i++)
+		ids[i] = rank[ids[i]];
+	free(r->vals);
+	r->vals = sorted;
+	sorted = NULL;
+	rc = 0;
+out:
+	free(key);
+	free(ord);
+	free(rank);
+	free(sorted);
+	return rc;
+}
+
+/*
+ * idx[0..n) = 0..n-1 sorted by the rank columns col[0][], col[1][], ...
+ * lexicographically: one stable radix sort per column, the last first.
+ */
+static int sort_ranks(const uint32_t *const *col, int ncol, size_t n, uint32_t *idx)
+{
+	uint64_t *key = malloc((n ? n : 1) * sizeof(*key));
+	size_t i;
+	int j;
+
+	if (!key)
+		return -1;
+	for (i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	for (j = ncol - 1; j >= 0; j--) {
+		for (i = 0; i < n; i++)
+			key[i] = col[j][i];
+		if (sortx_by_key(idx, n, key, NULL, NULL)) {
+			free(key);
+			return -1;
+		}
+	}
+	free(key);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- BG/NBD */
 
 struct bg_data {
@@ -665,23 +836,6 @@ struct bg_data {
 	double ntot;
 };
 
-struct triple {
-	double x, tx, T;
-};
-
-static int cmp_triple(const void *pa, const void *pb)
-{
-	const struct triple *a = pa, *b = pb;
-
-	if (a->x != b->x)
-		return a->x < b->x ? -1 : 1;
-	if (a->tx != b->tx)
-		return a->tx < b->tx ? -1 : 1;
-	if (a->T != b->T)
-		return a->T < b->T ? -1 : 1;
-	return 0;
-}
-
 static void bg_release(struct bg_data *d)
 {
 	free(d->x);
@@ -694,62 +848,104 @@ static void bg_release(struct bg_data *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int cmp_double(const void *pa, const void *pb)
+/*
+ * Rank columns of the customers: x (r[0..n)) among the distinct x, t_x
+ * (r[n..2n)) and T (r[2n..3n)) among the distinct values of both, which
+ * d->vals receives (d->nv of them, ascending); and the customer order by
+ * (x, t_x, T) in *idx. r and idx are the caller's to free.
+ */
+static int bg_ranks(const struct clv_cust *c, size_t n, struct bg_data *d, uint32_t **r,
+		    uint32_t **idx, double **xv)
 {
-	double a = *(const double *)pa, b = *(const double *)pb;
+	struct ranker rx, rv;
+	const uint32_t *col[3];
+	size_t i;
+	int ok;
 
-	return (a > b) - (a < b);
+	*r = malloc(3 * n * sizeof(**r));
+	*idx = malloc(n * sizeof(**idx));
+	ok = *r && *idx && rk_init(&rx) == 0 && rk_init(&rv) == 0;
+	for (i = 0; ok && i < n; i++)
+		ok = rk_add(&rx, c[i].x, &(*r)[i]) == 0 && rk_add(&rv, c[i].t_x, &(*r)[n + i]) == 0 &&
+		     rk_add(&rv, c[i].T, &(*r)[2 * n + i]) == 0;
+	ok = ok && rk_ranks(&rx, *r, n) == 0 && rk_ranks(&rv, *r + n, 2 * n) == 0;
+	col[0] = *r;
+	col[1] = *r + n;
+	col[2] = *r + 2 * n;
+	ok = ok && sort_ranks(col, 3, n, *idx) == 0;
+	if (ok) {
+		d->vals = rv.vals;
+		d->nv = rv.n;
+		rv.vals = NULL;
+		*xv = rx.vals;
+		rx.vals = NULL;
+	}
+	rk_release(&rx);
+	rk_release(&rv);
+	return ok ? 0 : -1;
 }
 
-/* Index of v in the sorted distinct values vals[0..n). */
-static uint32_t value_index(const double *vals, size_t n, double v)
+/* Customers a and b have the same (x, t_x, T): the same ranks in r of n customers. */
+static int same_triple(const uint32_t *r, size_t n, uint32_t a, uint32_t b)
 {
-	size_t lo = 0, hi = n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (vals[mid] <= v)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo;
+	return r[a] == r[b] && r[n + a] == r[n + b] && r[2 * n + a] == r[2 * n + b];
 }
 
-/* The distinct t_x and T values and each triple's indexes (bg_data). */
-static int bg_values(struct bg_data *d)
+/* The distinct triples of the customers in the order of their ranks r, sorted by idx. */
+static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, size_t n,
+		      struct bg_data *d)
 {
-	size_t i, k = 0;
+	size_t i, u = 0, g = 0;
 
-	d->vals = malloc(2 * d->nu * sizeof(double));
-	d->ti = malloc(d->nu * sizeof(uint32_t));
-	d->Ti = malloc(d->nu * sizeof(uint32_t));
-	if (!d->vals || !d->ti || !d->Ti)
+	for (i = 0; i < n; i++)
+		if (i == 0 || !same_triple(r, n, idx[i], idx[i - 1]))
+			u++;
+	d->x = malloc(5 * u * sizeof(double));
+	d->gs = malloc((u + 1) * sizeof(size_t));
+	d->ti = malloc(u * sizeof(uint32_t));
+	d->Ti = malloc(u * sizeof(uint32_t));
+	d->lv = malloc(d->nv * sizeof(double));
+	d->iv = malloc(d->nv * sizeof(double));
+	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv)
 		return -1;
-	memcpy(d->vals, d->tx, d->nu * sizeof(double));
-	memcpy(d->vals + d->nu, d->T, d->nu * sizeof(double));
-	qsort(d->vals, 2 * d->nu, sizeof(double), cmp_double);
-	for (i = 0; i < 2 * d->nu; i++)
-		if (k == 0 || d->vals[i] != d->vals[k - 1])
-			d->vals[k++] = d->vals[i];
-	d->nv = k;
-	d->lv = malloc(k * sizeof(double));
-	d->iv = malloc(k * sizeof(double));
-	if (!d->lv || !d->iv)
-		return -1;
-	for (i = 0; i < d->nu; i++) {
-		d->ti[i] = value_index(d->vals, k, d->tx[i]);
-		d->Ti[i] = value_index(d->vals, k, d->T[i]);
+	d->tx = d->x + u;
+	d->T = d->tx + u;
+	d->w = d->T + u;
+	d->gw = d->w + u;
+	u = 0;
+	for (i = 0; i < n; i++) {
+		uint32_t k = idx[i];
+
+		if (i == 0 || !same_triple(r, n, k, idx[i - 1])) {
+			if (u == 0 || xv[r[k]] != d->x[u - 1]) {
+				d->gs[g] = u;
+				d->gw[g] = 0;
+				g++;
+			}
+			d->x[u] = xv[r[k]];
+			d->ti[u] = r[n + k];
+			d->Ti[u] = r[2 * n + k];
+			d->tx[u] = d->vals[d->ti[u]];
+			d->T[u] = d->vals[d->Ti[u]];
+			d->w[u] = 0;
+			u++;
+		}
+		d->w[u - 1] += 1;
+		d->gw[g - 1] += 1;
 	}
+	d->gs[g] = u;
+	d->nu = u;
+	d->ng = g;
+	d->ntot = (double)n;
 	return 0;
 }
 
 static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, struct crm_err *e)
 {
-	struct triple *t;
-	size_t i, u = 0, g = 0;
-	int any_repeat = 0;
+	uint32_t *r = NULL, *idx = NULL;
+	double *xv = NULL;
+	size_t i;
+	int any_repeat = 0, rc;
 
 	memset(d, 0, sizeof(*d));
 	if (n == 0)
@@ -767,52 +963,11 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
 	}
 	if (!any_repeat)
 		return err_set(e, CRM_E_INPUT, "cannot fit bg/nbd without repeat purchases");
-	t = malloc(n * sizeof(*t));
-	if (!t)
-		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
-	for (i = 0; i < n; i++) {
-		t[i].x = c[i].x;
-		t[i].tx = c[i].t_x;
-		t[i].T = c[i].T;
-	}
-	qsort(t, n, sizeof(*t), cmp_triple);
-	for (i = 0; i < n; i++)
-		if (i == 0 || cmp_triple(&t[i], &t[i - 1]))
-			u++;
-	d->x = malloc(4 * u * sizeof(double) + u * sizeof(double));
-	d->gs = malloc((u + 1) * sizeof(size_t));
-	if (!d->x || !d->gs) {
-		free(t);
-		bg_release(d);
-		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
-	}
-	d->tx = d->x + u;
-	d->T = d->tx + u;
-	d->w = d->T + u;
-	d->gw = d->w + u;
-	u = 0;
-	for (i = 0; i < n; i++) {
-		if (i == 0 || cmp_triple(&t[i], &t[i - 1])) {
-			if (u == 0 || t[i].x != d->x[u - 1]) {
-				d->gs[g] = u;
-				d->gw[g] = 0;
-				g++;
-			}
-			d->x[u] = t[i].x;
-			d->tx[u] = t[i].tx;
-			d->T[u] = t[i].T;
-			d->w[u] = 0;
-			u++;
-		}
-		d->w[u - 1] += 1;
-		d->gw[g - 1] += 1;
-	}
-	d->gs[g] = u;
-	d->nu = u;
-	d->ng = g;
-	d->ntot = (double)n;
-	free(t);
-	if (bg_values(d)) {
+	rc = bg_ranks(c, n, d, &r, &idx, &xv) || bg_triples(r, idx, xv, n, d);
+	free(r);
+	free(idx);
+	free(xv);
+	if (rc) {
 		bg_release(d);
 		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", n);
 	}
@@ -1183,19 +1338,38 @@ struct gg_data {
 	double ntot;
 };
 
-struct pair {
-	double x, m;
-};
-
-static int cmp_pair(const void *pa, const void *pb)
+/* Customers a and b have the same (x, mean spend) in the columns xa of m customers. */
+static int same_pair(const double *xa, size_t m, uint32_t a, uint32_t b)
 {
-	const struct pair *a = pa, *b = pb;
+	return xa[a] == xa[b] && xa[m + a] == xa[m + b];
+}
 
-	if (a->x != b->x)
-		return a->x < b->x ? -1 : 1;
-	if (a->m != b->m)
-		return a->m < b->m ? -1 : 1;
-	return 0;
+/*
+ * The order by (x, mean spend) of the columns xa[0..m) and xa[m..2m) into
+ * idx. Mean spends are nearly all distinct, so they are sorted by their
+ * bits (eight passes) rather than ranked; then x, by rank, stably.
+ */
+static int gg_order(const double *xa, size_t m, uint32_t *idx)
+{
+	uint64_t *key = malloc((m ? m : 1) * sizeof(*key));
+	uint32_t *r = malloc((m ? m : 1) * sizeof(*r));
+	struct ranker rx;
+	size_t i;
+	int ok = key && r && rk_init(&rx) == 0;
+
+	for (i = 0; ok && i < m; i++) {
+		idx[i] = (uint32_t)i;
+		key[i] = order_key(xa[m + i]);
+		ok = rk_add(&rx, xa[i], &r[i]) == 0;
+	}
+	ok = ok && rk_ranks(&rx, r, m) == 0 && sortx_by_key(idx, m, key, NULL, NULL) == 0;
+	for (i = 0; ok && i < m; i++)
+		key[i] = r[i];
+	ok = ok && sortx_by_key(idx, m, key, NULL, NULL) == 0;
+	rk_release(&rx);
+	free(key);
+	free(r);
+	return ok ? 0 : -1;
 }
 
 /*
@@ -1341,7 +1515,7 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 		{ 2.302585092994046, 2.302585092994046, 4.605170185988092 },
 	};
 	struct gg_data d;
-	struct pair *pr = NULL;
+	uint32_t *idx = NULL;
 	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
 	struct sub_start ss = { 0 };
 	size_t i, m = 0, u = 0, g = 0;
@@ -1365,24 +1539,26 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	}
 	if (m == 0)
 		return err_set(e, CRM_E_INPUT, "cannot fit gamma-gamma without repeat purchases");
-	pr = malloc(m * sizeof(*pr));
+	idx = malloc(m * sizeof(*idx));
 	xa = malloc(2 * m * sizeof(double));
-	if (!pr || !xa) {
+	if (!idx || !xa) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (c[i].x > 0) {
-			pr[u].x = c[i].x;
-			pr[u].m = c[i].mean_spend;
 			xa[u] = c[i].x;
 			xa[m + u] = c[i].mean_spend;
 			u++;
 		}
 	out->corr_x_spend = clv_pearson(xa, xa + m, m);
-	qsort(pr, m, sizeof(*pr), cmp_pair);
+	/* in (x, mean spend) order, equal pairs merged with a weight */
+	if (gg_order(xa, m, idx)) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
+		goto out;
+	}
 	for (i = 0, u = 0; i < m; i++)
-		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1]))
+		if (i == 0 || !same_pair(xa, m, idx[i], idx[i - 1]))
 			u++;
 	d.x = malloc(7 * u * sizeof(double));
 	d.gs = malloc((u + 1) * sizeof(size_t));
@@ -1397,17 +1573,19 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	d.gw = d.w + u;
 	d.glm = d.gw + u;
 	for (i = 0, u = 0; i < m; i++) {
-		if (i == 0 || cmp_pair(&pr[i], &pr[i - 1])) {
-			if (u == 0 || pr[i].x != d.x[u - 1]) {
+		uint32_t k = idx[i];
+
+		if (i == 0 || !same_pair(xa, m, k, idx[i - 1])) {
+			if (u == 0 || xa[k] != d.x[u - 1]) {
 				d.gs[g] = u;
 				d.gw[g] = 0;
 				d.glm[g] = 0;
 				g++;
 			}
-			d.x[u] = pr[i].x;
-			d.lm[u] = log(pr[i].m);
-			d.lx[u] = log(pr[i].x);
-			d.ixm[u] = 1 / (pr[i].x * pr[i].m);
+			d.x[u] = xa[k];
+			d.lm[u] = log(xa[m + k]);
+			d.lx[u] = log(xa[k]);
+			d.ixm[u] = 1 / (xa[k] * xa[m + k]);
 			d.w[u] = 0;
 			u++;
 		}
@@ -1433,7 +1611,7 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	out->ll = -f * d.ntot;
 	out->n = m;
 out:
-	free(pr);
+	free(idx);
 	free(xa);
 	free(d.x);
 	free(d.gs);

@@ -76,40 +76,79 @@ int sortx_indexes(uint32_t *idx, size_t n, sortx_cmp cmp, const void *ctx)
 	return 0;
 }
 
-int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
-		 const void *ctx)
+/* A key and its index, moved together so the passes read memory in order. */
+struct kv {
+	uint64_t key;
+	uint32_t idx;
+};
+
+/*
+ * One counting pass per byte that differs among the keys, over (key, index)
+ * pairs: the histograms of all eight bytes come from one read of the keys.
+ */
+static void radix_pairs(struct kv *src, struct kv *dst, size_t n, uint64_t differ,
+			struct kv **out)
 {
-	uint32_t *tmp = malloc((n ? n : 1) * sizeof(*tmp)), *src = idx, *dst = tmp;
-	uint64_t all_or = 0, all_and = ~(uint64_t)0;
-	size_t i, start;
+	size_t (*count)[256] = calloc(8, sizeof(*count));
+	size_t i;
 	int pass;
 
-	if (!tmp)
-		return -1;
-	for (i = 0; i < n; i++) {
-		all_or |= keys[idx[i]];
-		all_and &= keys[idx[i]];
+	if (!count) {
+		*out = NULL;
+		return;
 	}
+	for (i = 0; i < n; i++)
+		for (pass = 0; pass < 8; pass++)
+			count[pass][(src[i].key >> (pass * 8)) & 0xff]++;
 	for (pass = 0; pass < 8; pass++) {
 		unsigned shift = (unsigned)pass * 8;
-		size_t count[257] = { 0 };
-		uint32_t *t;
+		size_t sum = 0, c, b;
+		struct kv *t;
 
-		if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+		if (((differ >> shift) & 0xff) == 0)
 			continue; /* every key has the same byte here */
+		for (b = 0; b < 256; b++) {
+			c = count[pass][b];
+			count[pass][b] = sum;
+			sum += c;
+		}
 		for (i = 0; i < n; i++)
-			count[((keys[src[i]] >> shift) & 0xff) + 1]++;
-		for (i = 1; i < 257; i++)
-			count[i] += count[i - 1];
-		for (i = 0; i < n; i++)
-			dst[count[(keys[src[i]] >> shift) & 0xff]++] = src[i];
+			dst[count[pass][(src[i].key >> shift) & 0xff]++] = src[i];
 		t = src;
 		src = dst;
 		dst = t;
 	}
-	if (src != idx)
-		memcpy(idx, src, n * sizeof(*idx));
-	free(tmp);
+	free(count);
+	*out = src;
+}
+
+int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
+		 const void *ctx)
+{
+	struct kv *a = malloc((n ? n : 1) * sizeof(*a)), *b = malloc((n ? n : 1) * sizeof(*b));
+	struct kv *res;
+	uint64_t all_or = 0, all_and = ~(uint64_t)0;
+	size_t i, start;
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		a[i].key = keys[idx[i]];
+		a[i].idx = idx[i];
+		all_or |= a[i].key;
+		all_and &= a[i].key;
+	}
+	radix_pairs(a, b, n, all_or ^ all_and, &res);
+	if (res)
+		for (i = 0; i < n; i++)
+			idx[i] = res[i].idx;
+	free(a);
+	free(b);
+	if (!res)
+		return -1;
 	if (!cmp)
 		return 0;
 	for (start = 0; start < n; start = i) {
