@@ -1219,17 +1219,21 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 	return 0;
 }
 
-double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T)
+double clv_bgnbd_p_alive_parts(double c1, double rx, double lT, double ltx)
 {
-	double lr;
+	double lr = c1 + rx * (lT - ltx);
 
-	if (x <= 0)
-		return 1;
-	lr = log(m->a) - log(m->b + x - 1) +
-	     (m->r + x) * (log(m->alpha + T) - log(m->alpha + t_x));
 	if (lr > 0)
 		return exp(-lr) / (1 + exp(-lr));
 	return 1 / (1 + exp(lr));
+}
+
+double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T)
+{
+	if (x <= 0)
+		return 1;
+	return clv_bgnbd_p_alive_parts(log(m->a) - log(m->b + x - 1), m->r + x,
+				       log(m->alpha + T), log(m->alpha + t_x));
 }
 
 double clv_hyp2f1(double a, double b, double c, double z)

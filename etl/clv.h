@@ -104,6 +104,13 @@ double clv_bgnbd_expected_alive(const struct clv_bgnbd *m, double x, double T, d
 /* P(alive at T | x, t_x, T): 1 when x = 0 (the model cannot die before its first repeat). */
 double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T);
 
+/*
+ * The same from its parts, for callers that reuse the logs across
+ * customers (x > 0): c1 = ln a - ln(b + x - 1), rx = r + x, lT =
+ * ln(alpha + T), ltx = ln(alpha + t_x). Bit-identical to the above.
+ */
+double clv_bgnbd_p_alive_parts(double c1, double rx, double lT, double ltx);
+
 /* E[X(t)]: expected repeat purchases of a new customer in its first t weeks. */
 double clv_bgnbd_population(const struct clv_bgnbd *m, double t);
 

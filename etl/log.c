@@ -3,6 +3,8 @@
  *
  * Process-wide state is deliberate here: logging is the one service every
  * module may use, and main() configures it once before any work starts.
+ * Threads may log (compute fits beside its main walk): a line is written
+ * under the stream's lock, so lines never interleave.
  */
 #include "log.h"
 
@@ -50,6 +52,7 @@ static void vlog(enum log_level level, const char *name, const char *fmt, va_lis
 
 	if (level > threshold)
 		return;
+	flockfile(f);
 	clear_progress(f);
 	now = time(NULL);
 	if (gmtime_r(&now, &tm))
@@ -60,6 +63,7 @@ static void vlog(enum log_level level, const char *name, const char *fmt, va_lis
 	vfprintf(f, fmt, ap);
 	fputc('\n', f);
 	fflush(f);
+	funlockfile(f);
 }
 
 #define DEFINE_LOG(fn, level, name)                  \
@@ -83,18 +87,22 @@ void log_progress(const char *fmt, ...)
 
 	if (threshold < LOG_INFO || !isatty(fileno(f)))
 		return;
+	flockfile(f);
 	fputs("\r\033[K", f);
 	va_start(ap, fmt);
 	vfprintf(f, fmt, ap);
 	va_end(ap);
 	fflush(f);
 	progress_shown = 1;
+	funlockfile(f);
 }
 
 void log_progress_end(void)
 {
 	FILE *f = stream();
 
+	flockfile(f);
 	clear_progress(f);
 	fflush(f);
+	funlockfile(f);
 }

@@ -2031,21 +2031,69 @@ static void clv_holdout_rows(struct eng *g, int mi)
 	}
 }
 
-/* Fit, predict and add the rows of METRICS.md's clv_predicted for the period ending at b1. */
-static int clv_rows(struct eng *g, int mi, const char *ptext, int32_t b1)
+/*
+ * The period's fits and predictions run on a thread of their own while
+ * compute_period() does everything else: they read only the walk's
+ * purchase history (clvh, first_ord, last_ord), which nothing changes
+ * before the next advance(), and write only g->clv, which nothing else
+ * touches until clv_rows(). Each part is deterministic, so the outputs do
+ * not depend on the scheduling.
+ */
+struct clv_job {
+	struct eng *g;
+	char ptext[PERIOD_TEXT_MAX];
+	int32_t b1;
+	struct crm_err err;
+	pthread_t thread;
+	int running, rc;
+};
+
+static void *clv_main(void *arg)
+{
+	struct clv_job *j = arg;
+	struct eng *g = j->g;
+
+	j->rc = met_clv_period(&g->clvh, g->first_ord, g->last_ord, g->n, j->b1 - 1,
+			       g->cfg->clv_horizon_months, g->cfg->clv_discount_rate, j->ptext,
+			       &g->clv, &j->err);
+	return NULL;
+}
+
+static void clv_start(struct eng *g, struct clv_job *j, const char *ptext, int32_t b1)
+{
+	met_clv_res_release(&g->clv);
+	memset(j, 0, sizeof(*j));
+	j->g = g;
+	memcpy(j->ptext, ptext, PERIOD_TEXT_MAX);
+	j->b1 = b1;
+	if (pthread_create(&j->thread, NULL, clv_main, j) == 0)
+		j->running = 1;
+	else
+		clv_main(j); /* no thread: now */
+}
+
+/* Wait for the period's fits; their error becomes ours (unless we have one). */
+static int clv_wait(struct eng *g, struct clv_job *j)
+{
+	if (j->running) {
+		pthread_join(j->thread, NULL);
+		j->running = 0;
+	}
+	if (j->rc && !g->e->code)
+		*g->e = j->err;
+	return j->rc;
+}
+
+/* Add the rows of METRICS.md's clv_predicted from the fits of clv_main(). */
+static int clv_rows(struct eng *g, int mi)
 {
 	struct met_clv_res *c = &g->clv;
 	const struct clv_bgnbd *bg = &c->bg;
 	const struct clv_gg *gg = &c->gg;
 	double *sum = NULL;
 	uint64_t *cnt = NULL;
-	int k, rc;
+	int k;
 
-	met_clv_res_release(c);
-	rc = met_clv_period(&g->clvh, g->first_ord, g->last_ord, g->n, b1 - 1,
-			    g->cfg->clv_horizon_months, g->cfg->clv_discount_rate, ptext, c, g->e);
-	if (rc)
-		return rc;
 	r_derived(g, "bgnbd_r", "all", "", -1, c->fitted ? bg->r : NAN);
 	r_derived(g, "bgnbd_alpha", "all", "", -1, c->fitted ? bg->alpha : NAN);
 	r_derived(g, "bgnbd_a", "all", "", -1, c->fitted ? bg->a : NAN);
@@ -2082,6 +2130,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int32_t b0 = month_first_day(p), b1 = month_first_day(p + 1);
 	int64_t end_t = tz_day_start(g->tz, b1);
 	struct acc *A;
+	struct clv_job cj;
 	char ptext[PERIOD_TEXT_MAX];
 	uint32_t i, r, nt = 0, s;
 	uint64_t compl_all = 0, compl_ok = 0, sent = 0, opened = 0, clicked = 0;
@@ -2090,10 +2139,13 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int rc = 0;
 
 	period_format(p, ptext);
+	clv_start(g, &cj, ptext, b1);
 	memset(g->acc, 0, g->nslots * sizeof(*g->acc));
 	g->n_rows = 0;
-	if (compute_rfm(g))
-		return err_set(g->e, CRM_E_NOMEM, "out of memory");
+	if (compute_rfm(g)) {
+		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
 
 	for (i = 0; i < g->n; i++) {
 		uint32_t *sl = g->slot5 + (size_t)i * N_DIMS;
@@ -2458,7 +2510,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = clv_rows(g, mi, ptext, b1)))
+	if ((rc = clv_wait(g, &cj)) || (rc = clv_rows(g, mi)))
 		goto out;
 	if (g->oom) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
@@ -2473,6 +2525,8 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		st->rows += g->n_rows;
 	}
 out:
+	if (cj.running) /* after an error: the fits still read the engine */
+		clv_wait(g, &cj);
 	free(fr);
 	free(rs);
 	return rc;

@@ -219,26 +219,43 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 	return 0;
 }
 
+/*
+ * What the predictions of a period share: the sort, and ln(alpha + t_x)
+ * per whole number of days in t_x (t_x is days / 7), so that P(alive)
+ * costs one exp per customer instead of four logs.
+ */
+struct pctx {
+	const struct met_clv_hist *h;
+	const struct inputs *in;
+	const int32_t *first, *last;
+	const uint32_t *order, *pos;
+	double *ltx;
+	double monthly_rate;
+};
+
 /* Predictions for the customers whose sorted positions are order[s..t), one (x, T). */
-static void predict_group(const struct met_clv_hist *h, const struct inputs *in,
-			  const uint32_t *order, const uint32_t *pos, size_t s, size_t t,
-			  double monthly_rate, struct met_clv_res *res)
+static void predict_group(const struct pctx *pc, size_t s, size_t t, struct met_clv_res *res)
 {
-	const struct clv_cust *c0 = &in->c[pos[order[s]]];
+	const struct met_clv_hist *h = pc->h;
+	const struct clv_cust *c0 = &pc->in->c[pc->pos[pc->order[s]]];
 	double core[MET_CLV_MAX_HORIZON + 1], disc = 1, dsum = 0, wsum = 0;
+	double c1 = 0, rx = res->bg.r + c0->x, lT = log(res->bg.alpha + c0->T);
 	int k, H = res->horizon;
 	size_t j;
 
+	if (c0->x > 0)
+		c1 = log(res->bg.a) - log(res->bg.b + c0->x - 1);
 	core[0] = 0;
 	for (k = 1; k <= H; k++) {
 		core[k] = clv_bgnbd_expected_alive(&res->bg, c0->x, c0->T, k * CLV_MONTH_WEEKS);
-		disc /= 1 + monthly_rate;
+		disc /= 1 + pc->monthly_rate;
 		dsum += (core[k] - core[k - 1]) * disc;
 	}
 	for (j = s; j < t; j++) {
-		uint32_t i = order[j];
-		const struct clv_cust *c = &in->c[pos[i]];
-		double pa = clv_bgnbd_p_alive(&res->bg, c->x, c->t_x, c->T);
+		uint32_t i = pc->order[j];
+		const struct clv_cust *c = &pc->in->c[pc->pos[i]];
+		double ltx = pc->ltx[pc->last[i] - pc->first[i]];
+		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(c1, rx, lT, ltx) : 1;
 
 		res->p_alive[i] = pa;
 		res->expected[i] = pa * core[H];
@@ -255,36 +272,55 @@ static void predict_group(const struct met_clv_hist *h, const struct inputs *in,
 		res->forecast[k] += wsum * core[k];
 }
 
+/* ln(alpha + d / 7) for d = 0 .. the longest t_x in days (pc->ltx). */
+static int log_table(struct pctx *pc, double alpha)
+{
+	int32_t maxd = 0, d;
+	size_t i;
+
+	for (i = 0; i < pc->in->n; i++) {
+		uint32_t w = pc->in->who[i];
+
+		if (pc->last[w] - pc->first[w] > maxd)
+			maxd = pc->last[w] - pc->first[w];
+	}
+	pc->ltx = malloc(((size_t)maxd + 1) * sizeof(*pc->ltx));
+	if (!pc->ltx)
+		return -1;
+	for (d = 0; d <= maxd; d++)
+		pc->ltx[d] = log(alpha + (double)d / 7.0);
+	return 0;
+}
+
 /* Sorted by (x, T) with customer index order inside a pair: deterministic sums. */
-static int predict(const struct met_clv_hist *h, const struct inputs *in, double monthly_rate,
-		   struct met_clv_res *res)
+static int predict(const struct met_clv_hist *h, const struct inputs *in, const int32_t *first,
+		   const int32_t *last, double monthly_rate, struct met_clv_res *res)
 {
 	uint32_t *order = malloc((in->n ? in->n : 1) * sizeof(*order));
 	uint32_t *pos = malloc((res->n ? res->n : 1) * sizeof(*pos));
+	struct pctx pc = { h, in, first, last, order, pos, NULL, monthly_rate };
 	size_t i, s;
+	int rc = -1;
 
-	if (!order || !pos) {
-		free(order);
-		free(pos);
-		return -1;
-	}
+	if (!order || !pos)
+		goto out;
 	for (i = 0; i < in->n; i++) {
 		order[i] = in->who[i];
 		pos[in->who[i]] = (uint32_t)i;
 	}
-	if (sortx_by_key(order, in->n, in->key, NULL, NULL)) {
-		free(order);
-		free(pos);
-		return -1;
-	}
+	if (sortx_by_key(order, in->n, in->key, NULL, NULL) || log_table(&pc, res->bg.alpha))
+		goto out;
 	for (s = 0; s < in->n; s = i) {
 		for (i = s + 1; i < in->n && in->key[order[i]] == in->key[order[s]]; i++)
 			;
-		predict_group(h, in, order, pos, s, i, monthly_rate, res);
+		predict_group(&pc, s, i, res);
 	}
+	rc = 0;
+out:
 	free(order);
 	free(pos);
-	return 0;
+	free(pc.ltx);
+	return rc;
 }
 
 static int alloc_res(struct met_clv_res *res, uint32_t n)
@@ -324,7 +360,7 @@ int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int
 			res->mean_spend[in.who[i]] = in.c[i].mean_spend;
 	if ((rc = fit(&in, ptext, res, e)) || !res->fitted)
 		goto out;
-	if (predict(h, &in, monthly_rate, res))
+	if (predict(h, &in, first, last, monthly_rate, res))
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");
 out:
 	inputs_release(&in);
