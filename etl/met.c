@@ -1373,6 +1373,14 @@ static int cmp_rows(const void *pa, const void *pb)
 
 /* ---------------------------------------------------------------- period */
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static inline void acc_add(struct eng *g, uint32_t c, size_t off, uint64_t v)
 {
 	const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
@@ -2131,6 +2139,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int64_t end_t = tz_day_start(g->tz, b1);
 	struct acc *A;
 	struct clv_job cj;
+	double t_start, t_wait;
 	char ptext[PERIOD_TEXT_MAX];
 	uint32_t i, r, nt = 0, s;
 	uint64_t compl_all = 0, compl_ok = 0, sent = 0, opened = 0, clicked = 0;
@@ -2139,6 +2148,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int rc = 0;
 
 	period_format(p, ptext);
+	t_start = now_s();
 	clv_start(g, &cj, ptext, b1);
 	memset(g->acc, 0, g->nslots * sizeof(*g->acc));
 	g->n_rows = 0;
@@ -2510,8 +2520,11 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
+	t_wait = now_s();
 	if ((rc = clv_wait(g, &cj)) || (rc = clv_rows(g, mi)))
 		goto out;
+	log_debug("compute: %s: metrics in %.3f s, then %.3f s waiting for the clv fits", ptext,
+		  t_wait - t_start, now_s() - t_wait);
 	if (g->oom) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
@@ -2592,13 +2605,6 @@ static void eng_release(struct eng *g)
 	tz_free(g->tz);
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *st,
 	    struct crm_err *e)

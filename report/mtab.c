@@ -44,11 +44,39 @@ void mtab_free(struct mtab *t)
  * `out` (a buffer of at least end - p + max bytes). Returns the number of
  * fields, or -1 (bad quoting, too many fields).
  */
+/*
+ * A line without quotes (nearly all of ours): copied once, fields cut at
+ * the commas that memchr finds, which is what the loop of split_fields()
+ * does byte by byte. The per-customer file of a million customers is read
+ * this way.
+ */
+static int split_plain(const char *p, const char *end, char *out, char **field, int max)
+{
+	size_t len = (size_t)(end - p);
+	char *o = out, *oe = out + len, *c;
+	int nf = 0;
+
+	memcpy(out, p, len);
+	*oe = '\0';
+	for (;;) {
+		if (nf == max)
+			return -1;
+		field[nf++] = o;
+		c = memchr(o, ',', (size_t)(oe - o));
+		if (!c)
+			return nf;
+		*c = '\0';
+		o = c + 1;
+	}
+}
+
 static int split_fields(const char *p, const char *end, char *out, char **field, int max)
 {
 	int nf = 0;
 	char *o = out;
 
+	if (!memchr(p, '"', (size_t)(end - p)))
+		return split_plain(p, end, out, field, max);
 	for (;;) {
 		if (nf == max)
 			return -1;
@@ -91,12 +119,46 @@ static int split_line(const char *p, const char *end, char *out, char *field[N_C
 	return split_fields(p, end, out, field, N_COLS) == N_COLS ? 0 : -1;
 }
 
+/*
+ * Our files write plain decimals ("-12.3456"). Up to 15 digits, the value
+ * is one division of two exact doubles (the digits, a power of ten), and
+ * IEEE division rounds correctly, so it equals strtod's result at a
+ * fraction of its cost. Anything else goes to strtod.
+ */
+static int parse_decimal(const char *s, double *v)
+{
+	static const double p10[16] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+					 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	uint64_t m = 0;
+	int neg = *s == '-', digits = 0, frac = -1;
+
+	for (s += neg; *s; s++) {
+		if (*s >= '0' && *s <= '9') {
+			m = m * 10 + (uint64_t)(*s - '0');
+			digits++;
+			frac += frac >= 0;
+		} else if (*s == '.' && frac < 0) {
+			frac = 0;
+		} else {
+			return -1;
+		}
+	}
+	if (digits == 0 || digits > 15)
+		return -1;
+	*v = (double)m / p10[frac > 0 ? frac : 0];
+	if (neg)
+		*v = -*v;
+	return 0;
+}
+
 static int parse_double(const char *s, double *v)
 {
 	char *end;
 
 	if (!*s)
 		return -1;
+	if (parse_decimal(s, v) == 0)
+		return 0;
 	errno = 0;
 	*v = strtod(s, &end);
 	return *end || errno == ERANGE ? -1 : 0;
