@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "cli.h"
@@ -114,18 +115,15 @@ static int stage_compute(const struct cfg *cfg, int from, int to, int force,
 	return rc;
 }
 
-/* One report per period, with the configured template and language. */
+/* One report per period, with the configured template and language, one process per core. */
 static int stage_report(const struct cfg *cfg, int from, int to, int force,
 			struct runlog_stage *s, struct crm_err *e)
 {
-	int p, rc = 0, rendered, n = 0, kept = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc, n, kept;
 
-	for (p = from; rc == 0 && p <= to; p++) {
-		rc = rep_publish_if_changed(cfg, p, cfg->report_template, cfg->report_lang, force,
-					    &rendered, e);
-		n += rc == 0 && rendered;
-		kept += rc == 0 && !rendered;
-	}
+	rc = rep_publish_range(cfg, from, to, cfg->report_template, cfg->report_lang, force,
+			       cpus > 0 ? (int)cpus : 1, &n, &kept, e);
 	runlog_value(s, "reports", (unsigned long long)n);
 	runlog_value(s, "reports_unchanged", (unsigned long long)kept);
 	return rc;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +266,127 @@ int rep_publish_if_changed(const struct cfg *cfg, int period, const char *name, 
 	*rendered = rc == 0;
 	if (rc == 0)
 		stamp_record(cfg, period, name, lang);
+	return rc;
+}
+
+/* What a worker of rep_publish_range did: counts, and its first error. */
+struct range_result {
+	int rc, period, rendered, kept;
+	struct crm_err err;
+};
+
+/* Periods from, from + step, ... up to `to`, until the first error. */
+static void publish_every(const struct cfg *cfg, int from, int to, int step, const char *name,
+			  const char *lang, int force, struct range_result *r)
+{
+	int p, done;
+
+	memset(r, 0, sizeof(*r));
+	for (p = from; r->rc == 0 && p <= to; p += step) {
+		r->rc = rep_publish_if_changed(cfg, p, name, lang, force, &done, &r->err);
+		r->period = p;
+		r->rendered += r->rc == 0 && done;
+		r->kept += r->rc == 0 && !done;
+	}
+}
+
+/*
+ * Start worker k: a child process renders periods from + k, from + k +
+ * workers, ... and writes its range_result into the pipe (one write, well
+ * under PIPE_BUF, so it arrives whole or not at all).
+ */
+static pid_t start_worker(const struct cfg *cfg, int from, int to, int workers, int k,
+			  const char *name, const char *lang, int force, int *fd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd) != 0)
+		return -1;
+	fflush(NULL); /* nothing buffered may be written twice */
+	pid = fork();
+	if (pid == 0) {
+		struct range_result r;
+
+		close(pfd[0]);
+		publish_every(cfg, from + k, to, workers, name, lang, force, &r);
+		_exit(write(pfd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		return -1;
+	}
+	*fd = pfd[0];
+	return pid;
+}
+
+/* Collect worker k's result into r; a worker that died says how. */
+static void collect_worker(pid_t pid, int fd, int k, struct range_result *r)
+{
+	ssize_t got;
+	int status = 0;
+
+	do
+		got = read(fd, r, sizeof(*r));
+	while (got < 0 && errno == EINTR);
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == (ssize_t)sizeof(*r))
+		return;
+	memset(r, 0, sizeof(*r));
+	r->period = -1;
+	r->rc = err_set(&r->err, CRM_E_INTERNAL, "report worker %d ended without a result (%s %d)",
+			k + 1, WIFSIGNALED(status) ? "signal" : "status",
+			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/*
+ * Why processes: each period's report is independent of the others, but
+ * libharu and libxml2 are not documented as safe to use from several
+ * threads; processes share no library state. A backfill of 24 periods then
+ * takes about half the time on two cores.
+ */
+int rep_publish_range(const struct cfg *cfg, int from, int to, const char *name,
+		      const char *lang, int force, int workers, int *rendered, int *kept,
+		      struct crm_err *e)
+{
+	struct range_result r[REP_MAX_WORKERS];
+	pid_t pid[REP_MAX_WORKERS];
+	int fd[REP_MAX_WORKERS], k, n, rc = 0, worst = -1;
+
+	*rendered = *kept = 0;
+	n = workers < 1 ? 1 : workers > REP_MAX_WORKERS ? REP_MAX_WORKERS : workers;
+	if (n > to - from + 1)
+		n = to - from + 1;
+	if (n <= 1) {
+		publish_every(cfg, from, to, 1, name, lang, force, &r[0]);
+		*rendered = r[0].rendered;
+		*kept = r[0].kept;
+		if (r[0].rc)
+			*e = r[0].err;
+		return r[0].rc;
+	}
+	for (k = 0; k < n; k++) {
+		pid[k] = start_worker(cfg, from, to, n, k, name, lang, force, &fd[k]);
+		if (pid[k] < 0) {
+			rc = err_sys(e, CRM_E_INTERNAL, errno, NULL, "cannot start a report worker");
+			break;
+		}
+	}
+	n = k;
+	for (k = 0; k < n; k++) {
+		collect_worker(pid[k], fd[k], k, &r[k]);
+		*rendered += r[k].rendered;
+		*kept += r[k].kept;
+		if (r[k].rc && (worst < 0 || r[k].period < r[worst].period))
+			worst = k;
+	}
+	if (!rc && worst >= 0) {
+		*e = r[worst].err;
+		rc = r[worst].rc;
+	}
 	return rc;
 }
 

@@ -44,6 +44,18 @@ int rep_report_fresh(const struct cfg *cfg, int period, const char *name, const 
 int rep_publish_if_changed(const struct cfg *cfg, int period, const char *name, const char *lang,
 			   int force, int *rendered, struct crm_err *e);
 
+#define REP_MAX_WORKERS 4
+
+/*
+ * rep_publish_if_changed for every period from..to, in up to `workers`
+ * processes at once (at most REP_MAX_WORKERS); *rendered and *kept count the reports rendered and
+ * those kept unchanged. Each worker stops at its first error; the error of
+ * the earliest failed period is returned.
+ */
+int rep_publish_range(const struct cfg *cfg, int from, int to, const char *name,
+		      const char *lang, int force, int workers, int *rendered, int *kept,
+		      struct crm_err *e);
+
 /*
  * The path of template `name` as rep_publish finds it (next to the
  * configuration, next to crmetl, or in the share directory) into out[n].
