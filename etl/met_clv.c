@@ -220,106 +220,152 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 }
 
 /*
- * What the predictions of a period share: the sort, and ln(alpha + t_x)
- * per whole number of days in t_x (t_x is days / 7), so that P(alive)
- * costs one exp per customer instead of four logs.
+ * Predictions take two passes. Over the distinct (x, T) in sorted order:
+ * each pair's horizon curve (the series) and the logs P(alive) needs.
+ * Then over the customers in index order, which reads and writes every
+ * per-customer array in sequence (in pair order those accesses were
+ * random and cost more than the arithmetic): P(alive) from the cached
+ * logs and ln(alpha + t_x) per whole day of t_x, one exp per customer.
+ * Within a pair, customers come in index order both ways, so every sum
+ * is the same.
  */
-struct pctx {
-	const struct met_clv_hist *h;
-	const struct inputs *in;
-	const int32_t *first, *last;
-	const uint32_t *order, *pos;
-	double *ltx;
-	double monthly_rate;
+struct groups {
+	size_t n;
+	double *core;       /* [g * (H + 1) + k]: E[Y(k months) | alive] of pair g */
+	double *dsum;       /* discounted sum of the monthly increments */
+	double *c1, *rx, *lT, *wsum;
+	uint32_t *gid;      /* per customer index: its pair */
 };
 
-/* Predictions for the customers whose sorted positions are order[s..t), one (x, T). */
-static void predict_group(const struct pctx *pc, size_t s, size_t t, struct met_clv_res *res)
+static void groups_release(struct groups *gr)
 {
-	const struct met_clv_hist *h = pc->h;
-	const struct clv_cust *c0 = &pc->in->c[pc->pos[pc->order[s]]];
-	double core[MET_CLV_MAX_HORIZON + 1], disc = 1, dsum = 0, wsum = 0;
-	double c1 = 0, rx = res->bg.r + c0->x, lT = log(res->bg.alpha + c0->T);
-	int k, H = res->horizon;
+	free(gr->core);
+	free(gr->dsum);
+	free(gr->gid);
+	memset(gr, 0, sizeof(*gr));
+}
+
+/* The pairs of the customers sorted by key (order), their curves and logs. */
+static int group_curves(const struct inputs *in, const uint32_t *order, uint32_t n,
+			double monthly_rate, const struct met_clv_res *res, struct groups *gr)
+{
+	const struct clv_bgnbd *bg = &res->bg;
+	int H = res->horizon, k;
+	size_t i, s, g = 0;
+
+	for (s = 0; s < in->n; s = i) {
+		for (i = s + 1; i < in->n && in->key[order[i]] == in->key[order[s]]; i++)
+			;
+		g++;
+	}
+	gr->n = g;
+	gr->core = malloc((g ? g : 1) * (size_t)(H + 1) * sizeof(double));
+	gr->dsum = malloc((g ? g : 1) * 5 * sizeof(double));
+	gr->gid = malloc((n ? n : 1) * sizeof(*gr->gid));
+	if (!gr->core || !gr->dsum || !gr->gid)
+		return -1;
+	gr->c1 = gr->dsum + g;
+	gr->rx = gr->c1 + g;
+	gr->lT = gr->rx + g;
+	gr->wsum = gr->lT + g;
+	for (s = 0, g = 0; s < in->n; s = i, g++) {
+		uint64_t key = in->key[order[s]];
+		/* the pair from its key, as gather() computed x and T */
+		double x = (double)(uint32_t)(key >> 32), T = (double)(uint32_t)key / 7.0;
+		double *core = gr->core + g * (size_t)(H + 1), disc = 1, dsum = 0;
+
+		for (i = s; i < in->n && in->key[order[i]] == key; i++)
+			gr->gid[order[i]] = (uint32_t)g;
+		core[0] = 0;
+		for (k = 1; k <= H; k++) {
+			core[k] = clv_bgnbd_expected_alive(bg, x, T, k * CLV_MONTH_WEEKS);
+			disc /= 1 + monthly_rate;
+			dsum += (core[k] - core[k - 1]) * disc;
+		}
+		gr->dsum[g] = dsum;
+		gr->c1[g] = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
+		gr->rx[g] = bg->r + x;
+		gr->lT[g] = log(bg->alpha + T);
+		gr->wsum[g] = 0;
+	}
+	return 0;
+}
+
+/* ln(alpha + d / 7) for d = 0 .. the longest t_x in days. */
+static double *log_table(const struct inputs *in, const int32_t *first, const int32_t *last,
+			 double alpha)
+{
+	int32_t maxd = 0, d;
+	double *t;
+	size_t i;
+
+	for (i = 0; i < in->n; i++) {
+		uint32_t w = in->who[i];
+
+		if (last[w] - first[w] > maxd)
+			maxd = last[w] - first[w];
+	}
+	t = malloc(((size_t)maxd + 1) * sizeof(*t));
+	for (d = 0; t && d <= maxd; d++)
+		t[d] = log(alpha + (double)d / 7.0);
+	return t;
+}
+
+/* Every modelled customer's P(alive), expected purchases and value, in index order. */
+static void predict_customers(const struct met_clv_hist *h, const struct inputs *in,
+			      const int32_t *first, const int32_t *last, const double *ltx,
+			      struct groups *gr, struct met_clv_res *res)
+{
+	int H = res->horizon;
 	size_t j;
 
-	if (c0->x > 0)
-		c1 = log(res->bg.a) - log(res->bg.b + c0->x - 1);
-	core[0] = 0;
-	for (k = 1; k <= H; k++) {
-		core[k] = clv_bgnbd_expected_alive(&res->bg, c0->x, c0->T, k * CLV_MONTH_WEEKS);
-		disc /= 1 + pc->monthly_rate;
-		dsum += (core[k] - core[k - 1]) * disc;
-	}
-	for (j = s; j < t; j++) {
-		uint32_t i = pc->order[j];
-		const struct clv_cust *c = &pc->in->c[pc->pos[i]];
-		double ltx = pc->ltx[pc->last[i] - pc->first[i]];
-		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(c1, rx, lT, ltx) : 1;
+	for (j = 0; j < in->n; j++) {
+		uint32_t i = in->who[j], g = gr->gid[i];
+		const struct clv_cust *c = &in->c[j];
+		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(gr->c1[g], gr->rx[g], gr->lT[g],
+							       ltx[last[i] - first[i]])
+				     : 1;
 
 		res->p_alive[i] = pa;
-		res->expected[i] = pa * core[H];
-		wsum += pa;
+		res->expected[i] = pa * gr->core[g * (size_t)(H + 1) + (size_t)H];
+		gr->wsum[g] += pa;
 		if (res->gg_fitted) {
 			/* margin from the customer's own costs: 1 when the export has none */
 			double spend = clv_gg_mean_spend(&res->gg, c->x, c->mean_spend > 0 ? c->mean_spend : 0);
 			double margin = h->amt[i] > 0 ? (double)(h->amt[i] - h->cost[i]) / (double)h->amt[i] : 1;
 
-			res->value[i] = pa * dsum * spend * margin;
+			res->value[i] = pa * gr->dsum[g] * spend * margin;
 		}
 	}
-	for (k = 1; k <= H; k++)
-		res->forecast[k] += wsum * core[k];
 }
 
-/* ln(alpha + d / 7) for d = 0 .. the longest t_x in days (pc->ltx). */
-static int log_table(struct pctx *pc, double alpha)
-{
-	int32_t maxd = 0, d;
-	size_t i;
-
-	for (i = 0; i < pc->in->n; i++) {
-		uint32_t w = pc->in->who[i];
-
-		if (pc->last[w] - pc->first[w] > maxd)
-			maxd = pc->last[w] - pc->first[w];
-	}
-	pc->ltx = malloc(((size_t)maxd + 1) * sizeof(*pc->ltx));
-	if (!pc->ltx)
-		return -1;
-	for (d = 0; d <= maxd; d++)
-		pc->ltx[d] = log(alpha + (double)d / 7.0);
-	return 0;
-}
-
-/* Sorted by (x, T) with customer index order inside a pair: deterministic sums. */
+/* Predictions of every modelled customer and the forecast of the period. */
 static int predict(const struct met_clv_hist *h, const struct inputs *in, const int32_t *first,
 		   const int32_t *last, double monthly_rate, struct met_clv_res *res)
 {
 	uint32_t *order = malloc((in->n ? in->n : 1) * sizeof(*order));
-	uint32_t *pos = malloc((res->n ? res->n : 1) * sizeof(*pos));
-	struct pctx pc = { h, in, first, last, order, pos, NULL, monthly_rate };
-	size_t i, s;
-	int rc = -1;
+	struct groups gr = { 0 };
+	double *ltx = NULL;
+	size_t i, g;
+	int k, rc = -1;
 
-	if (!order || !pos)
+	if (!order)
 		goto out;
-	for (i = 0; i < in->n; i++) {
+	for (i = 0; i < in->n; i++)
 		order[i] = in->who[i];
-		pos[in->who[i]] = (uint32_t)i;
-	}
-	if (sortx_by_key(order, in->n, in->key, NULL, NULL) || log_table(&pc, res->bg.alpha))
+	if (sortx_by_key(order, in->n, in->key, NULL, NULL) ||
+	    group_curves(in, order, res->n, monthly_rate, res, &gr) ||
+	    !(ltx = log_table(in, first, last, res->bg.alpha)))
 		goto out;
-	for (s = 0; s < in->n; s = i) {
-		for (i = s + 1; i < in->n && in->key[order[i]] == in->key[order[s]]; i++)
-			;
-		predict_group(&pc, s, i, res);
-	}
+	predict_customers(h, in, first, last, ltx, &gr, res);
+	for (g = 0; g < gr.n; g++)
+		for (k = 1; k <= res->horizon; k++)
+			res->forecast[k] += gr.wsum[g] * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
 	rc = 0;
 out:
 	free(order);
-	free(pos);
-	free(pc.ltx);
+	free(ltx);
+	groups_release(&gr);
 	return rc;
 }
 
