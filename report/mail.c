@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -694,6 +695,51 @@ static int secrets_load(const struct cfg *cfg, const struct cfg_mail *m, struct 
 	return rc;
 }
 
+/*
+ * 1 when the host of url (no userinfo: cfg refuses it) is this machine:
+ * localhost, an address of 127.0.0.0/8, or [::1].
+ */
+static int url_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n, i;
+
+	if (!h)
+		return 0;
+	h += 3;
+	if (*h == '[') {
+		h++;
+		n = strcspn(h, "]");
+	} else {
+		n = strcspn(h, ":/?#");
+	}
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	for (i = 0; i < n; i++)
+		host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
+	host[n] = '\0';
+	if (!strcmp(host, "localhost") || !strcmp(host, "::1"))
+		return 1;
+	if (strncmp(host, "127.", 4) != 0)
+		return 0;
+	/* 127.x.y.z only: "127.example.com" is a name that may be anywhere */
+	return strspn(host, "0123456789.") == n;
+}
+
+/*
+ * Credentials never cross the network in clear: with a user or password
+ * on smtp://, STARTTLS is required (libcurl's CURLUSESSL_ALL) unless the
+ * server is on this machine (a local relay). Otherwise STARTTLS is used
+ * when the server offers it. smtps:// is TLS from the start either way.
+ */
+static long tls_level(const char *url, const struct secrets *s)
+{
+	if ((s->user || s->password) && strncasecmp(url, "smtp://", 7) == 0 && !url_loopback(url))
+		return (long)CURLUSESSL_ALL;
+	return (long)CURLUSESSL_TRY;
+}
+
 #define SETOPT(opt, val) \
 	do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
 
@@ -720,7 +766,7 @@ static CURLcode attempt(const struct cfg_mail *m, const char *ca_file, const str
 	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	SETOPT(CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	SETOPT(CURLOPT_USE_SSL, tls_level(m->url, s));
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ca_file) /* a private CA instead of the system's (verification stays on) */
@@ -813,7 +859,7 @@ static const char *list_ca_file(const struct cfg *cfg, const struct cfg_mail *m)
 static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const struct buf *msg,
 		     struct commit *c, struct crm_err *e)
 {
-	char url[1024], lname[80], errbuf[CURL_ERROR_SIZE], reply[48] = "";
+	char url[1024], lname[80], errbuf[CURL_ERROR_SIZE], reply[80] = "";
 	struct curl_slist *rcpt = NULL;
 	struct secrets s;
 	long code = 0, delay = backoff_base();
@@ -846,6 +892,8 @@ static int smtp_send(const struct cfg *cfg, const struct cfg_mail *m, const stru
 	n = i > MAIL_RETRIES ? i : i + 1;
 	if (code)
 		snprintf(reply, sizeof(reply), " (SMTP reply %ld)", code);
+	if (cc == CURLE_USE_SSL_FAILED)
+		snprintf(reply, sizeof(reply), " (no STARTTLS, and credentials go only over TLS)");
 	rc = err_at(e, CRM_E_MAIL, url, 0, lname, "cannot deliver the report to [%s] after %d attempt%s: %s%s",
 		    lname, n, n > 1 ? "s" : "", errbuf[0] ? errbuf : curl_easy_strerror(cc), reply);
 	e->status = code;
