@@ -18,6 +18,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,38 @@ static void remove_view(const char *view)
 	}
 }
 
+/*
+ * Views of segment renders that were killed (<data_dir>/tmp/segment-PID
+ * of a process that is gone): each would stay forever otherwise. Only
+ * dead processes' views go, so nothing a running render uses is touched.
+ */
+static void sweep_views(const char *data_dir)
+{
+	char dir[4096], view[4352];
+	DIR *d;
+	struct dirent *de;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tmp", data_dir) >= sizeof(dir) ||
+	    !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "segment-", 8) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(de->d_name + 8, &end, 10);
+		if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(view, sizeof(view), "%s/%s", dir, de->d_name);
+		remove_view(view);
+		log_debug("removed %s, left by a report that was stopped", view);
+	}
+	closedir(d);
+}
+
 /* The segment's metrics: P (which must have the segment's rows) and up to HISTORY months before. */
 static int build_metrics(const char *data_dir, const char *view, int period, const char *dim,
 			 const char *value, struct crm_err *e)
@@ -273,6 +306,7 @@ int rep_publish_segment(const struct cfg *cfg, int period, const char *name, con
 	if ((rc = path_set(view, sizeof(view), e, cfg->data_dir, pid, "")) ||
 	    (rc = path_set(from, sizeof(from), e, view, "/metrics", "")))
 		return rc;
+	sweep_views(cfg->data_dir);
 	remove_view(view); /* a view of a killed run with our pid: never reused as it is */
 	if ((rc = fsx_mkdirs(from, e)) ||
 	    (rc = build_metrics(cfg->data_dir, view, period, dim, value, e)) ||

@@ -6,7 +6,8 @@
 # revenue, customers and churn as the scorecard writes them and their
 # change, "no data" where compute has no per-segment rows, the CLV lists
 # cut to the segment's customers. Then: the overall report is untouched,
-# the same bytes twice, no scratch left, clear errors.
+# the same bytes twice, no scratch left, clear errors; a killed render's
+# scratch is swept by the next.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 for t in qpdf pdftotext awk; do
@@ -84,3 +85,21 @@ contains err "invalid segment 'colour=red'"
 run 2 "$CRMETL" report --period 2025-06 --segment region=
 ls var/reports | grep -q Atlantis && fail "a report was written for an unknown segment"
 [ ! -e var/tmp ] || [ -z "$(ls -A var/tmp)" ] || fail "scratch left after an error"
+
+# the view of a render that was killed (its process is gone) is swept by
+# the next one; the view of a live process is left alone
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+sleep 60 &
+alive=$!
+for p in $dead $alive; do
+	mkdir -p var/tmp/segment-$p/metrics var/tmp/segment-$p/reports
+	: >var/tmp/segment-$p/metrics/2025-06.csv
+	ln -s ../../periods var/tmp/segment-$p/periods
+done
+run 0 "$CRMETL" report --period 2025-06 --segment region=East
+[ ! -e var/tmp/segment-$dead ] || fail "the view of a stopped render was left: $(ls -R var/tmp)"
+[ -e var/tmp/segment-$alive/metrics/2025-06.csv ] || fail "the view of a live process was removed"
+kill $alive 2>/dev/null
+wait $alive 2>/dev/null || true
