@@ -603,15 +603,15 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
  * inverse Hessian H0, or NULL): BFGS on all customers in `evals`
  * evaluations. A subsample on the edge may hide an interior optimum that
  * all customers have, so s1 (a fixed start, or NULL) gets a BFGS of
- * POLISH_EVALS too, and the lower converged interior end wins. When none
- * converged: 1, with th at the lowest of s0 and the ends (CLV_BOUNDARY).
- * Returns as minimise().
+ * POLISH_EVALS too. The lowest of s0 and the ends wins: 0 when it is a
+ * converged interior end, else 1 (CLV_BOUNDARY: the likelihood is highest
+ * towards the edge). Returns as minimise().
  */
 static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int dim, long evals,
 		  const double *H0, double *th, int *method, int *iters, double *gnorm)
 {
-	double t[3][MAX_DIM], f[3], gn[2], g[MAX_DIM];
-	int ok[2], it[2], k, n = s1 ? 2 : 1, best = -1;
+	double t[3][MAX_DIM], f[3], gn[3], g[MAX_DIM];
+	int ok[3] = { 0, 0, 0 }, it[3] = { 0, 0, 0 }, k, n = s1 ? 2 : 1, best = -1;
 
 	for (k = 0; k < n; k++) {
 		struct budget bud = { fg, ctx, k ? POLISH_EVALS : evals, dim };
@@ -620,17 +620,8 @@ static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int d
 		ok[k] = bfgs_h(budget_fg, &bud, t[k], dim, &it[k], &gn[k], k ? NULL : H0, NULL) == 0 &&
 			!at_edge(t[k], dim);
 		f[k] = fg(t[k], g, ctx);
-		if (ok[k] && isfinite(f[k]) && (best < 0 || f[k] < f[best]))
-			best = k;
 	}
-	if (best >= 0) {
-		memcpy(th, t[best], sizeof(double) * (size_t)dim);
-		*method = CLV_BFGS;
-		*iters = it[best];
-		*gnorm = gn[best];
-		return 0;
-	}
-	/* the data are too flat for more searching on all customers to pay */
+	/* and the start itself, in case the data are too flat there for BFGS to gain */
 	memcpy(t[n], s0, sizeof(double) * (size_t)dim);
 	f[n] = fg(s0, g, ctx);
 	for (k = 0; k <= n; k++)
@@ -639,9 +630,15 @@ static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int d
 	if (best < 0)
 		return -1;
 	memcpy(th, t[best], sizeof(double) * (size_t)dim);
+	*iters = it[0] + it[1];
+	if (ok[best]) {
+		*method = CLV_BFGS;
+		*iters = it[best];
+		*gnorm = gn[best];
+		return 0;
+	}
 	fg(th, g, ctx);
 	*method = CLV_BOUNDARY;
-	*iters = it[0] + (n > 1 ? it[1] : 0);
 	*gnorm = gmax(g, dim);
 	return 1;
 }
