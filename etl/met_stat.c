@@ -151,10 +151,45 @@ void met_km(const uint32_t *events, const uint32_t *censored, size_t n, double *
 	}
 }
 
-int met_rfm_scores(const uint64_t *keys, size_t n, uint32_t *idx, uint8_t *scores)
+/*
+ * Keys spanning fewer than RFM_COUNT_SPAN values (days of recency, counts of
+ * orders) are ranked by counting: each key's first position, then the
+ * customers in index order, which is the stable sort's order without
+ * sorting. Wider keys (money) go through the radix sort.
+ */
+#define RFM_COUNT_SPAN ((uint64_t)1 << 20)
+
+static int scores_by_count(const uint64_t *keys, size_t n, uint64_t lo, uint64_t span,
+			   uint8_t *scores)
 {
+	uint32_t *start = calloc((size_t)span + 1, sizeof(*start));
 	size_t i;
 
+	if (!start)
+		return -1;
+	for (i = 0; i < n; i++)
+		start[keys[i] - lo + 1]++;
+	for (i = 1; i <= span; i++)
+		start[i] += start[i - 1];
+	for (i = 0; i < n; i++)
+		scores[i] = (uint8_t)(1 + (5 * (uint64_t)start[keys[i] - lo]++) / n);
+	free(start);
+	return 0;
+}
+
+int met_rfm_scores(const uint64_t *keys, size_t n, uint32_t *idx, uint8_t *scores)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (keys[i] < lo)
+			lo = keys[i];
+		if (keys[i] > hi)
+			hi = keys[i];
+	}
+	if (n && hi - lo < RFM_COUNT_SPAN)
+		return scores_by_count(keys, n, lo, hi - lo + 1, scores);
 	for (i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
 	if (sortx_by_key(idx, n, keys, NULL, NULL))
