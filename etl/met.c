@@ -1170,6 +1170,26 @@ static void window_apply(struct eng *g, const struct month *m, int sign)
 }
 
 /* Advance to month index mi: base at start, orders, base at end, cohorts. */
+/*
+ * Orders come in time order, their customers at random: the walks over a
+ * month's orders fetch the state of the customer PREFETCH_AHEAD orders
+ * ahead, or nearly every order waits for memory.
+ */
+#define PREFETCH_AHEAD 16
+
+/* The per-customer state advance() reads and writes for an order of customer c. */
+static inline void prefetch_customer(const struct eng *g, uint32_t c)
+{
+	__builtin_prefetch(&g->cohort[c]);
+	__builtin_prefetch(&g->last_ord[c], 1);
+	__builtin_prefetch(&g->first_ord[c]);
+	__builtin_prefetch(&g->clvh.days[c], 1);
+	__builtin_prefetch(&g->clvh.amt[c], 1);
+	__builtin_prefetch(&g->clvh.cost[c], 1);
+	__builtin_prefetch(&g->clvh.first_amt[c], 1);
+	__builtin_prefetch(&g->stamp[c], 1);
+}
+
 static void advance(struct eng *g, int mi)
 {
 	const struct month *m = &g->months[mi];
@@ -1185,8 +1205,11 @@ static void advance(struct eng *g, int mi)
 		memcpy(g->in_start, g->in_end, g->n);
 	for (r = 0; r < m->n_ord; r++) {
 		uint32_t c = m->o_cust[r];
-		int ci = g->cohort[c];
+		int ci;
 
+		if (r + PREFETCH_AHEAD < m->n_ord)
+			prefetch_customer(g, m->o_cust[r + PREFETCH_AHEAD]);
+		ci = g->cohort[c];
 		if (!m->o_refund[r]) {
 			met_clv_hist_add(&g->clvh, c, m->o_day[r], g->last_ord[c], g->first_ord[c],
 					 m->o_amt[r], m->o_cost[r]);
@@ -2231,10 +2254,16 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 
 	for (r = 0; r < m->n_ord; r++) {
 		uint32_t c = m->o_cust[r];
-
 		const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
 		int64_t amt = m->o_amt[r], np = amt - m->o_cost[r];
 		int done = !m->o_refund[r], d;
+
+		if (r + PREFETCH_AHEAD < m->n_ord) { /* see PREFETCH_AHEAD */
+			uint32_t ca = m->o_cust[r + PREFETCH_AHEAD];
+
+			__builtin_prefetch(g->slot5 + (size_t)ca * N_DIMS);
+			__builtin_prefetch(&g->ocnt[ca], 1);
+		}
 
 		for (d = 0; d < N_DIMS; d++) {
 			struct acc *a = &g->acc[sl[d]];
