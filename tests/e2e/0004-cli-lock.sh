@@ -6,9 +6,8 @@
 fixtures_conf >p.conf
 mkdir -p var
 # A holder in one process (so SIGKILL ends it): Python's flock is flock(2).
-python3 -c "import fcntl, time; f = open('var/.lock', 'a'); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)" &
-holder=$!
-sleep 0.3
+hold_lock var
+holder=$HOLDER
 run 7 "$CRMETL" normalize --config p.conf
 contains err "another crmetl run holds the lock on 'var'"
 kill -9 $holder

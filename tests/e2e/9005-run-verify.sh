@@ -106,9 +106,8 @@ run 1 "$CRMETL" verify --period 2021-01 --config p.conf
 contains err "nothing published for period 2021-01"
 
 # The data directory lock: another holder makes verify exit 7.
-python3 -c "import fcntl, time; f = open('var/.lock', 'a'); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)" &
-holder=$!
-sleep 0.3
+hold_lock var
+holder=$HOLDER
 run 7 "$CRMETL" verify --period $P --config p.conf
 kill -9 $holder
 wait $holder 2>/dev/null

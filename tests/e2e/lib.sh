@@ -72,3 +72,18 @@ expect_output() {
 		done 3<"$exp" 4<"$s"
 	done
 }
+
+# hold_lock DIR: a process (Python's flock is flock(2)) that holds the
+# data_dir lock DIR/.lock for 30 s; sets HOLDER to its pid and returns once
+# the lock is taken (a fixed sleep is not enough on a loaded machine).
+hold_lock() {
+	local i
+	rm -f "$1/.lock.held"
+	python3 -c "import fcntl, sys, time; f = open(sys.argv[1] + '/.lock', 'a'); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[1] + '/.lock.held', 'w').close(); time.sleep(30)" "$1" &
+	HOLDER=$!
+	for i in $(seq 1 200); do
+		[ -e "$1/.lock.held" ] && { rm -f "$1/.lock.held"; return 0; }
+		sleep 0.05
+	done
+	fail "the lock holder did not take the lock on $1"
+}
