@@ -243,7 +243,8 @@ static int parse_enum(const struct schema_field *f, const char *s, size_t len, i
 	int64_t i;
 
 	for (i = 0; f->values[i]; i++)
-		if (strlen(f->values[i]) == len && memcmp(f->values[i], s, len) == 0) {
+		if (f->values[i][0] == s[0] && strlen(f->values[i]) == len &&
+		    memcmp(f->values[i], s, len) == 0) {
 			*out = i;
 			return 0;
 		}
@@ -315,10 +316,9 @@ static int check_row(struct norm *n, const struct tab_def *t, struct row *r, str
 	}
 	if (t->entity == ENT_CUSTOMERS || t->entity == ENT_ORDERS || t->entity == ENT_SPEND)
 		return 0;
-	for (c = 0; c < (int)t->n_cols; c++)
-		if (strcmp(t->cols[c].name, "customer_id") == 0 && r->present[c] &&
-		    !norm_known_customer(n, r->sv[c], r->sl[c]))
-			return reject(b, "customer_id", r->sv[c], r->sl[c], "unknown customer");
+	c = n->cust_col[t->entity];
+	if (c >= 0 && r->present[c] && !norm_known_customer(n, r->sv[c], r->sl[c]))
+		return reject(b, "customer_id", r->sv[c], r->sl[c], "unknown customer");
 	return 0;
 }
 

@@ -101,12 +101,23 @@ struct membudget {
 	uint64_t used, limit;    /* bytes */
 };
 
-#define PASS3_MEMORY ((uint64_t)96 << 20)
+/*
+ * The estimates (table_cost) are on the safe side: at 160 MiB the two
+ * workers of a 2-core machine mostly run big tables side by side, and
+ * pass 3 stays below the customers map's peak before it.
+ */
+#define PASS3_MEMORY ((uint64_t)160 << 20)
 
+/*
+ * A spill file, written through its own buffer with write(2) and read
+ * back with pread(2): stdio would take a lock and copy once more per
+ * record, and tens of millions of records pass through here.
+ */
 struct spill {
-	FILE *f;
-	char *path;
-	char *iobuf;             /* owned stdio buffer */
+	int fd;                  /* valid while `path` is set */
+	char *path;              /* owned; NULL: not open */
+	unsigned char *iobuf;    /* owned write buffer of `iocap` bytes */
+	size_t iocap, iolen;
 	uint64_t records;        /* records written */
 	uint64_t bytes;          /* bytes written */
 };
@@ -128,6 +139,9 @@ struct norm {
 	struct cust *custs;
 	size_t n_custs, cap_custs;
 	struct hmap strs;        /* interned customer attribute strings */
+	int cust_col[ENT_COUNT]; /* column customer_id of each table, or -1 */
+	int32_t month_lo, month_hi;   /* days [lo, hi) of month_of, the last period placed */
+	int month_of;
 	char last_id[SCHEMA_ID_MAX];  /* the last customer id found known */
 	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
 
@@ -166,10 +180,39 @@ struct bad {
 	char text[160];
 };
 
+/*
+ * A varint of a spill record, which this run wrote itself: most are one
+ * byte, so that case is tried first. 0, or -1 past `end` or over 10 bytes.
+ */
+static inline int norm_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+	const unsigned char *q = *p;
+	uint64_t v = 0;
+	unsigned shift;
+
+	if (q < end && *q < 0x80) {
+		*out = *q;
+		*p = q + 1;
+		return 0;
+	}
+	for (shift = 0; q < end && shift < 70; shift += 7) {
+		v |= (uint64_t)(*q & 0x7f) << shift;
+		if (!(*q++ & 0x80)) {
+			*out = v;
+			*p = q;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* norm.c: small helpers */
 char *norm_join(const char *a, const char *b);
 int norm_nomem(struct crm_err *e);
+#define HUGE_MIN ((size_t)4 << 20)   /* arrays from this size get huge pages (norm_huge) */
+void norm_huge(void *p, size_t len);
 int norm_period_of_day(int32_t day);
+int norm_period_cached(struct norm *n, int32_t day);
 
 void norm_release_customers(struct norm *n);
 
@@ -187,6 +230,7 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t bufsize,
 		    struct crm_err *e);
 void norm_spill_close(struct spill *s);
+int norm_spill_seal(struct spill *s, struct crm_err *e);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
 int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,

@@ -12,32 +12,51 @@
 #include "norm_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fsx.h"
 #include "period.h"
 
 #include "banned.h"
 
 /* ------------------------------------------------------------ spill files */
 
+static unsigned char *put_varint(unsigned char *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
+
+/* Encode a row after reserving its worst case once (this runs for every row). */
 static void encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
 {
-	size_t c;
+	size_t c, most = t->n_cols * 11;
+	unsigned char *p;
 
+	for (c = 0; c < t->n_cols; c++)
+		most += r->present[c] ? r->sl[c] : 0;
+	if (buf_reserve(b, most))
+		return;
+	p = b->data + b->len;
 	for (c = 0; c < t->n_cols; c++) {
-		buf_put_u8(b, r->present[c]);
+		*p++ = r->present[c];
 		if (!r->present[c])
 			continue;
 		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
-			buf_put_varint(b, buf_zigzag(r->iv[c]));
+			p = put_varint(p, buf_zigzag(r->iv[c]));
 		} else {
-			buf_put_varint(b, r->sl[c]);
-			buf_append(b, r->sv[c], r->sl[c]);
+			p = put_varint(p, r->sl[c]);
+			memcpy(p, r->sv[c], r->sl[c]);
+			p += r->sl[c];
 		}
 	}
+	b->len = (size_t)(p - b->data);
 }
 
 /*
@@ -63,7 +82,7 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 		r->iv[c] = 0;
 		if (!r->present[c])
 			continue;
-		if (buf_get_varint(&p, end, &v))
+		if (norm_varint(&p, end, &v))
 			return -1;
 		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
 			r->iv[c] = buf_unzigzag(v);
@@ -80,38 +99,73 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 	return p == end ? 0 : -1;
 }
 
-/*
- * `bufsize` bytes of stdio buffer, owned by the spill: glibc ignores the
- * size given to setvbuf without a buffer and writes 4 KiB at a time.
- */
 int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t bufsize,
 		    struct crm_err *e)
 {
+	s->fd = -1;
+	s->iolen = 0;
 	s->path = norm_join(dir, name);
 	if (!s->path)
 		return norm_nomem(e);
 	s->iobuf = malloc(bufsize);
 	if (!s->iobuf)
 		return norm_nomem(e);
-	s->f = fopen(s->path, "w+");
-	if (!s->f)
+	s->iocap = bufsize;
+	s->fd = open(s->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (s->fd < 0)
 		return err_sys(e, CRM_E_IO, errno, s->path, "cannot create spill file");
-	setvbuf(s->f, s->iobuf, _IOFBF, bufsize);
 	return 0;
 }
 
 void norm_spill_close(struct spill *s)
 {
-	if (s->f)
-		fclose(s->f);
+	if (s->path && s->fd >= 0)
+		close(s->fd);
 	if (s->path)
 		unlink(s->path);
 	free(s->path);
 	free(s->iobuf);
-	s->f = NULL;
+	s->fd = -1;
 	s->path = NULL;
 	s->iobuf = NULL;
+	s->iocap = s->iolen = 0;
 	s->records = s->bytes = 0;
+}
+
+static int write_all(struct spill *s, const unsigned char *p, size_t n, struct crm_err *e)
+{
+	while (n > 0) {
+		ssize_t w = write(s->fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_sys(e, CRM_E_IO, w < 0 ? errno : ENOSPC, s->path,
+				       "cannot write spill file");
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write out what the buffer holds. */
+static int spill_flush(struct spill *s, struct crm_err *e)
+{
+	int rc = s->iolen ? write_all(s, s->iobuf, s->iolen, e) : 0;
+
+	s->iolen = 0;
+	return rc;
+}
+
+/* No more records will come: write out the buffer and free it (pass 3 only reads). */
+int norm_spill_seal(struct spill *s, struct crm_err *e)
+{
+	int rc = s->path ? spill_flush(s, e) : 0;
+
+	free(s->iobuf);
+	s->iobuf = NULL;
+	s->iocap = 0;
+	return rc;
 }
 
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
@@ -128,8 +182,16 @@ int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
 			if (v < 0x80)
 				break;
 		}
-	if (fwrite(head, 1, h, s->f) != h || fwrite(r->payload, 1, r->len, s->f) != r->len)
-		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
+	if (s->iocap - s->iolen < h + r->len && spill_flush(s, e))
+		return e->code;
+	if (h + r->len > s->iocap) { /* bigger than the buffer: straight out */
+		if (write_all(s, head, h, e) || write_all(s, r->payload, r->len, e))
+			return e->code;
+	} else {
+		memcpy(s->iobuf + s->iolen, head, h);
+		memcpy(s->iobuf + s->iolen + h, r->payload, r->len);
+		s->iolen += h + r->len;
+	}
 	s->records++;
 	s->bytes += h + r->len;
 	return 0;
@@ -163,7 +225,7 @@ struct spill *norm_month_spill(struct norm *n, int period, int entity, struct cr
 		n->n_months = hi - lo + 1;
 	}
 	s = &n->months[(size_t)(period - n->month_base) * ENT_COUNT + (size_t)entity];
-	if (!s->f) {
+	if (!s->path) {
 		char text[PERIOD_TEXT_MAX];
 
 		snprintf(name, sizeof(name), "month-%s-%d", period_format(period, text), entity);
@@ -254,7 +316,7 @@ void norm_shape_release(struct strshape *h)
 int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
 		    struct crm_err *e)
 {
-	int period = norm_period_of_day((int32_t)r->iv[t->time_col]);
+	int period = norm_period_cached(n, (int32_t)r->iv[t->time_col]);
 	struct spill *s;
 	size_t c;
 
@@ -285,9 +347,9 @@ int norm_next_srec(const unsigned char **p, const unsigned char *end, struct sre
 	if (*p >= end)
 		return 0;
 	r->entity = *(*p)++;
-	if (r->entity >= ENT_COUNT || buf_get_varint(p, end, &period) ||
-	    buf_get_varint(p, end, &file) || file > NORM_MAX_FILES ||
-	    buf_get_varint(p, end, &len) || len > (uint64_t)(end - *p))
+	if (r->entity >= ENT_COUNT || norm_varint(p, end, &period) ||
+	    norm_varint(p, end, &file) || file > NORM_MAX_FILES ||
+	    norm_varint(p, end, &len) || len > (uint64_t)(end - *p))
 		return -1;
 	r->period = (int)period;
 	r->file = (uint32_t)file;
@@ -306,23 +368,28 @@ int norm_next_srec(const unsigned char **p, const unsigned char *end, struct sre
 int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,
 		    struct crm_err *e)
 {
-	size_t cap = (size_t)1 << 20, have = 0, got;
+	size_t cap = (size_t)1 << 20, have = 0;
 	unsigned char *buf = malloc(cap), *grown;
+	uint64_t off = 0;
 	int rc = 0, eof = 0;
 
 	if (!buf)
 		return norm_nomem(e);
-	if (fflush(s->f) != 0 || fseek(s->f, 0, SEEK_SET) != 0)
-		rc = err_sys(e, CRM_E_IO, errno, s->path, "cannot read spill file");
+	rc = spill_flush(s, e);
 	while (rc == 0 && !eof) {
 		const unsigned char *p = buf, *end;
 		struct srec r;
+		ssize_t got = pread(s->fd, buf + have, cap - have, (off_t)off);
 
-		got = fread(buf + have, 1, cap - have, s->f);
-		if (got == 0 && ferror(s->f))
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
 			rc = err_sys(e, CRM_E_IO, errno, s->path, "cannot read spill file");
+			break;
+		}
 		eof = got == 0;
-		have += got;
+		off += (uint64_t)got;
+		have += (size_t)got;
 		end = buf + have;
 		for (;;) { /* a record cut short leaves p where it starts */
 			const unsigned char *q = p;
@@ -353,13 +420,35 @@ int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r),
 /* Read a whole spill file back (it was written by this run). */
 int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e)
 {
+	size_t got = 0;
+
 	*data = NULL;
 	*len = 0;
-	if (!s->f)
+	if (!s->path)
 		return 0;
-	if (fflush(s->f) != 0)
-		return err_sys(e, CRM_E_IO, errno, s->path, "cannot write spill file");
-	return fsx_read_file(s->path, SPILL_MAX, data, len, e);
+	if (spill_flush(s, e))
+		return e->code;
+	if (s->bytes > SPILL_MAX)
+		return err_at(e, CRM_E_INTERNAL, s->path, 0, NULL, "spill file larger than %zu bytes",
+			      SPILL_MAX);
+	if (!(*data = malloc(s->bytes ? (size_t)s->bytes : 1)))
+		return norm_nomem(e);
+	norm_huge(*data, (size_t)s->bytes);
+	while (got < s->bytes) {
+		ssize_t n = pread(s->fd, *data + got, (size_t)s->bytes - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(*data);
+			*data = NULL;
+			return n < 0 ? err_sys(e, CRM_E_IO, errno, s->path, "cannot read spill file")
+				     : norm_damaged_spill(s, e);
+		}
+		got += (size_t)n;
+	}
+	*len = got;
+	return 0;
 }
 
 int norm_damaged_spill(const struct spill *s, struct crm_err *e)

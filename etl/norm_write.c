@@ -24,14 +24,68 @@
 
 /*
  * How pass 3 holds a string column (from the run's struct strshape): as
- * numbers, as pointers to the few owned values, or as pointers into the
- * month's spill data (general: the data must outlive the encoding). A
- * general column may still be numbered within one month (ids whose width
- * grows over the years): it is learnt while loading and then kept as
- * numbers too, since reading the strings back after the sort costs a
- * cache miss per value.
+ * numbers, as pointers to the few owned values, or as pointers to copies
+ * in the table's string arena (general). A general column may still be
+ * numbered within one month (ids whose width grows over the years): it is
+ * learnt while loading and then kept as numbers too, since reading the
+ * strings back after the sort costs a cache miss per value; its copies
+ * and pointers are then dropped before the sort.
  */
 enum strmode { SM_GENERAL, SM_NUMBERED, SM_FEW };
+
+/*
+ * Copies of the general strings of a table, in blocks that never move
+ * (rows point into them). The spill file is then read a block at a time
+ * instead of whole: the copies take the bytes of the strings alone, a
+ * fraction of the spill records they come from.
+ */
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+struct strarena {
+	char **blocks;           /* owned, each owned */
+	size_t n, cap;
+	size_t used;             /* bytes used in the last block */
+	size_t last;             /* size of the last block */
+};
+
+static void arena_release(struct strarena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->blocks[i]);
+	free(a->blocks);
+	memset(a, 0, sizeof(*a));
+}
+
+/* A copy of s[0..len) that stays put until arena_release, or NULL. */
+static const char *arena_copy(struct strarena *a, const char *s, uint32_t len)
+{
+	char *p;
+
+	if (!a->n || a->last - a->used < len) {
+		size_t size = len > ARENA_BLOCK ? len : ARENA_BLOCK;
+
+		if (a->n == a->cap) {
+			size_t cap = a->cap ? a->cap * 2 : 16;
+			char **b = realloc(a->blocks, cap * sizeof(*b));
+
+			if (!b)
+				return NULL;
+			a->blocks = b;
+			a->cap = cap;
+		}
+		if (!(a->blocks[a->n] = malloc(size)))
+			return NULL;
+		a->n++;
+		a->used = 0;
+		a->last = size;
+	}
+	p = a->blocks[a->n - 1] + a->used;
+	memcpy(p, s, len);
+	a->used += len;
+	return p;
+}
 
 /* The rows of one table of one month, column by column. */
 struct cols {
@@ -44,7 +98,13 @@ struct cols {
 	uint8_t *pres[TAB_MAX_COLS];
 	const char **sv[TAB_MAX_COLS]; /* other strings */
 	uint32_t *sl[TAB_MAX_COLS];
+	struct strarena arena;         /* copies of general strings (pass 3), else empty */
+	int copy;                      /* general strings are copied into `arena` */
+	uint8_t plan[TAB_MAX_COLS];    /* enum plan of each column, for loading */
 };
+
+/* How loading fills a column (str_mode, decided once per table). */
+enum plan { PL_INT, PL_NUMBERED, PL_FEW, PL_GENERAL };
 
 static void cols_release(struct cols *c)
 {
@@ -56,6 +116,7 @@ static void cols_release(struct cols *c)
 		free(c->sv[i]);
 		free(c->sl[i]);
 	}
+	arena_release(&c->arena);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -128,25 +189,29 @@ static int cols_reserve(struct cols *c, size_t cap)
 		if (!a)
 			return -1;
 		c->pres[i] = a;
+		norm_huge(a, cap);
 		if (!is_str_col(c, i) || str_mode(c, i) != SM_FEW) {
 			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
 				return -1;
 			c->iv[i] = a;
+			norm_huge(a, cap * sizeof(int64_t));
 		}
 		if (!is_str_col(c, i) || str_mode(c, i) == SM_NUMBERED)
 			continue;
 		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
 			return -1;
 		c->sv[i] = a;
+		norm_huge(a, cap * sizeof(char *));
 		if (!(a = realloc(c->sl[i], cap * sizeof(uint32_t))))
 			return -1;
 		c->sl[i] = a;
+		norm_huge(a, cap * sizeof(uint32_t));
 	}
 	c->cap = cap;
 	return 0;
 }
 
-/* -1 when a value does not have the shape pass 1 saw (a bug: damaged spill). */
+/* -1 out of memory, -2 when a value does not have the shape pass 1 saw (a bug: damaged spill). */
 static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 {
 	enum strmode m = str_mode(c, i);
@@ -156,7 +221,7 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 		if (!r->present[i])
 			return 0;
 		c->present_strs[i]++;
-		return norm_shape_number(&c->shape[i], r->sv[i], r->sl[i], &c->iv[i][k]);
+		return norm_shape_number(&c->shape[i], r->sv[i], r->sl[i], &c->iv[i][k]) ? -2 : 0;
 	}
 	c->sv[i][k] = NULL;
 	c->sl[i][k] = r->sl[i];
@@ -167,7 +232,11 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 	c->present_strs[i]++;
 	if (m == SM_GENERAL && c->month[i].numbered >= 0)
 		learn_number(&c->month[i], r->sv[i], r->sl[i], &c->iv[i][k]);
-	c->sv[i][k] = m == SM_FEW ? norm_shape_few(&c->shape[i], r->sv[i], r->sl[i]) : r->sv[i];
+	if (m == SM_FEW) {
+		c->sv[i][k] = norm_shape_few(&c->shape[i], r->sv[i], r->sl[i]);
+		return c->sv[i][k] ? 0 : -2;
+	}
+	c->sv[i][k] = c->copy ? arena_copy(&c->arena, r->sv[i], r->sl[i]) : r->sv[i];
 	return c->sv[i][k] ? 0 : -1;
 }
 
@@ -175,6 +244,7 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 static int cols_add(struct cols *c, const struct row *r)
 {
 	size_t i, k = c->rows;
+	int rc;
 
 	if (k == c->cap && cols_reserve(c, c->cap ? c->cap * 2 : 1024))
 		return -1;
@@ -182,8 +252,8 @@ static int cols_add(struct cols *c, const struct row *r)
 		c->pres[i][k] = r->present[i];
 		if (!is_str_col(c, i))
 			c->iv[i][k] = r->iv[i];
-		else if (add_str(c, i, k, r))
-			return -2;
+		else if ((rc = add_str(c, i, k, r)) != 0)
+			return rc == -1 ? -1 : -2;
 	}
 	c->rows++;
 	return 0;
@@ -246,6 +316,7 @@ static uint64_t *primary_keys(const struct cols *c)
 	int col = c->t->keys[0];
 	size_t i, b;
 
+	norm_huge(keys, c->rows * sizeof(*keys));
 	for (i = 0; keys && i < c->rows; i++) {
 		if (!is_str_col(c, (size_t)col) || is_numbered(c, (size_t)col)) {
 			keys[i] = c->pres[col][i] ? (uint64_t)c->iv[col][i] ^ ((uint64_t)1 << 63) : 0;
@@ -259,45 +330,128 @@ static uint64_t *primary_keys(const struct cols *c)
 	return keys;
 }
 
-/* Put column k in the order perm gives, one column at a time (memory). */
-static int permute(struct cols *c, size_t k, const uint32_t *perm)
+/*
+ * Put column k in the order perm gives, gathering into `scratch` (8 bytes
+ * a row) and copying back: the columns keep their memory, so no fresh
+ * pages are faulted in per column and table.
+ */
+static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratch)
 {
-	size_t n = c->cap ? c->cap : 1, i;
-	uint8_t *pres = malloc(n);
+	size_t n = c->rows, i;
+	uint8_t *p8 = scratch;
+	uint32_t *p32 = scratch;
+	uint64_t *p64 = scratch;
 
-	if (!pres)
-		return -1;
-	for (i = 0; i < c->rows; i++)
-		pres[i] = c->pres[k][perm[i]];
-	free(c->pres[k]);
-	c->pres[k] = pres;
+	if (n == 0) /* no arrays at all */
+		return;
+	for (i = 0; i < n; i++)
+		p8[i] = c->pres[k][perm[i]];
+	memcpy(c->pres[k], p8, n);
 	/* Numbered strings travel as their numbers; their sv/sl are not used again. */
 	if (!is_str_col(c, k) || is_numbered(c, k)) {
-		int64_t *iv = malloc(n * sizeof(*iv));
+		for (i = 0; i < n; i++)
+			p64[i] = (uint64_t)c->iv[k][perm[i]];
+		memcpy(c->iv[k], p64, n * sizeof(*p64));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		p64[i] = (uint64_t)(uintptr_t)c->sv[k][perm[i]];
+	for (i = 0; i < n; i++)
+		c->sv[k][i] = (const char *)(uintptr_t)p64[i];
+	for (i = 0; i < n; i++)
+		p32[i] = c->sl[k][perm[i]];
+	memcpy(c->sl[k], p32, n * sizeof(*p32));
+}
 
-		if (!iv)
-			return -1;
-		for (i = 0; i < c->rows; i++)
-			iv[i] = c->iv[k][perm[i]];
-		free(c->iv[k]);
-		c->iv[k] = iv;
-	} else {
-		const char **sv = malloc(n * sizeof(*sv));
-		uint32_t *sl = malloc(n * sizeof(*sl));
+/* Sort a run of rows whose first keys are equal by the whole key (stable). */
+static int sort_ties(uint32_t *idx, size_t n, const struct cols *c)
+{
+	size_t i, j;
 
-		if (!sv || !sl) {
-			free(sv);
-			free(sl);
+	if (n > 16)
+		return sortx_indexes(idx, n, cmp_rows, c);
+	for (i = 1; i < n; i++) {
+		uint32_t x = idx[i];
+
+		for (j = i; j > 0 && cmp_rows(idx[j - 1], x, c) > 0; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = x;
+	}
+	return 0;
+}
+
+/*
+ * Stable LSD radix sort of v[n] by bits 32..63, one counting pass per byte
+ * that differs (the histograms of all four from one read). Rows start in
+ * input order in the low bits, so equal keys stay in input order.
+ */
+static int radix_high(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	uint64_t *src = v, *dst = tmp, *t;
+	size_t (*count)[256] = calloc(4, sizeof(*count));
+	size_t i, b, sum;
+
+	if (!count)
+		return -1;
+	for (i = 0; i < n; i++)
+		for (b = 0; b < 4; b++)
+			count[b][(v[i] >> (32 + 8 * b)) & 0xff]++;
+	for (b = 0; b < 4; b++) {
+		unsigned shift = (unsigned)(32 + 8 * b);
+
+		if (count[b][(v[0] >> shift) & 0xff] == n)
+			continue; /* every key has the same byte here */
+		for (i = 0, sum = 0; i < 256; i++) {
+			size_t k = count[b][i];
+
+			count[b][i] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[b][(src[i] >> shift) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(count);
+	return 0;
+}
+
+/*
+ * The order of the rows when the first keys span less than 2^32: each
+ * row's key less the smallest, above its row number, radix sorted as one
+ * 64-bit word (no indirection: the passes read memory in order; tmp holds
+ * n words), then
+ * runs of equal first keys by the rest of the key. 1 when the span is too
+ * wide (the caller sorts another way), 0, or -1 out of memory.
+ */
+static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
+		       const struct cols *c)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t i, start;
+
+	for (i = 0; i < n; i++) {
+		lo = keys[i] < lo ? keys[i] : lo;
+		hi = keys[i] > hi ? keys[i] : hi;
+	}
+	if (n > UINT32_MAX || hi - lo > UINT32_MAX)
+		return 1;
+	for (i = 0; i < n; i++)
+		keys[i] = (keys[i] - lo) << 32 | i;
+	if (radix_high(keys, tmp, n))
+		return -1;
+	for (i = 0; i < n; i++)
+		perm[i] = (uint32_t)keys[i];
+	if (c->t->n_keys < 2)
+		return 0;
+	for (start = 0; start < n; start = i) {
+		for (i = start + 1; i < n && keys[i] >> 32 == keys[start] >> 32; i++)
+			;
+		if (i - start > 1 && sort_ties(perm + start, i - start, c))
 			return -1;
-		}
-		for (i = 0; i < c->rows; i++) {
-			sv[i] = c->sv[k][perm[i]];
-			sl[i] = c->sl[k][perm[i]];
-		}
-		free(c->sv[k]);
-		free(c->sl[k]);
-		c->sv[k] = sv;
-		c->sl[k] = sl;
 	}
 	return 0;
 }
@@ -305,30 +459,33 @@ static int permute(struct cols *c, size_t k, const uint32_t *perm)
 /* Sort rows into canonical order by permuting every column. */
 static int cols_sort(struct cols *c)
 {
-	uint32_t *perm = malloc((c->rows ? c->rows : 1) * sizeof(*perm));
+	size_t n = c->rows ? c->rows : 1, i, k;
+	uint32_t *perm = malloc(n * sizeof(*perm));
+	uint64_t *scratch = malloc(n * sizeof(*scratch));
 	uint64_t *keys = primary_keys(c);
-	size_t i, k;
-	int rc = -1;
+	int rc = -1, got;
 
-	if (c->rows == 0) {
-		rc = 0;
+	if (!perm || !keys || !scratch)
 		goto out;
+	norm_huge(perm, n * sizeof(*perm));
+	norm_huge(scratch, n * sizeof(*scratch));
+	got = c->rows ? sort_narrow(keys, scratch, c->rows, perm, c) : 0;
+	if (got < 0)
+		goto out;
+	if (got > 0) {
+		for (i = 0; i < c->rows; i++)
+			perm[i] = (uint32_t)i;
+		if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
+			goto out;
 	}
-
-	if (!perm || !keys)
-		goto out;
-	for (i = 0; i < c->rows; i++)
-		perm[i] = (uint32_t)i;
-	if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
-		goto out;
-	free(keys); /* before the columns are copied in order: memory */
+	free(keys); /* before the columns are put in order: memory */
 	keys = NULL;
 	for (k = 0; k < c->t->n_cols; k++)
-		if (permute(c, k, perm))
-			goto out;
+		permute(c, k, perm, scratch);
 	rc = 0;
 out:
 	free(perm);
+	free(scratch);
 	free(keys);
 	return rc;
 }
@@ -600,66 +757,160 @@ struct loader {
 	struct crm_err *e;
 };
 
+static void plan_columns(struct cols *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->t->n_cols; i++) {
+		enum strmode m = str_mode(c, i);
+
+		c->plan[i] = !is_str_col(c, i) ? PL_INT : m == SM_NUMBERED ? PL_NUMBERED
+			     : m == SM_FEW ? PL_FEW : PL_GENERAL;
+	}
+}
+
+/* An absent value in column i of row k. */
+static void add_absent_value(struct cols *c, size_t i, size_t k)
+{
+	c->pres[i][k] = 0;
+	if (c->plan[i] != PL_FEW)
+		c->iv[i][k] = 0;
+	if (c->plan[i] == PL_FEW || c->plan[i] == PL_GENERAL) {
+		c->sv[i][k] = NULL;
+		c->sl[i][k] = 0;
+	}
+}
+
+/* A present string value s[0..len) in column i of row k: 0, -1 out of memory, -2 damaged. */
+static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint32_t len)
+{
+	c->present_strs[i]++;
+	switch ((enum plan)c->plan[i]) {
+	case PL_NUMBERED:
+		return norm_shape_number(&c->shape[i], s, len, &c->iv[i][k]) ? -2 : 0;
+	case PL_FEW:
+		c->sl[i][k] = len;
+		c->sv[i][k] = norm_shape_few(&c->shape[i], s, len);
+		return c->sv[i][k] ? 0 : -2;
+	case PL_GENERAL:
+		c->sl[i][k] = len;
+		c->iv[i][k] = 0;
+		if (c->month[i].numbered >= 0)
+			learn_number(&c->month[i], s, len, &c->iv[i][k]);
+		c->sv[i][k] = arena_copy(&c->arena, s, len);
+		return c->sv[i][k] ? 0 : -1;
+	case PL_INT:
+		break;
+	}
+	return -2;
+}
+
+/*
+ * Decode a spill payload straight into the columns (the path of every row
+ * of every month: no struct row in between): 0, -1 out of memory, -2 damaged.
+ */
+static int load_payload(struct cols *c, const unsigned char *p, const unsigned char *end)
+{
+	size_t i, k = c->rows;
+	uint64_t v;
+	int rc;
+
+	if (k == c->cap && cols_reserve(c, c->cap ? c->cap * 2 : 1024))
+		return -1;
+	for (i = 0; i < c->t->n_cols; i++) {
+		if (p >= end)
+			return -2;
+		if (!*p++) {
+			add_absent_value(c, i, k);
+			continue;
+		}
+		c->pres[i][k] = 1;
+		if (norm_varint(&p, end, &v))
+			return -2;
+		if (c->plan[i] == PL_INT) {
+			c->iv[i][k] = buf_unzigzag(v);
+			continue;
+		}
+		if (v > (uint64_t)(end - p))
+			return -2;
+		if ((rc = add_str_value(c, i, k, (const char *)p, (uint32_t)v)) != 0)
+			return rc;
+		p += v;
+	}
+	if (p != end)
+		return -2;
+	c->rows++;
+	return 0;
+}
+
 static int load_record(void *ctx, const struct srec *r)
 {
 	struct loader *ld = ctx;
-	struct row row;
 	int got;
 
-	if (r->entity != (int)ld->c->t->entity || r->file >= ld->n->n_files ||
-	    norm_decode_row(r->payload, r->payload + r->len, ld->c->t, &row, 0, NULL))
+	if (r->entity != (int)ld->c->t->entity || r->file >= ld->n->n_files)
 		return norm_damaged_spill(ld->s, ld->e);
-	if ((got = cols_add(ld->c, &row)) != 0)
+	if ((got = load_payload(ld->c, r->payload, r->payload + r->len)) != 0)
 		return got == -1 ? norm_nomem(ld->e) : norm_damaged_spill(ld->s, ld->e);
 	ld->kept[r->file]++;
 	return 0;
 }
 
-/* Whether a column of the table may point into the spill data (struct strshape). */
-static int may_need_data(const struct cols *c)
+/*
+ * A general column found numbered this month travels as numbers: drop its
+ * string pointers before the sort (they are not read again); one that is
+ * not drops the numbers learnt while it looked numbered.
+ */
+static void drop_numbered_strings(struct cols *c)
 {
 	size_t i;
 
 	for (i = 0; i < c->t->n_cols; i++)
-		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL)
-			return 1;
-	return 0;
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && is_numbered(c, i)) {
+			free(c->sv[i]);
+			free(c->sl[i]);
+			c->sv[i] = NULL;
+			c->sl[i] = NULL;
+		} else if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL) {
+			free(c->iv[i]); /* the numbers it would have had */
+			c->iv[i] = NULL;
+		}
 }
 
 /*
  * Load one table of a month from its spill file into columns (sized from
  * the spill's record count: no doubling), counting the rows kept per
- * export file. When every string becomes a number or an owned copy, the
- * file is streamed a block at a time; otherwise it is read whole into
- * *data, which the strings point into and the caller frees after encoding.
+ * export file. The file is streamed a block at a time; general strings
+ * are copied into the table's arena, which goes as soon as every string
+ * turned out to be a number or one of a few owned values.
  */
 static int load_table(const struct norm *n, struct spill *s, struct cols *c, uint64_t *kept,
-		      unsigned char **data, struct crm_err *e)
+		      struct crm_err *e)
 {
 	struct loader ld = { n, s, c, kept, e };
-	const unsigned char *p, *end;
-	struct srec r;
-	size_t len = 0;
-	int got, rc = 0;
+	int rc;
 
-	*data = NULL;
 	if (!s)
 		return 0;
 	if (s->records && cols_reserve(c, s->records))
 		return norm_nomem(e);
-	if (!may_need_data(c))
-		return norm_spill_each(s, load_record, &ld, e);
-	rc = norm_spill_load(s, data, &len, e);
-	for (p = *data, end = *data + len; rc == 0 && (got = norm_next_srec(&p, end, &r)) != 0;)
-		rc = got < 0 ? norm_damaged_spill(s, e) : load_record(&ld, &r);
+	c->copy = 1;
+	plan_columns(c);
+	rc = norm_spill_each(s, load_record, &ld, e);
+	drop_numbered_strings(c);
+	if (!needs_data(c))
+		arena_release(&c->arena);
 	return rc;
 }
 
-/* What loading, sorting and encoding a table will hold at most (an estimate, bytes). */
+/*
+ * What loading, sorting and encoding a table will hold at most (an
+ * estimate, bytes): ~14 bytes a value in columns and in the writer's
+ * working arrays, 16 a row to sort, ~12 for string copies.
+ */
 static uint64_t table_cost(const struct spill *s, const struct tab_def *t)
 {
-	/* The spill bytes (read whole or in blocks), ~14 bytes a value, 12 a row to sort. */
-	return s ? s->bytes + s->records * (t->n_cols * 14 + 12) : 0;
+	return s ? s->records * (t->n_cols * 14 + 28) : 0;
 }
 
 static void budget_take(struct membudget *mb, uint64_t bytes)
@@ -695,22 +946,16 @@ static int write_table(const struct norm *n, int period, enum schema_entity k,
 	struct spill *s = period >= n->month_base && period < n->month_base + n->n_months
 				  ? &n->months[slot] : NULL;
 	struct cols c;
-	unsigned char *data = NULL;
-	int rc;
-
 	uint64_t cost;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.t = tab_for_entity(k);
 	c.shape = n->shape[k];
-	s = s && s->f ? s : NULL;
+	s = s && s->path ? s : NULL;
 	cost = table_cost(s, c.t);
 	budget_take(n->mem, cost);
-	rc = load_table(n, s, &c, kept, &data, e);
-	if (!needs_data(&c)) { /* every string is a number or an owned copy now */
-		free(data);
-		data = NULL;
-	}
+	rc = load_table(n, s, &c, kept, e);
 	if (rc == 0 && cols_sort(&c))
 		rc = norm_nomem(e);
 	if (rc == 0)
@@ -720,7 +965,6 @@ static int write_table(const struct norm *n, int period, enum schema_entity k,
 	sum->rows[k] = c.rows;
 	sum->total[k] = new_total(&c);
 	cols_release(&c);
-	free(data);
 	budget_give(n->mem, cost);
 	if (s)
 		norm_spill_close(s);

@@ -71,8 +71,3 @@ const struct tab_def *tab_for_entity(enum schema_entity ent)
 {
 	return &tables[ent];
 }
-
-enum crmp_type tab_col_type(enum tab_kind kind)
-{
-	return kind == TK_STR ? CRMP_STR : CRMP_INT;
-}
