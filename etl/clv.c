@@ -133,6 +133,18 @@ static double digamma(double x)
  */
 #define SHIFT_STIRLING 64.0
 
+/*
+ * lgamma without its side effect: lgamma() sets the global signgam, a data
+ * race when the two fits run on two threads; lgamma_r() returns the sign
+ * instead (the same values).
+ */
+static double lgam(double x)
+{
+	int sign;
+
+	return lgamma_r(x, &sign);
+}
+
 /* Stirling's correction of lgamma: 1/(12t) - 1/(360t^3) + 1/(1260t^5). */
 static double stirling_tail(double t)
 {
@@ -148,7 +160,7 @@ static double lgamma_shift(double z, double a)
 	if (a == 0)
 		return 0;
 	if (z < SHIFT_STIRLING)
-		return lgamma(z + a) - lgamma(z);
+		return lgam(z + a) - lgam(z);
 	/* (z+a-1/2) ln(z+a) - (z-1/2) ln z - a, with ln(z+a) = ln z + log1p(a/z) */
 	l = log1p(a / z);
 	return a * log(z) + ((z + a - 0.5) * l - a) + (stirling_tail(z + a) - stirling_tail(z));
@@ -1425,7 +1437,7 @@ static double gg_fg(const double *th, double *grad, void *ctx)
 	ga = exp(th[2]);
 	lga = log(ga);
 	dq = digamma(q);
-	lgq = lgamma(q);
+	lgq = lgam(q);
 	for (g = 0; g < d->ng; g++) {
 		size_t s = d->gs[g], end = d->gs[g + 1];
 		double x = d->x[s], W = d->gw[g], px = p * x, lx = d->lx[s], Slm = d->glm[g];
@@ -1456,7 +1468,7 @@ double clv_gg_ll1(const struct clv_gg *m, double x, double mean_spend)
 {
 	double px = m->p * x;
 
-	return lgamma_shift(px, m->q) - lgamma(m->q) + m->q * log(m->gamma) - m->q * log(x) -
+	return lgamma_shift(px, m->q) - lgam(m->q) + m->q * log(m->gamma) - m->q * log(x) -
 	       (1 + m->q) * log(mean_spend) - (px + m->q) * log1p(m->gamma / (x * mean_spend));
 }
 
