@@ -95,6 +95,11 @@ read -r wall user sys rss <"$work/time"
 awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v n="$(ls "$work"/runvar/reports/*.pdf | wc -l)" 'BEGIN {
 	printf "run: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB, %d reports\n", wall, user, sys, rss / 1024, n
 }'
+# each stage's own time, from the run summary
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print("  stages: " + ", ".join("%s %.2f s" % (s["name"], s.get("seconds", 0)) for s in r["stages"]))' \
+	"$(ls -t "$work"/runvar/runs/*.json | head -n 1)" || true
 
 # Predictive CLV on the full CDNOW log (23,570 customers), the papers'
 # 39-week calibration (period 1997-09).
