@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -299,15 +301,22 @@ static pid_t start_worker(const struct cfg *cfg, int from, int to, int workers, 
 			  const char *name, const char *lang, int force, int *fd)
 {
 	int pfd[2];
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (pipe(pfd) != 0)
 		return -1;
 	fflush(NULL); /* nothing buffered may be written twice */
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		struct range_result r;
 
+		/*
+		 * A worker dies with its run: one left behind would hold the
+		 * data_dir lock (inherited) and keep the next run out.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(1);
 		close(pfd[0]);
 		publish_every(cfg, from + k, to, workers, name, lang, force, &r);
 		_exit(write(pfd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
