@@ -4,7 +4,6 @@
 #   make deps         install the Debian packages the build and tests need
 #   make test         unit + end-to-end tests; last line "N passed, N failed"
 #   make asan         the same tests under AddressSanitizer + UBSan (build-asan/)
-#   make tsan         the same tests under ThreadSanitizer (build-tsan/)
 #   make demo         run the pipeline on the bundled fixtures
 #   make bench        time normalize on a large generated set (bench-cache/)
 #   make valgrind     leak check of --help and a config load
@@ -58,7 +57,7 @@ READ_SRC = etl/ins.c etl/csvr.c etl/xmlr.c etl/val.c etl/tz.c
 # Fetching exports (libcurl).
 FETCH_SRC = etl/fetch.c etl/sha256.c
 # Period files, the normalize stage, the metrics engine.
-DATA_SRC = etl/tables.c etl/crmp.c etl/inputs.c etl/lineage.c etl/norm.c etl/norm_check.c etl/norm_spill.c etl/norm_write.c etl/met.c etl/met_stat.c etl/met_clv.c etl/met_stamp.c etl/clv.c
+DATA_SRC = etl/tables.c etl/crmp.c etl/inputs.c etl/lineage.c etl/norm.c etl/norm_check.c etl/norm_pipe.c etl/norm_spill.c etl/norm_write.c etl/met.c etl/met_stat.c etl/met_clv.c etl/met_stamp.c etl/clv.c
 # Configuration, the command line, the data directory lock, the run summary.
 CLI_SRC = etl/cfg.c etl/cli.c etl/period.c etl/lock.c etl/runlog.c
 # Subcommands, one file each (the table is in etl/main.c).
@@ -158,11 +157,6 @@ asan:
 	$(Q)$(MAKE) BUILD=build-asan SANITIZE=address,undefined OPT="-O1 -g" \
 	  CRMETL=build-asan/crmetl GEN=build-asan/gen test
 
-# fetch, normalize, compute and run use threads: a race fails a test (exit 66).
-tsan:
-	$(Q)$(MAKE) BUILD=build-tsan SANITIZE=thread OPT="-O1 -g" \
-	  CRMETL=build-tsan/crmetl GEN=build-tsan/gen test
-
 # Benchmarks: figures printed, nothing asserted (tests/bench/run.sh).
 bench: all
 	$(Q)CRMETL=./$(CRMETL) GEN=$(GEN) bash tests/bench/run.sh
@@ -192,8 +186,8 @@ install: all
 	  install -m 0644 templates/*.xml "$(DESTDIR)$(PREFIX)/share/crmetl/templates/"; fi
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz crmetl fixtures/gen
+	rm -rf build build-asan build-fuzz crmetl fixtures/gen
 
-.PHONY: all units test asan tsan valgrind demo bench deps install clean fuzz fuzz-bin
+.PHONY: all units test asan valgrind demo bench deps install clean fuzz fuzz-bin
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -86,25 +86,6 @@ int norm_period_of_day(int32_t day)
 	return (int)(y * 12 + m - 1);
 }
 
-/*
- * The same, remembering the last month's days: rows mostly come in runs of
- * one month, and the calendar arithmetic costs more than the rest of
- * placing a row.
- */
-int norm_period_cached(struct norm *n, int32_t day)
-{
-	int64_t y;
-	int m, d;
-
-	if (day >= n->month_lo && day < n->month_hi)
-		return n->month_of;
-	tz_civil_from_days(day, &y, &m, &d);
-	n->month_of = (int)(y * 12 + m - 1);
-	n->month_lo = (int32_t)(day - (d - 1));
-	n->month_hi = (int32_t)tz_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
-	return n->month_of;
-}
-
 static void csv_field(FILE *f, const char *s, size_t len)
 {
 	size_t i;
@@ -293,16 +274,68 @@ static int add_file(struct norm *n, const struct cfg_source *src, const char *pa
 	return rc;
 }
 
+static int reader_next_cb(void *rd, struct rec *rec, struct crm_err *e)
+{
+	return reader_next(rd, rec, e);
+}
+
+/* What keeping the records of one export file needs (pass 1, calling thread). */
+struct keeper {
+	struct norm *n;
+	const struct tab_def *t;
+	const char *path;
+};
+
+/* A spill record into its dedupe bucket, or its month's file. */
+static int spill_item(struct norm *n, const struct tab_def *t, const struct pitem *it,
+		      const unsigned char *payload, struct crm_err *e)
+{
+	struct spill *s = it->bucket >= 0 ? &n->buckets[it->bucket]
+					   : norm_month_spill(n, it->period, (int)t->entity, e);
+
+	if (!s)
+		return e->code;
+	return norm_spill_put(s, &(struct srec){ (int)t->entity, it->period, n->cur_file, payload,
+						  it->len }, e);
+}
+
+/* Keep one record of the file, in file order (see norm_pipe.c). */
+static int keep_item(void *ctx, const struct pitem *it, const unsigned char *data,
+		     struct crm_err *e)
+{
+	struct keeper *k = ctx;
+	struct norm *n = k->n;
+	const unsigned char *p = data + it->off;
+	struct row row;
+	int rc = 0;
+
+	n->st->rows_read++;
+	n->files[n->cur_file].rows_read++;
+	if ((n->st->rows_read & 0xfffff) == 0)
+		log_progress("normalize: %llu rows read", (unsigned long long)n->st->rows_read);
+	if (it->bad) {
+		quarantine_row(n, k->path, it->line, it->field, it->has_value ? (const char *)p : NULL,
+			       it->len, (const char *)data + it->reason_off);
+		return 0;
+	}
+	if (k->t->entity == ENT_CUSTOMERS || k->t->entity == ENT_ORDERS) {
+		if (norm_decode_row(p, p + it->len, k->t, &row, 0, NULL))
+			return err_set(e, CRM_E_INTERNAL, "damaged record of pass 1");
+		if (k->t->entity == ENT_CUSTOMERS)
+			return norm_keep_customer(n, &row, e);
+		rc = note_order_customer(n, &row, e);
+	}
+	return rc ? rc : spill_item(n, k->t, it, p, e);
+}
+
 static int read_file(struct norm *n, const struct cfg_source *src, const char *path,
 		     struct crm_err *e)
 {
 	const struct tab_def *t = tab_for_entity(src->entity);
 	const char *names[SCHEMA_MAX_FIELDS];
+	struct keeper k = { n, t, path };
 	struct reader rd = { 0 };
 	struct ins *in = NULL;
-	struct rec rec;
-	struct row row;
-	struct bad bad;
 	int rc;
 
 	wanted_names(src, names);
@@ -311,23 +344,8 @@ static int read_file(struct norm *n, const struct cfg_source *src, const char *p
 		rc = ins_open(path, &in, e);
 	if (rc == 0)
 		rc = reader_open(src, in, names, &rd, e);
-	while (rc == 0 && (rc = reader_next(&rd, &rec, e)) == 1) {
-		rc = 0;
-		n->st->rows_read++;
-		n->files[n->cur_file].rows_read++;
-		if ((n->st->rows_read & 0xfffff) == 0)
-			log_progress("normalize: %llu rows read", (unsigned long long)n->st->rows_read);
-		if (norm_validate(n, t, &rec, &row, &bad)) {
-			quarantine_row(n, path, rec.line, bad.field, bad.value, bad.len, bad.reason);
-			continue;
-		}
-		if (src->entity == ENT_CUSTOMERS)
-			rc = norm_keep_customer(n, &row, e);
-		else if (src->entity == ENT_ORDERS && (rc = note_order_customer(n, &row, e)) == 0)
-			rc = norm_keep_row(n, t, &row, e);
-		else if (src->entity != ENT_ORDERS)
-			rc = norm_keep_row(n, t, &row, e);
-	}
+	if (rc == 0)
+		rc = norm_pipe_run(n, t, reader_next_cb, &rd, keep_item, &k, e);
 	if (in) {
 		n->st->files++;
 		n->st->bytes += ins_content_bytes(in);
@@ -720,8 +738,6 @@ static int setup(struct norm *n, struct crm_err *e)
 
 	n->first = n->last = -1;
 	n->last_id_len = UINT32_MAX;
-	n->month_lo = 1; /* an empty range: nothing cached yet */
-	n->month_hi = 0;
 	for (int k = 0; k < ENT_COUNT; k++) {
 		const struct tab_def *t = tab_for_entity((enum schema_entity)k);
 
@@ -730,7 +746,6 @@ static int setup(struct norm *n, struct crm_err *e)
 			if (strcmp(t->cols[c].name, "customer_id") == 0)
 				n->cust_col[k] = (int)c;
 	}
-	buf_init(&n->rec, 1 << 20);
 	hmap_init(&n->cust_ids);
 	hmap_init(&n->derived);
 	hmap_init(&n->strs);
@@ -792,7 +807,6 @@ static void teardown(struct norm *n)
 	inputs_files_release(&n->inputs);
 	for (i = 0; i < ENT_COUNT * TAB_MAX_COLS; i++)
 		norm_shape_release(&n->shape[i / TAB_MAX_COLS][i % TAB_MAX_COLS]);
-	buf_release(&n->rec);
 	tz_free(n->tz);
 }
 

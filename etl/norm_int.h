@@ -140,8 +140,6 @@ struct norm {
 	size_t n_custs, cap_custs;
 	struct hmap strs;        /* interned customer attribute strings */
 	int cust_col[ENT_COUNT]; /* column customer_id of each table, or -1 */
-	int32_t month_lo, month_hi;   /* days [lo, hi) of month_of, the last period placed */
-	int month_of;
 	char last_id[SCHEMA_ID_MAX];  /* the last customer id found known */
 	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
 
@@ -149,7 +147,6 @@ struct norm {
 	struct spill *months;    /* [(period - month_base) * ENT_COUNT + entity] */
 	int month_base, n_months;
 	int first, last;         /* months with data, -1 when none */
-	struct buf rec;          /* scratch for one encoded record */
 
 	struct inputs_files inputs;  /* files found and hashed by inputs_describe */
 	struct norm_file *files; /* files read, in reading order */
@@ -169,6 +166,22 @@ struct srec {
 	uint32_t file;           /* index in norm.files of the file it came from */
 	const unsigned char *payload;
 	size_t len;
+};
+
+/*
+ * One record of a batch of pass 1 (norm_pipe.c), its bytes in the batch's
+ * data: a good one's spill payload, or a rejected one's value (at most
+ * 200 bytes) and reason (NUL-terminated).
+ */
+struct pitem {
+	long line;               /* rejected: line where the record starts */
+	uint32_t off, len;       /* payload, or value */
+	uint32_t reason_off;     /* rejected: the reason */
+	const char *field;       /* rejected: static field name, or NULL */
+	int period;              /* good, with a time column: its month */
+	int bucket;              /* good: dedupe bucket, or -1 for its month's file */
+	uint8_t bad;
+	uint8_t has_value;       /* rejected: a value was given (may be empty) */
 };
 
 /* Why a record is rejected: field, value (borrowed) and reason. */
@@ -212,7 +225,6 @@ int norm_nomem(struct crm_err *e);
 #define HUGE_MIN ((size_t)4 << 20)   /* arrays from this size get huge pages (norm_huge) */
 void norm_huge(void *p, size_t len);
 int norm_period_of_day(int32_t day);
-int norm_period_cached(struct norm *n, int32_t day);
 
 void norm_release_customers(struct norm *n);
 
@@ -233,8 +245,7 @@ void norm_spill_close(struct spill *s);
 int norm_spill_seal(struct spill *s, struct crm_err *e);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
-int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
-		  struct crm_err *e);
+void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
 int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e);
 int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,
@@ -246,6 +257,13 @@ void norm_shape_note(struct strshape *h, const char *s, uint32_t len);
 int norm_shape_number(const struct strshape *h, const char *s, uint32_t len, int64_t *num);
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len);
 void norm_shape_release(struct strshape *h);
+
+/* norm_pipe.c: pass 1 of one export file on two threads */
+int norm_pipe_run(struct norm *n, const struct tab_def *t,
+		  int (*next)(void *src, struct rec *rec, struct crm_err *e), void *src,
+		  int (*keep)(void *ctx, const struct pitem *it, const unsigned char *data,
+			      struct crm_err *e),
+		  void *ctx, struct crm_err *e);
 
 /* norm_write.c: pass 3, period files and the customers dimension */
 int norm_plan_periods(struct norm *n, struct crm_err *e);

@@ -34,7 +34,7 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
 }
 
 /* Encode a row after reserving its worst case once (this runs for every row). */
-static void encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
+void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
 {
 	size_t c, most = t->n_cols * 11;
 	unsigned char *p;
@@ -311,34 +311,6 @@ void norm_shape_release(struct strshape *h)
 		free(h->few[k]);
 	memset(h, 0, sizeof(*h));
 }
-
-/* Place a valid non-customer row: into a dedupe bucket, or its month. */
-int norm_keep_row(struct norm *n, const struct tab_def *t, const struct row *r,
-		    struct crm_err *e)
-{
-	int period = norm_period_cached(n, (int32_t)r->iv[t->time_col]);
-	struct spill *s;
-	size_t c;
-
-	for (c = 0; c < t->n_cols; c++)
-		if (r->present[c] && tab_col_type(t->cols[c].kind) == CRMP_STR)
-			norm_shape_note(&n->shape[t->entity][c], r->sv[c], r->sl[c]);
-	n->rec.len = 0;
-	encode_row(&n->rec, t, r);
-	if (n->rec.failed)
-		return norm_nomem(e);
-	if (t->id_cols > 0) {
-		uint64_t h = hmap_hash(r->sv[0], r->sl[0]);
-
-		s = &n->buckets[h % N_BUCKETS];
-	} else if (!(s = norm_month_spill(n, period, (int)t->entity, e))) {
-		return e->code;
-	}
-	return norm_spill_put(s, &(struct srec){ (int)t->entity, period, n->cur_file, n->rec.data,
-						  n->rec.len }, e);
-}
-
-
 
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r)
 {

@@ -2,7 +2,8 @@
 # The report stage of a backfill renders in several processes at once: the
 # reports are those of a one-at-a-time render (byte for byte), and when
 # reports fail the run stops with the error of the earliest failed period,
-# as a one-at-a-time render would, and keeps the reports before it.
+# as a one-at-a-time render would, and keeps the reports before it. A run
+# killed during its report stage leaves no worker behind holding the lock.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 export SOURCE_DATE_EPOCH=1767225600
@@ -35,4 +36,36 @@ done
 for p in 2025-04 2025-05 2025-06; do
 	[ ! -f var/reports/$p-executive-en.pdf ] || fail "a report of damaged metrics was written ($p)"
 done
+
+# SIGKILL the run while its workers render: none of them survives it
+fixtures_conf >k.conf
+sed -i 's|^data_dir = .*|data_dir = kvar|' k.conf
+grep -q '^data_dir = kvar' k.conf || fail "cannot point k.conf at kvar/"
+run 0 "$CRMETL" run --from 2024-01 --to 2025-12 --no-mail --config k.conf
+rm -rf kvar/reports kvar/stamps
+"$CRMETL" run --from 2024-01 --to 2025-12 --no-mail --config k.conf 2>bg.err &
+bg=$!
+for i in $(seq 1 3000); do
+	grep -q "report: wrote" bg.err && break
+	kill -0 $bg 2>/dev/null || break
+	sleep 0.01
+done
+if kill -9 $bg 2>/dev/null; then
+	wait $bg 2>/dev/null
+	# SIGKILL reaches the workers as their parent dies; give it a moment,
+	# then nothing may be rendered any more
+	sleep 0.05
+	before=$(ls kvar/reports | wc -l)
+	for i in $(seq 1 200); do
+		pgrep -f -- "--config k.conf" >/dev/null || break
+		sleep 0.01
+	done
+	! pgrep -f -- "--config k.conf" >/dev/null || fail "report workers outlived their run: $(pgrep -af -- '--config k.conf')"
+	sleep 0.3
+	[ "$(ls kvar/reports | wc -l)" -eq "$before" ] ||
+		fail "reports were written after the run was killed ($before, then $(ls kvar/reports | wc -l))"
+	run 0 "$CRMETL" run --period 2025-06 --no-mail --config k.conf
+else
+	echo "note: the run ended before it could be killed; nothing checked"
+fi
 echo ok
