@@ -4,6 +4,7 @@
 #   make deps         install the Debian packages the build and tests need
 #   make test         unit + end-to-end tests; last line "N passed, N failed"
 #   make asan         the same tests under AddressSanitizer + UBSan (build-asan/)
+#   make tsan         the same tests under ThreadSanitizer (build-tsan/)
 #   make demo         run the pipeline on the bundled fixtures
 #   make bench        time normalize on a large generated set (bench-cache/)
 #   make valgrind     leak check of --help and a config load
@@ -157,6 +158,11 @@ asan:
 	$(Q)$(MAKE) BUILD=build-asan SANITIZE=address,undefined OPT="-O1 -g" \
 	  CRMETL=build-asan/crmetl GEN=build-asan/gen test
 
+# fetch, normalize, compute and run use threads: a race fails a test (exit 66).
+tsan:
+	$(Q)$(MAKE) BUILD=build-tsan SANITIZE=thread OPT="-O1 -g" \
+	  CRMETL=build-tsan/crmetl GEN=build-tsan/gen test
+
 # Benchmarks: figures printed, nothing asserted (tests/bench/run.sh).
 bench: all
 	$(Q)CRMETL=./$(CRMETL) GEN=$(GEN) bash tests/bench/run.sh
@@ -186,8 +192,8 @@ install: all
 	  install -m 0644 templates/*.xml "$(DESTDIR)$(PREFIX)/share/crmetl/templates/"; fi
 
 clean:
-	rm -rf build build-asan build-fuzz crmetl fixtures/gen
+	rm -rf build build-asan build-tsan build-fuzz crmetl fixtures/gen
 
-.PHONY: all units test asan valgrind demo bench deps install clean fuzz fuzz-bin
+.PHONY: all units test asan tsan valgrind demo bench deps install clean fuzz fuzz-bin
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
