@@ -76,59 +76,59 @@ int sortx_indexes(uint32_t *idx, size_t n, sortx_cmp cmp, const void *ctx)
 	return 0;
 }
 
-/* A key and its index, moved together so the passes read memory in order. */
+/* A 32-bit key and its index, moved together so the passes read memory in order. */
 struct kv {
-	uint64_t key;
-	uint32_t idx;
+	uint32_t key, idx;
 };
 
 /*
- * One counting pass per byte that differs among the keys, over (key, index)
- * pairs: the histograms of all eight bytes come from one read of the keys.
+ * Stable LSD radix sort of a[0..n) by key (b is scratch of n): one
+ * counting pass per byte that differs among the keys; the histograms of
+ * all four bytes come from one read. Returns the array holding the result.
  */
-static void radix_pairs(struct kv *src, struct kv *dst, size_t n, uint64_t differ,
-			struct kv **out)
+static struct kv *radix_pairs(struct kv *a, struct kv *b, size_t n, uint32_t differ)
 {
-	size_t (*count)[256] = calloc(8, sizeof(*count));
-	size_t i;
+	size_t count[4][256], i;
 	int pass;
 
-	if (!count) {
-		*out = NULL;
-		return;
-	}
+	memset(count, 0, sizeof(count));
 	for (i = 0; i < n; i++)
-		for (pass = 0; pass < 8; pass++)
-			count[pass][(src[i].key >> (pass * 8)) & 0xff]++;
-	for (pass = 0; pass < 8; pass++) {
+		for (pass = 0; pass < 4; pass++)
+			count[pass][(a[i].key >> (pass * 8)) & 0xff]++;
+	for (pass = 0; pass < 4; pass++) {
 		unsigned shift = (unsigned)pass * 8;
-		size_t sum = 0, c, b;
+		size_t sum = 0, c, k;
 		struct kv *t;
 
 		if (((differ >> shift) & 0xff) == 0)
 			continue; /* every key has the same byte here */
-		for (b = 0; b < 256; b++) {
-			c = count[pass][b];
-			count[pass][b] = sum;
+		for (k = 0; k < 256; k++) {
+			c = count[pass][k];
+			count[pass][k] = sum;
 			sum += c;
 		}
 		for (i = 0; i < n; i++)
-			dst[count[pass][(src[i].key >> shift) & 0xff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
+			b[count[pass][(a[i].key >> shift) & 0xff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
 	}
-	free(count);
-	*out = src;
+	return a;
 }
 
+/*
+ * Keys minus the smallest keep their order. Most key sets span less than
+ * 2^32 (days, counts, ranks, money of a customer) and take one 32-bit
+ * sort of 8-byte pairs; wider ones a sort by the low half, then a stable
+ * one by the high half.
+ */
 int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
 		 const void *ctx)
 {
 	struct kv *a = malloc((n ? n : 1) * sizeof(*a)), *b = malloc((n ? n : 1) * sizeof(*b));
-	struct kv *res;
-	uint64_t all_or = 0, all_and = ~(uint64_t)0;
+	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t i, start;
+	int half;
 
 	if (!a || !b) {
 		free(a);
@@ -136,19 +136,25 @@ int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		a[i].key = keys[idx[i]];
-		a[i].idx = idx[i];
-		all_or |= a[i].key;
-		all_and &= a[i].key;
+		lo = keys[idx[i]] < lo ? keys[idx[i]] : lo;
+		hi = keys[idx[i]] > hi ? keys[idx[i]] : hi;
 	}
-	radix_pairs(a, b, n, all_or ^ all_and, &res);
-	if (res)
+	for (half = 0; half < 2 && (half == 0 || (hi - lo) >> 32); half++) {
+		uint32_t all_or = 0, all_and = UINT32_MAX;
+		struct kv *r;
+
+		for (i = 0; i < n; i++) {
+			a[i].key = (uint32_t)((keys[idx[i]] - lo) >> (half * 32));
+			a[i].idx = idx[i];
+			all_or |= a[i].key;
+			all_and &= a[i].key;
+		}
+		r = radix_pairs(a, b, n, all_or ^ all_and);
 		for (i = 0; i < n; i++)
-			idx[i] = res[i].idx;
+			idx[i] = r[i].idx;
+	}
 	free(a);
 	free(b);
-	if (!res)
-		return -1;
 	if (!cmp)
 		return 0;
 	for (start = 0; start < n; start = i) {
