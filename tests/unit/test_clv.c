@@ -521,6 +521,41 @@ static void test_ll_stable(void **state)
 	}
 }
 
+/*
+ * At the edge of the parameter space the log-likelihoods keep their digits.
+ * BG/NBD with a and b near 1e9 and 1e11: for whole x, A2 = lgamma(a+b) +
+ * lgamma(b+x) - lgamma(b) - lgamma(a+b+x) is the sum over j < x of
+ * ln(b+j) - ln(a+b+j) = -log1p(a / (b+j)), a reference with no
+ * cancellation (the plain lgamma differences there are off by about 1e-3).
+ * Gamma-Gamma with p -> inf and gamma = theta / p tends to the inverse
+ * gamma density of the mean spend, q ln theta - lgamma(q) - (q+1) ln z -
+ * theta / z (the plain form was off by 0.01 and more at p = 1e12).
+ */
+static void test_ll_edge(void **state)
+{
+	struct clv_bgnbd m = { .r = 1.3, .alpha = 6.3, .a = 7e8, .b = 1.6e11 };
+	struct clv_gg g = { .q = 2.7 };
+	double x = 5, tx = 20, T = 38, A2 = 0, A1, A3, A4, mx, ref, theta = 170, z = 43.21, lim;
+	int j;
+
+	(void)state;
+	for (j = 0; j < (int)x; j++)
+		A2 -= log1p(m.a / (m.b + j));
+	A1 = lgamma(m.r + x) - lgamma(m.r) + m.r * log(m.alpha);
+	A3 = -(m.r + x) * log(m.alpha + T);
+	A4 = log(m.a) - log(m.b + x - 1) - (m.r + x) * log(m.alpha + tx);
+	mx = A3 > A4 ? A3 : A4;
+	ref = A1 + A2 + mx + log1p(exp((A3 > A4 ? A4 : A3) - mx));
+	assert_true(fabs(clv_bgnbd_ll1(&m, x, tx, T) - ref) < 1e-9);
+
+	lim = g.q * log(theta) - lgamma(g.q) - (g.q + 1) * log(z) - theta / z;
+	for (g.p = 1e6; g.p <= 1e13; g.p *= 10) {
+		g.gamma = theta / g.p;
+		/* O(1/p) from the limit; no rounding noise on top */
+		assert_true(fabs(clv_gg_ll1(&g, 3, z) - lim) < 10 / g.p + 1e-9);
+	}
+}
+
 /* Predicted vs actual repeat purchases: calibration (fit check) and the 39-week holdout. */
 static void test_holdout(void **state)
 {
@@ -731,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_population),
 		cmocka_unit_test(test_p_alive),
 		cmocka_unit_test(test_ll_stable),
+		cmocka_unit_test(test_ll_edge),
 		cmocka_unit_test(test_holdout),
 		cmocka_unit_test(test_clv_value),
 		cmocka_unit_test(test_nelder_mead),
