@@ -166,20 +166,20 @@ static void quarantine_row(struct norm *n, const char *file, long line, const ch
 /* ------------------------------------------------------------ pass 1: read */
 
 /* Orders of an unknown customer create a derived customer (METRICS.md). */
-static int note_order_customer(struct norm *n, const struct row *r, struct crm_err *e)
+static int note_order_customer(struct norm *n, const char *id, uint32_t len, struct crm_err *e)
 {
 	int is_new;
 	long k;
 
-	if (norm_known_customer(n, r->sv[1], r->sl[1]))
+	if (norm_known_customer(n, id, len))
 		return 0;
-	k = norm_customer_slot(n, r->sv[1], r->sl[1], &is_new);
+	k = norm_customer_slot(n, id, len, &is_new);
 	if (k < 0)
 		return norm_nomem(e);
 	n->custs[k].derived = 1;
 	n->st->derived_customers++;
 	/* Its id goes into the dimension: its shape counts there (struct strshape). */
-	norm_shape_note(&n->shape[ENT_CUSTOMERS][0], r->sv[1], r->sl[1]);
+	norm_shape_note(&n->shape[ENT_CUSTOMERS][0], id, len);
 	return 0;
 }
 
@@ -318,12 +318,18 @@ static int keep_item(void *ctx, const struct pitem *it, const unsigned char *dat
 			       it->len, (const char *)data + it->reason_off);
 		return 0;
 	}
-	if (k->t->entity == ENT_CUSTOMERS || k->t->entity == ENT_ORDERS) {
+	if (k->t->entity == ENT_CUSTOMERS) {
 		if (norm_decode_row(p, p + it->len, k->t, &row, 0, NULL))
 			return err_set(e, CRM_E_INTERNAL, "damaged record of pass 1");
-		if (k->t->entity == ENT_CUSTOMERS)
-			return norm_keep_customer(n, &row, e);
-		rc = note_order_customer(n, &row, e);
+		return norm_keep_customer(n, &row, e);
+	}
+	if (k->t->entity == ENT_ORDERS) {
+		const char *id;
+		uint32_t len;
+
+		if (norm_payload_str(p, p + it->len, k->t, 1, &id, &len) || !id)
+			return err_set(e, CRM_E_INTERNAL, "damaged record of pass 1");
+		rc = note_order_customer(n, id, len, e);
 	}
 	return rc ? rc : spill_item(n, k->t, it, p, e);
 }
@@ -565,7 +571,7 @@ static long count_records(const unsigned char *p, const unsigned char *end)
  * prefetched on entry, probed on exit. The entity is part of the key (an
  * order and a lead may share an id without being duplicates).
  */
-static int mark_duplicates(struct norm *n, struct spill *bucket, const unsigned char *data,
+static int mark_duplicates(uint64_t *dups, struct spill *bucket, const unsigned char *data,
 			   size_t len, uint32_t count, struct dslot *slots, size_t mask,
 			   uint8_t *dropped, struct crm_err *e)
 {
@@ -580,7 +586,7 @@ static int mark_duplicates(struct norm *n, struct spill *bucket, const unsigned 
 
 		if (i >= DEDUPE_AHEAD && (before = dedupe_probe(slots, mask, data, k)) != UINT32_MAX) {
 			dropped[before] = 1;
-			n->st->duplicates++;
+			(*dups)++;
 		}
 		if (i >= count)
 			continue;
@@ -596,40 +602,35 @@ static int mark_duplicates(struct norm *n, struct spill *bucket, const unsigned 
 }
 
 /*
- * Keep the last occurrence of each id in a bucket (records are in input
- * order: later sources, later files of a glob, later rows come later) and
- * move the survivors into their months.
+ * Pass 2 runs a bucket per worker thread. Finding the duplicates of a
+ * bucket (loading it, probing its ids: cache misses) needs nothing shared;
+ * moving the survivors into the month files does, so one worker moves at
+ * a time (`move`) while the other finds. Buckets then reach the month
+ * files in no fixed order, which changes no byte written: the rows of
+ * every deduplicated table have distinct sort keys (their ids are in
+ * them), so pass 3 puts them in the same order whatever order they came.
  */
-static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e)
+struct dedupe {
+	struct norm *n;
+	pthread_mutex_t lock;      /* next, failed, err, dups */
+	pthread_mutex_t move;      /* month files, derived customers */
+	int next;                  /* next bucket to take */
+	int failed;                /* bucket of the first error (lowest), or N_BUCKETS */
+	struct crm_err err;
+	uint64_t dups;
+};
+
+/* Move the survivors of a bucket to their months (under dd->move). */
+static int move_survivors(struct norm *n, const unsigned char *data, size_t len, uint32_t count,
+			  const uint8_t *dropped, struct crm_err *e)
 {
-	unsigned char *data = NULL;
-	uint8_t *dropped = NULL;
-	struct dslot *slots = NULL;
-	const unsigned char *p, *end;
+	const unsigned char *p = data, *end = data + len;
 	struct srec r;
 	struct row row;
-	size_t len = 0, mask = 0;
-	long count = 0;
 	uint32_t i;
-	int rc;
+	int rc = 0;
 
-	rc = norm_spill_load(bucket, &data, &len, e);
-	end = data + len;
-	if (rc == 0 && ((count = count_records(data, end)) < 0 || len > UINT32_MAX))
-		rc = norm_damaged_spill(bucket, e);
-	/* At most half full: probes stay short. */
-	while (rc == 0 && mask + 1 < 2 * (size_t)count + 2)
-		mask = mask * 2 + 1;
-	if (rc == 0 && (!(dropped = calloc((size_t)count + 1, 1)) ||
-			!(slots = calloc(mask + 1, sizeof(*slots)))))
-		rc = norm_nomem(e);
-	if (rc == 0)
-		norm_huge(slots, (mask + 1) * sizeof(*slots));
-	if (rc == 0)
-		rc = mark_duplicates(n, bucket, data, len, (uint32_t)count, slots, mask, dropped, e);
-	free(slots);
-	/* Move the survivors to their months. */
-	for (p = data, i = 0; rc == 0 && i < (uint32_t)count && norm_next_srec(&p, end, &r) == 1; i++) {
+	for (i = 0; rc == 0 && i < count && norm_next_srec(&p, end, &r) == 1; i++) {
 		struct spill *m;
 
 		if (dropped[i])
@@ -642,10 +643,98 @@ static int dedupe_bucket(struct norm *n, struct spill *bucket, struct crm_err *e
 		m = norm_month_spill(n, r.period, r.entity, e);
 		rc = m ? norm_spill_put(m, &r, e) : e->code;
 	}
+	return rc;
+}
+
+/*
+ * Keep the last occurrence of each id in a bucket (records are in input
+ * order: later sources, later files of a glob, later rows come later) and
+ * move the survivors into their months.
+ */
+static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct crm_err *e)
+{
+	unsigned char *data = NULL;
+	uint8_t *dropped = NULL;
+	struct dslot *slots = NULL;
+	size_t len = 0, mask = 0;
+	uint64_t dups = 0;
+	long count = 0;
+	int rc;
+
+	rc = norm_spill_load(bucket, &data, &len, e);
+	if (rc == 0 && ((count = count_records(data, data + len)) < 0 || len > UINT32_MAX))
+		rc = norm_damaged_spill(bucket, e);
+	/* At most half full: probes stay short. */
+	while (rc == 0 && mask + 1 < 2 * (size_t)count + 2)
+		mask = mask * 2 + 1;
+	if (rc == 0 && (!(dropped = calloc((size_t)count + 1, 1)) ||
+			!(slots = calloc(mask + 1, sizeof(*slots)))))
+		rc = norm_nomem(e);
+	if (rc == 0)
+		norm_huge(slots, (mask + 1) * sizeof(*slots));
+	if (rc == 0)
+		rc = mark_duplicates(&dups, bucket, data, len, (uint32_t)count, slots, mask, dropped, e);
+	free(slots);
+	if (rc == 0) {
+		pthread_mutex_lock(&dd->move);
+		rc = move_survivors(dd->n, data, len, (uint32_t)count, dropped, e);
+		dd->dups += dups;
+		pthread_mutex_unlock(&dd->move);
+	}
 	free(dropped);
 	free(data);
 	norm_spill_close(bucket);
 	return rc;
+}
+
+static void *dedupe_worker(void *arg)
+{
+	struct dedupe *dd = arg;
+
+	for (;;) {
+		struct crm_err e = { 0 };
+		int i, rc;
+
+		pthread_mutex_lock(&dd->lock);
+		i = dd->failed == N_BUCKETS && dd->next < N_BUCKETS ? dd->next++ : -1;
+		pthread_mutex_unlock(&dd->lock);
+		if (i < 0)
+			return NULL;
+		rc = dedupe_bucket(dd, &dd->n->buckets[i], &e);
+		if (rc == 0)
+			continue;
+		pthread_mutex_lock(&dd->lock);
+		if (i < dd->failed) { /* the error of the lowest bucket, as a serial run finds it */
+			dd->failed = i;
+			dd->err = e;
+			dd->err.code = rc;
+		}
+		pthread_mutex_unlock(&dd->lock);
+	}
+}
+
+/* Pass 2 on two threads (memory: a bucket each), or here when none starts. */
+static int dedupe_all(struct norm *n, struct crm_err *e)
+{
+	struct dedupe dd = { n, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, N_BUCKETS,
+			     { 0 }, 0 };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[2];
+	int i, started = 0;
+
+	for (i = 0; i < (cores > 1 ? 2 : 1); i++)
+		if (pthread_create(&th[i], NULL, dedupe_worker, &dd) == 0)
+			started++;
+	if (started == 0)
+		dedupe_worker(&dd);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	n->st->duplicates += dd.dups;
+	if (dd.failed < N_BUCKETS) {
+		*e = dd.err;
+		return dd.err.code;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ the stage */
@@ -910,8 +999,8 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = map_derived(&n, e);
-	for (i = 0; rc == 0 && i < N_BUCKETS; i++)
-		rc = dedupe_bucket(&n, &n.buckets[i], e);
+	if (rc == 0)
+		rc = dedupe_all(&n, e);
 	for (i = 0; rc == 0 && i < n.n_months * ENT_COUNT; i++)
 		rc = norm_spill_seal(&n.months[i], e);
 	log_debug("normalize: pass 2 (deduplicate) done at %.2f s", cpu_seconds());

@@ -20,7 +20,7 @@
 #include "tables.h"
 #include "tz.h"
 
-#define N_BUCKETS 16
+#define N_BUCKETS 32             /* pass 2 holds two at once, 1/32 of the ids each */
 #define SPILL_MAX ((size_t)1 << 31)  /* one bucket or month held in memory */
 #define TEXT_MAX 255                 /* channel, region, tier values */
 #define NO_DAY INT32_MIN
@@ -122,7 +122,7 @@ struct spill {
 	uint64_t bytes;          /* bytes written */
 };
 
-#define BUCKET_IOBUF ((size_t)1 << 18)  /* 16 buckets */
+#define BUCKET_IOBUF ((size_t)1 << 17)  /* 32 buckets */
 #define MONTH_IOBUF ((size_t)1 << 16)   /* a file per table and month: ~150 at once */
 
 struct norm {
@@ -246,6 +246,8 @@ int norm_spill_seal(struct spill *s, struct crm_err *e);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
 void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r);
+int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
+		     size_t col, const char **s, uint32_t *len);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
 int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e);
 int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,

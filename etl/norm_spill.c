@@ -99,6 +99,38 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 	return p == end ? 0 : -1;
 }
 
+/*
+ * String column `col` of a payload, the columns before it skipped, not
+ * decoded: 0 with *s (NULL when absent) and *len, or -1 when damaged.
+ */
+int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
+		     size_t col, const char **s, uint32_t *len)
+{
+	size_t c;
+	uint64_t v;
+
+	for (c = 0; c <= col && c < t->n_cols; c++) {
+		int present = p < end && *p;
+
+		if (p++ >= end)
+			return -1;
+		*s = NULL;
+		*len = 0;
+		if (!present)
+			continue;
+		if (norm_varint(&p, end, &v))
+			return -1;
+		if (tab_col_type(t->cols[c].kind) == CRMP_INT)
+			continue;
+		if (v > (uint64_t)(end - p))
+			return -1;
+		*s = (const char *)p;
+		*len = (uint32_t)v;
+		p += v;
+	}
+	return c == col + 1 && tab_col_type(t->cols[col].kind) == CRMP_STR ? 0 : -1;
+}
+
 int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t bufsize,
 		    struct crm_err *e)
 {
@@ -297,8 +329,10 @@ const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len
 {
 	size_t k;
 
+	/* The length and first byte tell most values apart without a call. */
 	for (k = 0; k < h->n_few && k < FEW_VALUES; k++)
-		if (h->few_len[k] == len && memcmp(h->few[k], s, len) == 0)
+		if (h->few_len[k] == len && (len == 0 || h->few[k][0] == s[0]) &&
+		    memcmp(h->few[k], s, len) == 0)
 			return h->few[k];
 	return NULL;
 }
