@@ -1517,6 +1517,28 @@ static void gg_log_means(struct gg_data *d)
 	}
 }
 
+/*
+ * gamma is in currency units while p and q are pure numbers, so the fixed
+ * starts, the edge (at_edge) and LOG_LIMIT of the Gamma-Gamma fit would
+ * mean other things in yen or dong than in euros. Spends whose average
+ * lies outside [2^-4, 2^10) are divided by a power of two (exact) that
+ * brings it to [32, 64), and gamma is multiplied back at the end; spends
+ * in that range, most currencies, are fitted as they are. Returns the
+ * exponent k2 of the divisor 2^k2.
+ */
+static int spend_scale(const struct clv_cust *c, size_t n, size_t m)
+{
+	struct ksum sum = { 0, 0 };
+	size_t i;
+	int e;
+
+	for (i = 0; i < n; i++)
+		if (c[i].x > 0)
+			ks_add(&sum, c[i].mean_spend);
+	frexp(ks_val(&sum) / (double)m, &e); /* average = f 2^e, f in [0.5, 1) */
+	return e >= -3 && e <= 10 ? 0 : e - 6;
+}
+
 static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
 		  struct crm_err *e)
 {
@@ -1532,7 +1554,7 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
 	struct sub_start ss = { 0 };
 	size_t i, m = 0, u = 0, g = 0;
-	int rc = 0;
+	int rc = 0, k2;
 
 	memset(out, 0, sizeof(*out));
 	memset(&d, 0, sizeof(d));
@@ -1558,12 +1580,14 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
 		goto out;
 	}
+	k2 = spend_scale(c, n, m);
 	for (i = 0; i < n; i++)
 		if (c[i].x > 0) {
 			xa[u] = c[i].x;
-			xa[m + u] = c[i].mean_spend;
+			xa[m + u] = ldexp(c[i].mean_spend, -k2);
 			u++;
 		}
+	ss.th[0][2] -= k2 * M_LN2; /* the subsample's gamma is in currency units */
 	out->corr_x_spend = clv_pearson(xa, xa + m, m);
 	/* in (x, mean spend) order, equal pairs merged with a weight */
 	if (gg_order(xa, m, idx)) {
@@ -1620,8 +1644,9 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	f = gg_fg(th, gr, &d);
 	out->p = exp(th[0]);
 	out->q = exp(th[1]);
-	out->gamma = exp(th[2]);
-	out->ll = -f * d.ntot;
+	out->gamma = ldexp(exp(th[2]), k2);
+	/* each mean spend's density in currency units: 1 / 2^k2 of the scaled one */
+	out->ll = -f * d.ntot - (double)m * k2 * M_LN2;
 	out->n = m;
 out:
 	free(idx);

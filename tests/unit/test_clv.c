@@ -556,6 +556,41 @@ static void test_ll_edge(void **state)
 	}
 }
 
+/*
+ * The Gamma-Gamma fit does not depend on the currency unit: CDNOW's spends
+ * in units a billion times smaller (dong, say) give the same p and q,
+ * gamma a billion times larger, and a converged fit (gamma near 1.5e10
+ * is no edge), as with tiny units (1e-6).
+ */
+static void test_gg_units(void **state)
+{
+	static const double units[] = { 1e9, 1e-6 };
+	struct clv_gg g0, g;
+	struct crm_err e = { 0 };
+	struct clv_cust *c = malloc(N_SAMPLE * sizeof(*c));
+	size_t u;
+	int i;
+
+	(void)state;
+	NEED_DATA();
+	assert_non_null(c);
+	assert_int_equal(clv_gg_fit(S->sum, N_SAMPLE, &g0, &e), 0);
+	for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		for (i = 0; i < N_SAMPLE; i++) {
+			c[i] = S->sum[i];
+			c[i].mean_spend *= units[u];
+		}
+		assert_int_equal(clv_gg_fit(c, N_SAMPLE, &g, &e), 0);
+		printf("# units x %g: p=%.10g q=%.10g gamma=%.10g (method %d)\n", units[u], g.p, g.q,
+		       g.gamma, g.method);
+		assert_int_equal(g.method, CLV_BFGS);
+		assert_true(rel_close(g.p, g0.p, 1e-6));
+		assert_true(rel_close(g.q, g0.q, 1e-6));
+		assert_true(rel_close(g.gamma / units[u], g0.gamma, 1e-6));
+	}
+	free(c);
+}
+
 /* Predicted vs actual repeat purchases: calibration (fit check) and the 39-week holdout. */
 static void test_holdout(void **state)
 {
@@ -767,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_p_alive),
 		cmocka_unit_test(test_ll_stable),
 		cmocka_unit_test(test_ll_edge),
+		cmocka_unit_test(test_gg_units),
 		cmocka_unit_test(test_holdout),
 		cmocka_unit_test(test_clv_value),
 		cmocka_unit_test(test_nelder_mead),
