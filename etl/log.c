@@ -3,8 +3,8 @@
  *
  * Process-wide state is deliberate here: logging is the one service every
  * module may use, and main() configures it once before any work starts.
- * Threads may log (compute fits beside its main walk): a line is written
- * under the stream's lock, so lines never interleave.
+ * Threads and processes may log (compute fits beside its main walk, the
+ * report workers of a run): each line is one write (vlog).
  */
 #include "log.h"
 
@@ -43,25 +43,39 @@ static void clear_progress(FILE *f)
 	}
 }
 
+/*
+ * A line is formatted whole and written with one fwrite: stderr is
+ * unbuffered, so that is one write(2), and lines of several processes (the
+ * report workers) or threads do not interleave. Longer lines are cut.
+ */
+#define LOG_LINE_MAX 4096
+
 static void vlog(enum log_level level, const char *name, const char *fmt, va_list ap)
 {
 	FILE *f = stream();
-	char stamp[32];
+	char line[LOG_LINE_MAX];
 	struct tm tm;
 	time_t now;
+	size_t n = 0;
+	int k;
 
 	if (level > threshold)
 		return;
-	flockfile(f);
-	clear_progress(f);
 	now = time(NULL);
 	if (gmtime_r(&now, &tm))
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	else
-		stamp[0] = '\0';
-	fprintf(f, "%s crmetl %s: ", stamp, name);
-	vfprintf(f, fmt, ap);
-	fputc('\n', f);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	k = snprintf(line + n, sizeof(line) - n, " crmetl %s: ", name);
+	n += k > 0 ? (size_t)k : 0;
+	if (n < sizeof(line)) {
+		k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		n += k > 0 ? (size_t)k : 0;
+	}
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2; /* cut: the newline must fit */
+	line[n++] = '\n';
+	flockfile(f);
+	clear_progress(f);
+	fwrite(line, 1, n, f);
 	fflush(f);
 	funlockfile(f);
 }
