@@ -1170,7 +1170,6 @@ static void window_apply(struct eng *g, const struct month *m, int sign)
 	}
 }
 
-/* Advance to month index mi: base at start, orders, base at end, cohorts. */
 /*
  * Orders come in time order, their customers at random: the walks over a
  * month's orders fetch the state of the customer PREFETCH_AHEAD orders
@@ -1191,6 +1190,7 @@ static inline void prefetch_customer(const struct eng *g, uint32_t c)
 	__builtin_prefetch(&g->stamp[c], 1);
 }
 
+/* Advance to month index mi: base at start, orders, base at end, cohorts. */
 static void advance(struct eng *g, int mi)
 {
 	const struct month *m = &g->months[mi];

@@ -3,7 +3,8 @@
  * (thread-safe, no globals), stable, and a radix sort for 64-bit keys.
  *
  * Used for canonical row order in period files and for dictionaries.
- * Memory: one scratch array of n entries per call.
+ * Memory: sortx_indexes one scratch array of n indexes per call;
+ * sortx_by_key two of n (key, index) pairs, 16 bytes per row.
  */
 #ifndef CRM_SORTX_H
 #define CRM_SORTX_H

@@ -25,7 +25,9 @@
  */
 #include "mail.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -695,14 +697,12 @@ static int secrets_load(const struct cfg *cfg, const struct cfg_mail *m, struct 
 	return rc;
 }
 
-/*
- * 1 when the host of url (no userinfo: cfg refuses it) is this machine:
- * localhost, an address of 127.0.0.0/8, or [::1].
- */
-static int url_loopback(const char *url)
+int mail_url_loopback(const char *url)
 {
 	const char *h = strstr(url, "://");
 	char host[256];
+	struct in_addr a4;
+	struct in6_addr a6;
 	size_t n, i;
 
 	if (!h)
@@ -711,20 +711,22 @@ static int url_loopback(const char *url)
 	if (*h == '[') {
 		h++;
 		n = strcspn(h, "]");
-	} else {
-		n = strcspn(h, ":/?#");
+		if (h[n] != ']' || n >= sizeof(host))
+			return 0;
+		memcpy(host, h, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 	}
+	n = strcspn(h, ":/?#");
 	if (n == 0 || n >= sizeof(host))
 		return 0;
 	for (i = 0; i < n; i++)
 		host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
 	host[n] = '\0';
-	if (!strcmp(host, "localhost") || !strcmp(host, "::1"))
+	if (!strcmp(host, "localhost"))
 		return 1;
-	if (strncmp(host, "127.", 4) != 0)
-		return 0;
-	/* 127.x.y.z only: "127.example.com" is a name that may be anywhere */
-	return strspn(host, "0123456789.") == n;
+	/* a dotted quad only: "127.1.2.3.4" or "127.0.0.1." would go to the resolver */
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 /*
@@ -735,7 +737,7 @@ static int url_loopback(const char *url)
  */
 static long tls_level(const char *url, const struct secrets *s)
 {
-	if ((s->user || s->password) && strncasecmp(url, "smtp://", 7) == 0 && !url_loopback(url))
+	if ((s->user || s->password) && strncasecmp(url, "smtp://", 7) == 0 && !mail_url_loopback(url))
 		return (long)CURLUSESSL_ALL;
 	return (long)CURLUSESSL_TRY;
 }

@@ -112,4 +112,11 @@ int mail_message_id(const char *key, const char *pdf_sha, const char *from, char
 /* RFC 5322 date in UTC, e.g. "Tue, 24 Nov 2026 20:22:26 +0000". */
 int mail_date(time_t t, char *out, size_t n);
 
+/*
+ * 1 when the host of an smtp(s):// URL (without userinfo) is this machine:
+ * "localhost", an IPv4 address in 127.0.0.0/8, or the IPv6 loopback ::1,
+ * written as addresses (inet_pton), not names that merely look like them.
+ */
+int mail_url_loopback(const char *url);
+
 #endif

@@ -40,11 +40,6 @@ void mtab_free(struct mtab *t)
 }
 
 /*
- * Split one line [p, end) into at most `max` fields, unquoting in place into
- * `out` (a buffer of at least end - p + max bytes). Returns the number of
- * fields, or -1 (bad quoting, too many fields).
- */
-/*
  * A line without quotes (nearly all of ours): copied once, fields cut at
  * the commas that memchr finds, which is what the loop of split_fields()
  * does byte by byte. The per-customer file of a million customers is read
@@ -70,6 +65,11 @@ static int split_plain(const char *p, const char *end, char *out, char **field, 
 	}
 }
 
+/*
+ * Split one line [p, end) into at most `max` fields, unquoting in place into
+ * `out` (a buffer of at least end - p + max bytes). Returns the number of
+ * fields, or -1 (bad quoting, too many fields).
+ */
 static int split_fields(const char *p, const char *end, char *out, char **field, int max)
 {
 	int nf = 0;

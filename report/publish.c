@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,9 @@ struct range_result {
 	struct crm_err err;
 };
 
+/* start_worker sends it with one write, which a pipe keeps whole up to PIPE_BUF */
+_Static_assert(sizeof(struct range_result) <= PIPE_BUF, "a worker's result must fit PIPE_BUF");
+
 /* Periods from, from + step, ... up to `to`, until the first error. */
 static void publish_every(const struct cfg *cfg, int from, int to, int step, const char *name,
 			  const char *lang, int force, struct range_result *r)
@@ -355,7 +359,10 @@ static void collect_worker(pid_t pid, int fd, int k, struct range_result *r)
  * Why processes: each period's report is independent of the others, but
  * libharu and libxml2 are not documented as safe to use from several
  * threads; processes share no library state. A backfill of 24 periods then
- * takes about half the time on two cores.
+ * takes about half the time on two cores. fork() assumes this process runs
+ * no other thread at that point (crmetl's own have all been joined by the
+ * report stage; a child of a threaded process may only rely on what it
+ * does not share with them).
  */
 int rep_publish_range(const struct cfg *cfg, int from, int to, const char *name,
 		      const char *lang, int force, int workers, int *rendered, int *kept,

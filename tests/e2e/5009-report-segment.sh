@@ -88,6 +88,7 @@ ls var/reports | grep -q Atlantis && fail "a report was written for an unknown s
 
 # the view of a render that was killed (its process is gone) is swept by
 # the next one; the view of a live process is left alone
+mkdir -p var/periods && : >var/periods/keep # the views link to it: the sweep must not follow
 sh -c 'exit 0' &
 dead=$!
 wait $dead
@@ -101,5 +102,6 @@ done
 run 0 "$CRMETL" report --period 2025-06 --segment region=East
 [ ! -e var/tmp/segment-$dead ] || fail "the view of a stopped render was left: $(ls -R var/tmp)"
 [ -e var/tmp/segment-$alive/metrics/2025-06.csv ] || fail "the view of a live process was removed"
+[ -e var/periods/keep ] || fail "the sweep removed what a view links to"
 kill $alive 2>/dev/null
 wait $alive 2>/dev/null || true

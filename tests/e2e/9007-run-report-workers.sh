@@ -1,9 +1,10 @@
 #!/bin/bash
 # The report stage of a backfill renders in several processes at once: the
 # reports are those of a one-at-a-time render (byte for byte), and when
-# reports fail the run stops with the error of the earliest failed period,
-# as a one-at-a-time render would, and keeps the reports before it. A run
-# killed during its report stage leaves no worker behind holding the lock.
+# reports fail the run stops with the error of the earliest failed period
+# (the one a one-at-a-time render stops at) and keeps the reports before
+# it. A run killed during its report stage leaves no worker behind holding
+# the lock and renders nothing after.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 export SOURCE_DATE_EPOCH=1767225600
@@ -43,7 +44,8 @@ sed -i 's|^data_dir = .*|data_dir = kvar|' k.conf
 grep -q '^data_dir = kvar' k.conf || fail "cannot point k.conf at kvar/"
 run 0 "$CRMETL" run --from 2024-01 --to 2025-12 --no-mail --config k.conf
 rm -rf kvar/reports kvar/stamps
-"$CRMETL" run --from 2024-01 --to 2025-12 --no-mail --config k.conf 2>bg.err &
+KCONF=$PWD/k.conf # an absolute path: pgrep below must find this run's processes only
+"$CRMETL" run --from 2024-01 --to 2025-12 --no-mail --config "$KCONF" 2>bg.err &
 bg=$!
 for i in $(seq 1 3000); do
 	grep -q "report: wrote" bg.err && break
@@ -57,10 +59,10 @@ if kill -9 $bg 2>/dev/null; then
 	sleep 0.05
 	before=$(ls kvar/reports | wc -l)
 	for i in $(seq 1 200); do
-		pgrep -f -- "--config k.conf" >/dev/null || break
+		pgrep -f -- "--config $KCONF" >/dev/null || break
 		sleep 0.01
 	done
-	! pgrep -f -- "--config k.conf" >/dev/null || fail "report workers outlived their run: $(pgrep -af -- '--config k.conf')"
+	! pgrep -f -- "--config $KCONF" >/dev/null || fail "report workers outlived their run: $(pgrep -af -- "--config $KCONF")"
 	sleep 0.3
 	[ "$(ls kvar/reports | wc -l)" -eq "$before" ] ||
 		fail "reports were written after the run was killed ($before, then $(ls kvar/reports | wc -l))"

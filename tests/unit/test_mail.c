@@ -240,6 +240,30 @@ static void rfc5322_date(void **state)
 	assert_int_equal(mail_date(1795551963, out, 10), -1);
 }
 
+/* Which SMTP servers count as this machine (credentials may go without TLS). */
+static void loopback_hosts(void **state)
+{
+	static const char *const yes[] = {
+		"smtp://localhost", "smtp://LOCALHOST:25", "smtp://127.0.0.1:2525", "smtp://127.9.8.7/",
+		"smtp://[::1]:25", "smtps://[0:0:0:0:0:0:0:1]",
+	};
+	static const char *const no[] = {
+		"smtp://127.0.0.1.", "smtp://127.999.1.1", "smtp://127.1.2.3.4", "smtp://127.1",
+		"smtp://127.0.0.1.example.com", "smtp://localhost.example.com", "smtp://mail.example.com",
+		"smtp://192.0.2.2:25", "smtp://[::2]", "smtp://[::ffff:127.0.0.1]", "smtp://[::1",
+		"smtp://", "localhost",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!mail_url_loopback(yes[i]))
+			fail_msg("%s should be this machine", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (mail_url_loopback(no[i]))
+			fail_msg("%s should not be this machine", no[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +275,7 @@ int main(void)
 		cmocka_unit_test(ledger_key),
 		cmocka_unit_test(message_id),
 		cmocka_unit_test(rfc5322_date),
+		cmocka_unit_test(loopback_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
