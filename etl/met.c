@@ -2682,6 +2682,8 @@ static void eng_release(struct eng *g)
  * freed, after which they stay in the threads' heaps: on the 1M-customer
  * bench that alone took the peak past 1 GB. Blocks from 16 MB up always
  * come from mmap and go back at free (a little more time zeroing pages).
+ * The setting is the process's: it stays for what runs after compute (the
+ * report stage of a run), which only gains by it.
  */
 #define MET_MMAP_THRESHOLD (16 << 20)
 
