@@ -86,6 +86,14 @@ int norm_period_of_day(int32_t day)
 	return (int)(y * 12 + m - 1);
 }
 
+/* The first local day of a period (month): spill records count their days from it. */
+int32_t norm_first_day(int period)
+{
+	int64_t y = period >= 0 ? period / 12 : -((11 - (int64_t)period) / 12);
+
+	return (int32_t)tz_days_from_civil(y, (int)(period - y * 12) + 1, 1);
+}
+
 static void csv_field(FILE *f, const char *s, size_t len)
 {
 	size_t i;
@@ -319,7 +327,7 @@ static int keep_item(void *ctx, const struct pitem *it, const unsigned char *dat
 		return 0;
 	}
 	if (k->t->entity == ENT_CUSTOMERS) {
-		if (norm_decode_row(p, p + it->len, k->t, &row, 0, NULL))
+		if (norm_decode_row(p, p + it->len, k->t, &row, 0))
 			return err_set(e, CRM_E_INTERNAL, "damaged record of pass 1");
 		return norm_keep_customer(n, &row, e);
 	}
@@ -462,20 +470,22 @@ static void note_signup(struct norm *n, const struct row *r)
 		c->signup_day = (int32_t)r->iv[3];
 }
 
-/* The dedupe key of a record: its entity and the bytes of its id columns (a payload prefix). */
-static int record_key(const struct srec *r, size_t *klen)
+/*
+ * The dedupe key of a record: its entity and the bytes of its id columns
+ * (after the presence byte, in *key). Ids are never absent.
+ */
+static int record_key(const struct srec *r, const unsigned char **key, size_t *klen)
 {
 	const struct tab_def *t = tab_for_entity((enum schema_entity)r->entity);
 	const unsigned char *p = r->payload, *end = r->payload + r->len;
 	size_t c;
 	uint64_t v;
 
+	if (p >= end || (~*p & ((1u << t->id_cols) - 1)))
+		return -1;
+	*key = ++p;
 	/* Only the id columns are looked at: skip over them, decode nothing. */
 	for (c = 0; c < (size_t)t->id_cols; c++) {
-		if (p >= end)
-			return -1;
-		if (!*p++)
-			continue;
 		if (norm_varint(&p, end, &v))
 			return -1;
 		if (tab_col_type(t->cols[c].kind) == CRMP_STR) {
@@ -484,7 +494,7 @@ static int record_key(const struct srec *r, size_t *klen)
 			p += v;
 		}
 	}
-	*klen = (size_t)(p - r->payload);
+	*klen = (size_t)(p - *key);
 	return *klen > 65000 ? -1 : 0;
 }
 
@@ -590,12 +600,11 @@ static int mark_duplicates(uint64_t *dups, struct spill *bucket, const unsigned 
 		}
 		if (i >= count)
 			continue;
-		if (norm_next_srec(&p, end, &r) != 1 || record_key(&r, &klen))
+		if (norm_next_srec(&p, end, &r) != 1 || record_key(&r, &k->key, &klen))
 			return norm_damaged_spill(bucket, e);
-		k->key = r.payload;
 		k->klen = (uint32_t)klen | (uint32_t)r.entity << 24;
 		k->rec = i;
-		k->hash = key_hash(r.payload, klen, (unsigned)r.entity);
+		k->hash = key_hash(k->key, klen, (unsigned)r.entity);
 		__builtin_prefetch(&slots[k->hash & mask], 1);
 	}
 	return 0;
@@ -637,7 +646,8 @@ static int move_survivors(struct norm *n, const unsigned char *data, size_t len,
 			continue;
 		/* Only derived customers take a signup from orders: most runs have none. */
 		if (r.entity == ENT_ORDERS && n->st->derived_customers) {
-			norm_decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row, 0, NULL);
+			norm_decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row,
+					norm_first_day(r.period));
 			note_signup(n, &row);
 		}
 		m = norm_month_spill(n, r.period, r.entity, e);

@@ -225,6 +225,7 @@ int norm_nomem(struct crm_err *e);
 #define HUGE_MIN ((size_t)4 << 20)   /* arrays from this size get huge pages (norm_huge) */
 void norm_huge(void *p, size_t len);
 int norm_period_of_day(int32_t day);
+int32_t norm_first_day(int period);
 
 void norm_release_customers(struct norm *n);
 
@@ -238,14 +239,15 @@ int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec
 
 /* norm_spill.c: spill files */
 int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
-		    struct row *r, size_t stop, size_t *prefix);
+		    struct row *r, int32_t first_day);
 int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t bufsize,
 		    struct crm_err *e);
 void norm_spill_close(struct spill *s);
 int norm_spill_seal(struct spill *s, struct crm_err *e);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
-void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r);
+void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r,
+		     int32_t first_day);
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);

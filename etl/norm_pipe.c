@@ -53,7 +53,7 @@ struct pipe {
 
 	/* Reader-side state. */
 	struct buf rec;                /* one encoded record */
-	int32_t month_lo, month_hi;    /* days of month_of (see norm_period_cached) */
+	int32_t month_lo, month_hi;    /* days [lo, hi) of month_of, the last month placed */
 	int month_of;
 };
 
@@ -130,13 +130,15 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 	const struct tab_def *t = pp->t;
 	struct pitem *it;
 	size_t c;
+	int period;
 
 	if (t->entity != ENT_CUSTOMERS)
 		for (c = 0; c < t->n_cols; c++)
 			if (r->present[c] && t->cols[c].kind == TK_STR)
 				norm_shape_note(&pp->n->shape[t->entity][c], r->sv[c], r->sl[c]);
+	period = t->time_col >= 0 ? pipe_period(pp, (int32_t)r->iv[t->time_col]) : 0;
 	pp->rec.len = 0;
-	norm_encode_row(&pp->rec, t, r);
+	norm_encode_row(&pp->rec, t, r, t->time_col >= 0 ? pp->month_lo : 0);
 	if (pp->rec.failed || batch_room(b, pp->rec.len))
 		return -1;
 	it = &b->items[b->n_items++];
@@ -144,8 +146,7 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 	it->len = (uint32_t)pp->rec.len;
 	it->off = batch_put(b, pp->rec.data, pp->rec.len);
 	it->bucket = -1;
-	if (t->time_col >= 0)
-		it->period = pipe_period(pp, (int32_t)r->iv[t->time_col]);
+	it->period = period;
 	if (t->id_cols > 0)
 		it->bucket = (int)(hmap_hash(r->sv[0], r->sl[0]) % N_BUCKETS);
 	return 0;

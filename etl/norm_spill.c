@@ -3,11 +3,14 @@
  *
  * A spill record: u8 entity, varint period, varint file (index in
  * norm.files, for lineage), varint payload length, payload.
- * The payload is the table's columns in order (tables.c), each a presence
- * byte then a zigzag varint (integers) or a varint length and the bytes
- * (strings). Id columns come first in every table, so the dedupe key of a
- * record is its entity byte plus a prefix of its payload. Spill files live
- * in the run's own directory and are unlinked when closed.
+ * The payload is one byte with a bit per column (1: present), then the
+ * present columns of the table in order (tables.c): a zigzag varint
+ * (integers) or a varint length and the bytes (strings). A day derived
+ * from a time (TK_DAYOF) is stored as days since the first of the
+ * record's month, one byte. Id columns come first in every table and are
+ * never absent, so the dedupe key of a record is its entity byte plus the
+ * payload bytes after the presence byte up to the end of the ids. Spill
+ * files live in the run's own directory and are unlinked when closed.
  */
 #include "norm_int.h"
 
@@ -33,22 +36,30 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
 	return p;
 }
 
-/* Encode a row after reserving its worst case once (this runs for every row). */
-void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r)
+/*
+ * Encode a row after reserving its worst case once (this runs for every
+ * row). `first_day` is the first day of the row's month (for TK_DAYOF).
+ */
+void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r,
+		     int32_t first_day)
 {
-	size_t c, most = t->n_cols * 11;
-	unsigned char *p;
+	size_t c, most = 1 + t->n_cols * 10;
+	unsigned char *p, mask = 0;
 
-	for (c = 0; c < t->n_cols; c++)
+	for (c = 0; c < t->n_cols; c++) {
 		most += r->present[c] ? r->sl[c] : 0;
+		mask |= (unsigned char)((r->present[c] != 0) << c);
+	}
 	if (buf_reserve(b, most))
 		return;
 	p = b->data + b->len;
+	*p++ = mask;
 	for (c = 0; c < t->n_cols; c++) {
-		*p++ = r->present[c];
 		if (!r->present[c])
 			continue;
-		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+		if (t->cols[c].kind == TK_DAYOF) {
+			p = put_varint(p, buf_zigzag(r->iv[c] - first_day));
+		} else if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
 			p = put_varint(p, buf_zigzag(r->iv[c]));
 		} else {
 			p = put_varint(p, r->sl[c]);
@@ -60,23 +71,21 @@ void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r
 }
 
 /*
- * Decode a payload into a row (strings point into the payload). Returns the
- * bytes used by the first `stop` columns in *prefix (the dedupe key), or -1
- * on a damaged spill record (only a bug or a full disk can cause one).
+ * Decode a payload into a row (strings point into the payload); -1 on a
+ * damaged spill record (only a bug or a full disk can cause one).
  */
 int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
-		      struct row *r, size_t stop, size_t *prefix)
+		    struct row *r, int32_t first_day)
 {
-	const unsigned char *start = p;
+	unsigned mask;
 	size_t c;
 	uint64_t v;
 
+	if (p >= end)
+		return -1;
+	mask = *p++;
 	for (c = 0; c < t->n_cols; c++) {
-		if (c == stop && prefix)
-			*prefix = (size_t)(p - start);
-		if (p >= end)
-			return -1;
-		r->present[c] = *p++;
+		r->present[c] = (uint8_t)(mask >> c & 1);
 		r->sv[c] = NULL;
 		r->sl[c] = 0;
 		r->iv[c] = 0;
@@ -84,7 +93,9 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 			continue;
 		if (norm_varint(&p, end, &v))
 			return -1;
-		if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
+		if (t->cols[c].kind == TK_DAYOF) {
+			r->iv[c] = buf_unzigzag(v) + first_day;
+		} else if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
 			r->iv[c] = buf_unzigzag(v);
 		} else {
 			if (v > (uint64_t)(end - p))
@@ -94,8 +105,6 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 			p += v;
 		}
 	}
-	if (c == stop && prefix)
-		*prefix = (size_t)(p - start);
 	return p == end ? 0 : -1;
 }
 
@@ -106,17 +115,17 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len)
 {
+	unsigned mask;
 	size_t c;
 	uint64_t v;
 
+	if (p >= end)
+		return -1;
+	mask = *p++;
 	for (c = 0; c <= col && c < t->n_cols; c++) {
-		int present = p < end && *p;
-
-		if (p++ >= end)
-			return -1;
 		*s = NULL;
 		*len = 0;
-		if (!present)
+		if (!(mask >> c & 1))
 			continue;
 		if (norm_varint(&p, end, &v))
 			return -1;

@@ -101,10 +101,11 @@ struct cols {
 	struct strarena arena;         /* copies of general strings (pass 3), else empty */
 	int copy;                      /* general strings are copied into `arena` */
 	uint8_t plan[TAB_MAX_COLS];    /* enum plan of each column, for loading */
+	int32_t first_day;             /* of the month loaded (spill days count from it) */
 };
 
 /* How loading fills a column (str_mode, decided once per table). */
-enum plan { PL_INT, PL_NUMBERED, PL_FEW, PL_GENERAL };
+enum plan { PL_INT, PL_DAYOF, PL_NUMBERED, PL_FEW, PL_GENERAL };
 
 static void cols_release(struct cols *c)
 {
@@ -764,8 +765,8 @@ static void plan_columns(struct cols *c)
 	for (i = 0; i < c->t->n_cols; i++) {
 		enum strmode m = str_mode(c, i);
 
-		c->plan[i] = !is_str_col(c, i) ? PL_INT : m == SM_NUMBERED ? PL_NUMBERED
-			     : m == SM_FEW ? PL_FEW : PL_GENERAL;
+		c->plan[i] = c->t->cols[i].kind == TK_DAYOF ? PL_DAYOF : !is_str_col(c, i) ? PL_INT
+			     : m == SM_NUMBERED ? PL_NUMBERED : m == SM_FEW ? PL_FEW : PL_GENERAL;
 	}
 }
 
@@ -800,6 +801,7 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 		c->sv[i][k] = arena_copy(&c->arena, s, len);
 		return c->sv[i][k] ? 0 : -1;
 	case PL_INT:
+	case PL_DAYOF:
 		break;
 	}
 	return -2;
@@ -812,23 +814,25 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 static int load_payload(struct cols *c, const unsigned char *p, const unsigned char *end)
 {
 	size_t i, k = c->rows;
+	unsigned mask;
 	uint64_t v;
 	int rc;
 
 	if (k == c->cap && cols_reserve(c, c->cap ? c->cap * 2 : 1024))
 		return -1;
+	if (p >= end)
+		return -2;
+	mask = *p++;
 	for (i = 0; i < c->t->n_cols; i++) {
-		if (p >= end)
-			return -2;
-		if (!*p++) {
+		if (!(mask >> i & 1)) {
 			add_absent_value(c, i, k);
 			continue;
 		}
 		c->pres[i][k] = 1;
 		if (norm_varint(&p, end, &v))
 			return -2;
-		if (c->plan[i] == PL_INT) {
-			c->iv[i][k] = buf_unzigzag(v);
+		if (c->plan[i] == PL_INT || c->plan[i] == PL_DAYOF) {
+			c->iv[i][k] = buf_unzigzag(v) + (c->plan[i] == PL_DAYOF ? c->first_day : 0);
 			continue;
 		}
 		if (v > (uint64_t)(end - p))
@@ -952,6 +956,7 @@ static int write_table(const struct norm *n, int period, enum schema_entity k,
 	memset(&c, 0, sizeof(c));
 	c.t = tab_for_entity(k);
 	c.shape = n->shape[k];
+	c.first_day = norm_first_day(period);
 	s = s && s->path ? s : NULL;
 	cost = table_cost(s, c.t);
 	budget_take(n->mem, cost);
