@@ -23,6 +23,12 @@ void buf_release(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+void buf_clear(struct buf *b)
+{
+	b->len = 0;
+	b->failed = 0;
+}
+
 unsigned char *buf_take(struct buf *b, size_t *len)
 {
 	unsigned char *d = b->data;

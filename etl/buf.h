@@ -23,6 +23,8 @@ struct buf {
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
+/* Empty it for reuse, keeping its memory. */
+void buf_clear(struct buf *b);
 /* Hand the bytes over (caller frees); the buffer is empty afterwards. */
 unsigned char *buf_take(struct buf *b, size_t *len);
 

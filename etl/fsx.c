@@ -115,36 +115,72 @@ int fsx_sync_parent(const char *path, struct crm_err *e)
 	return 0;
 }
 
+int fsx_atomic_open(struct fsx_atomic *a, const char *path, struct crm_err *e)
+{
+	a->fd = -1;
+	if ((size_t)snprintf(a->path, sizeof(a->path), "%s", path) >= sizeof(a->path) ||
+	    (size_t)snprintf(a->tmp, sizeof(a->tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+		    sizeof(a->tmp))
+		return err_at(e, CRM_E_IO, path, 0, NULL, "path too long");
+	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (a->fd < 0)
+		return err_sys(e, CRM_E_IO, errno, a->tmp, "cannot create");
+	return 0;
+}
+
+void fsx_atomic_abort(struct fsx_atomic *a)
+{
+	if (a->fd < 0)
+		return;
+	close(a->fd);
+	unlink(a->tmp);
+	a->fd = -1;
+}
+
+int fsx_atomic_write(struct fsx_atomic *a, const void *data, size_t len, struct crm_err *e)
+{
+	if (fsx_write_all(a->fd, data, len) != 0) {
+		int saved = errno;
+
+		fsx_atomic_abort(a);
+		return err_sys(e, CRM_E_IO, saved, a->tmp, "cannot write");
+	}
+	return 0;
+}
+
+int fsx_atomic_commit(struct fsx_atomic *a, struct crm_err *e)
+{
+	int saved;
+
+	if (fsync(a->fd) != 0) {
+		saved = errno;
+		fsx_atomic_abort(a);
+		return err_sys(e, CRM_E_IO, saved, a->tmp, "cannot write");
+	}
+	saved = close(a->fd) != 0 ? errno : 0;
+	a->fd = -1;
+	if (saved) {
+		unlink(a->tmp);
+		return err_sys(e, CRM_E_IO, saved, a->tmp, "cannot write");
+	}
+	if (rename(a->tmp, a->path) != 0) {
+		saved = errno;
+		unlink(a->tmp);
+		return err_sys(e, CRM_E_IO, saved, a->path, "cannot replace");
+	}
+	return fsx_sync_parent(a->path, e);
+}
+
 int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_err *e)
 {
-	char tmp[4096];
-	int fd;
+	struct fsx_atomic a;
+	int rc = fsx_atomic_open(&a, path, e);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-		return err_at(e, CRM_E_IO, path, 0, NULL, "path too long");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return err_sys(e, CRM_E_IO, errno, tmp, "cannot create");
-	if (fsx_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		int saved = errno;
-
-		close(fd);
-		unlink(tmp);
-		return err_sys(e, CRM_E_IO, saved, tmp, "cannot write");
-	}
-	if (close(fd) != 0) {
-		int saved = errno;
-
-		unlink(tmp);
-		return err_sys(e, CRM_E_IO, saved, tmp, "cannot write");
-	}
-	if (rename(tmp, path) != 0) {
-		int saved = errno;
-
-		unlink(tmp);
-		return err_sys(e, CRM_E_IO, saved, path, "cannot replace");
-	}
-	return fsx_sync_parent(path, e);
+	if (rc == 0)
+		rc = fsx_atomic_write(&a, data, len, e);
+	if (rc == 0)
+		rc = fsx_atomic_commit(&a, e);
+	return rc;
 }
 
 /* Compare the file at `path` with data without reading it all at once. */

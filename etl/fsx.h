@@ -25,6 +25,22 @@ int fsx_write_all(int fd, const void *data, size_t len);
 int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_err *e);
 
 /*
+ * The same for a file written in pieces (a large output need not be held
+ * whole in memory): open creates "<path>.tmp.<pid>", write appends, commit
+ * syncs it, renames it over `path` and syncs the directory; abort removes
+ * it. After an error of write or commit the temporary file is gone.
+ */
+struct fsx_atomic {
+	int fd;
+	char path[4096], tmp[4096];
+};
+
+int fsx_atomic_open(struct fsx_atomic *a, const char *path, struct crm_err *e);
+int fsx_atomic_write(struct fsx_atomic *a, const void *data, size_t len, struct crm_err *e);
+int fsx_atomic_commit(struct fsx_atomic *a, struct crm_err *e);
+void fsx_atomic_abort(struct fsx_atomic *a);
+
+/*
  * Same, but leave the file alone (and set *changed = 0) when it already
  * holds exactly these bytes; *changed = 1 when written. `changed` may be NULL.
  */
