@@ -1542,6 +1542,98 @@ static int spend_scale(const struct clv_cust *c, size_t n, size_t m)
 	return e >= -3 && e <= 10 ? 0 : e - 6;
 }
 
+/* Customers with x > 0 (all valid), or an error naming the first bad one. */
+static int gg_count(const struct clv_cust *c, size_t n, size_t *m, struct crm_err *e)
+{
+	size_t i;
+
+	*m = 0;
+	for (i = 0; i < n; i++) {
+		if (!(c[i].x >= 0 && isfinite(c[i].x)))
+			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
+				      "invalid repeat purchase count %g", c[i].x);
+		if (c[i].x > 0) {
+			if (!(c[i].mean_spend > 0 && isfinite(c[i].mean_spend)))
+				return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "mean_spend",
+					      "gamma-gamma needs a positive mean spend, got %g",
+					      c[i].mean_spend);
+			(*m)++;
+		}
+	}
+	if (*m == 0)
+		return err_set(e, CRM_E_INPUT, "cannot fit gamma-gamma without repeat purchases");
+	return 0;
+}
+
+/*
+ * The distinct (x, mean spend / 2^k2) of the m customers with x > 0 in
+ * (x, spend) order, merged with a weight, into d; *corr the correlation of
+ * x and spend. 0, or -1 when out of memory.
+ */
+static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, struct gg_data *d,
+		      double *corr)
+{
+	uint32_t *idx = malloc(m * sizeof(*idx));
+	double *xa = malloc(2 * m * sizeof(double));
+	size_t i, u = 0, g = 0;
+	int rc = -1;
+
+	if (!idx || !xa)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (c[i].x > 0) {
+			xa[u] = c[i].x;
+			xa[m + u] = ldexp(c[i].mean_spend, -k2);
+			u++;
+		}
+	*corr = clv_pearson(xa, xa + m, m);
+	if (gg_order(xa, m, idx))
+		goto out;
+	for (i = 0, u = 0; i < m; i++)
+		if (i == 0 || !same_pair(xa, m, idx[i], idx[i - 1]))
+			u++;
+	d->x = malloc(7 * u * sizeof(double));
+	d->gs = malloc((u + 1) * sizeof(size_t));
+	if (!d->x || !d->gs)
+		goto out;
+	d->lm = d->x + u;
+	d->lx = d->lm + u;
+	d->ixm = d->lx + u;
+	d->w = d->ixm + u;
+	d->gw = d->w + u;
+	d->glm = d->gw + u;
+	for (i = 0, u = 0; i < m; i++) {
+		uint32_t k = idx[i];
+
+		if (i == 0 || !same_pair(xa, m, k, idx[i - 1])) {
+			if (u == 0 || xa[k] != d->x[u - 1]) {
+				d->gs[g] = u;
+				d->gw[g] = 0;
+				d->glm[g] = 0;
+				g++;
+			}
+			d->x[u] = xa[k];
+			d->lm[u] = log(xa[m + k]);
+			d->lx[u] = log(xa[k]);
+			d->ixm[u] = 1 / (xa[k] * xa[m + k]);
+			d->w[u] = 0;
+			u++;
+		}
+		d->w[u - 1] += 1;
+		d->gw[g - 1] += 1;
+	}
+	d->gs[g] = u;
+	d->nu = u;
+	d->ng = g;
+	d->ntot = (double)m;
+	gg_log_means(d);
+	rc = 0;
+out:
+	free(idx);
+	free(xa);
+	return rc;
+}
+
 static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double *Hout,
 		  struct crm_err *e)
 {
@@ -1553,90 +1645,23 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 		{ 2.302585092994046, 2.302585092994046, 4.605170185988092 },
 	};
 	struct gg_data d;
-	uint32_t *idx = NULL;
-	double *xa = NULL, th[MAX_DIM], gr[MAX_DIM], f;
+	double th[MAX_DIM], gr[MAX_DIM], f;
 	struct sub_start ss = { 0 };
-	size_t i, m = 0, u = 0, g = 0;
-	int rc = 0, k2;
+	size_t m;
+	int rc, k2;
 
 	memset(out, 0, sizeof(*out));
 	memset(&d, 0, sizeof(d));
 	if (n > SUB_MIN && (rc = sub_start(c, n, 1, &ss, e)))
 		return rc;
-	for (i = 0; i < n; i++) {
-		if (!(c[i].x >= 0 && isfinite(c[i].x)))
-			return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "x",
-				      "invalid repeat purchase count %g", c[i].x);
-		if (c[i].x > 0) {
-			if (!(c[i].mean_spend > 0 && isfinite(c[i].mean_spend)))
-				return err_at(e, CRM_E_INPUT, NULL, (long)(i + 1), "mean_spend",
-					      "gamma-gamma needs a positive mean spend, got %g",
-					      c[i].mean_spend);
-			m++;
-		}
-	}
-	if (m == 0)
-		return err_set(e, CRM_E_INPUT, "cannot fit gamma-gamma without repeat purchases");
-	idx = malloc(m * sizeof(*idx));
-	xa = malloc(2 * m * sizeof(double));
-	if (!idx || !xa) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
-		goto out;
-	}
+	if ((rc = gg_count(c, n, &m, e)))
+		return rc;
 	k2 = spend_scale(c, n, m);
-	for (i = 0; i < n; i++)
-		if (c[i].x > 0) {
-			xa[u] = c[i].x;
-			xa[m + u] = ldexp(c[i].mean_spend, -k2);
-			u++;
-		}
 	ss.th[0][2] -= k2 * M_LN2; /* the subsample's gamma is in currency units */
-	out->corr_x_spend = clv_pearson(xa, xa + m, m);
-	/* in (x, mean spend) order, equal pairs merged with a weight */
-	if (gg_order(xa, m, idx)) {
+	if (gg_prepare(c, n, m, k2, &d, &out->corr_x_spend)) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
 		goto out;
 	}
-	for (i = 0, u = 0; i < m; i++)
-		if (i == 0 || !same_pair(xa, m, idx[i], idx[i - 1]))
-			u++;
-	d.x = malloc(7 * u * sizeof(double));
-	d.gs = malloc((u + 1) * sizeof(size_t));
-	if (!d.x || !d.gs) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", m);
-		goto out;
-	}
-	d.lm = d.x + u;
-	d.lx = d.lm + u;
-	d.ixm = d.lx + u;
-	d.w = d.ixm + u;
-	d.gw = d.w + u;
-	d.glm = d.gw + u;
-	for (i = 0, u = 0; i < m; i++) {
-		uint32_t k = idx[i];
-
-		if (i == 0 || !same_pair(xa, m, k, idx[i - 1])) {
-			if (u == 0 || xa[k] != d.x[u - 1]) {
-				d.gs[g] = u;
-				d.gw[g] = 0;
-				d.glm[g] = 0;
-				g++;
-			}
-			d.x[u] = xa[k];
-			d.lm[u] = log(xa[m + k]);
-			d.lx[u] = log(xa[k]);
-			d.ixm[u] = 1 / (xa[k] * xa[m + k]);
-			d.w[u] = 0;
-			u++;
-		}
-		d.w[u - 1] += 1;
-		d.gw[g - 1] += 1;
-	}
-	d.gs[g] = u;
-	d.nu = u;
-	d.ng = g;
-	d.ntot = (double)m;
-	gg_log_means(&d);
 	if ((ss.ok ? polish(gg_fg, &d, ss.th[0], ss.edge ? starts[0] : NULL, 3, fit_evals(&ss),
 			    ss.have_h ? ss.H : NULL, th, &out->method, &out->iters, &out->grad_norm)
 		   : minimise(gg_fg, &d, starts, 4, 3, evals_for(d.nu + d.ng), Hout, th,
@@ -1652,8 +1677,6 @@ static int gg_fit(const struct clv_cust *c, size_t n, struct clv_gg *out, double
 	out->ll = -f * d.ntot - (double)m * k2 * M_LN2;
 	out->n = m;
 out:
-	free(idx);
-	free(xa);
 	free(d.x);
 	free(d.gs);
 	return rc;
