@@ -805,28 +805,43 @@ out:
 
 /*
  * idx[0..n) = 0..n-1 sorted by the rank columns col[0][], col[1][], ...
- * lexicographically: one stable radix sort per column, the last first.
+ * lexicographically, where column j holds ranks below nd[j]: when the
+ * product of the nd fits 64 bits, one radix sort of the mixed-radix
+ * number the ranks make; else one stable radix sort per column, the last
+ * first. Both give the same order.
  */
-static int sort_ranks(const uint32_t *const *col, int ncol, size_t n, uint32_t *idx)
+static int sort_ranks(const uint32_t *const *col, const size_t *nd, int ncol, size_t n,
+		      uint32_t *idx)
 {
-	uint64_t *key = malloc((n ? n : 1) * sizeof(*key));
+	uint64_t *key = malloc((n ? n : 1) * sizeof(*key)), span = 1;
 	size_t i;
-	int j;
+	int j, whole = 1, rc = 0;
 
 	if (!key)
 		return -1;
+	for (j = 0; j < ncol; j++) {
+		if (nd[j] && span > UINT64_MAX / nd[j])
+			whole = 0;
+		else
+			span *= nd[j] ? nd[j] : 1;
+	}
 	for (i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
-	for (j = ncol - 1; j >= 0; j--) {
+	if (whole) {
+		for (i = 0; i < n; i++) {
+			key[i] = 0;
+			for (j = 0; j < ncol; j++)
+				key[i] = key[i] * nd[j] + col[j][i];
+		}
+		rc = sortx_by_key(idx, n, key, NULL, NULL);
+	}
+	for (j = ncol - 1; !whole && rc == 0 && j >= 0; j--) {
 		for (i = 0; i < n; i++)
 			key[i] = col[j][i];
-		if (sortx_by_key(idx, n, key, NULL, NULL)) {
-			free(key);
-			return -1;
-		}
+		rc = sortx_by_key(idx, n, key, NULL, NULL);
 	}
 	free(key);
-	return 0;
+	return rc;
 }
 
 /* ---------------------------------------------------------------- BG/NBD */
@@ -871,7 +886,7 @@ static int bg_ranks(const struct clv_cust *c, size_t n, struct bg_data *d, uint3
 {
 	struct ranker rx, rv;
 	const uint32_t *col[3];
-	size_t i;
+	size_t i, nd[3];
 	int ok;
 
 	*r = malloc(3 * n * sizeof(**r));
@@ -884,7 +899,9 @@ static int bg_ranks(const struct clv_cust *c, size_t n, struct bg_data *d, uint3
 	col[0] = *r;
 	col[1] = *r + n;
 	col[2] = *r + 2 * n;
-	ok = ok && sort_ranks(col, 3, n, *idx) == 0;
+	nd[0] = rx.n;
+	nd[1] = nd[2] = rv.n;
+	ok = ok && sort_ranks(col, nd, 3, n, *idx) == 0;
 	if (ok) {
 		d->vals = rv.vals;
 		d->nv = rv.n;
