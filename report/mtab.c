@@ -40,6 +40,21 @@ void mtab_free(struct mtab *t)
 }
 
 /*
+ * The line at p (before end): [*ls, *le) without its "\n" or "\r\n";
+ * returns where the next one starts.
+ */
+static const char *cut_line(const char *p, const char *end, const char **ls, const char **le)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	*ls = p;
+	*le = nl ? nl : end;
+	if (*le > p && (*le)[-1] == '\r')
+		(*le)--;
+	return nl ? nl + 1 : end;
+}
+
+/*
  * A line without quotes (nearly all of ours): copied once, fields cut at
  * the commas that memchr finds, which is what the loop of split_fields()
  * does byte by byte. The per-customer file of a million customers is read
@@ -215,26 +230,24 @@ int mtab_load_text(struct mtab *t, const char *text, size_t len, const char *pat
 	if (!scratch)
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
+		const char *ls, *le;
 		int per;
 		double d;
 
 		line++;
-		if (le > p && le[-1] == '\r')
-			le--;
+		p = cut_line(p, end, &ls, &le);
 		if (line == 1) {
 			static const char head[] = "period,metric,dim,segment,k,value,numerator,denominator";
 
-			if ((size_t)(le - p) != sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1)) {
+			if ((size_t)(le - ls) != sizeof(head) - 1 || memcmp(ls, head, sizeof(head) - 1)) {
 				rc = err_at(e, CRM_E_CORRUPT, path, line, NULL,
 					    "not a metrics file: the header is not '%s'", head);
 				goto out;
 			}
-		} else if (le > p) {
+		} else if (le > ls) {
 			struct crm_err pe = { 0 };
 
-			if (split_line(p, le, scratch, field)) {
+			if (split_line(ls, le, scratch, field)) {
 				rc = err_at(e, CRM_E_CORRUPT, path, line, NULL,
 					    "damaged metrics row: expected %d fields", N_COLS);
 				goto out;
@@ -254,7 +267,6 @@ int mtab_load_text(struct mtab *t, const char *text, size_t len, const char *pat
 			}
 			rows++;
 		}
-		p = nl ? nl + 1 : end;
 	}
 	if (line == 0)
 		rc = err_at(e, CRM_E_CORRUPT, path, 0, NULL, "empty metrics file");
@@ -408,15 +420,10 @@ static int cust_walk(const char *text, size_t len, const char *path, const char 
 		col[j] = -1;
 	if (!scratch)
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
-	for (j = 0; j < n_want; j++)
-		col[j] = -1;
 	for (; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *ls = p, *le = nl ? nl : end;
+		const char *ls, *le;
 
-		p = nl ? nl + 1 : end;
-		if (le > ls && le[-1] == '\r')
-			le--;
+		p = cut_line(p, end, &ls, &le);
 		if (le == ls)
 			continue;
 		nf = split_fields(ls, le, scratch, field, CUST_MAX_COLS);
@@ -807,12 +814,9 @@ int mtab_focus_text(const char *text, size_t len, const char *path, const char *
 	if (!scratch)
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
 	for (; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *ls = p, *le = nl ? nl : end;
+		const char *ls, *le;
 
-		p = nl ? nl + 1 : end;
-		if (le > ls && le[-1] == '\r')
-			le--;
+		p = cut_line(p, end, &ls, &le);
 		if (line == 0) { /* the header, as it is (mtab_load_text checks it) */
 			buf_append(out, ls, (size_t)(le - ls));
 			buf_put_u8(out, '\n');
@@ -855,12 +859,9 @@ int mtab_filter_customers_text(const char *text, size_t len, const char *path, c
 	if (!scratch)
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", path);
 	for (; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *ls = p, *le = nl ? nl : end;
+		const char *ls, *le;
 
-		p = nl ? nl + 1 : end;
-		if (le > ls && le[-1] == '\r')
-			le--;
+		p = cut_line(p, end, &ls, &le);
 		if (le == ls)
 			continue;
 		nf = split_fields(ls, le, scratch, field, CUST_MAX_COLS);
