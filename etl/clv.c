@@ -1057,6 +1057,23 @@ static void bg_group0(const struct bg_data *d, size_t s, size_t end, struct ksum
 	sums[4] = sums[1];
 }
 
+/*
+ * A log-parameter beyond LOG_LIMIT (or NaN): the objectives are then +inf
+ * with a zero gradient, so the searches turn back.
+ */
+static int beyond_limit(const double *th, double *grad, int dim)
+{
+	int k;
+
+	for (k = 0; k < dim; k++)
+		if (!(fabs(th[k]) <= LOG_LIMIT)) {
+			for (k = 0; k < dim; k++)
+				grad[k] = 0;
+			return 1;
+		}
+	return 0;
+}
+
 /* -LL / n and its gradient with respect to (log r, log alpha, log a, log b). */
 static double bg_fg(const double *th, double *grad, void *ctx)
 {
@@ -1064,14 +1081,9 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 	struct ksum ll = { 0, 0 }, gr = { 0, 0 }, gal = { 0, 0 }, ga = { 0, 0 }, gb = { 0, 0 };
 	double r, al, a, b, lal, la;
 	size_t g, i;
-	int k;
 
-	for (k = 0; k < 4; k++)
-		if (!(fabs(th[k]) <= LOG_LIMIT)) {
-			for (k = 0; k < 4; k++)
-				grad[k] = 0;
-			return INFINITY;
-		}
+	if (beyond_limit(th, grad, 4))
+		return INFINITY;
 	r = exp(th[0]);
 	al = exp(th[1]);
 	a = exp(th[2]);
@@ -1444,14 +1456,9 @@ static double gg_fg(const double *th, double *grad, void *ctx)
 	struct ksum ll = { 0, 0 }, gp = { 0, 0 }, gq = { 0, 0 }, gg = { 0, 0 };
 	double p, q, ga, lga, dq, lgq;
 	size_t g;
-	int k;
 
-	for (k = 0; k < 3; k++)
-		if (!(fabs(th[k]) <= LOG_LIMIT)) {
-			for (k = 0; k < 3; k++)
-				grad[k] = 0;
-			return INFINITY;
-		}
+	if (beyond_limit(th, grad, 3))
+		return INFINITY;
 	p = exp(th[0]);
 	q = exp(th[1]);
 	ga = exp(th[2]);

@@ -120,3 +120,11 @@ void log_progress_end(void)
 	fflush(f);
 	funlockfile(f);
 }
+
+double log_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}

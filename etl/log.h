@@ -36,4 +36,7 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_progress_end(void);
 
+/* Seconds on the monotonic clock: differences time the work a log line reports. */
+double log_seconds(void);
+
 #endif

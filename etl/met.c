@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -1464,14 +1463,6 @@ static int base_counts(struct eng *g, int32_t b0, int32_t b1)
 }
 
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static inline void acc_add(struct eng *g, uint32_t c, size_t off, uint64_t v)
 {
 	const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
@@ -2264,7 +2255,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int rc = 0;
 
 	period_format(p, ptext);
-	t_start = now_s();
+	t_start = log_seconds();
 	clv_start(g, &cj, ptext, b1);
 	memset(g->acc, 0, g->nslots * sizeof(*g->acc));
 	g->n_rows = 0;
@@ -2615,11 +2606,11 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
-	t_wait = now_s();
+	t_wait = log_seconds();
 	if ((rc = clv_wait(g, &cj)) || (rc = clv_rows(g, mi)))
 		goto out;
 	log_debug("compute: %s: metrics in %.3f s, then %.3f s waiting for the clv fits", ptext,
-		  t_wait - t_start, now_s() - t_wait);
+		  t_wait - t_start, log_seconds() - t_wait);
 	if (g->oom) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
@@ -2718,7 +2709,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	struct eng g;
 	struct cwriter cw;
 	struct buf stamp;
-	double t0 = now_s(), t1;
+	double t0 = log_seconds(), t1;
 	int *ps = NULL, np = 0, k, rc, first, last, mend, have_range;
 	int32_t min_signup = NONE_DAY;
 	uint32_t i;
@@ -2821,7 +2812,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 		}
 	}
 
-	t1 = now_s();
+	t1 = log_seconds();
 	log_debug("compute: read the dimension and %d months in %.2f s", g.nm, t1 - t0);
 	/* signup = the earlier of signup_date and the first completed order */
 	first = -1;
@@ -2902,7 +2893,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	if (!rc)
 		rc = met_stamp_record(g.metrics_dir, &stamp, !o->has_range,
 				      o->has_range ? o->from : first, last, e);
-	log_debug("compute: computed and wrote in %.2f s", now_s() - t1);
+	log_debug("compute: computed and wrote in %.2f s", log_seconds() - t1);
 	st->unknown_ids = g.unknown_ids;
 	st->periods_restated = g.restated;
 out:

@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "sortx.h"
@@ -113,14 +112,6 @@ static void inputs_release(struct inputs *in)
 	free(in->key);
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* The Gamma-Gamma fit runs on its own thread while BG/NBD runs on the caller's. */
 struct gg_job {
 	const struct clv_cust *pos;
@@ -134,10 +125,10 @@ struct gg_job {
 static void *gg_main(void *arg)
 {
 	struct gg_job *j = arg;
-	double t0 = now_s();
+	double t0 = log_seconds();
 
 	j->rc = clv_gg_fit(j->pos, j->k, &j->gg, &j->e);
-	j->secs = now_s() - t0;
+	j->secs = log_seconds() - t0;
 	return NULL;
 }
 
@@ -193,7 +184,7 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 			pos[j.k++] = in->c[i];
 	if (j.k)
 		threaded = pthread_create(&th, NULL, gg_main, &j) == 0;
-	t0 = now_s();
+	t0 = log_seconds();
 	bg_rc = clv_bgnbd_fit(in->c, in->n, &res->bg, &fe);
 	if (threaded)
 		pthread_join(th, NULL);
@@ -207,7 +198,7 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 		return 0;
 	}
 	res->fitted = 1;
-	note_bg(res, in->n, ptext, now_s() - t0);
+	note_bg(res, in->n, ptext, log_seconds() - t0);
 	if (j.k && j.rc == 0) {
 		res->gg = j.gg;
 		res->gg_fitted = 1;
