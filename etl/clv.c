@@ -847,8 +847,8 @@ static int sort_ranks(const uint32_t *const *col, const size_t *nd, int ncol, si
 /* ---------------------------------------------------------------- BG/NBD */
 
 struct bg_data {
-	size_t nu;          /* distinct (x, t_x, T) */
-	double *x, *tx, *T, *w;
+	size_t nu;          /* distinct (x, t_x, T): x and weight here, t_x and T by index */
+	double *x, *w;
 	/*
 	 * Distinct values of t_x and T (few: whole days / 7) with each triple's
 	 * index into them, so an evaluation takes one log per distinct value
@@ -929,7 +929,7 @@ static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, 
 	for (i = 0; i < n; i++)
 		if (i == 0 || !same_triple(r, n, idx[i], idx[i - 1]))
 			u++;
-	d->x = malloc(5 * u * sizeof(double));
+	d->x = malloc(3 * u * sizeof(double));
 	d->gs = malloc((u + 1) * sizeof(size_t));
 	d->ti = malloc(u * sizeof(uint32_t));
 	d->Ti = malloc(u * sizeof(uint32_t));
@@ -937,9 +937,7 @@ static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, 
 	d->iv = malloc(d->nv * sizeof(double));
 	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv)
 		return -1;
-	d->tx = d->x + u;
-	d->T = d->tx + u;
-	d->w = d->T + u;
+	d->w = d->x + u;
 	d->gw = d->w + u;
 	u = 0;
 	for (i = 0; i < n; i++) {
@@ -954,8 +952,6 @@ static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, 
 			d->x[u] = xv[r[k]];
 			d->ti[u] = r[n + k];
 			d->Ti[u] = r[2 * n + k];
-			d->tx[u] = d->vals[d->ti[u]];
-			d->T[u] = d->vals[d->Ti[u]];
 			d->w[u] = 0;
 			u++;
 		}
