@@ -222,6 +222,92 @@ static uint64_t magnitude(int64_t v)
 }
 
 /*
+ * The scale of an integer block: the greatest common divisor of the
+ * magnitudes. Once a divisor is known, a value that is a multiple of it
+ * (nearly all: money in cents) costs one remainder instead of a whole
+ * gcd; the scan stops as soon as the divisor is 1.
+ */
+static uint64_t int_scale(const int64_t *v, size_t n)
+{
+	uint64_t scale = 0;
+	size_t i;
+
+	for (i = 0; i < n && scale != 1; i++) {
+		uint64_t m = magnitude(v[i]);
+
+		if (scale == 0 || m % scale != 0)
+			scale = gcd64(scale, m);
+	}
+	return scale == 0 || scale > (uint64_t)INT64_MAX ? 1 : scale;
+}
+
+/*
+ * Exact division by the scale without a divide instruction per value:
+ * every value is a multiple of the scale, so shifting out its factors of
+ * two and multiplying by the inverse of its odd part modulo 2^64 gives the
+ * same quotient as `/` (signs included). Divisions cost tens of cycles and
+ * money columns have millions of values.
+ */
+struct exact_div {
+	unsigned shift;
+	uint64_t inverse;
+};
+
+static struct exact_div exact_div_of(uint64_t scale)
+{
+	struct exact_div d;
+	uint64_t odd;
+	int i;
+
+	d.shift = (unsigned)__builtin_ctzll(scale);
+	odd = scale >> d.shift;
+	d.inverse = odd; /* right to 3 bits; each Newton step doubles that */
+	for (i = 0; i < 5; i++)
+		d.inverse *= 2 - odd * d.inverse;
+	return d;
+}
+
+static int64_t exact_quotient(int64_t v, struct exact_div d)
+{
+	/* An arithmetic shift (GCC and clang define >> on negatives so). */
+	return (int64_t)((uint64_t)(v >> d.shift) * d.inverse);
+}
+
+/* Bytes of the varint of v, without a loop. */
+static size_t varint_len(uint64_t v)
+{
+	return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+/* A varint at p (room for 10 bytes is the caller's); returns the byte after it. */
+static unsigned char *varint_at(unsigned char *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
+
+/* The zigzag varints of v[n] divided by the scale, plain or as differences. */
+static void put_int_values(struct buf *b, const int64_t *v, size_t n, struct exact_div d,
+			   int delta)
+{
+	unsigned char *p = b->data + b->len;
+	int64_t prev = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t x = exact_quotient(v[i], d);
+
+		p = varint_at(p, buf_zigzag(delta ? (int64_t)((uint64_t)x - (uint64_t)prev) : x));
+		prev = x;
+	}
+	b->len = (size_t)(p - b->data);
+}
+
+/*
  * An integer block: the common divisor ("scale", so money in 1/10000 units
  * that is really in cents costs no bits) then the values divided by it,
  * either as they are (plain) or as differences to the previous one
@@ -229,33 +315,24 @@ static uint64_t magnitude(int64_t v)
  */
 static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
 {
-	uint64_t scale = 0, plain = 0, delta = 0;
+	uint64_t scale = int_scale(v, n), plain = 0, delta = 0;
+	struct exact_div d = exact_div_of(scale);
 	int64_t prev = 0;
 	size_t i;
 	enum crmp_enc enc;
 
-	for (i = 0; i < n && scale != 1; i++)
-		scale = gcd64(scale, magnitude(v[i]));
-	if (scale == 0 || scale > (uint64_t)INT64_MAX)
-		scale = 1;
 	for (i = 0; i < n; i++) {
-		int64_t x = (int64_t)(v[i] / (int64_t)scale);
+		int64_t x = exact_quotient(v[i], d);
 
-		plain += buf_varint_len(buf_zigzag(x));
-		delta += buf_varint_len(buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
+		plain += varint_len(buf_zigzag(x));
+		delta += varint_len(buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
 		prev = x;
 	}
 	enc = delta <= plain ? CRMP_DELTA : CRMP_PLAIN;
 	buf_put_varint(b, scale);
-	if (buf_reserve(b, enc == CRMP_DELTA ? delta : plain))
-		return enc;
-	prev = 0;
-	for (i = 0; i < n; i++) {
-		int64_t x = (int64_t)(v[i] / (int64_t)scale);
-
-		buf_put_varint(b, buf_zigzag(enc == CRMP_DELTA ? (int64_t)((uint64_t)x - (uint64_t)prev) : x));
-		prev = x;
-	}
+	/* The exact size, so the values are written straight into the buffer. */
+	if (buf_reserve(b, enc == CRMP_DELTA ? delta : plain) == 0)
+		put_int_values(b, v, n, d, enc == CRMP_DELTA);
 	return enc;
 }
 
@@ -421,17 +498,25 @@ static int cmp_first(uint32_t a, uint32_t b, const void *ctx)
 	return str_cmp(c->svals[first[a]], c->lens[first[a]], c->svals[first[b]], c->lens[first[b]]);
 }
 
+/*
+ * Equal strings. The normalizer hands columns of few values as pointers
+ * to one copy of each, so the same pointer settles most comparisons
+ * before any byte is read.
+ */
 static int same_str(const struct wcol *c, uint64_t r, uint64_t s)
 {
-	return c->lens[r] == c->lens[s] && memcmp(c->svals[r], c->svals[s], c->lens[r]) == 0;
+	return c->lens[r] == c->lens[s] &&
+	       (c->svals[r] == c->svals[s] || memcmp(c->svals[r], c->svals[s], c->lens[r]) == 0);
 }
 
 /*
  * Code every row in one pass: the previous row's value and a short list of
  * values are tried before the hash map, since most string columns that
- * reach here (channels, kinds) have a handful of distinct values.
+ * reach here (channels, kinds) have a handful of distinct values. Stops
+ * and returns 1 once there are more than `most` distinct values (the
+ * column will not be a dictionary); -1 out of memory.
  */
-static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows)
+static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows, size_t most)
 {
 	struct hmap map;
 	uint64_t r, prev = UINT64_MAX;
@@ -466,7 +551,9 @@ static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows)
 			}
 			k = *v;
 		}
-		if (k == d->n)
+		if (k == d->n && d->n == most)
+			rc = 1;
+		else if (k == d->n)
 			d->first[d->n++] = r;
 		d->code[r] = (uint32_t)k;
 		prev = r;
@@ -475,33 +562,67 @@ static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows)
 	return rc;
 }
 
-static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows)
+/*
+ * The first eight bytes of each distinct value, big-endian and
+ * zero-padded: a radix key with the byte order of the values, so only
+ * values sharing their first eight bytes are compared whole (ids are
+ * mostly shorter than that). Caller frees.
+ */
+static uint64_t *dict_keys(const struct dict *d, const struct wcol *c)
+{
+	uint64_t *keys = malloc((d->n ? d->n : 1) * sizeof(*keys));
+	size_t k, i;
+
+	for (k = 0; keys && k < d->n; k++) {
+		const unsigned char *s = (const unsigned char *)c->svals[d->first[k]];
+		uint32_t len = c->lens[d->first[k]];
+
+		keys[k] = 0;
+		for (i = 0; i < 8; i++)
+			keys[k] = keys[k] << 8 | (i < len ? s[i] : 0);
+	}
+	return keys;
+}
+
+/*
+ * The sorted distinct values of a column of `present` values: 0, 1 when
+ * it has too many for a dictionary (more than half its values: the
+ * canonical encoding is then front-coded and no sort is needed), -1 out
+ * of memory.
+ */
+static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows, uint64_t present)
 {
 	uint32_t *order = NULL;
+	uint64_t *keys = NULL;
 	const void *ctx[2];
 	size_t k;
-	int rc = -1;
+	int rc;
 
 	d->n = 0;
 	d->code = malloc((rows ? rows : 1) * sizeof(*d->code));
 	d->first = malloc((rows ? rows : 1) * sizeof(*d->first));
 	d->rank = NULL;
-	if (!d->code || !d->first || code_rows(d, c, rows))
+	if (!d->code || !d->first)
 		return -1;
+	if ((rc = code_rows(d, c, rows, (size_t)(present / 2))) != 0)
+		return rc;
+	rc = -1;
 	order = malloc((d->n ? d->n : 1) * sizeof(*order));
 	d->rank = malloc((d->n ? d->n : 1) * sizeof(*d->rank));
-	if (!order || !d->rank)
+	keys = dict_keys(d, c);
+	if (!order || !d->rank || !keys)
 		goto out;
 	for (k = 0; k < d->n; k++)
 		order[k] = (uint32_t)k;
 	ctx[0] = c;
 	ctx[1] = d->first;
-	if (sortx_indexes(order, d->n, cmp_first, ctx))
+	if (sortx_by_key(order, d->n, keys, cmp_first, ctx))
 		goto out;
 	for (k = 0; k < d->n; k++)
 		d->rank[order[k]] = (uint32_t)k;
 	rc = 0;
 out:
+	free(keys);
 	free(order);
 	return rc;
 }
@@ -580,13 +701,16 @@ static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t r
 	}
 	if (numbered(c, rows, &plen, &width))
 		return encode_numbered(b, c, rows, plen, width, e);
-	if (build_dict(&d, c, rows)) {
-		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
-	} else if (d.n * 2 <= n) {
+	switch (build_dict(&d, c, rows, n)) {
+	case 0:
 		enc = CRMP_DICT;
 		encode_dict(b, c, &d, rows);
-	} else {
+		break;
+	case 1:
 		encode_front(b, c, rows);
+		break;
+	default:
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
 	}
 	dict_release(&d);
 	return enc;
