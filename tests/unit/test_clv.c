@@ -786,6 +786,17 @@ static void test_timing_1m(void **state)
 	assert_true(rel_close(m.a, truth.a, 0.1) && rel_close(m.b, truth.b, 0.1));
 	assert_true(rel_close(g.p, gt.p, 0.1) && rel_close(g.q, gt.q, 0.1) &&
 		    rel_close(g.gamma, gt.gamma, 0.1));
+	/*
+	 * The fitted LL is the sum of the customers' own: here the large
+	 * groups take the fit's power table and product-of-logs paths.
+	 */
+	{
+		long double ll = 0;
+
+		for (i = 0; i < n; i++)
+			ll += clv_bgnbd_ll1(&m, c[i].x, c[i].t_x, c[i].T);
+		assert_true(fabs((double)ll - m.ll) < 1e-12 * fabs(m.ll));
+	}
 	free(c);
 }
 
