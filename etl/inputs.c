@@ -5,12 +5,15 @@
  * (fetch_current) and the SHA-256 it recorded, so a fetch that brought new
  * bytes makes the next normalize run, and a 304 does not. Export files on
  * disk are hashed here: the one place that reads all their bytes before
- * parsing.
+ * parsing, either at once (to decide whether anything changed) or, when
+ * the sizes already say so, by inputs_hash_files on a thread of its own.
  */
 #include "inputs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,6 +101,7 @@ static int note_file(struct inputs_files *files, size_t source, const char *path
 	f = &v[files->n];
 	f->source = source;
 	f->size = size;
+	f->text_at = SIZE_MAX;
 	memcpy(f->sha256, hex, SHA256_HEX_LEN + 1);
 	if (!(f->path = strdup(path)))
 		return err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");
@@ -146,8 +150,27 @@ static int describe_fetched(const struct cfg *cfg, size_t k, struct buf *out,
 	return rc;
 }
 
+/* An export file described by its size only: its hash comes later (inputs_hash_files). */
+static int describe_unhashed(const char *path, size_t k, struct buf *out,
+			     struct inputs_files *files, struct crm_err *e)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) != 0)
+		return err_sys(e, CRM_E_INPUT, errno, path, "cannot open");
+	memset(hex, INPUTS_UNHASHED, SHA256_HEX_LEN);
+	hex[SHA256_HEX_LEN] = '\0';
+	buf_printf(out, "file %s %llu %s\n", path, (unsigned long long)st.st_size, hex);
+	rc = note_file(files, k, path, (unsigned long long)st.st_size, "", e);
+	if (rc == 0 && !out->failed)
+		files->v[files->n - 1].text_at = out->len - 1 - SHA256_HEX_LEN;
+	return rc;
+}
+
 static int describe_files(const struct cfg *cfg, size_t k, struct buf *out,
-			  struct inputs_files *files, struct crm_err *e)
+			  struct inputs_files *files, int hash, struct crm_err *e)
 {
 	const struct cfg_source *s = &cfg->sources[k];
 	glob_t g;
@@ -162,6 +185,10 @@ static int describe_files(const struct cfg *cfg, size_t k, struct buf *out,
 		unsigned long long size;
 		char hex[SHA256_HEX_LEN + 1];
 
+		if (!hash) {
+			rc = describe_unhashed(g.gl_pathv[j], k, out, files, e);
+			continue;
+		}
 		rc = inputs_hash_file(g.gl_pathv[j], &size, hex, e);
 		if (rc == 0)
 			buf_printf(out, "file %s %llu %s\n", g.gl_pathv[j], size, hex);
@@ -172,8 +199,75 @@ static int describe_files(const struct cfg *cfg, size_t k, struct buf *out,
 	return rc;
 }
 
+int inputs_hash_files(struct inputs_files *files, struct buf *out, struct crm_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < files->n && rc == 0; i++) {
+		struct inputs_file *f = &files->v[i];
+		unsigned long long size = 0;
+		char hex[SHA256_HEX_LEN + 1];
+
+		if (f->text_at == SIZE_MAX)
+			continue;
+		rc = inputs_hash_file(f->path, &size, hex, e);
+		if (rc == 0 && size != f->size)
+			rc = err_at(e, CRM_E_INPUT, f->path, 0, NULL,
+				    "export changed while it was read (%llu bytes, then %llu)", f->size,
+				    size);
+		if (rc)
+			break;
+		memcpy(f->sha256, hex, sizeof(hex));
+		if (f->text_at + SHA256_HEX_LEN <= out->len)
+			memcpy(out->data + f->text_at, hex, SHA256_HEX_LEN);
+		f->text_at = SIZE_MAX;
+	}
+	return rc;
+}
+
+/* The length of the line starting at p (without its LF). */
+static size_t line_len(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+
+	return lf ? (size_t)(lf - p) : (size_t)(end - p);
+}
+
+/* Whether a line of `now` ends in a hash placeholder. */
+static int unhashed_line(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	if (len < SHA256_HEX_LEN || memcmp(p, "file ", 5) != 0)
+		return 0;
+	for (i = len - SHA256_HEX_LEN; i < len; i++)
+		if (p[i] != INPUTS_UNHASHED)
+			return 0;
+	return 1;
+}
+
+int inputs_may_match(const struct buf *now, const unsigned char *old, size_t len)
+{
+	const unsigned char *p = now->data, *end = now->data + now->len;
+	const unsigned char *q = old, *qend = old + len;
+
+	if (!p)
+		return len == 0;
+	while (p < end && q < qend) {
+		size_t a = line_len(p, end), b = line_len(q, qend);
+		size_t same = unhashed_line(p, a) ? a - SHA256_HEX_LEN : a;
+
+		if (a != b || memcmp(p, q, same) != 0)
+			return 0;
+		p += a + 1;
+		q += b + 1;
+	}
+	return p >= end && q >= qend;
+}
+
 int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
-		    struct crm_err *e)
+		    int hash, struct crm_err *e)
 {
 	size_t i;
 	int rc = 0;
@@ -186,7 +280,7 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files 
 		if (!cfg->sources[i].file)
 			rc = describe_fetched(cfg, i, out, files, e);
 		else
-			rc = describe_files(cfg, i, out, files, e);
+			rc = describe_files(cfg, i, out, files, hash || !files, e);
 	}
 	if (rc == 0 && out->failed)
 		rc = err_set(e, CRM_E_NOMEM, "out of memory describing the inputs");

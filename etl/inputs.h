@@ -26,7 +26,8 @@ struct inputs_file {
 	size_t source;                    /* index in cfg->sources */
 	char *path;                       /* owned: the file (a fetched source's stored body) */
 	unsigned long long size;          /* bytes of the file as stored */
-	char sha256[SHA256_HEX_LEN + 1];  /* of those bytes, lowercase hex */
+	char sha256[SHA256_HEX_LEN + 1];  /* of those bytes, lowercase hex; "" until hashed */
+	size_t text_at;                   /* where the hash goes in the description, or SIZE_MAX */
 };
 
 struct inputs_files {
@@ -38,9 +39,35 @@ struct inputs_files {
  * Append the description of cfg's inputs to `out` (initialised by the
  * caller) and, when `files` is not NULL, list the files found in it
  * (release with inputs_files_release, also after a failure).
+ *
+ * With `hash` 0 (needs `files`), export files on disk are only looked
+ * at (their size), not read: their hashes are left to inputs_hash_files,
+ * which writes them into the same `out` and `files` (placeholders of
+ * INPUTS_UNHASHED until then). Hashing reads every byte of every export,
+ * so a run that will parse them anyway hashes on another thread while it
+ * parses.
  */
 int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
-		    struct crm_err *e);
+		    int hash, struct crm_err *e);
+
+/* The placeholder byte of a hash not computed yet (SHA256_HEX_LEN of them). */
+#define INPUTS_UNHASHED '?'
+
+/*
+ * Hash the files inputs_describe left unhashed, in order, filling their
+ * entries and their place in `out`. A file whose size changed since it
+ * was described is an error (the description would not match the bytes).
+ * Touches nothing else: it may run on its own thread while the caller
+ * reads other fields of `files` (but not sha256 or `out`).
+ */
+int inputs_hash_files(struct inputs_files *files, struct buf *out, struct crm_err *e);
+
+/*
+ * Whether `old` (a description written by an earlier run) can equal the
+ * unhashed description `now`: the same text, hashes not compared where
+ * `now` has none yet. 0 means the inputs certainly changed.
+ */
+int inputs_may_match(const struct buf *now, const unsigned char *old, size_t len);
 
 void inputs_files_release(struct inputs_files *files);
 

@@ -246,8 +246,9 @@ static void reader_close(struct reader *rd)
 }
 
 /*
- * Start the lineage entry of an export file: hashed by inputs_describe
- * already, unless it appeared since (then it is hashed here).
+ * Start the lineage entry of an export file: described by inputs_describe
+ * already (its hash is copied once hashing is done, see hash_join),
+ * unless it appeared since (then it is hashed here).
  */
 static int add_file(struct norm *n, const struct cfg_source *src, const char *path,
 		    struct crm_err *e)
@@ -268,7 +269,7 @@ static int add_file(struct norm *n, const struct cfg_source *src, const char *pa
 	f->source = k;
 	if (in) {
 		f->bytes = in->size;
-		memcpy(f->sha256, in->sha256, sizeof(f->sha256));
+		f->input = in;
 	} else {
 		unsigned long long size = 0;
 
@@ -947,26 +948,95 @@ static void utc_now(char *out, size_t n)
 }
 
 /*
- * Whether the inputs are described exactly as the last complete run left
- * them (periods/inputs.txt) and that run's output is still there: then
- * there is nothing to do.
+ * The description the last complete run left (at `path`,
+ * periods/inputs.txt), if that run's output is still there: 1 with *old
+ * (caller frees), else 0.
  */
-static int inputs_unchanged(const struct cfg *cfg, const struct buf *now, char **path)
+static int old_inputs(const struct cfg *cfg, const char *path, unsigned char **old, size_t *len)
 {
 	struct crm_err ignored = { 0 };
-	unsigned char *old = NULL;
-	size_t len = 0;
 	char *dir = norm_join(cfg->data_dir, "periods"), *dim = dir ? norm_join(dir, "customers.crmp") : NULL;
-	int same = 0;
+	int have = 0;
 
-	*path = dir ? norm_join(dir, "inputs.txt") : NULL;
-	if (*path && dim && access(dim, F_OK) == 0 &&
-	    fsx_read_file(*path, 1 << 26, &old, &len, &ignored) == 0)
-		same = len == now->len && memcmp(old, now->data, len) == 0;
-	free(old);
+	*old = NULL;
+	*len = 0;
+	if (path && dim && access(dim, F_OK) == 0)
+		have = fsx_read_file(path, 1 << 26, old, len, &ignored) == 0;
 	free(dim);
 	free(dir);
+	return have;
+}
+
+/*
+ * Whether there is nothing to do: the inputs are described exactly as the
+ * last complete run left them. Only then are the exports hashed before
+ * the run: when a name, size or setting differs already, the hashes are
+ * not needed to decide and are computed while pass 1 parses (hash_start).
+ */
+static int inputs_unchanged(const struct cfg *cfg, struct inputs_files *files, struct buf *now,
+			    const char *path, int *rc, struct crm_err *e)
+{
+	unsigned char *old = NULL;
+	size_t len = 0;
+	int same = 0;
+
+	if (old_inputs(cfg, path, &old, &len) && inputs_may_match(now, old, len)) {
+		*rc = inputs_hash_files(files, now, e);
+		same = *rc == 0 && len == now->len && memcmp(old, now->data, len) == 0;
+	}
+	free(old);
 	return same;
+}
+
+/*
+ * Hashing the exports on a thread of its own while pass 1 parses them:
+ * pass 1 keeps about one core busy, hashing ~1 GB/s takes the other.
+ */
+struct hasher {
+	struct inputs_files *files;
+	struct buf *text;
+	pthread_t th;
+	int started;
+	int rc;
+	struct crm_err err;
+};
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+
+	h->rc = inputs_hash_files(h->files, h->text, &h->err);
+	return NULL;
+}
+
+static void hash_start(struct hasher *h, struct norm *n, struct buf *text)
+{
+	memset(h, 0, sizeof(*h));
+	h->files = &n->inputs;
+	h->text = text;
+	h->started = pthread_create(&h->th, NULL, hasher_main, h) == 0;
+}
+
+/*
+ * Wait for the hashes (or compute them here when no thread started) and
+ * give them to the files read. The error of pass 1, if any, comes first.
+ */
+static int hash_join(struct hasher *h, struct norm *n, int rc, struct crm_err *e)
+{
+	size_t i;
+
+	if (h->started)
+		pthread_join(h->th, NULL);
+	else if (rc == 0)
+		hasher_main(h);
+	if (rc == 0 && h->rc) {
+		*e = h->err;
+		rc = h->rc;
+	}
+	for (i = 0; rc == 0 && i < n->n_files; i++)
+		if (n->files[i].input)
+			memcpy(n->files[i].sha256, n->files[i].input->sha256, sizeof(n->files[i].sha256));
+	return rc;
 }
 
 int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_stats *st,
@@ -974,6 +1044,7 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 {
 	struct norm n;
 	struct buf inputs;
+	struct hasher hs;
 	char *inputs_path = NULL;
 	int rc, i;
 
@@ -992,8 +1063,10 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	st->first_period = st->last_period = -1;
 	buf_init(&inputs, 1 << 26);
 	sweep(cfg);
-	rc = inputs_describe(cfg, &inputs, &n.inputs, e);
-	if (rc == 0 && inputs_unchanged(cfg, &inputs, &inputs_path) && !opts->force && !opts->has_range) {
+	rc = inputs_describe(cfg, &inputs, &n.inputs, 0, e);
+	inputs_path = norm_join(cfg->data_dir, "periods/inputs.txt");
+	if (rc == 0 && !opts->force && !opts->has_range &&
+	    inputs_unchanged(cfg, &n.inputs, &inputs, inputs_path, &rc, e) && rc == 0) {
 		st->unchanged_inputs = 1;
 		inputs_files_release(&n.inputs);
 		goto done;
@@ -1004,8 +1077,11 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	n.st = st;
 	if (rc == 0)
 		rc = setup(&n, e);
-	if (rc == 0)
+	if (rc == 0) {
+		hash_start(&hs, &n, &inputs);
 		rc = read_sources(&n, e);
+		rc = hash_join(&hs, &n, rc, e);
+	}
 	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
 	if (rc == 0)
 		rc = map_derived(&n, e);

@@ -48,6 +48,8 @@ struct norm_file {
 	char *location;            /* owned: the path, or the URL without credentials */
 	char sha256[SHA256_HEX_LEN + 1];
 	uint64_t bytes;            /* size of the file as stored */
+	const struct inputs_file *input; /* NULL, or its entry in norm.inputs: sha256 comes
+					    from there once the inputs are hashed */
 	uint64_t rows_read, rows_rejected;
 };
 
@@ -150,7 +152,8 @@ struct norm {
 	int month_base, n_months;
 	int first, last;         /* months with data, -1 when none */
 
-	struct inputs_files inputs;  /* files found and hashed by inputs_describe */
+	struct inputs_files inputs;  /* files found by inputs_describe, hashed by then or
+					during pass 1 (inputs_hash_files) */
 	struct norm_file *files; /* files read, in reading order */
 	size_t n_files;
 	uint32_t cur_file;       /* index of the file being read in pass 1 */
