@@ -49,6 +49,7 @@
 #include "met_clv.h"
 #include "met_stamp.h"
 #include "period.h"
+#include "sortx.h"
 #include "tz.h"
 #include "val.h"
 
@@ -74,7 +75,11 @@ struct dict {
 	uint32_t n, cap;
 };
 
-/* The facts of one month, reduced to what the metrics read. */
+/*
+ * The facts of one month, reduced to what the metrics read. Orders and
+ * interactions are ordered by customer index (time order within a
+ * customer; see by_customer).
+ */
 struct month {
 	uint32_t n_ord;      /* completed and refunded orders (cancelled dropped) */
 	uint32_t *o_cust;
@@ -681,14 +686,45 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * The rows of a month ordered stably by customer index, so time order
+ * within a customer (the period files keep rows in time order): the walks
+ * over a month then read and write the per-customer arrays in ascending
+ * order, which the hardware prefetches, instead of at random. Every
+ * per-customer update depends only on that customer's own rows in time
+ * order, and every sum over customers is an integer, so the metrics are
+ * those of time order. NULL when out of memory.
+ */
+static uint32_t *by_customer(const uint32_t *cust, uint64_t rows)
+{
+	uint64_t *key = malloc((rows ? rows : 1) * sizeof(*key)), r;
+	uint32_t *idx = malloc((rows ? rows : 1) * sizeof(*idx));
+
+	if (!key || !idx || rows > UINT32_MAX) {
+		free(key);
+		free(idx);
+		return NULL;
+	}
+	for (r = 0; r < rows; r++) {
+		key[r] = cust[r];
+		idx[r] = (uint32_t)r;
+	}
+	if (sortx_by_key(idx, (size_t)rows, key, NULL, NULL)) {
+		free(idx);
+		idx = NULL;
+	}
+	free(key);
+	return idx;
+}
+
 static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f,
 		       const char *path)
 {
-	uint64_t rows = 0, r, o = 0;
+	uint64_t rows = 0, i, o;
 	int t = find_table(g, f, path, "orders", &rows);
 	int64_t *day = NULL, *amt = NULL, *cost = NULL, *st = NULL;
 	uint8_t *stp = NULL, *costp = NULL;
-	uint32_t *cust = NULL;
+	uint32_t *cust = NULL, *perm = NULL;
 	int rc = 0;
 
 	if (t < 0)
@@ -707,11 +743,13 @@ static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f
 	m->o_amt = xcalloc(g, rows, 8);
 	m->o_cost = xcalloc(g, rows, 8);
 	m->o_refund = xcalloc(g, rows, 1);
-	if (g->oom) {
+	perm = by_customer(cust, rows);
+	if (g->oom || !perm) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory reading '%s'", path);
 		goto out;
 	}
-	for (r = 0; r < rows; r++) {
+	for (o = 0, i = 0; i < rows; i++) {
+		uint64_t r = perm[i];
 		int status = stp[r] ? (int)st[r] : 0;
 
 		if (status == 2 || cust[r] == NO_CUST)
@@ -725,6 +763,7 @@ static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f
 	}
 	m->n_ord = (uint32_t)o;
 out:
+	free(perm);
 	free(cust);
 	free(day);
 	free(amt);
@@ -876,21 +915,23 @@ static int load_interactions(struct eng *g, struct month *m, const struct crmp_f
 	int t = find_table(g, f, path, "interactions", &rows);
 	struct crmp_strs k;
 	uint8_t *cls = NULL;
-	uint32_t i;
+	uint32_t i, *cust = NULL, *perm = NULL;
 	int c, rc = 0;
 
 	memset(&k, 0, sizeof(k));
 	if (t < 0)
 		return t;
-	if (!(m->ix_cust = read_custs(g, f, path, t, "interactions", "customer_id", rows)) ||
+	if (!(cust = read_custs(g, f, path, t, "interactions", "customer_id", rows)) ||
 	    (c = col_of(g, f, path, t, "interactions", "kind")) < 0 ||
 	    crmp_read_str(f, t, c, &k, g->e)) {
 		rc = g->e->code;
 		goto out;
 	}
 	cls = xcalloc(g, k.n_dict, 1);
+	m->ix_cust = xcalloc(g, rows, 4);
 	m->ix_kind = xcalloc(g, rows, 1);
-	if (g->oom) {
+	perm = by_customer(cust, rows);
+	if (g->oom || !perm) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -898,10 +939,16 @@ static int load_interactions(struct eng *g, struct month *m, const struct crmp_f
 		cls[i] = !strcmp(k.dict[i], "email_sent") ? IX_SENT
 			: !strcmp(k.dict[i], "email_open") ? IX_OPEN
 			: !strcmp(k.dict[i], "email_click") ? IX_CLICK : IX_OTHER;
-	for (r = 0; r < rows; r++)
-		m->ix_kind[r] = k.codes[r] == UINT32_MAX ? IX_OTHER : cls[k.codes[r]];
+	for (r = 0; r < rows; r++) {
+		uint32_t q = perm[r];
+
+		m->ix_cust[r] = cust[q];
+		m->ix_kind[r] = k.codes[q] == UINT32_MAX ? IX_OTHER : cls[k.codes[q]];
+	}
 	m->n_ix = (uint32_t)rows;
 out:
+	free(perm);
+	free(cust);
 	free(cls);
 	crmp_strs_release(&k);
 	return rc;
@@ -1169,26 +1216,6 @@ static void window_apply(struct eng *g, const struct month *m, int sign)
 	}
 }
 
-/*
- * Orders come in time order, their customers at random: the walks over a
- * month's orders fetch the state of the customer PREFETCH_AHEAD orders
- * ahead, or nearly every order waits for memory.
- */
-#define PREFETCH_AHEAD 16
-
-/* The per-customer state advance() reads and writes for an order of customer c. */
-static inline void prefetch_customer(const struct eng *g, uint32_t c)
-{
-	__builtin_prefetch(&g->cohort[c]);
-	__builtin_prefetch(&g->last_ord[c], 1);
-	__builtin_prefetch(&g->first_ord[c]);
-	__builtin_prefetch(&g->clvh.days[c], 1);
-	__builtin_prefetch(&g->clvh.amt[c], 1);
-	__builtin_prefetch(&g->clvh.cost[c], 1);
-	__builtin_prefetch(&g->clvh.first_amt[c], 1);
-	__builtin_prefetch(&g->stamp[c], 1);
-}
-
 /* Advance to month index mi: base at start, orders, base at end, cohorts. */
 static void advance(struct eng *g, int mi)
 {
@@ -1207,8 +1234,6 @@ static void advance(struct eng *g, int mi)
 		uint32_t c = m->o_cust[r];
 		int ci;
 
-		if (r + PREFETCH_AHEAD < m->n_ord)
-			prefetch_customer(g, m->o_cust[r + PREFETCH_AHEAD]);
 		ci = g->cohort[c];
 		if (!m->o_refund[r]) {
 			met_clv_hist_add(&g->clvh, c, m->o_day[r], g->last_ord[c], g->first_ord[c],
@@ -2274,13 +2299,6 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
 		int64_t amt = m->o_amt[r], np = amt - m->o_cost[r];
 		int done = !m->o_refund[r], d;
-
-		if (r + PREFETCH_AHEAD < m->n_ord) { /* see PREFETCH_AHEAD */
-			uint32_t ca = m->o_cust[r + PREFETCH_AHEAD];
-
-			__builtin_prefetch(g->slot5 + (size_t)ca * N_DIMS);
-			__builtin_prefetch(&g->ocnt[ca], 1);
-		}
 
 		for (d = 0; d < N_DIMS; d++) {
 			struct acc *a = &g->acc[sl[d]];
