@@ -2,14 +2,17 @@
  * crmp.c - period file writer and reader (docs/period-format.md).
  *
  * The writer owns no column data: it borrows the caller's arrays and only
- * encodes at commit, so a period is held in memory once. The reader keeps
- * the file's bytes and decodes a column when asked; every length, offset,
- * count and checksum is checked against the bytes actually present before
- * use (a damaged file is an error, never a crash).
+ * encodes at commit (or flush), so a period is held in memory once; the
+ * columns of a big table are encoded on two threads, appended in order.
+ * The reader keeps the file's bytes and decodes a column when asked; every
+ * length, offset, count and checksum is checked against the bytes
+ * actually present before use (a damaged file is an error, never a crash).
  */
 #include "crmp.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,9 +473,13 @@ static enum crmp_enc encode_given_numbers(struct buf *b, const struct wcol *c, u
 					  struct crm_err *e)
 {
 	size_t n;
-	int64_t *v = present_ints(c, rows, &n);
+	int64_t *v;
 
-	if (!v) {
+	if (!c->present) { /* no nulls: the numbers as given, no copy */
+		put_numbered(b, c->prefix, c->plen, c->width, c->ivals, (size_t)rows);
+		return CRMP_NUMBERED;
+	}
+	if (!(v = present_ints(c, rows, &n))) {
 		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
 		return CRMP_NUMBERED;
 	}
@@ -484,6 +491,7 @@ static enum crmp_enc encode_given_numbers(struct buf *b, const struct wcol *c, u
 struct dict {
 	uint32_t *code;   /* per row: code in first-seen order (absent rows: unused) */
 	uint64_t *first;  /* per distinct value, in first-seen order: a row holding it */
+	size_t cap_first; /* entries allocated in first (grown as values appear) */
 	uint32_t *rank;   /* first-seen code -> code in sorted order */
 	size_t n;
 };
@@ -507,6 +515,19 @@ static int same_str(const struct wcol *c, uint64_t r, uint64_t s)
 {
 	return c->lens[r] == c->lens[s] &&
 	       (c->svals[r] == c->svals[s] || memcmp(c->svals[r], c->svals[s], c->lens[r]) == 0);
+}
+
+/* Room for more distinct values: most columns have a handful, not one a row. */
+static int grow_first(struct dict *d)
+{
+	size_t cap = d->cap_first ? d->cap_first * 2 : 64;
+	uint64_t *f = realloc(d->first, cap * sizeof(*f));
+
+	if (!f)
+		return -1;
+	d->first = f;
+	d->cap_first = cap;
+	return 0;
 }
 
 /*
@@ -553,6 +574,8 @@ static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows, size_t
 		}
 		if (k == d->n && d->n == most)
 			rc = 1;
+		else if (k == d->n && d->n == d->cap_first && grow_first(d))
+			rc = -1;
 		else if (k == d->n)
 			d->first[d->n++] = r;
 		d->code[r] = (uint32_t)k;
@@ -600,9 +623,10 @@ static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows, uint6
 
 	d->n = 0;
 	d->code = malloc((rows ? rows : 1) * sizeof(*d->code));
-	d->first = malloc((rows ? rows : 1) * sizeof(*d->first));
+	d->first = NULL;
+	d->cap_first = 0;
 	d->rank = NULL;
-	if (!d->code || !d->first)
+	if (!d->code || grow_first(d))
 		return -1;
 	if ((rc = code_rows(d, c, rows, (size_t)(present / 2))) != 0)
 		return rc;
@@ -742,55 +766,160 @@ static void put_u64(unsigned char *p, uint64_t v)
 	put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Encode and compress one column; append the chunk to `file`, its entry to `dir`. */
-static int write_column(struct buf *file, struct buf *dir, const struct wcol *c, uint64_t rows,
-			struct crm_err *e)
-{
-	struct buf raw;
-	uint64_t nulls = count_nulls(c, rows);
+/* One column encoded and compressed, before it is appended to the file. */
+struct colout {
+	struct buf chunk;          /* the compressed chunk */
 	enum crmp_enc enc;
+	uint64_t nulls, raw;       /* absent values; bytes before compression */
+	int rc;
+	struct crm_err err;
+};
+
+/* Encode and compress one column into o (o->rc and o->err say how it went). */
+static void encode_column(const struct wcol *given, uint64_t rows, struct colout *o)
+{
+	struct crm_err *e = &o->err;
+	struct wcol all = *given;
+	const struct wcol *c = given;
+	struct buf raw;
 	uLongf stored;
-	size_t offset = file->len;
-	int rc = 0;
 
 	buf_init(&raw, CRMP_MAX_RAW);
-	if (nulls)
+	buf_init(&o->chunk, CRMP_MAX_RAW);
+	o->nulls = count_nulls(c, rows);
+	if (o->nulls)
 		put_presence(&raw, c, rows);
-	enc = c->type == CRMP_INT ? encode_ints(&raw, c, rows, e) : encode_strs(&raw, c, rows, e);
+	else if (c->present) { /* all present: the values need no gathering */
+		all.present = NULL;
+		c = &all;
+	}
+	/*
+	 * Room for a few bytes a value at once: the buffer does not grow (and
+	 * copy) by doubling, and pages never written cost nothing.
+	 */
+	if (rows < CRMP_MAX_RAW / 8)
+		buf_reserve(&raw, (size_t)rows * 4 + 64);
+	o->enc = c->type == CRMP_INT ? encode_ints(&raw, c, rows, e) : encode_strs(&raw, c, rows, e);
 	if (e->code)
 		goto out;
 	if (raw.failed) {
-		rc = err_set(e, CRM_E_NOMEM, "column '%s' is too large to encode", c->name);
+		err_set(e, CRM_E_NOMEM, "column '%s' is too large to encode", c->name);
 		goto out;
 	}
+	o->raw = raw.len;
 	stored = compressBound(raw.len);
-	if (buf_reserve(file, stored)) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory writing column '%s'", c->name);
+	if (buf_reserve(&o->chunk, stored)) {
+		err_set(e, CRM_E_NOMEM, "out of memory writing column '%s'", c->name);
 		goto out;
 	}
-	if (compress2(file->data + offset, &stored, raw.data ? raw.data : (const Bytef *)"", raw.len,
+	if (compress2(o->chunk.data, &stored, raw.data ? raw.data : (const Bytef *)"", raw.len,
 		      ZLEVEL) != Z_OK) {
-		rc = err_set(e, CRM_E_INTERNAL, "cannot compress column '%s'", c->name);
+		err_set(e, CRM_E_INTERNAL, "cannot compress column '%s'", c->name);
 		goto out;
 	}
-	file->len += stored;
+	o->chunk.len = stored;
+out:
+	o->rc = e->code;
+	buf_release(&raw);
+}
+
+/* Append an encoded column: its chunk to `file`, its entry to `dir`. */
+static int append_column(struct buf *file, struct buf *dir, const struct wcol *c,
+			 const struct colout *o, struct crm_err *e)
+{
+	size_t offset = file->len;
+
+	if (buf_append(file, o->chunk.data ? o->chunk.data : (const unsigned char *)"", o->chunk.len))
+		return err_set(e, CRM_E_NOMEM, "out of memory writing column '%s'", c->name);
 	put_name(dir, c->name);
 	buf_put_u8(dir, c->type);
-	buf_put_u8(dir, enc);
-	buf_put_varint(dir, nulls);
+	buf_put_u8(dir, o->enc);
+	buf_put_varint(dir, o->nulls);
 	buf_put_varint(dir, offset);
-	buf_put_varint(dir, stored);
-	buf_put_varint(dir, raw.len);
-	buf_put_u32le(dir, (uint32_t)crc32(0, file->data + offset, (uInt)stored));
-out:
-	buf_release(&raw);
-	return rc ? rc : e->code;
+	buf_put_varint(dir, o->chunk.len);
+	buf_put_varint(dir, o->raw);
+	buf_put_u32le(dir, (uint32_t)crc32(0, file->data + offset, (uInt)o->chunk.len));
+	return 0;
+}
+
+/*
+ * The columns of a big table are encoded and compressed on two threads:
+ * deflate is most of the cost of writing a period file, the columns are
+ * independent, and a month's biggest table often has the machine to
+ * itself (the normalizer's memory budget keeps others waiting). Each
+ * column lands in its own buffer; they are appended in column order, so
+ * the bytes do not depend on which thread did what.
+ */
+#define PARALLEL_ROWS 65536
+
+struct coljobs {
+	const struct wtable *tab;
+	struct colout *out;        /* [tab->n_cols] */
+	pthread_mutex_t lock;
+	size_t next;               /* next column to take, under lock */
+};
+
+static void *column_worker(void *arg)
+{
+	struct coljobs *j = arg;
+
+	for (;;) {
+		size_t c;
+
+		pthread_mutex_lock(&j->lock);
+		c = j->next < j->tab->n_cols ? j->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&j->lock);
+		if (c == SIZE_MAX)
+			return NULL;
+		encode_column(&j->tab->cols[c], j->tab->rows, &j->out[c]);
+	}
+}
+
+/* Encode every column of a table into out[], on a helper thread too when it pays. */
+static void encode_columns(const struct wtable *tab, struct colout *out)
+{
+	struct coljobs j = { tab, out, PTHREAD_MUTEX_INITIALIZER, 0 };
+	pthread_t th;
+	int helper = tab->rows >= PARALLEL_ROWS && tab->n_cols > 1 &&
+		     pthread_create(&th, NULL, column_worker, &j) == 0;
+
+	column_worker(&j);
+	if (helper)
+		pthread_join(th, NULL);
+	pthread_mutex_destroy(&j.lock);
+}
+
+static int write_table(struct crmp_writer *w, const struct wtable *tab, struct crm_err *e)
+{
+	struct colout *out = calloc(tab->n_cols ? tab->n_cols : 1, sizeof(*out));
+	size_t c;
+	int rc = 0;
+
+	if (!out)
+		return err_set(e, CRM_E_NOMEM, "out of memory encoding table '%s'", tab->name);
+	put_name(&w->dir, tab->name);
+	buf_put_varint(&w->dir, tab->rows);
+	buf_put_varint(&w->dir, tab->n_cols);
+	encode_columns(tab, out);
+	/* The first failed column in column order, as a serial run would report. */
+	for (c = 0; c < tab->n_cols && rc == 0; c++) {
+		if (out[c].rc) {
+			*e = out[c].err;
+			rc = out[c].rc;
+		} else {
+			rc = append_column(&w->file, &w->dir, &tab->cols[c], &out[c], e);
+		}
+	}
+	for (c = 0; c < tab->n_cols; c++)
+		buf_release(&out[c].chunk);
+	free(out);
+	return rc;
 }
 
 /* Encode the tables added since the last flush; their columns are no longer borrowed. */
 int crmp_writer_flush(struct crmp_writer *w, struct crm_err *e)
 {
-	size_t t, c;
+	size_t t;
 	int rc = 0;
 
 	if (!w->started) {
@@ -802,15 +931,8 @@ int crmp_writer_flush(struct crmp_writer *w, struct crm_err *e)
 		memset(w->file.data, 0, HEADER_SIZE);
 		w->file.len = HEADER_SIZE;
 	}
-	for (t = w->n_flushed; t < w->n_tables && rc == 0; t++) {
-		const struct wtable *tab = &w->tables[t];
-
-		put_name(&w->dir, tab->name);
-		buf_put_varint(&w->dir, tab->rows);
-		buf_put_varint(&w->dir, tab->n_cols);
-		for (c = 0; c < tab->n_cols && rc == 0; c++)
-			rc = write_column(&w->file, &w->dir, &tab->cols[c], tab->rows, e);
-	}
+	for (t = w->n_flushed; t < w->n_tables && rc == 0; t++)
+		rc = write_table(w, &w->tables[t], e);
 	w->n_flushed = t;
 	if (rc == 0 && (w->dir.failed || w->file.failed))
 		rc = err_set(e, CRM_E_NOMEM, "out of memory encoding a period file");

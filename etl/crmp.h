@@ -78,7 +78,8 @@ int crmp_writer_commit(struct crmp_writer *w, const char *path, int *changed,
  * Encode the tables added so far (all their columns must be there) and
  * stop borrowing their arrays: a caller writing a big file may free each
  * table's columns right after adding it. Tables added later follow. The
- * bytes are the same as without flushing.
+ * bytes are the same as without flushing. A table of many rows is encoded
+ * on a helper thread as well as the caller's (the columns are only read).
  */
 int crmp_writer_flush(struct crmp_writer *w, struct crm_err *e);
 

@@ -345,6 +345,106 @@ static void numbered_reader_declines(void **state)
 	free(data);
 }
 
+/*
+ * A table big enough to be encoded on two threads, with the encoder's
+ * shortcuts in play: money-like multiples of a scale (exact division,
+ * negatives and INT64_MIN's neighbours included), a nullable column with
+ * every value present, few values shared by pointer, a dictionary of long
+ * values sharing their first eight bytes (radix key ties) and one of
+ * distinct values (front-coded, found without sorting). Read back whole,
+ * and encoded twice to the same bytes.
+ */
+#define BIG 100000
+
+struct big {
+	int64_t money[BIG], stamp[BIG];
+	uint8_t all[BIG];
+	const char *few[BIG], *dict[BIG], *uniq[BIG];
+	uint32_t few_len[BIG], dict_len[BIG], uniq_len[BIG];
+	char dict_text[BIG][24], uniq_text[BIG][24];
+};
+
+static unsigned char *encode_big(const struct big *b, size_t *len)
+{
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 2025 * 12);
+	struct crm_err e = { 0 };
+	unsigned char *out = NULL;
+
+	assert_non_null(w);
+	assert_int_equal(crmp_writer_table(w, "orders", BIG, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "amount", b->money, NULL, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "ordered_at", b->stamp, b->all, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "kind", b->few, b->few_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "region", b->dict, b->dict_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "note", b->uniq, b->uniq_len, &e), 0);
+	assert_int_equal(crmp_writer_flush(w, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &out, len, &e), 0);
+	crmp_writer_free(w);
+	return out;
+}
+
+static void big_table_two_threads(void **state)
+{
+	static struct big b;
+	static int64_t vals[BIG];
+	static uint8_t pres[BIG];
+	static const char *const kinds[] = { "web_visit", "email_open", "call" };
+	struct crmp_file *f = NULL;
+	struct crm_err e = { 0 };
+	struct crmp_strs strs;
+	unsigned char *one, *two;
+	size_t len1, len2;
+	int i;
+
+	(void)state;
+	for (i = 0; i < BIG; i++) {
+		b.money[i] = ((int64_t)((i * 7919) % 20001) - 10000) * 300;
+		if (i == 5)
+			b.money[i] = INT64_MIN / 300 * 300;
+		b.stamp[i] = 1700000000 + i / 3;
+		b.all[i] = 1;
+		b.few[i] = kinds[(i / 7) % 3];
+		b.few_len[i] = (uint32_t)strlen(b.few[i]);
+		snprintf(b.dict_text[i], sizeof(b.dict_text[i]), "customer-%d-x", (i * 13) % 999);
+		b.dict[i] = b.dict_text[i];
+		b.dict_len[i] = (uint32_t)strlen(b.dict[i]);
+		snprintf(b.uniq_text[i], sizeof(b.uniq_text[i]), "n%dx", i * 7);
+		b.uniq[i] = b.uniq_text[i];
+		b.uniq_len[i] = (uint32_t)strlen(b.uniq[i]);
+	}
+	one = encode_big(&b, &len1);
+	two = encode_big(&b, &len2);
+	assert_int_equal(len1, len2);
+	assert_memory_equal(one, two, len1);
+	assert_int_equal(crmp_open_mem(one, len1, "big.crmp", &f, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->cols[2].enc, CRMP_DICT);
+	assert_int_equal(crmp_table_info(f, 0)->cols[3].enc, CRMP_DICT);
+	assert_int_equal(crmp_table_info(f, 0)->cols[4].enc, CRMP_FRONT);
+	assert_int_equal(crmp_read_int(f, 0, 0, vals, NULL, &e), 0);
+	for (i = 0; i < BIG; i++)
+		assert_true(vals[i] == b.money[i]);
+	assert_int_equal(crmp_read_int(f, 0, 1, vals, pres, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->cols[1].nulls, 0);
+	for (i = 0; i < BIG; i++)
+		assert_true(vals[i] == b.stamp[i] && pres[i] == 1);
+	for (i = 2; i < 5; i++) {
+		const char *const *want = i == 2 ? b.few : i == 3 ? b.dict : b.uniq;
+		uint32_t k;
+		int r;
+
+		assert_int_equal(crmp_read_str(f, 0, i, &strs, &e), 0);
+		for (k = 1; i < 4 && k < strs.n_dict; k++) /* a dictionary is sorted */
+			assert_true(strcmp(strs.dict[k - 1], strs.dict[k]) < 0);
+		for (r = 0; r < BIG; r++)
+			assert_string_equal(strs.dict[strs.codes[r]], want[r]);
+		crmp_strs_release(&strs);
+	}
+	assert_int_equal(crmp_check_all(f, &e), 0);
+	crmp_close(f);
+	free(one);
+	free(two);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +455,7 @@ int main(void)
 		cmocka_unit_test(damage_names_table_and_column),
 		cmocka_unit_test(numbered_given_as_numbers),
 		cmocka_unit_test(numbered_reader_declines),
+		cmocka_unit_test(big_table_two_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
