@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "clv.h"
+#include "rank.h"
 #include "sortx.h"
 
 #include "banned.h"
@@ -683,124 +684,15 @@ static uint64_t order_key(double v)
 	return k;
 }
 
-#define RK_EMPTY UINT32_MAX
-
-struct ranker {
-	uint64_t *key;       /* per slot: the value's bits */
-	uint32_t *id;        /* per slot: first-seen number of the value, RK_EMPTY */
-	unsigned shift;      /* 64 - log2(slots) */
-	double *vals;        /* distinct values: first-seen order, sorted by rk_ranks */
-	size_t n, cap;       /* distinct values, slots of vals */
-};
-
-static void rk_release(struct ranker *r)
+/* The doubles whose bits (order_key) are keys[0..n); NULL when out of memory. */
+static double *key_values(const uint64_t *keys, size_t n)
 {
-	free(r->key);
-	free(r->id);
-	free(r->vals);
-	memset(r, 0, sizeof(*r));
-}
+	double *v = malloc((n ? n : 1) * sizeof(*v));
+	size_t i;
 
-/* An empty table of 2^lg slots (the old one's values re-entered when growing). */
-static int rk_table(struct ranker *r, unsigned lg)
-{
-	size_t slots = (size_t)1 << lg, i, h;
-
-	free(r->key);
-	free(r->id);
-	r->key = malloc(slots * sizeof(*r->key));
-	r->id = malloc(slots * sizeof(*r->id));
-	if (!r->key || !r->id)
-		return -1;
-	for (i = 0; i < slots; i++)
-		r->id[i] = RK_EMPTY;
-	r->shift = 64 - lg;
-	for (i = 0; i < r->n; i++) {
-		uint64_t k = order_key(r->vals[i]);
-
-		for (h = (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> r->shift); r->id[h] != RK_EMPTY;
-		     h = (h + 1) & (slots - 1))
-			;
-		r->key[h] = k;
-		r->id[h] = (uint32_t)i;
-	}
-	return 0;
-}
-
-/* The first-seen number of v in *id; -1 when out of memory. */
-static int rk_add(struct ranker *r, double v, uint32_t *id)
-{
-	uint64_t k = order_key(v);
-	size_t slots = (size_t)1 << (64 - r->shift);
-	size_t h = (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> r->shift);
-
-	for (; r->id[h] != RK_EMPTY; h = (h + 1) & (slots - 1))
-		if (r->key[h] == k) {
-			*id = r->id[h];
-			return 0;
-		}
-	if (r->n == r->cap) {
-		double *nv = realloc(r->vals, 2 * r->cap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		r->vals = nv;
-		r->cap *= 2;
-	}
-	r->key[h] = k;
-	r->id[h] = (uint32_t)r->n;
-	*id = (uint32_t)r->n;
-	r->vals[r->n++] = v + 0.0;
-	/* at half full, twice the slots */
-	if (2 * r->n > slots && rk_table(r, 65 - r->shift))
-		return -1;
-	return 0;
-}
-
-static int rk_init(struct ranker *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->cap = 64;
-	r->vals = malloc(r->cap * sizeof(*r->vals));
-	return r->vals && rk_table(r, 7) == 0 ? 0 : -1;
-}
-
-/*
- * Sort the distinct values and turn the first-seen numbers ids[0..n) into
- * ranks among them (rank 0 the smallest).
- */
-static int rk_ranks(struct ranker *r, uint32_t *ids, size_t n)
-{
-	size_t k = r->n ? r->n : 1, i;
-	uint64_t *key = malloc(k * sizeof(*key));
-	uint32_t *ord = malloc(k * sizeof(*ord)), *rank = malloc(k * sizeof(*rank));
-	double *sorted = malloc(k * sizeof(*sorted));
-	int rc = -1;
-
-	if (!key || !ord || !rank || !sorted)
-		goto out;
-	for (i = 0; i < r->n; i++) {
-		key[i] = order_key(r->vals[i]);
-		ord[i] = (uint32_t)i;
-	}
-	if (sortx_by_key(ord, r->n, key, NULL, NULL))
-		goto out;
-	for (i = 0; i < r->n; i++) {
-		rank[ord[i]] = (uint32_t)i;
-		sorted[i] = r->vals[ord[i]];
-	}
-	for (i = 0; i < n; i++)
-		ids[i] = rank[ids[i]];
-	free(r->vals);
-	r->vals = sorted;
-	sorted = NULL;
-	rc = 0;
-out:
-	free(key);
-	free(ord);
-	free(rank);
-	free(sorted);
-	return rc;
+	for (i = 0; v && i < n; i++)
+		memcpy(&v[i], &keys[i], sizeof(v[i]));
+	return v;
 }
 
 /*
@@ -885,18 +777,19 @@ static void bg_release(struct bg_data *d)
 static int bg_ranks(const struct clv_cust *c, size_t n, struct bg_data *d, uint32_t **r,
 		    uint32_t **idx, double **xv)
 {
-	struct ranker rx, rv;
+	struct rank rx, rv;
 	const uint32_t *col[3];
 	size_t i, nd[3];
-	int ok;
+	int okx = rank_init(&rx) == 0, okv = rank_init(&rv) == 0, ok;
 
 	*r = malloc(3 * n * sizeof(**r));
 	*idx = malloc(n * sizeof(**idx));
-	ok = *r && *idx && rk_init(&rx) == 0 && rk_init(&rv) == 0;
+	ok = *r && *idx && okx && okv;
 	for (i = 0; ok && i < n; i++)
-		ok = rk_add(&rx, c[i].x, &(*r)[i]) == 0 && rk_add(&rv, c[i].t_x, &(*r)[n + i]) == 0 &&
-		     rk_add(&rv, c[i].T, &(*r)[2 * n + i]) == 0;
-	ok = ok && rk_ranks(&rx, *r, n) == 0 && rk_ranks(&rv, *r + n, 2 * n) == 0;
+		ok = rank_add(&rx, order_key(c[i].x), &(*r)[i]) == 0 &&
+		     rank_add(&rv, order_key(c[i].t_x), &(*r)[n + i]) == 0 &&
+		     rank_add(&rv, order_key(c[i].T), &(*r)[2 * n + i]) == 0;
+	ok = ok && rank_finish(&rx, *r, n) == 0 && rank_finish(&rv, *r + n, 2 * n) == 0;
 	col[0] = *r;
 	col[1] = *r + n;
 	col[2] = *r + 2 * n;
@@ -904,14 +797,11 @@ static int bg_ranks(const struct clv_cust *c, size_t n, struct bg_data *d, uint3
 	nd[1] = nd[2] = rv.n;
 	ok = ok && sort_ranks(col, nd, 3, n, *idx) == 0;
 	if (ok) {
-		d->vals = rv.vals;
 		d->nv = rv.n;
-		rv.vals = NULL;
-		*xv = rx.vals;
-		rx.vals = NULL;
+		ok = (d->vals = key_values(rv.keys, rv.n)) && (*xv = key_values(rx.keys, rx.n));
 	}
-	rk_release(&rx);
-	rk_release(&rv);
+	rank_release(&rx);
+	rank_release(&rv);
 	return ok ? 0 : -1;
 }
 
@@ -1495,20 +1385,20 @@ static int gg_order(const double *xa, size_t m, uint32_t *idx)
 {
 	uint64_t *key = malloc((m ? m : 1) * sizeof(*key));
 	uint32_t *r = malloc((m ? m : 1) * sizeof(*r));
-	struct ranker rx;
+	struct rank rx;
 	size_t i;
-	int ok = key && r && rk_init(&rx) == 0;
+	int okx = rank_init(&rx) == 0, ok = key && r && okx;
 
 	for (i = 0; ok && i < m; i++) {
 		idx[i] = (uint32_t)i;
 		key[i] = order_key(xa[m + i]);
-		ok = rk_add(&rx, xa[i], &r[i]) == 0;
+		ok = rank_add(&rx, order_key(xa[i]), &r[i]) == 0;
 	}
-	ok = ok && rk_ranks(&rx, r, m) == 0 && sortx_by_key(idx, m, key, NULL, NULL) == 0;
+	ok = ok && rank_finish(&rx, r, m) == 0 && sortx_by_key(idx, m, key, NULL, NULL) == 0;
 	for (i = 0; ok && i < m; i++)
 		key[i] = r[i];
 	ok = ok && sortx_by_key(idx, m, key, NULL, NULL) == 0;
-	rk_release(&rx);
+	rank_release(&rx);
 	free(key);
 	free(r);
 	return ok ? 0 : -1;

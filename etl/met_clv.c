@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "sortx.h"
+#include "rank.h"
 
 #include "banned.h"
 
@@ -67,7 +67,7 @@ void met_clv_res_release(struct met_clv_res *res)
 struct inputs {
 	struct clv_cust *c;
 	uint32_t *who;       /* customer index of c[i] */
-	uint64_t *key;       /* per customer index: x << 32 | T in days */
+	uint64_t *key;       /* of c[i]: x << 32 | T in days */
 	size_t n, n_repeat;
 };
 
@@ -81,7 +81,7 @@ static int gather(const struct met_clv_hist *h, const int32_t *first, const int3
 		k += h->days[i] > 0;
 	in->c = malloc((k ? k : 1) * sizeof(*in->c));
 	in->who = malloc((k ? k : 1) * sizeof(*in->who));
-	in->key = malloc((n ? n : 1) * sizeof(*in->key));
+	in->key = malloc((k ? k : 1) * sizeof(*in->key));
 	if (!in->c || !in->who || !in->key)
 		return -1;
 	in->n = k;
@@ -99,7 +99,7 @@ static int gather(const struct met_clv_hist *h, const int32_t *first, const int3
 		/* money is in 1/10000; the models see currency units */
 		c->mean_spend = x ? (double)(h->amt[i] - h->first_amt[i]) / 10000.0 / x : 0;
 		in->n_repeat += x > 0;
-		in->key[i] = (uint64_t)x << 32 | (uint32_t)(L - first[i]);
+		in->key[k] = (uint64_t)x << 32 | (uint32_t)(L - first[i]);
 		in->who[k++] = i;
 	}
 	return 0;
@@ -211,21 +211,21 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 }
 
 /*
- * Predictions take two passes. Over the distinct (x, T) in sorted order:
- * each pair's horizon curve (the series) and the logs P(alive) needs.
- * Then over the customers in index order, which reads and writes every
- * per-customer array in sequence (in pair order those accesses were
- * random and cost more than the arithmetic): P(alive) from the cached
- * logs and ln(alpha + t_x) per whole day of t_x, one exp per customer.
- * Within a pair, customers come in index order both ways, so every sum
- * is the same.
+ * Predictions take two passes. Over the distinct (x, T), ranked in
+ * ascending order (rank.h: a hash probe per customer, no sort of the
+ * customers): each pair's horizon curve (the series) and the logs
+ * P(alive) needs. Then over the customers in index order, which reads
+ * and writes every per-customer array in sequence: P(alive) from the
+ * cached logs and ln(alpha + t_x) per whole day of t_x, one exp per
+ * customer. Within a pair, customers come in index order, so every sum
+ * is the same in any run.
  */
 struct groups {
 	size_t n;
 	double *core;       /* [g * (H + 1) + k]: E[Y(k months) | alive] of pair g */
 	double *dsum;       /* discounted sum of the monthly increments */
 	double *c1, *rx, *lT, *wsum;
-	uint32_t *gid;      /* per customer index: its pair */
+	uint32_t *gid;      /* of in->c[j]: its pair */
 };
 
 static void groups_release(struct groups *gr)
@@ -236,48 +236,39 @@ static void groups_release(struct groups *gr)
 	memset(gr, 0, sizeof(*gr));
 }
 
-/* The pairs of the customers sorted by key (order), their curves and logs. */
-static int group_curves(const struct inputs *in, const uint32_t *order, uint32_t n,
-			double monthly_rate, const struct met_clv_res *res, struct groups *gr)
+/* The curves and logs of the pairs keys[0..g) (ascending x << 32 | T in days). */
+static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
+			const struct met_clv_res *res, struct groups *gr)
 {
 	const struct clv_bgnbd *bg = &res->bg;
 	int H = res->horizon, k;
-	size_t i, s, g = 0;
+	size_t i;
 
-	for (s = 0; s < in->n; s = i) {
-		for (i = s + 1; i < in->n && in->key[order[i]] == in->key[order[s]]; i++)
-			;
-		g++;
-	}
 	gr->n = g;
 	gr->core = malloc((g ? g : 1) * (size_t)(H + 1) * sizeof(double));
 	gr->dsum = malloc((g ? g : 1) * 5 * sizeof(double));
-	gr->gid = malloc((n ? n : 1) * sizeof(*gr->gid));
-	if (!gr->core || !gr->dsum || !gr->gid)
+	if (!gr->core || !gr->dsum)
 		return -1;
 	gr->c1 = gr->dsum + g;
 	gr->rx = gr->c1 + g;
 	gr->lT = gr->rx + g;
 	gr->wsum = gr->lT + g;
-	for (s = 0, g = 0; s < in->n; s = i, g++) {
-		uint64_t key = in->key[order[s]];
+	for (i = 0; i < g; i++) {
 		/* the pair from its key, as gather() computed x and T */
-		double x = (double)(uint32_t)(key >> 32), T = (double)(uint32_t)key / 7.0;
-		double *core = gr->core + g * (size_t)(H + 1), disc = 1, dsum = 0;
+		double x = (double)(uint32_t)(keys[i] >> 32), T = (double)(uint32_t)keys[i] / 7.0;
+		double *core = gr->core + i * (size_t)(H + 1), disc = 1, dsum = 0;
 
-		for (i = s; i < in->n && in->key[order[i]] == key; i++)
-			gr->gid[order[i]] = (uint32_t)g;
 		core[0] = 0;
 		for (k = 1; k <= H; k++) {
 			core[k] = clv_bgnbd_expected_alive(bg, x, T, k * CLV_MONTH_WEEKS);
 			disc /= 1 + monthly_rate;
 			dsum += (core[k] - core[k - 1]) * disc;
 		}
-		gr->dsum[g] = dsum;
-		gr->c1[g] = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
-		gr->rx[g] = bg->r + x;
-		gr->lT[g] = log(bg->alpha + T);
-		gr->wsum[g] = 0;
+		gr->dsum[i] = dsum;
+		gr->c1[i] = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
+		gr->rx[i] = bg->r + x;
+		gr->lT[i] = log(bg->alpha + T);
+		gr->wsum[i] = 0;
 	}
 	return 0;
 }
@@ -311,7 +302,7 @@ static void predict_customers(const struct met_clv_hist *h, const struct inputs 
 	size_t j;
 
 	for (j = 0; j < in->n; j++) {
-		uint32_t i = in->who[j], g = gr->gid[i];
+		uint32_t i = in->who[j], g = gr->gid[j];
 		const struct clv_cust *c = &in->c[j];
 		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(gr->c1[g], gr->rx[g], gr->lT[g],
 							       ltx[last[i] - first[i]])
@@ -334,18 +325,18 @@ static void predict_customers(const struct met_clv_hist *h, const struct inputs 
 static int predict(const struct met_clv_hist *h, const struct inputs *in, const int32_t *first,
 		   const int32_t *last, double monthly_rate, struct met_clv_res *res)
 {
-	uint32_t *order = malloc((in->n ? in->n : 1) * sizeof(*order));
+	struct rank pairs;
 	struct groups gr = { 0 };
 	double *ltx = NULL;
-	size_t i, g;
-	int k, rc = -1;
+	size_t j, g;
+	int k, rc = -1, ok = rank_init(&pairs) == 0;
 
-	if (!order)
-		goto out;
-	for (i = 0; i < in->n; i++)
-		order[i] = in->who[i];
-	if (sortx_by_key(order, in->n, in->key, NULL, NULL) ||
-	    group_curves(in, order, res->n, monthly_rate, res, &gr) ||
+	gr.gid = malloc((in->n ? in->n : 1) * sizeof(*gr.gid));
+	ok = ok && gr.gid;
+	for (j = 0; ok && j < in->n; j++)
+		ok = rank_add(&pairs, in->key[j], &gr.gid[j]) == 0;
+	if (!ok || rank_finish(&pairs, gr.gid, in->n) ||
+	    group_curves(pairs.keys, pairs.n, monthly_rate, res, &gr) ||
 	    !(ltx = log_table(in, first, last, res->bg.alpha)))
 		goto out;
 	predict_customers(h, in, first, last, ltx, &gr, res);
@@ -354,7 +345,7 @@ static int predict(const struct met_clv_hist *h, const struct inputs *in, const 
 			res->forecast[k] += gr.wsum[g] * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
 	rc = 0;
 out:
-	free(order);
+	rank_release(&pairs);
 	free(ltx);
 	groups_release(&gr);
 	return rc;

@@ -1,0 +1,110 @@
+/*
+ * test_rank.c - ranks of 64-bit keys against a count of the smaller
+ * distinct keys, done the slow way: few distinct keys among many rows,
+ * all rows distinct (the table grows many times), keys at both ends of
+ * the range, first-seen numbering before rank_finish, and no rows.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rank.h"
+
+/* A fixed xorshift generator: the cases are the same on every run. */
+static uint64_t next_random(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Ranks of keys[0..n) by rank.h must equal the number of smaller distinct keys. */
+static void check_ranks(const uint64_t *keys, size_t n)
+{
+	struct rank r;
+	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+	size_t i, j, distinct = 0;
+
+	assert_non_null(ids);
+	assert_int_equal(rank_init(&r), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(rank_add(&r, keys[i], &ids[i]), 0);
+	assert_int_equal(rank_finish(&r, ids, n), 0);
+	for (i = 1; i < r.n; i++)
+		assert_true(r.keys[i - 1] < r.keys[i]);
+	for (i = 0; i < n; i++) {
+		assert_true(ids[i] < r.n);
+		assert_true(r.keys[ids[i]] == keys[i]);
+	}
+	/* every distinct key appears, and only those */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && keys[j] != keys[i]; j++)
+			;
+		distinct += j == i;
+	}
+	assert_int_equal(r.n, distinct);
+	rank_release(&r);
+	free(ids);
+}
+
+static void test_few_distinct(void **state)
+{
+	uint64_t s = 88172645463325252ULL, keys[3000];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3000; i++)
+		keys[i] = next_random(&s) % 37 * 1000003;
+	check_ranks(keys, 3000);
+}
+
+static void test_all_distinct_growth(void **state)
+{
+	uint64_t s = 2463534242ULL, keys[2000];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		keys[i] = next_random(&s); /* 2000 distinct: the table doubles from 128 slots */
+	keys[7] = 0;
+	keys[8] = UINT64_MAX;
+	keys[9] = UINT64_MAX;
+	check_ranks(keys, 2000);
+}
+
+static void test_first_seen_then_none(void **state)
+{
+	struct rank r;
+	uint32_t id = 99;
+
+	(void)state;
+	assert_int_equal(rank_init(&r), 0);
+	assert_int_equal(rank_add(&r, 500, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(rank_add(&r, 7, &id), 0);
+	assert_int_equal(id, 1);
+	assert_int_equal(rank_add(&r, 500, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(rank_finish(&r, NULL, 0), 0);
+	assert_int_equal(r.n, 2);
+	assert_true(r.keys[0] == 7 && r.keys[1] == 500);
+	rank_release(&r);
+	check_ranks(NULL, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_few_distinct),
+		cmocka_unit_test(test_all_distinct_growth),
+		cmocka_unit_test(test_first_seen_then_none),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
