@@ -608,6 +608,144 @@ static uint64_t *dict_keys(const struct dict *d, const struct wcol *c)
 }
 
 /*
+ * Ids whose digits outgrew their width ("c999999", then "c1000000") are
+ * no longer numbered, but they are still one prefix and digits. Such a
+ * column's dictionary is found by sorting numbers instead of hashing
+ * strings: the digits of a value, each plus one and padded with zeros to
+ * the most digits any value has, read in base 11, order as the bytes do
+ * (a digit string that is a prefix of another comes first) and differ
+ * when the values differ. With at most 9 digits the key takes 32 bits and
+ * the row number the other 32 of one word, sorted by radix.
+ */
+#define DIGITS_MOST 9
+#define DIGITS_MIN_ROWS 4096      /* below this the hash map is as quick */
+
+/* Prefix length and most digits when every value is one prefix and 1..9 digits. */
+static int digits_shape(const struct wcol *c, uint64_t rows, uint32_t *plen, unsigned *most)
+{
+	const char *first = NULL;
+	uint32_t flen = 0, len, k;
+	unsigned m = 0;
+	uint64_t r;
+
+	for (r = 0; r < rows; r++) {
+		const char *s = c->svals[r];
+
+		if (!s)
+			continue;
+		len = c->lens[r];
+		if (!first) {
+			for (k = len; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
+				;
+			first = s;
+			flen = k;
+		}
+		if (len <= flen || len - flen > DIGITS_MOST || memcmp(s, first, flen) != 0)
+			return 0;
+		for (k = flen; k < len; k++)
+			if (s[k] < '0' || s[k] > '9')
+				return 0;
+		m = len - flen > m ? len - flen : m;
+	}
+	*plen = flen;
+	*most = m;
+	return first != NULL;
+}
+
+static uint64_t digits_key(const char *d, uint32_t n, unsigned most)
+{
+	uint64_t k = 0;
+	unsigned i;
+
+	for (i = 0; i < most; i++)
+		k = k * 11 + (i < n ? (uint64_t)(d[i] - '0') + 1 : 0);
+	return k;
+}
+
+/* Stable LSD radix sort of v[n] by bits 32..63, a pass per byte that differs. */
+static int radix_high32(uint64_t *v, size_t n)
+{
+	uint64_t *tmp = malloc((n ? n : 1) * sizeof(*tmp)), *src = v, *dst = tmp, *t;
+	size_t (*count)[256] = calloc(4, sizeof(*count));
+	size_t i, b, sum;
+
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		for (b = 0; b < 4; b++)
+			count[b][(v[i] >> (32 + 8 * b)) & 0xff]++;
+	for (b = 0; b < 4 && n; b++) {
+		unsigned shift = (unsigned)(32 + 8 * b);
+
+		if (count[b][(v[0] >> shift) & 0xff] == n)
+			continue;
+		for (i = 0, sum = 0; i < 256; i++) {
+			size_t k = count[b][i];
+
+			count[b][i] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[b][(src[i] >> shift) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	free(count);
+	return 0;
+}
+
+/*
+ * build_dict for a column of prefix and digits (digits_shape): codes are
+ * given in sorted order already (rank is the identity). Same results.
+ */
+static int dict_by_digits(struct dict *d, const struct wcol *c, uint64_t rows, uint64_t present,
+			  uint32_t plen, unsigned most)
+{
+	uint64_t *v = malloc((present ? present : 1) * sizeof(*v));
+	size_t n = 0, i, distinct = 0;
+	uint64_t r;
+	int rc = -1;
+
+	if (!v)
+		return -1;
+	for (r = 0; r < rows; r++)
+		if (c->svals[r])
+			v[n++] = digits_key(c->svals[r] + plen, c->lens[r] - plen, most) << 32 | r;
+	if (radix_high32(v, n))
+		goto out;
+	for (i = 0; i < n; i++)
+		distinct += i == 0 || v[i] >> 32 != v[i - 1] >> 32;
+	rc = 1;
+	if (distinct * 2 > present)
+		goto out;
+	rc = -1;
+	d->first = malloc((distinct ? distinct : 1) * sizeof(*d->first));
+	d->rank = malloc((distinct ? distinct : 1) * sizeof(*d->rank));
+	if (!d->first || !d->rank)
+		goto out;
+	d->cap_first = distinct;
+	for (i = 0; i < n; i++) {
+		if (i == 0 || v[i] >> 32 != v[i - 1] >> 32) {
+			d->first[d->n] = (uint32_t)v[i];
+			d->rank[d->n] = (uint32_t)d->n;
+			d->n++;
+		}
+		d->code[(uint32_t)v[i]] = (uint32_t)(d->n - 1);
+	}
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+/*
  * The sorted distinct values of a column of `present` values: 0, 1 when
  * it has too many for a dictionary (more than half its values: the
  * canonical encoding is then front-coded and no sort is needed), -1 out
@@ -618,6 +756,8 @@ static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows, uint6
 	uint32_t *order = NULL;
 	uint64_t *keys = NULL;
 	const void *ctx[2];
+	uint32_t plen;
+	unsigned most;
 	size_t k;
 	int rc;
 
@@ -626,7 +766,11 @@ static int build_dict(struct dict *d, const struct wcol *c, uint64_t rows, uint6
 	d->first = NULL;
 	d->cap_first = 0;
 	d->rank = NULL;
-	if (!d->code || grow_first(d))
+	if (!d->code)
+		return -1;
+	if (present >= DIGITS_MIN_ROWS && digits_shape(c, rows, &plen, &most))
+		return dict_by_digits(d, c, rows, present, plen, most);
+	if (grow_first(d))
 		return -1;
 	if ((rc = code_rows(d, c, rows, (size_t)(present / 2))) != 0)
 		return rc;

@@ -314,25 +314,6 @@ void norm_shape_note(struct strshape *h, const char *s, uint32_t len)
 	h->few_len[k] = len;
 }
 
-/* Its number when `s` has the numbered shape: 0, or -1. */
-int norm_shape_number(const struct strshape *h, const char *s, uint32_t len, int64_t *num)
-{
-	uint32_t k;
-	int64_t v = 0;
-
-	if (len != h->plen + h->width || memcmp(s, h->prefix, h->plen) != 0)
-		return -1;
-	for (k = h->plen; k < len; k++) {
-		unsigned digit = (unsigned char)s[k] - '0';
-
-		if (digit > 9)
-			return -1;
-		v = v * 10 + digit;
-	}
-	*num = v;
-	return 0;
-}
-
 /* The owned copy of `s` among the few values, or NULL. */
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len)
 {

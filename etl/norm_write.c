@@ -281,13 +281,12 @@ static int cmp_str(const char *a, uint32_t la, const char *b, uint32_t lb)
 	return r ? r : (la > lb) - (la < lb);
 }
 
-/* Full comparison of rows i and j by the table's sort key. */
-static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
+/* Comparison of rows i and j by the table's sort key from its key `from` on. */
+static int cmp_keys(const struct cols *c, size_t from, uint32_t i, uint32_t j)
 {
-	const struct cols *c = ctx;
 	size_t k;
 
-	for (k = 0; k < c->t->n_keys; k++) {
+	for (k = from; k < c->t->n_keys; k++) {
 		int col = c->t->keys[k], r;
 
 		if (is_str_col(c, col) && !is_numbered(c, (size_t)col)) {
@@ -304,6 +303,22 @@ static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
 	}
 	/* Equal keys: rows are equal in every column that matters; keep input order. */
 	return (i > j) - (i < j);
+}
+
+/* Full comparison of rows i and j by the table's sort key. */
+static int cmp_rows(uint32_t i, uint32_t j, const void *ctx)
+{
+	return cmp_keys(ctx, 0, i, j);
+}
+
+/*
+ * The same for rows whose first keys are known equal (an integer or a
+ * number, so the radix key was the whole value): each key read is a
+ * cache miss in a big table, so the first is not read again.
+ */
+static int cmp_rest(uint32_t i, uint32_t j, const void *ctx)
+{
+	return cmp_keys(ctx, 1, i, j);
 }
 
 /*
@@ -364,17 +379,19 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 	memcpy(c->sl[k], p32, n * sizeof(*p32));
 }
 
-/* Sort a run of rows whose first keys are equal by the whole key (stable). */
+/* Sort a run of rows whose radix keys are equal by the whole key (stable). */
 static int sort_ties(uint32_t *idx, size_t n, const struct cols *c)
 {
+	int col = c->t->keys[0];
+	sortx_cmp cmp = !is_str_col(c, (size_t)col) || is_numbered(c, (size_t)col) ? cmp_rest : cmp_rows;
 	size_t i, j;
 
 	if (n > 16)
-		return sortx_indexes(idx, n, cmp_rows, c);
+		return sortx_indexes(idx, n, cmp, c);
 	for (i = 1; i < n; i++) {
 		uint32_t x = idx[i];
 
-		for (j = i; j > 0 && cmp_rows(idx[j - 1], x, c) > 0; j--)
+		for (j = i; j > 0 && cmp(idx[j - 1], x, c) > 0; j--)
 			idx[j] = idx[j - 1];
 		idx[j] = x;
 	}

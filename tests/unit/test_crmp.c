@@ -350,13 +350,17 @@ static void numbered_reader_declines(void **state)
  * shortcuts in play: money-like multiples of a scale (exact division,
  * negatives and INT64_MIN's neighbours included), a nullable column with
  * every value present, few values shared by pointer, a dictionary of long
- * values sharing their first eight bytes (radix key ties) and one of
- * distinct values (front-coded, found without sorting). Read back whole,
- * and encoded twice to the same bytes.
+ * values sharing their first eight bytes (radix key ties), one of
+ * distinct values (front-coded, found without sorting) and ids of mixed
+ * widths (fill_mixed). Read back whole, and encoded twice to the same
+ * bytes.
  */
 #define BIG 100000
 
 struct big {
+	const char *mix[BIG], *mixu[BIG];
+	uint32_t mix_len[BIG], mixu_len[BIG];
+	char mix_text[BIG][16], mixu_text[BIG][16];
 	int64_t money[BIG], stamp[BIG];
 	uint8_t all[BIG];
 	const char *few[BIG], *dict[BIG], *uniq[BIG];
@@ -377,10 +381,34 @@ static unsigned char *encode_big(const struct big *b, size_t *len)
 	assert_int_equal(crmp_writer_str(w, "kind", b->few, b->few_len, &e), 0);
 	assert_int_equal(crmp_writer_str(w, "region", b->dict, b->dict_len, &e), 0);
 	assert_int_equal(crmp_writer_str(w, "note", b->uniq, b->uniq_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "customer_id", b->mix, b->mix_len, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "ref", b->mixu, b->mixu_len, &e), 0);
 	assert_int_equal(crmp_writer_flush(w, &e), 0);
 	assert_int_equal(crmp_writer_encode(w, &out, len, &e), 0);
 	crmp_writer_free(w);
 	return out;
+}
+
+/*
+ * Ids that outgrow their width ("c999999", "c1000000"): not numbered;
+ * their dictionary is sorted as numbers (dict_by_digits). mix repeats
+ * (a dictionary, with nulls), mixu does not (front-coded).
+ */
+static void fill_mixed(struct big *b)
+{
+	int i;
+
+	for (i = 0; i < BIG; i++) {
+		int id = (i * 7) % 40000, u = i < 50000 ? i * 3 : 999000 + i * 2;
+
+		id = id < 20000 ? id * 50 : 1000000 + id;
+		snprintf(b->mix_text[i], sizeof(b->mix_text[i]), id < 1000000 ? "c%06d" : "c%d", id);
+		b->mix[i] = i % 11 == 0 ? NULL : b->mix_text[i];
+		b->mix_len[i] = b->mix[i] ? (uint32_t)strlen(b->mix[i]) : 0;
+		snprintf(b->mixu_text[i], sizeof(b->mixu_text[i]), u < 1000000 ? "r%06d" : "r%d", u);
+		b->mixu[i] = b->mixu_text[i];
+		b->mixu_len[i] = (uint32_t)strlen(b->mixu[i]);
+	}
 }
 
 static void big_table_two_threads(void **state)
@@ -412,6 +440,7 @@ static void big_table_two_threads(void **state)
 		b.uniq[i] = b.uniq_text[i];
 		b.uniq_len[i] = (uint32_t)strlen(b.uniq[i]);
 	}
+	fill_mixed(&b);
 	one = encode_big(&b, &len1);
 	two = encode_big(&b, &len2);
 	assert_int_equal(len1, len2);
@@ -427,16 +456,23 @@ static void big_table_two_threads(void **state)
 	assert_int_equal(crmp_table_info(f, 0)->cols[1].nulls, 0);
 	for (i = 0; i < BIG; i++)
 		assert_true(vals[i] == b.stamp[i] && pres[i] == 1);
-	for (i = 2; i < 5; i++) {
-		const char *const *want = i == 2 ? b.few : i == 3 ? b.dict : b.uniq;
+	assert_int_equal(crmp_table_info(f, 0)->cols[5].enc, CRMP_DICT);
+	assert_int_equal(crmp_table_info(f, 0)->cols[6].enc, CRMP_FRONT);
+	for (i = 2; i < 7; i++) {
+		const char *const *want = i == 2 ? b.few : i == 3 ? b.dict : i == 4 ? b.uniq
+					: i == 5 ? b.mix : b.mixu;
 		uint32_t k;
 		int r;
 
 		assert_int_equal(crmp_read_str(f, 0, i, &strs, &e), 0);
-		for (k = 1; i < 4 && k < strs.n_dict; k++) /* a dictionary is sorted */
+		for (k = 1; (i < 4 || i == 5) && k < strs.n_dict; k++) /* a dictionary is sorted */
 			assert_true(strcmp(strs.dict[k - 1], strs.dict[k]) < 0);
-		for (r = 0; r < BIG; r++)
-			assert_string_equal(strs.dict[strs.codes[r]], want[r]);
+		for (r = 0; r < BIG; r++) {
+			if (!want[r])
+				assert_int_equal(strs.codes[r], UINT32_MAX);
+			else
+				assert_string_equal(strs.dict[strs.codes[r]], want[r]);
+		}
 		crmp_strs_release(&strs);
 	}
 	assert_int_equal(crmp_check_all(f, &e), 0);
