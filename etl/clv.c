@@ -811,14 +811,35 @@ static int same_triple(const uint32_t *r, size_t n, uint32_t a, uint32_t b)
 	return r[a] == r[b] && r[n + a] == r[n + b] && r[2 * n + a] == r[2 * n + b];
 }
 
-/* The distinct triples of the customers in the order of their ranks r, sorted by idx. */
-static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, size_t n,
-		      struct bg_data *d)
+/*
+ * The three rank columns *r ([0..n), [n..2n), [2n..3n)) put in the order
+ * idx, so that the walks over the sorted customers read memory in
+ * sequence. -1 when out of memory.
+ */
+static int sort_rank_columns(uint32_t **r, size_t n, const uint32_t *idx)
+{
+	uint32_t *s = malloc((n ? 3 * n : 1) * sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++) {
+		s[i] = (*r)[idx[i]];
+		s[n + i] = (*r)[n + idx[i]];
+		s[2 * n + i] = (*r)[2 * n + idx[i]];
+	}
+	free(*r);
+	*r = s;
+	return 0;
+}
+
+/* The distinct triples of the customers whose rank columns r are in sorted order. */
+static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_data *d)
 {
 	size_t i, u = 0, g = 0;
 
 	for (i = 0; i < n; i++)
-		if (i == 0 || !same_triple(r, n, idx[i], idx[i - 1]))
+		if (i == 0 || !same_triple(r, n, (uint32_t)i, (uint32_t)i - 1))
 			u++;
 	d->x = malloc(3 * u * sizeof(double));
 	d->gs = malloc((u + 1) * sizeof(size_t));
@@ -833,9 +854,9 @@ static int bg_triples(const uint32_t *r, const uint32_t *idx, const double *xv, 
 	d->gw = d->w + u;
 	u = 0;
 	for (i = 0; i < n; i++) {
-		uint32_t k = idx[i];
+		uint32_t k = (uint32_t)i;
 
-		if (i == 0 || !same_triple(r, n, k, idx[i - 1])) {
+		if (i == 0 || !same_triple(r, n, k, k - 1)) {
 			if (u == 0 || xv[r[k]] != d->x[u - 1]) {
 				d->gs[g] = u;
 				d->gw[g] = 0;
@@ -880,7 +901,8 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
 	}
 	if (!any_repeat)
 		return err_set(e, CRM_E_INPUT, "cannot fit bg/nbd without repeat purchases");
-	rc = bg_ranks(c, n, d, &r, &idx, &xv) || bg_triples(r, idx, xv, n, d);
+	rc = bg_ranks(c, n, d, &r, &idx, &xv) || sort_rank_columns(&r, n, idx) ||
+	     bg_triples(r, xv, n, d);
 	free(r);
 	free(idx);
 	free(xv);
@@ -1377,6 +1399,28 @@ static int same_pair(const double *xa, size_t m, uint32_t a, uint32_t b)
 }
 
 /*
+ * The two columns *xa ([0..m) and [m..2m)) put in the order idx, so that
+ * the walks over the sorted customers read memory in sequence (compared
+ * through idx, each comparison was two cache misses). -1 when out of
+ * memory.
+ */
+static int sort_columns(double **xa, size_t m, const uint32_t *idx)
+{
+	double *s = malloc((m ? 2 * m : 1) * sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < m; i++) {
+		s[i] = (*xa)[idx[i]];
+		s[m + i] = (*xa)[m + idx[i]];
+	}
+	free(*xa);
+	*xa = s;
+	return 0;
+}
+
+/*
  * The order by (x, mean spend) of the columns xa[0..m) and xa[m..2m) into
  * idx. Mean spends are nearly all distinct, so they are sorted by their
  * bits (eight passes) rather than ranked; then x, by rank, stably.
@@ -1598,10 +1642,10 @@ static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, stru
 			u++;
 		}
 	*corr = clv_pearson(xa, xa + m, m);
-	if (gg_order(xa, m, idx))
+	if (gg_order(xa, m, idx) || sort_columns(&xa, m, idx))
 		goto out;
 	for (i = 0, u = 0; i < m; i++)
-		if (i == 0 || !same_pair(xa, m, idx[i], idx[i - 1]))
+		if (i == 0 || !same_pair(xa, m, i, i - 1))
 			u++;
 	d->x = malloc(7 * u * sizeof(double));
 	d->gs = malloc((u + 1) * sizeof(size_t));
@@ -1614,9 +1658,9 @@ static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, stru
 	d->gw = d->w + u;
 	d->glm = d->gw + u;
 	for (i = 0, u = 0; i < m; i++) {
-		uint32_t k = idx[i];
+		uint32_t k = (uint32_t)i;
 
-		if (i == 0 || !same_pair(xa, m, k, idx[i - 1])) {
+		if (i == 0 || !same_pair(xa, m, k, k - 1)) {
 			if (u == 0 || xa[k] != d->x[u - 1]) {
 				d->gs[g] = u;
 				d->gw[g] = 0;
