@@ -630,6 +630,17 @@ struct dedupe {
 	uint64_t dups;
 };
 
+/* Whether an order's customer is a derived one (its id read, nothing decoded). */
+static int of_derived(const struct norm *n, const struct srec *r)
+{
+	const char *id;
+	uint32_t len;
+
+	return norm_payload_str(r->payload, r->payload + r->len, tab_for_entity(ENT_ORDERS), 1, &id,
+				&len) == 0 &&
+	       id && hmap_get(&n->derived, id, len) != NULL;
+}
+
 /* Move the survivors of a bucket to their months (under dd->move). */
 static int move_survivors(struct norm *n, const unsigned char *data, size_t len, uint32_t count,
 			  const uint8_t *dropped, struct crm_err *e)
@@ -645,8 +656,12 @@ static int move_survivors(struct norm *n, const unsigned char *data, size_t len,
 
 		if (dropped[i])
 			continue;
-		/* Only derived customers take a signup from orders: most runs have none. */
-		if (r.entity == ENT_ORDERS && n->st->derived_customers) {
+		/*
+		 * Only derived customers take a signup from orders: most runs have
+		 * none, and few orders are theirs, so the order is decoded only
+		 * once its customer is found among them.
+		 */
+		if (r.entity == ENT_ORDERS && n->st->derived_customers && of_derived(n, &r)) {
 			norm_decode_row(r.payload, r.payload + r.len, tab_for_entity(ENT_ORDERS), &row,
 					norm_first_day(r.period));
 			note_signup(n, &row);
@@ -658,42 +673,80 @@ static int move_survivors(struct norm *n, const unsigned char *data, size_t len,
 }
 
 /*
+ * What a pass 2 worker keeps from one bucket to the next: buckets are of
+ * similar size, and memory freed and allocated again for each would be
+ * faulted in and zeroed by the kernel 32 times.
+ */
+struct dscratch {
+	unsigned char *data;       /* the bucket's records */
+	size_t data_cap;
+	struct dslot *slots;       /* its ids */
+	size_t slots_cap;          /* slots allocated */
+	uint8_t *dropped;          /* per record: replaced by a later one */
+	size_t dropped_cap;
+};
+
+static void dscratch_release(struct dscratch *ds)
+{
+	free(ds->data);
+	free(ds->slots);
+	free(ds->dropped);
+	memset(ds, 0, sizeof(*ds));
+}
+
+/* Zeroed room for `count` records and `slots` slots; -1 out of memory. */
+static int dscratch_reserve(struct dscratch *ds, size_t count, size_t slots)
+{
+	if (slots > ds->slots_cap) {
+		free(ds->slots);
+		ds->slots_cap = 0;
+		if (!(ds->slots = malloc(slots * sizeof(*ds->slots))))
+			return -1;
+		ds->slots_cap = slots;
+		norm_huge(ds->slots, slots * sizeof(*ds->slots));
+	}
+	if (count > ds->dropped_cap) {
+		free(ds->dropped);
+		ds->dropped_cap = 0;
+		if (!(ds->dropped = malloc(count)))
+			return -1;
+		ds->dropped_cap = count;
+	}
+	memset(ds->slots, 0, slots * sizeof(*ds->slots));
+	memset(ds->dropped, 0, count);
+	return 0;
+}
+
+/*
  * Keep the last occurrence of each id in a bucket (records are in input
  * order: later sources, later files of a glob, later rows come later) and
  * move the survivors into their months.
  */
-static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct crm_err *e)
+static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct dscratch *ds,
+			 struct crm_err *e)
 {
-	unsigned char *data = NULL;
-	uint8_t *dropped = NULL;
-	struct dslot *slots = NULL;
 	size_t len = 0, mask = 0;
 	uint64_t dups = 0;
 	long count = 0;
 	int rc;
 
-	rc = norm_spill_load(bucket, &data, &len, e);
-	if (rc == 0 && ((count = count_records(data, data + len)) < 0 || len > UINT32_MAX))
+	rc = norm_spill_load(bucket, &ds->data, &ds->data_cap, &len, e);
+	if (rc == 0 && ((count = count_records(ds->data, ds->data + len)) < 0 || len > UINT32_MAX))
 		rc = norm_damaged_spill(bucket, e);
 	/* At most half full: probes stay short. */
 	while (rc == 0 && mask + 1 < 2 * (size_t)count + 2)
 		mask = mask * 2 + 1;
-	if (rc == 0 && (!(dropped = calloc((size_t)count + 1, 1)) ||
-			!(slots = calloc(mask + 1, sizeof(*slots)))))
+	if (rc == 0 && dscratch_reserve(ds, (size_t)count + 1, mask + 1))
 		rc = norm_nomem(e);
 	if (rc == 0)
-		norm_huge(slots, (mask + 1) * sizeof(*slots));
-	if (rc == 0)
-		rc = mark_duplicates(&dups, bucket, data, len, (uint32_t)count, slots, mask, dropped, e);
-	free(slots);
+		rc = mark_duplicates(&dups, bucket, ds->data, len, (uint32_t)count, ds->slots, mask,
+				     ds->dropped, e);
 	if (rc == 0) {
 		pthread_mutex_lock(&dd->move);
-		rc = move_survivors(dd->n, data, len, (uint32_t)count, dropped, e);
+		rc = move_survivors(dd->n, ds->data, len, (uint32_t)count, ds->dropped, e);
 		dd->dups += dups;
 		pthread_mutex_unlock(&dd->move);
 	}
-	free(dropped);
-	free(data);
 	norm_spill_close(bucket);
 	return rc;
 }
@@ -701,6 +754,7 @@ static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct crm_err
 static void *dedupe_worker(void *arg)
 {
 	struct dedupe *dd = arg;
+	struct dscratch ds = { 0 };
 
 	for (;;) {
 		struct crm_err e = { 0 };
@@ -710,8 +764,8 @@ static void *dedupe_worker(void *arg)
 		i = dd->failed == N_BUCKETS && dd->next < N_BUCKETS ? dd->next++ : -1;
 		pthread_mutex_unlock(&dd->lock);
 		if (i < 0)
-			return NULL;
-		rc = dedupe_bucket(dd, &dd->n->buckets[i], &e);
+			break;
+		rc = dedupe_bucket(dd, &dd->n->buckets[i], &ds, &e);
 		if (rc == 0)
 			continue;
 		pthread_mutex_lock(&dd->lock);
@@ -722,6 +776,8 @@ static void *dedupe_worker(void *arg)
 		}
 		pthread_mutex_unlock(&dd->lock);
 	}
+	dscratch_release(&ds);
+	return NULL;
 }
 
 /* Pass 2 on two threads (memory: a bucket each), or here when none starts. */

@@ -256,7 +256,8 @@ void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
-int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e);
+int norm_spill_load(struct spill *s, unsigned char **data, size_t *cap, size_t *len,
+		    struct crm_err *e);
 int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,
 		    struct crm_err *e);
 int norm_damaged_spill(const struct spill *s, struct crm_err *e);

@@ -319,11 +319,22 @@ const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len
 {
 	size_t k;
 
-	/* The length and first byte tell most values apart without a call. */
-	for (k = 0; k < h->n_few && k < FEW_VALUES; k++)
-		if (h->few_len[k] == len && (len == 0 || h->few[k][0] == s[0]) &&
-		    memcmp(h->few[k], s, len) == 0)
-			return h->few[k];
+	/*
+	 * The length and first byte tell most values apart; the rest is
+	 * compared here, not by a call (values are short words: kinds,
+	 * channels).
+	 */
+	for (k = 0; k < h->n_few && k < FEW_VALUES; k++) {
+		const char *f = h->few[k];
+		uint32_t i;
+
+		if (h->few_len[k] != len || (len && f[0] != s[0]))
+			continue;
+		for (i = 1; i < len && f[i] == s[i]; i++)
+			;
+		if (i >= len)
+			return f;
+	}
 	return NULL;
 }
 
@@ -413,12 +424,17 @@ int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r),
 	return rc;
 }
 
-/* Read a whole spill file back (it was written by this run). */
-int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct crm_err *e)
+/*
+ * Read a whole spill file back (it was written by this run) into *data,
+ * a buffer of *cap bytes that is grown as needed and kept by the caller
+ * for the next file: pass 2 reads 32 buckets of similar size, and fresh
+ * memory for each would be faulted in and zeroed each time.
+ */
+int norm_spill_load(struct spill *s, unsigned char **data, size_t *cap, size_t *len,
+		    struct crm_err *e)
 {
 	size_t got = 0;
 
-	*data = NULL;
 	*len = 0;
 	if (!s->path)
 		return 0;
@@ -427,20 +443,24 @@ int norm_spill_load(struct spill *s, unsigned char **data, size_t *len, struct c
 	if (s->bytes > SPILL_MAX)
 		return err_at(e, CRM_E_INTERNAL, s->path, 0, NULL, "spill file larger than %zu bytes",
 			      SPILL_MAX);
-	if (!(*data = malloc(s->bytes ? (size_t)s->bytes : 1)))
-		return norm_nomem(e);
-	norm_huge(*data, (size_t)s->bytes);
+	if (s->bytes > *cap || !*data) {
+		size_t want = s->bytes ? (size_t)s->bytes : 1;
+
+		free(*data);
+		*cap = 0;
+		if (!(*data = malloc(want)))
+			return norm_nomem(e);
+		*cap = want;
+		norm_huge(*data, want);
+	}
 	while (got < s->bytes) {
 		ssize_t n = pread(s->fd, *data + got, (size_t)s->bytes - got, (off_t)got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			free(*data);
-			*data = NULL;
+		if (n <= 0)
 			return n < 0 ? err_sys(e, CRM_E_IO, errno, s->path, "cannot read spill file")
 				     : norm_damaged_spill(s, e);
-		}
 		got += (size_t)n;
 	}
 	*len = got;

@@ -360,9 +360,12 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 
 	if (n == 0) /* no arrays at all */
 		return;
-	for (i = 0; i < n; i++)
-		p8[i] = c->pres[k][perm[i]];
-	memcpy(c->pres[k], p8, n);
+	/* Most columns have every value: then presence is the same in any order. */
+	if (memchr(c->pres[k], 0, n)) {
+		for (i = 0; i < n; i++)
+			p8[i] = c->pres[k][perm[i]];
+		memcpy(c->pres[k], p8, n);
+	}
 	/* Numbered strings travel as their numbers; their sv/sl are not used again. */
 	if (!is_str_col(c, k) || is_numbered(c, k)) {
 		for (i = 0; i < n; i++)
