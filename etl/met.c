@@ -180,6 +180,7 @@ struct eng {
 	size_t n_rows, cap_rows;
 	unsigned long long unknown_ids;
 	struct cwriter *cw;          /* the per-customer file writer thread, or NULL */
+	const struct ctext *text;    /* in the writer's copy: its texts (write_customers) */
 	int restated;
 	int oom;
 };
@@ -1828,22 +1829,40 @@ static int write_rows(struct eng *g, const char *ptext)
 	return rc;
 }
 
+/* "00" .. "99": two digits per division (the per-customer file is mostly numbers). */
+static const char digit_pairs[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+_Static_assert(sizeof(digit_pairs) == 201, "digit_pairs holds 00 .. 99");
+
+/* Decimal text of u at p; returns the length (no NUL). */
+static size_t put_u64(char *p, uint64_t u)
+{
+	char t[20];
+	size_t n = sizeof(t);
+
+	for (; u >= 100; u /= 100) {
+		n -= 2;
+		memcpy(t + n, digit_pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		n -= 2;
+		memcpy(t + n, digit_pairs + 2 * u, 2);
+	} else {
+		t[--n] = (char)('0' + u);
+	}
+	memcpy(p, t + n, sizeof(t) - n);
+	return sizeof(t) - n;
+}
+
 /* Decimal text of v at p; returns the length (no NUL). */
 static size_t put_i64(char *p, int64_t v)
 {
-	char t[24];
-	size_t n = 0, k = 0;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		t[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		p[k++] = '-';
-	while (n)
-		p[k++] = t[--n];
-	return k;
+	if (v >= 0)
+		return put_u64(p, (uint64_t)v);
+	p[0] = '-';
+	return 1 + put_u64(p + 1, (uint64_t)0 - (uint64_t)v);
 }
 
 /* v rounded to `dec` decimals (half away from zero); nothing for NAN. */
@@ -1861,13 +1880,15 @@ static size_t put_fixed(char *p, double v, int dec)
 	if (r < 0)
 		p[o++] = '-';
 	u = (int64_t)fabs(r);
-	o += put_i64(p + o, u / (int64_t)scale[dec]);
+	o += put_u64(p + o, (uint64_t)(u / (int64_t)scale[dec]));
 	p[o++] = '.';
 	u %= (int64_t)scale[dec];
-	for (d = dec - 1; d >= 0; d--) {
-		p[o + (size_t)d] = (char)('0' + u % 10);
-		u /= 10;
+	for (d = dec; d >= 2; d -= 2) {
+		memcpy(p + o + (size_t)d - 2, digit_pairs + 2 * (u % 100), 2);
+		u /= 100;
 	}
+	if (d == 1)
+		p[o] = (char)('0' + u);
 	return o + (size_t)dec;
 }
 
@@ -1903,6 +1924,95 @@ static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 #define CUST_CHUNK ((size_t)1 << 20)
 
 /*
+ * Texts the per-customer file repeats in every period, made once per run
+ * (ctext_make): a day's date, a customer's id, a segment value's CSV
+ * field. Formatting them anew for a million customers a month cost more
+ * than the rest of the line.
+ */
+#define DAY_TEXT_MAX ((int64_t)1 << 17) /* days in the date table (~359 years) */
+#define ID_QUOTED UINT16_MAX           /* id_len: the id needs quotes (csv_field) */
+
+struct ctext {
+	char *day;           /* 10 bytes per day from day_lo: YYYY-MM-DD */
+	int32_t day_lo;
+	uint32_t day_n;
+	uint16_t *id_len;    /* per customer: length of its id, or ID_QUOTED */
+	struct buf dims;     /* every segment value's CSV field, escaped */
+	size_t *dim_off[3];  /* value j of dimension k: dims[off[j], off[j + 1]) */
+};
+
+static void ctext_release(struct ctext *t)
+{
+	int k;
+
+	free(t->day);
+	free(t->id_len);
+	buf_release(&t->dims);
+	for (k = 0; k < 3; k++)
+		free(t->dim_off[k]);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Dates of the days from the earliest signup to the last month's end plus the inactivity window. */
+static int ctext_days(const struct eng *g, struct ctext *t)
+{
+	int32_t lo = NONE_DAY;
+	int64_t hi = (int64_t)month_first_day(g->m0 + g->nm) + g->cfg->inactivity_days, d;
+	uint32_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (g->signup[i] < lo)
+			lo = g->signup[i];
+	if (lo == NONE_DAY || hi < lo)
+		return 0;
+	t->day_lo = lo;
+	t->day_n = (uint32_t)(hi - lo + 1 < DAY_TEXT_MAX ? hi - lo + 1 : DAY_TEXT_MAX);
+	if (!(t->day = malloc((size_t)t->day_n * 10 + 1)))
+		return -1;
+	for (d = 0; d < t->day_n; d++)
+		val_format_day((int32_t)(lo + d), t->day + d * 10); /* its NUL is overwritten */
+	return 0;
+}
+
+static void csv_field(struct buf *b, const char *s);
+
+static int ctext_make(const struct eng *g, struct ctext *t)
+{
+	uint32_t i, j;
+	int k;
+
+	if (ctext_days(g, t) || !(t->id_len = malloc((g->n ? g->n : 1) * sizeof(*t->id_len))))
+		return -1;
+	for (i = 0; i < g->n; i++) {
+		const char *id = g->ids.dict[g->ids.codes[i]];
+		size_t len = strlen(id);
+
+		t->id_len[i] = strpbrk(id, ",\"\r\n") || len >= ID_QUOTED ? ID_QUOTED : (uint16_t)len;
+	}
+	buf_init(&t->dims, OUT_MAX);
+	for (k = 0; k < 3; k++) {
+		if (!(t->dim_off[k] = malloc((g->dicts[k].n + 1) * sizeof(size_t))))
+			return -1;
+		for (j = 0; j < g->dicts[k].n; j++) {
+			t->dim_off[k][j] = t->dims.len;
+			csv_field(&t->dims, g->dicts[k].names[j]);
+		}
+		t->dim_off[k][j] = t->dims.len;
+	}
+	return t->dims.failed ? -1 : 0;
+}
+
+/* The date of day d at p (10 bytes, no NUL). */
+static size_t put_date(const struct ctext *t, int32_t d, char *p)
+{
+	if (d >= t->day_lo && (int64_t)d - t->day_lo < t->day_n) {
+		memcpy(p, t->day + ((size_t)d - (size_t)t->day_lo) * 10, 10);
+		return 10;
+	}
+	return val_format_day(d, p);
+}
+
+/*
  * <P>-customers.csv: every customer existing at end(P), by customer_id.
  * Formatted by hand (no printf): with a million customers and 24 periods
  * this file is most of what compute writes. It goes out in pieces of
@@ -1912,6 +2022,7 @@ static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
  */
 static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct buf *out)
 {
+	const struct ctext *ct = g->text;
 	struct buf b = *out;
 	struct fsx_atomic a;
 	char name[PERIOD_TEXT_MAX + 16], *path;
@@ -1936,18 +2047,23 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct 
 
 		if (g->signup[i] >= b1)
 			continue;
-		csv_field(&b, g->ids.dict[g->ids.codes[i]]);
+		if (ct->id_len[i] != ID_QUOTED)
+			buf_append(&b, g->ids.dict[g->ids.codes[i]], ct->id_len[i]);
+		else
+			csv_field(&b, g->ids.dict[g->ids.codes[i]]);
 		for (k = 0; k < 3; k++) {
+			const size_t *off = ct->dim_off[k] + g->attr[k][i];
+
 			buf_put_u8(&b, ',');
-			csv_field(&b, g->dicts[k].names[g->attr[k][i]]);
+			buf_append(&b, ct->dims.data + off[0], off[1] - off[0]);
 		}
 		t[o++] = ',';
-		o += val_format_day(g->signup[i], t + o);
+		o += put_date(ct, g->signup[i], t + o);
 		t[o++] = ',';
 		t[o++] = g->in_end[i] ? '1' : '0';
 		t[o++] = ',';
 		if (!g->in_end[i])
-			o += val_format_day(churn_day_of(g, i), t + o);
+			o += put_date(ct, churn_day_of(g, i), t + o);
 		t[o++] = ',';
 		if (g->f12[i] > 0) {
 			o += put_i64(t + o, (int64_t)b1 - g->last_ord[i]);
@@ -2011,6 +2127,7 @@ struct cwriter {
 	int64_t *m12, *np12;
 	struct met_clv_res clv;      /* taken over from the engine */
 	struct buf out;              /* the file's text, reused month to month */
+	struct ctext text;           /* made by the first cw_start */
 };
 
 static void *cw_main(void *arg)
@@ -2050,6 +2167,7 @@ static void cw_release(struct cwriter *w)
 	free(w->days);
 	met_clv_res_release(&w->clv);
 	buf_release(&w->out);
+	ctext_release(&w->text);
 }
 
 static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t b1)
@@ -2071,7 +2189,7 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 		w->np12 = malloc((n ? n : 1) * 8);
 		w->days = malloc((n ? n : 1) * 4);
 		if (!w->in_end || !w->rs || !w->fs || !w->ms || !w->rfm || !w->last_ord ||
-		    !w->f12 || !w->m12 || !w->np12 || !w->days)
+		    !w->f12 || !w->m12 || !w->np12 || !w->days || ctext_make(g, &w->text))
 			return err_set(g->e, CRM_E_NOMEM, "out of memory");
 	}
 	memcpy(w->in_end, g->in_end, n);
@@ -2101,6 +2219,7 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	w->local.np12 = w->np12;
 	w->local.clvh.days = w->days;
 	w->local.clv = w->clv;
+	w->local.text = &w->text;
 	memcpy(w->ptext, ptext, PERIOD_TEXT_MAX);
 	w->b1 = b1;
 	w->rc = 0;
