@@ -154,7 +154,7 @@ static int describe_fetched(const struct cfg *cfg, size_t k, struct buf *out,
 static int describe_unhashed(const char *path, size_t k, struct buf *out,
 			     struct inputs_files *files, struct crm_err *e)
 {
-	char hex[SHA256_HEX_LEN + 1];
+	char hex[SHA256_HEX_LEN + 1], none[SHA256_HEX_LEN + 1] = "";
 	struct stat st;
 	int rc;
 
@@ -163,7 +163,7 @@ static int describe_unhashed(const char *path, size_t k, struct buf *out,
 	memset(hex, INPUTS_UNHASHED, SHA256_HEX_LEN);
 	hex[SHA256_HEX_LEN] = '\0';
 	buf_printf(out, "file %s %llu %s\n", path, (unsigned long long)st.st_size, hex);
-	rc = note_file(files, k, path, (unsigned long long)st.st_size, "", e);
+	rc = note_file(files, k, path, (unsigned long long)st.st_size, none, e);
 	if (rc == 0 && !out->failed)
 		files->v[files->n - 1].text_at = out->len - 1 - SHA256_HEX_LEN;
 	return rc;
