@@ -994,8 +994,9 @@ static inline __attribute__((always_inline)) void bg_term(const struct bg_data *
 
 /*
  * pw, when not NULL, holds e^(rx (lv[v] - mid)) for every value v and ec4
- * is e^c4, so that e^D = ec4 pw[T] / pw[t_x] costs a division instead of
- * an exp per triple (the caller checks that nothing overflows).
+ * is e^c4, so that e^-|D| is one division, ec4 pw[T] / pw[t_x] or its
+ * inverse, instead of an exp per triple (the caller checks that nothing
+ * overflows).
  */
 static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, double c4,
 		     const double *pw, double ec4, struct ksum *sums)
@@ -1010,9 +1011,9 @@ static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, d
 		if (pw)
 			for (i = j; i < e; i++) {
 				double D = c4 + rx * (lv[d->Ti[i]] - lv[d->ti[i]]);
-				double eD = ec4 * (pw[d->Ti[i]] / pw[d->ti[i]]);
+				double up = ec4 * pw[d->Ti[i]], down = pw[d->ti[i]];
 
-				bg_term(d, i, j, D, D > 0 ? 1 / eD : eD, &a);
+				bg_term(d, i, j, D, D > 0 ? down / up : up / down, &a);
 			}
 		else
 			for (i = j; i < e; i++) {
@@ -1306,6 +1307,34 @@ double clv_hyp2f1(double a, double b, double c, double z)
 }
 
 /*
+ * The ratios of successive terms of both series depend on (x, T) and the
+ * model only, not on t: a curve over many t computes each once.
+ * q[k - 1] = sgn (u + k) (a + k - 1) / ((c + k) (k + 1)) for the first
+ * COEF_CACHE terms (u = A, sgn = -1 for the w series; u = c - A, sgn = 1
+ * for the z series), in the arithmetic of a term-by-term computation, so a
+ * curve and single values agree bit for bit.
+ */
+#define COEF_CACHE 512
+
+struct coefs {
+	double q[COEF_CACHE];
+	long n;              /* ratios known */
+	double u, sgn;
+};
+
+static double coef(struct coefs *cf, long k, double a, double c)
+{
+	double q;
+
+	if (k <= cf->n)
+		return cf->q[k - 1];
+	q = (cf->sgn * (cf->u + (double)k)) * (a + (double)k - 1) / ((c + (double)k) * (double)(k + 1));
+	if (k == cf->n + 1 && k <= COEF_CACHE)
+		cf->q[cf->n++] = q;
+	return q;
+}
+
+/*
  * (E[Y(t) | x, t_x, T] times the P(alive) denominator), i.e.
  *   c / (a - 1) x [1 - (1 - z)^A 2F1(A, B; c; z)],
  * A = r + x, B = b + x, c = a + b + x - 1, z = t / (alpha + T + t),
@@ -1319,7 +1348,8 @@ double clv_hyp2f1(double a, double b, double c, double z)
  *   u = (a - 1) L, S = sum_{k>=1} (c - A)_k (a)_(k-1) / ((c)_k k!) z^k;
  *   needs c > 0 (always when x >= 1).
  */
-static double expected_core(const struct clv_bgnbd *m, double x, double T, double t)
+static double expected_at(const struct clv_bgnbd *m, double x, double T, double t,
+			  struct coefs *cw, struct coefs *cz)
 {
 	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
 	double w = t / (m->alpha + T);
@@ -1338,7 +1368,7 @@ static double expected_core(const struct clv_bgnbd *m, double x, double T, doubl
 			return NAN;
 		ks_add(&s, term);
 		for (k = 1; k < SERIES_MAX_TERMS; k++) {
-			term *= -(A + k) * (a + k - 1) / ((c + k) * (k + 1)) * w;
+			term *= coef(cw, k, a, c) * w;
 			ks_add(&s, term);
 			if (term == 0 || fabs(term) <= 1e-17 * fabs(ks_val(&s)))
 				return ks_val(&s);
@@ -1352,7 +1382,7 @@ static double expected_core(const struct clv_bgnbd *m, double x, double T, doubl
 
 		ks_add(&s, term);
 		for (k = 1; k < SERIES_MAX_TERMS; k++) {
-			term *= (c - A + k) * (a + k - 1) / ((c + k) * (k + 1)) * z;
+			term *= coef(cz, k, a, c) * z;
 			ks_add(&s, term);
 			if (term == 0 || fabs(term) <= 1e-17 * (1 - z) * fabs(ks_val(&s)))
 				break;
@@ -1363,6 +1393,36 @@ static double expected_core(const struct clv_bgnbd *m, double x, double T, doubl
 			return NAN;
 		return c * (-L * em - exp(u) * ks_val(&s));
 	}
+}
+
+static void coefs_init(const struct clv_bgnbd *m, double x, struct coefs *cw, struct coefs *cz)
+{
+	double A = m->r + x, c = m->a + m->b + x - 1;
+
+	cw->n = cz->n = 0;
+	cw->u = A;
+	cw->sgn = -1;
+	cz->u = c - A;
+	cz->sgn = 1;
+}
+
+static double expected_core(const struct clv_bgnbd *m, double x, double T, double t)
+{
+	struct coefs cw, cz;
+
+	coefs_init(m, x, &cw, &cz);
+	return expected_at(m, x, T, t, &cw, &cz);
+}
+
+void clv_bgnbd_expected_alive_curve(const struct clv_bgnbd *m, double x, double T,
+				    const double *t, int n, double *out)
+{
+	struct coefs cw, cz;
+	int i;
+
+	coefs_init(m, x, &cw, &cz);
+	for (i = 0; i < n; i++)
+		out[i] = expected_at(m, x, T, t[i], &cw, &cz);
 }
 
 double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, double T, double t)

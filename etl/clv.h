@@ -101,6 +101,13 @@ double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, doubl
  */
 double clv_bgnbd_expected_alive(const struct clv_bgnbd *m, double x, double T, double t);
 
+/*
+ * clv_bgnbd_expected_alive at t[0..n) into out[0..n), bit for bit, with the
+ * work that does not depend on t done once (a horizon's curve).
+ */
+void clv_bgnbd_expected_alive_curve(const struct clv_bgnbd *m, double x, double T,
+				    const double *t, int n, double *out);
+
 /* P(alive at T | x, t_x, T): 1 when x = 0 (the model cannot die before its first repeat). */
 double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T);
 

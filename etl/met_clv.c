@@ -241,6 +241,7 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 			const struct met_clv_res *res, struct groups *gr)
 {
 	const struct clv_bgnbd *bg = &res->bg;
+	double t[MET_CLV_MAX_HORIZON];
 	int H = res->horizon, k;
 	size_t i;
 
@@ -253,14 +254,16 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 	gr->rx = gr->c1 + g;
 	gr->lT = gr->rx + g;
 	gr->wsum = gr->lT + g;
+	for (k = 1; k <= H; k++)
+		t[k - 1] = k * CLV_MONTH_WEEKS;
 	for (i = 0; i < g; i++) {
 		/* the pair from its key, as gather() computed x and T */
 		double x = (double)(uint32_t)(keys[i] >> 32), T = (double)(uint32_t)keys[i] / 7.0;
 		double *core = gr->core + i * (size_t)(H + 1), disc = 1, dsum = 0;
 
 		core[0] = 0;
+		clv_bgnbd_expected_alive_curve(bg, x, T, t, H, core + 1);
 		for (k = 1; k <= H; k++) {
-			core[k] = clv_bgnbd_expected_alive(bg, x, T, k * CLV_MONTH_WEEKS);
 			disc /= 1 + monthly_rate;
 			dsum += (core[k] - core[k - 1]) * disc;
 		}

@@ -462,6 +462,33 @@ static void test_expected_formula(void **state)
 	}
 }
 
+/*
+ * A curve over many t gives the single values bit for bit (it shares the
+ * series' term ratios), on both series (w below and above 0.5), with
+ * models from the paper and from the edge (a, b huge).
+ */
+static void test_expected_curve(void **state)
+{
+	static const double hist[][2] = { { 0, 38.86 }, { 2, 38.86 }, { 7, 10 }, { 30, 70 }, { 1, 0 } };
+	const struct clv_bgnbd edge = { .r = 1.1, .alpha = 5.3, .a = 7.9e10, .b = 1.07e13 };
+	const struct clv_bgnbd *models[2] = { &PUB, &edge };
+	double ts[40], curve[40];
+	size_t i, j, k;
+
+	(void)state;
+	for (j = 0; j < 40; j++)
+		ts[j] = (double)(j * j) * 0.37 + 0.01;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
+			clv_bgnbd_expected_alive_curve(models[k], hist[i][0], hist[i][1], ts, 40, curve);
+			for (j = 0; j < 40; j++) {
+				double one = clv_bgnbd_expected_alive(models[k], hist[i][0], hist[i][1], ts[j]);
+
+				assert_memory_equal(&one, &curve[j], sizeof(one));
+			}
+		}
+}
+
 static void test_population(void **state)
 {
 	double t;
@@ -809,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_fallback_nelder_mead),
 		cmocka_unit_test(test_gg_cdnow),
 		cmocka_unit_test(test_expected_formula),
+		cmocka_unit_test(test_expected_curve),
 		cmocka_unit_test(test_population),
 		cmocka_unit_test(test_p_alive),
 		cmocka_unit_test(test_ll_stable),
