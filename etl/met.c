@@ -680,13 +680,6 @@ static void month_release(struct month *m)
 	free(m->ix_kind);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The rows of a month ordered stably by customer index, so time order
  * within a customer (the period files keep rows in time order): the walks
@@ -958,10 +951,10 @@ out:
 static int load_leads(struct eng *g, struct month *m, const struct crmp_file *f,
 		      const char *path)
 {
-	uint64_t rows = 0, r, n = 0;
+	uint64_t rows = 0, r;
 	int t = find_table(g, f, path, "leads", &rows);
 	int64_t *stage = NULL;
-	uint64_t *keys = NULL;
+	uint8_t *seen = NULL;
 	struct crmp_strs ids;
 	int c, rc = 0;
 
@@ -974,15 +967,15 @@ static int load_leads(struct eng *g, struct month *m, const struct crmp_file *f,
 		rc = g->e->code;
 		goto out;
 	}
-	keys = xcalloc(g, rows, 8);
-	if (!keys) {
+	seen = xcalloc(g, rows, 1);
+	if (!seen) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
 	/*
-	 * Distinct (stage, lead) pairs. Front-coded and numbered columns give
-	 * one dictionary entry per row, so equal ids need the hash (with the
-	 * text compared through the id map below) rather than the code.
+	 * Distinct (stage, lead) pairs: each lead numbered by a hash of its
+	 * text (front-coded and numbered columns give one dictionary entry per
+	 * row, so equal ids do not share a code), with a bit per stage seen.
 	 */
 	{
 		struct hmap h;
@@ -1001,16 +994,15 @@ static int load_leads(struct eng *g, struct month *m, const struct crmp_file *f,
 				rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 				goto out;
 			}
-			keys[n++] = ((uint64_t)stage[r] << 32) | *v;
+			if (!(seen[*v] & (1u << stage[r]))) {
+				seen[*v] |= (uint8_t)(1u << stage[r]);
+				m->funnel[stage[r]]++;
+			}
 		}
 		hmap_release(&h);
 	}
-	qsort(keys, n, 8, cmp_u64);
-	for (r = 0; r < n; r++)
-		if (r == 0 || keys[r] != keys[r - 1])
-			m->funnel[keys[r] >> 32]++;
 out:
-	free(keys);
+	free(seen);
 	free(stage);
 	crmp_strs_release(&ids);
 	return rc;
