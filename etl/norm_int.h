@@ -251,8 +251,9 @@ void norm_spill_close(struct spill *s);
 int norm_spill_seal(struct spill *s, struct crm_err *e);
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
-void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r,
-		     int32_t first_day);
+size_t norm_row_most(const struct tab_def *t, const struct row *r);
+size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct row *r,
+		       int32_t first_day);
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);

@@ -52,7 +52,6 @@ struct pipe {
 	struct crm_err err;            /* the reader's error */
 
 	/* Reader-side state. */
-	struct buf rec;                /* one encoded record */
 	int32_t month_lo, month_hi;    /* days [lo, hi) of month_of, the last month placed */
 	int month_of;
 };
@@ -137,14 +136,14 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 			if (r->present[c] && t->cols[c].kind == TK_STR)
 				norm_shape_note(&pp->n->shape[t->entity][c], r->sv[c], r->sl[c]);
 	period = t->time_col >= 0 ? pipe_period(pp, (int32_t)r->iv[t->time_col]) : 0;
-	pp->rec.len = 0;
-	norm_encode_row(&pp->rec, t, r, t->time_col >= 0 ? pp->month_lo : 0);
-	if (pp->rec.failed || batch_room(b, pp->rec.len))
+	if (batch_room(b, norm_row_most(t, r)))
 		return -1;
 	it = &b->items[b->n_items++];
 	memset(it, 0, sizeof(*it));
-	it->len = (uint32_t)pp->rec.len;
-	it->off = batch_put(b, pp->rec.data, pp->rec.len);
+	it->off = (uint32_t)b->len;
+	it->len = (uint32_t)norm_encode_row(b->data + b->len, t, r,
+					    t->time_col >= 0 ? pp->month_lo : 0);
+	b->len += it->len;
 	it->bucket = -1;
 	it->period = period;
 	if (t->id_cols > 0)
@@ -236,7 +235,6 @@ static void pipe_release(struct pipe *pp)
 
 	for (i = 0; i < PIPE_BATCHES; i++)
 		free(pp->b[i].data);
-	buf_release(&pp->rec);
 	pthread_mutex_destroy(&pp->lock);
 	pthread_cond_destroy(&pp->cond);
 }
@@ -261,7 +259,6 @@ int norm_pipe_run(struct norm *n, const struct tab_def *t,
 	pp->src = src;
 	pp->month_lo = 1;
 	pp->month_hi = 0;
-	buf_init(&pp->rec, 1 << 20);
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_cond_init(&pp->cond, NULL);
 	for (i = 0; i < PIPE_BATCHES; i++)

@@ -36,23 +36,30 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
 	return p;
 }
 
-/*
- * Encode a row after reserving its worst case once (this runs for every
- * row). `first_day` is the first day of the row's month (for TK_DAYOF).
- */
-void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r,
-		     int32_t first_day)
+/* The most bytes a row's payload can take: encode it into that much room. */
+size_t norm_row_most(const struct tab_def *t, const struct row *r)
 {
 	size_t c, most = 1 + t->n_cols * 10;
-	unsigned char *p, mask = 0;
 
-	for (c = 0; c < t->n_cols; c++) {
+	for (c = 0; c < t->n_cols; c++)
 		most += r->present[c] ? r->sl[c] : 0;
+	return most;
+}
+
+/*
+ * Encode a row at p, which has norm_row_most() bytes of room; returns the
+ * bytes written. Written in place (this runs for every row): no buffer
+ * between the row and the batch it goes to. `first_day` is the first day
+ * of the row's month (for TK_DAYOF).
+ */
+size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct row *r,
+		       int32_t first_day)
+{
+	unsigned char *start = p, mask = 0;
+	size_t c;
+
+	for (c = 0; c < t->n_cols; c++)
 		mask |= (unsigned char)((r->present[c] != 0) << c);
-	}
-	if (buf_reserve(b, most))
-		return;
-	p = b->data + b->len;
 	*p++ = mask;
 	for (c = 0; c < t->n_cols; c++) {
 		if (!r->present[c])
@@ -67,7 +74,7 @@ void norm_encode_row(struct buf *b, const struct tab_def *t, const struct row *r
 			p += r->sl[c];
 		}
 	}
-	b->len = (size_t)(p - b->data);
+	return (size_t)(p - start);
 }
 
 /*
