@@ -51,8 +51,8 @@ else
 Q = @
 endif
 
-# Shared helpers: errors, logging, text, buffers, hash map, sorting and ranking, files, the export schema.
-CORE_SRC = etl/err.c etl/log.c etl/text.c etl/buf.c etl/hmap.c etl/sortx.c etl/rank.c etl/fsx.c etl/schema.c
+# Shared helpers: errors, logging, text, buffers, hash map, sorting and ranking, CPU count, files, the export schema.
+CORE_SRC = etl/err.c etl/log.c etl/text.c etl/buf.c etl/hmap.c etl/sortx.c etl/rank.c etl/cpus.c etl/fsx.c etl/schema.c
 # Reading exports: input streams (gzip), CSV and XML readers, values, time zones.
 READ_SRC = etl/ins.c etl/csvr.c etl/xmlr.c etl/val.c etl/tz.c
 # Fetching exports (libcurl).

@@ -14,6 +14,7 @@
 
 #include "cfg.h"
 #include "cli.h"
+#include "cpus.h"
 #include "fetch.h"
 #include "lock.h"
 #include "log.h"
@@ -115,15 +116,14 @@ static int stage_compute(const struct cfg *cfg, int from, int to, int force,
 	return rc;
 }
 
-/* One report per period, with the configured template and language, one process per core. */
+/* One report per period, with the configured template and language, one process per usable CPU. */
 static int stage_report(const struct cfg *cfg, int from, int to, int force,
 			struct runlog_stage *s, struct crm_err *e)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc, n, kept;
 
 	rc = rep_publish_range(cfg, from, to, cfg->report_template, cfg->report_lang, force,
-			       cpus > 0 ? (int)cpus : 1, &n, &kept, e);
+			       cpus_usable(), &n, &kept, e);
 	runlog_value(s, "reports", (unsigned long long)n);
 	runlog_value(s, "reports_unchanged", (unsigned long long)kept);
 	return rc;

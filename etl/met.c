@@ -41,6 +41,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "cpus.h"
 #include "crmp.h"
 #include "fsx.h"
 #include "hmap.h"
@@ -1081,8 +1082,7 @@ static int load_months(struct eng *g, const int *ps, int np, int mend)
 {
 	struct loader L[MAX_LOADERS];
 	atomic_int next, stop;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = cpus < 1 ? 1 : cpus > MAX_LOADERS ? MAX_LOADERS : (int)cpus, i, fail = -1;
+	int cpus = cpus_usable(), n = cpus > MAX_LOADERS ? MAX_LOADERS : cpus, i, fail = -1;
 
 	if (n > np)
 		n = np > 0 ? np : 1;
