@@ -81,6 +81,7 @@ struct numidx {
  *   here, so the month's spill data can be freed once loaded.
  */
 #define FEW_VALUES 32
+#define FEW_GUESS 256            /* see norm_shape_few */
 
 struct strshape {
 	int numbered;            /* 1 while every value so far fits, -1 once one did not, 0 before any */
@@ -89,6 +90,8 @@ struct strshape {
 	size_t n_few;            /* values in few[], FEW_VALUES + 1 once there were more */
 	char *few[FEW_VALUES];   /* owned copies */
 	uint32_t few_len[FEW_VALUES];
+	uint8_t guess[FEW_GUESS];  /* few_guess(value) -> index in few[] + 1 of the
+				      first value added there, 0: none */
 };
 
 /*

@@ -216,28 +216,32 @@ int norm_spill_seal(struct spill *s, struct crm_err *e)
 	return rc;
 }
 
+/* A record's head (entity, period, file, length) at p; returns the byte after it. */
+static unsigned char *put_head(unsigned char *p, const struct srec *r)
+{
+	*p++ = (unsigned char)r->entity;
+	p = put_varint(p, (uint64_t)r->period);
+	p = put_varint(p, r->file);
+	return put_varint(p, r->len);
+}
+
 int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
 {
 	unsigned char head[32];
-	size_t h = 0;
-	uint64_t vals[3] = { (uint64_t)r->period, r->file, r->len }, v;
-	int i;
+	size_t h;
 
-	head[h++] = (unsigned char)r->entity;
-	for (i = 0; i < 3; i++)
-		for (v = vals[i];; v >>= 7) {
-			head[h++] = (unsigned char)(v < 0x80 ? v : (v & 0x7f) | 0x80);
-			if (v < 0x80)
-				break;
-		}
-	if (s->iocap - s->iolen < h + r->len && spill_flush(s, e))
+	/* 31 bytes cover any head: the common case builds it in place. */
+	if (s->iocap - s->iolen < 31 + r->len && spill_flush(s, e))
 		return e->code;
-	if (h + r->len > s->iocap) { /* bigger than the buffer: straight out */
+	if (31 + r->len > s->iocap) { /* bigger than the buffer: straight out */
+		h = (size_t)(put_head(head, r) - head);
 		if (write_all(s, head, h, e) || write_all(s, r->payload, r->len, e))
 			return e->code;
 	} else {
-		memcpy(s->iobuf + s->iolen, head, h);
-		memcpy(s->iobuf + s->iolen + h, r->payload, r->len);
+		unsigned char *p = put_head(s->iobuf + s->iolen, r);
+
+		memcpy(p, r->payload, r->len);
+		h = (size_t)(p - (s->iobuf + s->iolen));
 		s->iolen += h + r->len;
 	}
 	s->records++;
@@ -289,6 +293,8 @@ struct spill *norm_month_spill(struct norm *n, int period, int entity, struct cr
 
 /* ------------------------------------------------------------ column shapes */
 
+static unsigned few_guess(const char *s, uint32_t len);
+
 /* Note one value of a string column (see struct strshape). */
 void norm_shape_note(struct strshape *h, const char *s, uint32_t len)
 {
@@ -319,29 +325,47 @@ void norm_shape_note(struct strshape *h, const char *s, uint32_t len)
 	memcpy(h->few[h->n_few], s, len);
 	k = h->n_few++;
 	h->few_len[k] = len;
+	if (!h->guess[few_guess(s, len)])
+		h->guess[few_guess(s, len)] = (uint8_t)(k + 1);
 }
 
-/* The owned copy of `s` among the few values, or NULL. */
+/* Where a value's index is guessed: its length, first and last bytes. */
+static unsigned few_guess(const char *s, uint32_t len)
+{
+	unsigned char a = len ? (unsigned char)s[0] : 0, z = len ? (unsigned char)s[len - 1] : 0;
+
+	return (len * 7u + a * 31u + z) % FEW_GUESS;
+}
+
+/* Whether few value k is s[0..len), compared here, not by a call (short words). */
+static int few_is(const struct strshape *h, size_t k, const char *s, uint32_t len)
+{
+	const char *f = h->few[k];
+	uint32_t i;
+
+	if (h->few_len[k] != len)
+		return 0;
+	for (i = 0; i < len && f[i] == s[i]; i++)
+		;
+	return i == len;
+}
+
+/*
+ * The owned copy of `s` among the few values, or NULL. Every value of a
+ * few-valued column of every row passes here (pass 1 and pass 3): the
+ * guessed index is right for nearly all (kinds and channels differ in
+ * length or first or last byte), the others are searched in order.
+ */
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len)
 {
+	unsigned g = h->guess[few_guess(s, len)];
 	size_t k;
 
-	/*
-	 * The length and first byte tell most values apart; the rest is
-	 * compared here, not by a call (values are short words: kinds,
-	 * channels).
-	 */
-	for (k = 0; k < h->n_few && k < FEW_VALUES; k++) {
-		const char *f = h->few[k];
-		uint32_t i;
-
-		if (h->few_len[k] != len || (len && f[0] != s[0]))
-			continue;
-		for (i = 1; i < len && f[i] == s[i]; i++)
-			;
-		if (i >= len)
-			return f;
-	}
+	if (g && g - 1 < h->n_few && few_is(h, g - 1, s, len))
+		return h->few[g - 1];
+	for (k = 0; k < h->n_few && k < FEW_VALUES; k++)
+		if (few_is(h, k, s, len))
+			return h->few[k];
 	return NULL;
 }
 
