@@ -927,8 +927,9 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
  * triple's weight), the evaluation's costliest call once per block instead
  * of once per triple. The product's exponent is moved out every
  * RENORM_EVERY factors, so it cannot overflow; its relative error of a few
- * hundred roundings is an absolute error near 3e-14 in the block's sum,
- * far below the likelihood's own rounding.
+ * hundred roundings (a few thousand with weights up to POW_MAX_WEIGHT) is
+ * an absolute error of 3e-14 to 1e-12 in the block's sum, some 1e-16 of
+ * it: far below the likelihood's own rounding.
  */
 #define SUM_BLOCK 256
 #define RENORM_EVERY 16
@@ -970,8 +971,8 @@ struct bg_acc {
  * Adds triple i of block [j, ...) with D = A4 - A3 and ez = e^-|D|.
  * Always inlined: as a call it costs a third of the evaluation.
  */
-static inline __attribute__((always_inline)) void bg_term(const struct bg_data *d, size_t i, size_t j, double D, double ez,
-			   struct bg_acc *a)
+static inline __attribute__((always_inline)) void
+bg_term(const struct bg_data *d, size_t i, size_t j, double D, double ez, struct bg_acc *a)
 {
 	double w = d->w[i], l3 = d->lv[d->Ti[i]], l4 = d->lv[d->ti[i]];
 	double i3 = d->iv[d->Ti[i]], i4 = d->iv[d->ti[i]], den = 1 + ez;

@@ -681,6 +681,16 @@ static void month_release(struct month *m)
 	free(m->ix_kind);
 }
 
+/* The walk indexes a month's orders and interactions with 32 bits. */
+#define MONTH_ROWS_MAX ((uint64_t)UINT32_MAX)
+
+static int too_many_rows(struct eng *g, const char *path, const char *table, uint64_t rows)
+{
+	return err_at(g->e, CRM_E_NOMEM, path, 0, table,
+		      "%" PRIu64 " rows in one month; compute takes at most %" PRIu64, rows,
+		      MONTH_ROWS_MAX);
+}
+
 /*
  * The rows of a month ordered stably by customer index, so time order
  * within a customer (the period files keep rows in time order): the walks
@@ -695,7 +705,7 @@ static uint32_t *by_customer(const uint32_t *cust, uint64_t rows)
 	uint64_t *key = malloc((rows ? rows : 1) * sizeof(*key)), r;
 	uint32_t *idx = malloc((rows ? rows : 1) * sizeof(*idx));
 
-	if (!key || !idx || rows > UINT32_MAX) {
+	if (!key || !idx || rows > MONTH_ROWS_MAX) {
 		free(key);
 		free(idx);
 		return NULL;
@@ -724,6 +734,8 @@ static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f
 
 	if (t < 0)
 		return t;
+	if (rows > MONTH_ROWS_MAX)
+		return too_many_rows(g, path, "orders", rows);
 	m->any_orders = rows;
 	if (!(cust = read_custs(g, f, path, t, "orders", "customer_id", rows)) ||
 	    !(day = read_ints(g, f, path, t, "orders", "day", rows, NULL)) ||
@@ -916,6 +928,8 @@ static int load_interactions(struct eng *g, struct month *m, const struct crmp_f
 	memset(&k, 0, sizeof(k));
 	if (t < 0)
 		return t;
+	if (rows > MONTH_ROWS_MAX)
+		return too_many_rows(g, path, "interactions", rows);
 	if (!(cust = read_custs(g, f, path, t, "interactions", "customer_id", rows)) ||
 	    (c = col_of(g, f, path, t, "interactions", "kind")) < 0 ||
 	    crmp_read_str(f, t, c, &k, g->e)) {
@@ -1965,8 +1979,6 @@ static int ctext_days(const struct eng *g, struct ctext *t)
 		val_format_day((int32_t)(lo + d), t->day + d * 10); /* its NUL is overwritten */
 	return 0;
 }
-
-static void csv_field(struct buf *b, const char *s);
 
 static int ctext_make(const struct eng *g, struct ctext *t)
 {

@@ -9,8 +9,8 @@
  *
  * Why groups: the expected purchases of a customer alive at T depend on
  * (x, T) only, and a hypergeometric series per customer and month is the
- * expensive part. Customers are sorted by (x, T in days) and each distinct
- * pair gets its horizon curve once; a customer then costs one P(alive).
+ * expensive part. The distinct pairs (x, T in days) are ranked (rank.h)
+ * and each gets its horizon curve once; a customer then costs one P(alive).
  */
 #include "met_clv.h"
 

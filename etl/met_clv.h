@@ -10,9 +10,10 @@
  * caller releases with met_clv_res_release (the per-customer file writer
  * takes it over on its own thread).
  *
- * Deterministic: the fit sees customers in index order and groups them by
- * sorted (x, T), so a period gives bit-identical results whatever other
- * periods are computed in the same call.
+ * Deterministic: the fits and predictions see customers in index order and
+ * group them by (x, t_x, T) and (x, T) in ascending order, so a period gives
+ * bit-identical results whatever other periods are computed in the same
+ * call.
  */
 #ifndef CRM_MET_CLV_H
 #define CRM_MET_CLV_H

@@ -73,6 +73,8 @@ int rank_add(struct rank *r, uint64_t key, uint32_t *id)
 			*id = r->slot_id[h];
 			return 0;
 		}
+	if (r->n >= RANK_MAX_KEYS)
+		return -1;
 	if (r->n == r->cap) {
 		uint64_t *nk = realloc(r->keys, 2 * r->cap * sizeof(*nk));
 

@@ -29,7 +29,13 @@ struct rank {
 int rank_init(struct rank *r);
 void rank_release(struct rank *r);
 
-/* The first-seen number of key in *id (0, 1, ... in order of first sight); -1 when out of memory. */
+/* Numbers are 32-bit, and UINT32_MAX marks an empty slot. */
+#define RANK_MAX_KEYS ((size_t)UINT32_MAX - 1)
+
+/*
+ * The first-seen number of key in *id (0, 1, ... in order of first sight);
+ * -1 when out of memory or when key would be distinct key RANK_MAX_KEYS + 1.
+ */
 int rank_add(struct rank *r, uint64_t key, uint32_t *id);
 
 /*

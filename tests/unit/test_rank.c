@@ -1,8 +1,9 @@
 /*
  * test_rank.c - ranks of 64-bit keys against a count of the smaller
  * distinct keys, done the slow way: few distinct keys among many rows,
- * all rows distinct (the table grows many times), keys at both ends of
- * the range, first-seen numbering before rank_finish, and no rows.
+ * all rows distinct (the table grows many times), keys seen again after
+ * the table grew, keys at both ends of the range, first-seen numbering
+ * before rank_finish, and no rows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +79,20 @@ static void test_all_distinct_growth(void **state)
 	check_ranks(keys, 2000);
 }
 
+/* Keys seen again after the table grew (128 slots, then doubling) keep their numbers. */
+static void test_repeats_across_growth(void **state)
+{
+	uint64_t s = 977ULL, keys[6000];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3000; i++)
+		keys[i] = next_random(&s) >> 3;
+	for (i = 0; i < 3000; i++)
+		keys[3000 + i] = keys[2999 - i]; /* the earliest, from before every growth, last */
+	check_ranks(keys, 6000);
+}
+
 static void test_first_seen_then_none(void **state)
 {
 	struct rank r;
@@ -103,6 +118,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_few_distinct),
 		cmocka_unit_test(test_all_distinct_growth),
+		cmocka_unit_test(test_repeats_across_growth),
 		cmocka_unit_test(test_first_seen_then_none),
 	};
 
