@@ -767,6 +767,56 @@ static double grand(double k)
 	}
 }
 
+/*
+ * Customers who never drop out (the bench's world): the likelihood is
+ * highest at the edge (a -> 0 or b -> infinity), which the fit must say
+ * (CLV_BOUNDARY) while still recovering the purchase process (r, alpha),
+ * keeping P(alive) near 1, and ending no worse than the limit model at its
+ * own r and alpha. 20,000 customers: the subsample start and the edge
+ * polish on all of them both run.
+ */
+static void test_edge_no_dropout(void **state)
+{
+	const size_t n = 20000;
+	const double r = 1.2, alpha = 6;
+	struct clv_cust *c = malloc(n * sizeof(*c));
+	struct clv_bgnbd m, lim;
+	struct crm_err e = { 0 };
+	long double ll = 0;
+	double pmin = 1;
+	size_t i;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i < n; i++) {
+		double T = (double)(500 - (long)(urand() * 300)) / 7, lam = grand(r) / alpha;
+		double t = 0, tx = 0, x = 0;
+
+		for (;;) {
+			t += -log(urand()) / lam;
+			if (t > T)
+				break;
+			x += 1;
+			tx = t;
+		}
+		c[i] = (struct clv_cust){ x, floor(tx * 7) / 7, T, 0 };
+	}
+	assert_int_equal(clv_bgnbd_fit(c, n, &m, &e), 0);
+	print_bg("bg/nbd without dropout", &m, 0);
+	assert_int_equal(m.method, CLV_BOUNDARY);
+	assert_true(rel_close(m.r, r, 0.1) && rel_close(m.alpha, alpha, 0.1));
+	lim = (struct clv_bgnbd){ .r = m.r, .alpha = m.alpha, .a = 1e-9, .b = 1 };
+	for (i = 0; i < n; i++) {
+		double pa = clv_bgnbd_p_alive(&m, c[i].x, c[i].t_x, c[i].T);
+
+		ll += clv_bgnbd_ll1(&lim, c[i].x, c[i].t_x, c[i].T);
+		pmin = pa < pmin ? pa : pmin;
+	}
+	assert_true(m.ll >= (double)ll - 1e-9 * fabs((double)ll));
+	assert_true(pmin > 0.99);
+	free(c);
+}
+
 static void test_timing_1m(void **state)
 {
 	const size_t n = 1000000;
@@ -846,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_clv_value),
 		cmocka_unit_test(test_nelder_mead),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_edge_no_dropout),
 		cmocka_unit_test(test_timing_1m),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
