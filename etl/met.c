@@ -50,7 +50,6 @@
 #include "met_clv.h"
 #include "met_stamp.h"
 #include "period.h"
-#include "sortx.h"
 #include "tz.h"
 #include "val.h"
 
@@ -698,27 +697,31 @@ static int too_many_rows(struct eng *g, const char *path, const char *table, uin
  * order, which the hardware prefetches, instead of at random. Every
  * per-customer update depends only on that customer's own rows in time
  * order, and every sum over customers is an integer, so the metrics are
- * those of time order. NULL when out of memory.
+ * those of time order. A counting sort over the ncust customers (rows
+ * without one, NO_CUST, last): 4 bytes per customer and per row, where a
+ * radix sort of (key, index) pairs took 44 per row. NULL when out of
+ * memory.
  */
-static uint32_t *by_customer(const uint32_t *cust, uint64_t rows)
+static uint32_t *by_customer(const uint32_t *cust, uint64_t rows, uint32_t ncust)
 {
-	uint64_t *key = malloc((rows ? rows : 1) * sizeof(*key)), r;
+	/* bucket c + 1 counts customer c's rows, bucket ncust + 1 those without one */
+	uint32_t *start = calloc((size_t)ncust + 2, sizeof(*start));
 	uint32_t *idx = malloc((rows ? rows : 1) * sizeof(*idx));
+	uint64_t r;
+	size_t b;
 
-	if (!key || !idx || rows > MONTH_ROWS_MAX) {
-		free(key);
+	if (!start || !idx || rows > MONTH_ROWS_MAX) {
+		free(start);
 		free(idx);
 		return NULL;
 	}
-	for (r = 0; r < rows; r++) {
-		key[r] = cust[r];
-		idx[r] = (uint32_t)r;
-	}
-	if (sortx_by_key(idx, (size_t)rows, key, NULL, NULL)) {
-		free(idx);
-		idx = NULL;
-	}
-	free(key);
+	for (r = 0; r < rows; r++)
+		start[(cust[r] < ncust ? cust[r] : ncust) + 1]++;
+	for (b = 1; b <= (size_t)ncust + 1; b++)
+		start[b] += start[b - 1];
+	for (r = 0; r < rows; r++)
+		idx[start[cust[r] < ncust ? cust[r] : ncust]++] = (uint32_t)r;
+	free(start);
 	return idx;
 }
 
@@ -750,7 +753,7 @@ static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f
 	m->o_amt = xcalloc(g, rows, 8);
 	m->o_cost = xcalloc(g, rows, 8);
 	m->o_refund = xcalloc(g, rows, 1);
-	perm = by_customer(cust, rows);
+	perm = by_customer(cust, rows, g->n);
 	if (g->oom || !perm) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory reading '%s'", path);
 		goto out;
@@ -939,7 +942,7 @@ static int load_interactions(struct eng *g, struct month *m, const struct crmp_f
 	cls = xcalloc(g, k.n_dict, 1);
 	m->ix_cust = xcalloc(g, rows, 4);
 	m->ix_kind = xcalloc(g, rows, 1);
-	perm = by_customer(cust, rows);
+	perm = by_customer(cust, rows, g->n);
 	if (g->oom || !perm) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
