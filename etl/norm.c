@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "csvr.h"
 #include "fetch.h"
 #include "fsx.h"
@@ -785,7 +786,7 @@ static int dedupe_all(struct norm *n, struct crm_err *e)
 {
 	struct dedupe dd = { n, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, N_BUCKETS,
 			     { 0 }, 0 };
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int cores = cpus_usable();
 	pthread_t th[2];
 	int i, started = 0;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "fsx.h"
 #include "lineage.h"
 #include "log.h"
@@ -1225,11 +1226,10 @@ static void *worker(void *arg)
 	}
 }
 
-/* Worker threads: the cores, at most 4 (each holds one table of one month in memory). */
+/* Worker threads: the usable CPUs, at most 4 (each holds one table of one month in memory). */
 static int n_workers(int months)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int w = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+	int cores = cpus_usable(), w = cores > 4 ? 4 : cores;
 
 	return w < months ? w : months;
 }
