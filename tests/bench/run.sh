@@ -74,6 +74,17 @@ awk '/fit of [0-9]+ customers/ { t += $(NF - 1); n++ } END {
 }' "$work/log"
 grep -E 'fit of [0-9]+ customers' "$work/log" | tail -n 2 | sed 's/^[^ ]* crmetl [a-z]*: compute: /  last period /'
 
+# The nightly case: one period, the last, which still reads every period
+# file for its history (--force: the stamp would skip it).
+last_period=$(ls "$work"/var/periods/ | grep -E '^[0-9]{4}-[0-9]{2}\.crmp$' | tail -n 1 | cut -c1-7)
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute -v --force --period "$last_period" \
+	--config "$work/bench.conf" 2>"$work/log"
+read -r wall user sys rss <"$work/time"
+awk -v p="$last_period" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
+	printf "compute of one period (%s): %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", p, wall, user, sys, rss / 1024
+}'
+grep -E 'read the dimension' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
+
 echo "bench: the full report of the last period"
 last=$(ls "$work"/var/metrics/ | grep -E '^[0-9]{4}-[0-9]{2}\.csv$' | tail -n 1 | cut -c1-7)
 /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" report --template full --period "$last" \
