@@ -34,11 +34,13 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clv.h"
+#include "cpus.h"
 #include "rank.h"
 #include "sortx.h"
 
@@ -746,23 +748,40 @@ struct bg_data {
 	 * index into them, so an evaluation takes one log per distinct value
 	 * instead of two per triple. lv, iv and pw are the evaluation's scratch.
 	 */
-	double *vals, *lv, *iv, *pw;
+	double *vals, *lv, *iv;
 	uint32_t *ti, *Ti;
 	size_t nv;
 	size_t ng;          /* distinct x: group g is [gs[g], gs[g + 1]) */
 	size_t *gs;
 	double *gw;         /* weight of each group */
 	double ntot;
+	/*
+	 * An evaluation's triples in two fixed halves (bg_part), the second
+	 * on a worker thread when there is one (bg_pool): the split depends
+	 * on the data only, so the sums are the same with or without it.
+	 */
+	struct bg_part {
+		size_t t0, t1;          /* triples [t0, t1) */
+		double *pw;             /* power-table scratch, nv */
+		struct ksum (*sums)[5]; /* per group: the bg_group sums over its triples here */
+	} part[2];
+	double ev_r, ev_la, ev_b;   /* the evaluation's r, ln a and b, for the parts */
+	struct bg_pool *pool;
 };
 
 static void bg_release(struct bg_data *d)
 {
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		free(d->part[k].pw);
+		free(d->part[k].sums);
+	}
 	free(d->x);
 	free(d->gs);
 	free(d->vals);
 	free(d->lv);
 	free(d->iv);
-	free(d->pw);
 	free(d->ti);
 	free(d->Ti);
 	memset(d, 0, sizeof(*d));
@@ -833,6 +852,23 @@ static int sort_rank_columns(uint32_t **r, size_t n, const uint32_t *idx)
 	return 0;
 }
 
+/* The two halves of the triples, each with its scratch. */
+static int bg_parts(struct bg_data *d)
+{
+	int k;
+
+	d->part[0].t0 = 0;
+	d->part[0].t1 = d->part[1].t0 = d->nu / 2;
+	d->part[1].t1 = d->nu;
+	for (k = 0; k < 2; k++) {
+		d->part[k].pw = malloc((d->nv ? d->nv : 1) * sizeof(double));
+		d->part[k].sums = malloc((d->ng ? d->ng : 1) * sizeof(*d->part[k].sums));
+		if (!d->part[k].pw || !d->part[k].sums)
+			return -1;
+	}
+	return 0;
+}
+
 /* The distinct triples of the customers whose rank columns r are in sorted order. */
 static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_data *d)
 {
@@ -847,8 +883,7 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 	d->Ti = malloc(u * sizeof(uint32_t));
 	d->lv = malloc(d->nv * sizeof(double));
 	d->iv = malloc(d->nv * sizeof(double));
-	d->pw = malloc(d->nv * sizeof(double));
-	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv || !d->pw)
+	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv)
 		return -1;
 	d->w = d->x + u;
 	d->gw = d->w + u;
@@ -875,7 +910,7 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 	d->nu = u;
 	d->ng = g;
 	d->ntot = (double)n;
-	return 0;
+	return bg_parts(d);
 }
 
 static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, struct crm_err *e)
@@ -1039,8 +1074,8 @@ static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, d
  */
 #define POW_TABLE_LIMIT 600.0
 
-static const double *bg_pow_table(const struct bg_data *d, size_t n, double rx, double c4,
-				  double *ec4)
+static const double *bg_pow_table(const struct bg_data *d, double *pw, size_t n, double rx,
+				  double c4, double *ec4)
 {
 	double lo = d->lv[0], hi = d->lv[d->nv - 1], mid = lo + (hi - lo) / 2;
 	size_t v;
@@ -1048,9 +1083,9 @@ static const double *bg_pow_table(const struct bg_data *d, size_t n, double rx, 
 	if (n <= d->nv || !(fabs(c4) + rx * (hi - lo) < POW_TABLE_LIMIT))
 		return NULL;
 	for (v = 0; v < d->nv; v++)
-		d->pw[v] = exp(rx * (d->lv[v] - mid));
+		pw[v] = exp(rx * (d->lv[v] - mid));
 	*ec4 = exp(c4);
-	return d->pw;
+	return pw;
 }
 
 /* The same sums for x = 0, where only A3 counts (w3 = 1, w4 = 0). */
@@ -1064,6 +1099,129 @@ static void bg_group0(const struct bg_data *d, size_t s, size_t end, struct ksum
 	}
 	sums[4] = sums[1];
 }
+
+/*
+ * The bg_group sums of every group over the part's triples (zero for a
+ * group outside it). Whether a group takes the power table depends on the
+ * whole group, so both halves of a split group take the same path.
+ */
+static void bg_part_sums(const struct bg_data *d, const struct bg_part *p)
+{
+	size_t g;
+
+	for (g = 0; g < d->ng; g++) {
+		size_t s = d->gs[g] > p->t0 ? d->gs[g] : p->t0;
+		size_t end = d->gs[g + 1] < p->t1 ? d->gs[g + 1] : p->t1;
+		double x = d->x[d->gs[g]], rx = d->ev_r + x;
+		struct ksum *sums = p->sums[g];
+		int k;
+
+		for (k = 0; k < 5; k++)
+			sums[k] = (struct ksum){ 0, 0 };
+		if (s >= end)
+			continue;
+		if (x > 0) {
+			double c4 = d->ev_la - log(d->ev_b + x - 1), ec4 = 0;
+			const double *pw = bg_pow_table(d, p->pw, d->gs[g + 1] - d->gs[g], rx, c4, &ec4);
+
+			bg_group(d, s, end, rx, c4, pw, ec4, sums);
+		} else {
+			bg_group0(d, s, end, sums);
+		}
+	}
+}
+
+/*
+ * The worker of an evaluation's second half: it waits for a request
+ * (req > done), computes part[1] and reports it done. One per big fit.
+ */
+#define BG_POOL_MIN 100000 /* distinct triples: below this a thread costs more than it saves */
+
+struct bg_pool {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done_cv;
+	unsigned long req, done;
+	int quit;
+	const struct bg_data *d;
+};
+
+static void *bg_pool_main(void *arg)
+{
+	struct bg_pool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->req == p->done && !p->quit)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->quit)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		bg_part_sums(p->d, &p->d->part[1]);
+		pthread_mutex_lock(&p->mu);
+		p->done = p->req;
+		pthread_cond_signal(&p->done_cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* A worker for d when it is big and a second CPU is there; NULL otherwise (not an error). */
+static struct bg_pool *bg_pool_start(const struct bg_data *d)
+{
+	struct bg_pool *p;
+
+	if (d->nu < BG_POOL_MIN || cpus_usable() < 2 || !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->d = d;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done_cv, NULL);
+	if (pthread_create(&p->thread, NULL, bg_pool_main, p) == 0)
+		return p;
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done_cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	return NULL;
+}
+
+static void bg_pool_stop(struct bg_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_signal(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done_cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* Both halves' sums: the second on the worker while this thread does the first. */
+static void bg_all_parts(const struct bg_data *d)
+{
+	struct bg_pool *p = d->pool;
+
+	if (!p) {
+		bg_part_sums(d, &d->part[0]);
+		bg_part_sums(d, &d->part[1]);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->req++;
+	pthread_cond_signal(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	bg_part_sums(d, &d->part[0]);
+	pthread_mutex_lock(&p->mu);
+	while (p->done != p->req)
+		pthread_cond_wait(&p->done_cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
 
 /*
  * A log-parameter beyond LOG_LIMIT (or NaN): the objectives are then +inf
@@ -1085,7 +1243,7 @@ static int beyond_limit(const double *th, double *grad, int dim)
 /* -LL / n and its gradient with respect to (log r, log alpha, log a, log b). */
 static double bg_fg(const double *th, double *grad, void *ctx)
 {
-	const struct bg_data *d = ctx;
+	struct bg_data *d = ctx;
 	struct ksum ll = { 0, 0 }, gr = { 0, 0 }, gal = { 0, 0 }, ga = { 0, 0 }, gb = { 0, 0 };
 	double r, al, a, b, lal, la;
 	size_t g, i;
@@ -1102,8 +1260,12 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 		d->lv[i] = log(al + d->vals[i]);
 		d->iv[i] = 1 / (al + d->vals[i]);
 	}
+	d->ev_r = r; /* for the parts, like lv and iv */
+	d->ev_la = la;
+	d->ev_b = b;
+	bg_all_parts(d);
 	for (g = 0; g < d->ng; g++) {
-		size_t s = d->gs[g], end = d->gs[g + 1];
+		size_t s = d->gs[g];
 		double x = d->x[s], W = d->gw[g], rx = r + x;
 		double A12 = lgamma_shift(r, x) + r * lal + lgamma_shift(b, x) -
 			     lgamma_shift(a + b, x);
@@ -1112,14 +1274,12 @@ static double bg_fg(const double *th, double *grad, void *ctx)
 		double db2 = digamma_shift(b, x) + da2;
 		struct ksum sums[5] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
 		double bx1 = b + x - 1;
+		int k;
 
-		if (x > 0) {
-			double c4 = la - log(bx1), ec4 = 0;
-			const double *pw = bg_pow_table(d, end - s, rx, c4, &ec4);
-
-			bg_group(d, s, end, rx, c4, pw, ec4, sums);
-		} else
-			bg_group0(d, s, end, sums);
+		for (k = 0; k < 5; k++) {
+			ks_add(&sums[k], ks_val(&d->part[0].sums[g][k]));
+			ks_add(&sums[k], ks_val(&d->part[1].sums[g][k]));
+		}
 		ks_add(&ll, W * A12);
 		ks_add(&ll, -rx * ks_val(&sums[4]));
 		ks_add(&ll, ks_val(&sums[0]));
@@ -1254,14 +1414,17 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 		return rc;
 	if ((rc = bg_prepare(c, n, &d, e)))
 		return rc;
+	d.pool = bg_pool_start(&d);
 	if ((ss.ok ? polish(bg_fg, &d, ss.th[0], ss.edge ? starts[0] : NULL, 4, fit_evals(&ss),
 			    ss.have_h ? ss.H : NULL, th, &out->method, &out->iters, &out->grad_norm)
 		   : minimise(bg_fg, &d, starts, 4, 4, evals_for(d.nu + d.ng), Hout, th,
 			      &out->method, &out->iters, &out->grad_norm)) < 0) {
+		bg_pool_stop(d.pool);
 		bg_release(&d);
 		return err_set(e, CRM_E_DATA, "bg/nbd fit did not converge (%zu customers)", n);
 	}
 	f = bg_fg(th, g, &d);
+	bg_pool_stop(d.pool);
 	out->r = exp(th[0]);
 	out->alpha = exp(th[1]);
 	out->a = exp(th[2]);

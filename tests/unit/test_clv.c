@@ -11,6 +11,7 @@
  * The CDNOW files are looked up in $SRCDIR/../shared/data/cdnow, then
  * /work/shared/data/cdnow; without them those cases are skipped.
  */
+#define _GNU_SOURCE /* sched_setaffinity: a fit pinned to one CPU */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -873,6 +875,25 @@ static void test_timing_1m(void **state)
 		for (i = 0; i < n; i++)
 			ll += clv_bgnbd_ll1(&m, c[i].x, c[i].t_x, c[i].T);
 		assert_true(fabs((double)ll - m.ll) < 1e-12 * fabs(m.ll));
+	}
+	/*
+	 * The same fit on one CPU (no worker thread for the second half of
+	 * each evaluation) gives the same bits: the split is the data's.
+	 */
+	{
+		cpu_set_t old, one;
+		struct clv_bgnbd m1;
+		int cpu;
+
+		assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+		for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old); cpu++)
+			;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+		assert_int_equal(clv_bgnbd_fit(c, n, &m1, &e), 0);
+		assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+		assert_memory_equal(&m, &m1, sizeof(m));
 	}
 	free(c);
 }
