@@ -662,45 +662,6 @@ static uint64_t digits_key(const char *d, uint32_t n, unsigned most)
 	return k;
 }
 
-/* Stable LSD radix sort of v[n] by bits 32..63, a pass per byte that differs. */
-static int radix_high32(uint64_t *v, size_t n)
-{
-	uint64_t *tmp = malloc((n ? n : 1) * sizeof(*tmp)), *src = v, *dst = tmp, *t;
-	size_t (*count)[256] = calloc(4, sizeof(*count));
-	size_t i, b, sum;
-
-	if (!tmp || !count) {
-		free(tmp);
-		free(count);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		for (b = 0; b < 4; b++)
-			count[b][(v[i] >> (32 + 8 * b)) & 0xff]++;
-	for (b = 0; b < 4 && n; b++) {
-		unsigned shift = (unsigned)(32 + 8 * b);
-
-		if (count[b][(v[0] >> shift) & 0xff] == n)
-			continue;
-		for (i = 0, sum = 0; i < 256; i++) {
-			size_t k = count[b][i];
-
-			count[b][i] = sum;
-			sum += k;
-		}
-		for (i = 0; i < n; i++)
-			dst[count[b][(src[i] >> shift) & 0xff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != v)
-		memcpy(v, src, n * sizeof(*v));
-	free(tmp);
-	free(count);
-	return 0;
-}
-
 /*
  * build_dict for a column of prefix and digits (digits_shape): codes are
  * given in sorted order already (rank is the identity). Same results.
@@ -718,7 +679,7 @@ static int dict_by_digits(struct dict *d, const struct wcol *c, uint64_t rows, u
 	for (r = 0; r < rows; r++)
 		if (c->svals[r])
 			v[n++] = digits_key(c->svals[r] + plen, c->lens[r] - plen, most) << 32 | r;
-	if (radix_high32(v, n))
+	if (sortx_high32(v, NULL, n))
 		goto out;
 	for (i = 0; i < n; i++)
 		distinct += i == 0 || v[i] >> 32 != v[i - 1] >> 32;

@@ -403,45 +403,6 @@ static int sort_ties(uint32_t *idx, size_t n, const struct cols *c)
 }
 
 /*
- * Stable LSD radix sort of v[n] by bits 32..63, one counting pass per byte
- * that differs (the histograms of all four from one read). Rows start in
- * input order in the low bits, so equal keys stay in input order.
- */
-static int radix_high(uint64_t *v, uint64_t *tmp, size_t n)
-{
-	uint64_t *src = v, *dst = tmp, *t;
-	size_t (*count)[256] = calloc(4, sizeof(*count));
-	size_t i, b, sum;
-
-	if (!count)
-		return -1;
-	for (i = 0; i < n; i++)
-		for (b = 0; b < 4; b++)
-			count[b][(v[i] >> (32 + 8 * b)) & 0xff]++;
-	for (b = 0; b < 4; b++) {
-		unsigned shift = (unsigned)(32 + 8 * b);
-
-		if (count[b][(v[0] >> shift) & 0xff] == n)
-			continue; /* every key has the same byte here */
-		for (i = 0, sum = 0; i < 256; i++) {
-			size_t k = count[b][i];
-
-			count[b][i] = sum;
-			sum += k;
-		}
-		for (i = 0; i < n; i++)
-			dst[count[b][(src[i] >> shift) & 0xff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != v)
-		memcpy(v, src, n * sizeof(*v));
-	free(count);
-	return 0;
-}
-
-/*
  * The order of the rows when the first keys span less than 2^32: each
  * row's key less the smallest, above its row number, radix sorted as one
  * 64-bit word (no indirection: the passes read memory in order; tmp holds
@@ -463,7 +424,7 @@ static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
 		return 1;
 	for (i = 0; i < n; i++)
 		keys[i] = (keys[i] - lo) << 32 | i;
-	if (radix_high(keys, tmp, n))
+	if (sortx_high32(keys, tmp, n))
 		return -1;
 	for (i = 0; i < n; i++)
 		perm[i] = (uint32_t)keys[i];

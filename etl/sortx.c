@@ -165,3 +165,43 @@ int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
 	}
 	return 0;
 }
+
+int sortx_high32(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	uint64_t *own = tmp ? NULL : malloc((n ? n : 1) * sizeof(*own));
+	uint64_t *src = v, *dst = tmp ? tmp : own, *t;
+	size_t (*count)[256] = calloc(4, sizeof(*count));
+	size_t i, b, sum;
+
+	if (!dst || !count) {
+		free(own);
+		free(count);
+		return -1;
+	}
+	/* the histograms of all four bytes from one read */
+	for (i = 0; i < n; i++)
+		for (b = 0; b < 4; b++)
+			count[b][(v[i] >> (32 + 8 * b)) & 0xff]++;
+	for (b = 0; b < 4 && n; b++) {
+		unsigned shift = (unsigned)(32 + 8 * b);
+
+		if (count[b][(v[0] >> shift) & 0xff] == n)
+			continue; /* every key has the same byte here */
+		for (i = 0, sum = 0; i < 256; i++) {
+			size_t k = count[b][i];
+
+			count[b][i] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[b][(src[i] >> shift) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(own);
+	free(count);
+	return 0;
+}

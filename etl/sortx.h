@@ -26,4 +26,12 @@ int sortx_indexes(uint32_t *idx, size_t n, sortx_cmp cmp, const void *ctx);
 int sortx_by_key(uint32_t *idx, size_t n, const uint64_t *keys, sortx_cmp cmp,
 		 const void *ctx);
 
+/*
+ * Stable LSD radix sort of v[n] by bits 32..63 (the key; callers keep a
+ * row number or payload in the low half), one counting pass per byte that
+ * differs. tmp is scratch of n values, or NULL to allocate it. 0, or -1
+ * when out of memory.
+ */
+int sortx_high32(uint64_t *v, uint64_t *tmp, size_t n);
+
 #endif

@@ -1,8 +1,9 @@
 /*
- * test_sortx.c - the radix sort by 64-bit key against the stable merge
- * sort on the same keys: narrow spans (one 32-bit pass set), spans wider
- * than 2^32 (two halves), keys at both ends of the range, many ties (whose
- * index order must survive), a key comparator for the ties, and n = 0, 1.
+ * test_sortx.c - the radix sorts (by 64-bit key, and of words by their
+ * high halves) against the stable merge sort on the same keys: narrow
+ * spans (one 32-bit pass set), spans wider than 2^32 (two halves), keys at
+ * both ends of the range, many ties (whose index order must survive), a
+ * key comparator for the ties, and n = 0, 1.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,12 +103,41 @@ static void test_ties_by_comparator(void **state)
 		assert_int_equal(idx[i], want[i]);
 }
 
+/*
+ * sortx_high32 against the merge sort by the high halves: stable (the
+ * low halves, row numbers here, stay ascending within a key), with its
+ * own scratch or the caller's, and no rows.
+ */
+static void test_high32(void **state)
+{
+	enum { N = 3000 };
+	uint64_t v[N], his[N], tmp[N], r = 2463534242u;
+	uint32_t idx[N];
+	size_t i;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < N; i++) {
+			his[i] = (next_random(&r) % (pass ? 50 : UINT32_MAX)) << (pass ? 24 : 0);
+			v[i] = his[i] << 32 | i;
+			idx[i] = (uint32_t)i;
+		}
+		assert_int_equal(sortx_high32(v, pass ? tmp : NULL, N), 0);
+		assert_int_equal(sortx_indexes(idx, N, cmp_keys, his), 0);
+		for (i = 0; i < N; i++)
+			assert_int_equal((uint32_t)v[i], idx[i]);
+	}
+	assert_int_equal(sortx_high32(v, NULL, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spans),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_ties_by_comparator),
+		cmocka_unit_test(test_high32),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
