@@ -78,6 +78,24 @@ size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct r
 }
 
 /*
+ * The next present column's value from a payload: an integer (zigzagged)
+ * in *v, or a string at *s of *v bytes. -1 on a damaged record.
+ */
+static int next_value(const unsigned char **p, const unsigned char *end, int is_str, uint64_t *v,
+		      const char **s)
+{
+	if (norm_varint(p, end, v))
+		return -1;
+	if (!is_str)
+		return 0;
+	if (*v > (uint64_t)(end - *p))
+		return -1;
+	*s = (const char *)*p;
+	*p += *v;
+	return 0;
+}
+
+/*
  * Decode a payload into a row (strings point into the payload); -1 on a
  * damaged spill record (only a bug or a full disk can cause one).
  */
@@ -92,25 +110,20 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 		return -1;
 	mask = *p++;
 	for (c = 0; c < t->n_cols; c++) {
+		int is_str = tab_col_type(t->cols[c].kind) != CRMP_INT;
+
 		r->present[c] = (uint8_t)(mask >> c & 1);
 		r->sv[c] = NULL;
 		r->sl[c] = 0;
 		r->iv[c] = 0;
 		if (!r->present[c])
 			continue;
-		if (norm_varint(&p, end, &v))
+		if (next_value(&p, end, is_str, &v, &r->sv[c]))
 			return -1;
-		if (t->cols[c].kind == TK_DAYOF) {
-			r->iv[c] = buf_unzigzag(v) + first_day;
-		} else if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
-			r->iv[c] = buf_unzigzag(v);
-		} else {
-			if (v > (uint64_t)(end - p))
-				return -1;
-			r->sv[c] = (const char *)p;
+		if (is_str)
 			r->sl[c] = (uint32_t)v;
-			p += v;
-		}
+		else
+			r->iv[c] = buf_unzigzag(v) + (t->cols[c].kind == TK_DAYOF ? first_day : 0);
 	}
 	return p == end ? 0 : -1;
 }
@@ -130,19 +143,16 @@ int norm_payload_str(const unsigned char *p, const unsigned char *end, const str
 		return -1;
 	mask = *p++;
 	for (c = 0; c <= col && c < t->n_cols; c++) {
+		int is_str = tab_col_type(t->cols[c].kind) != CRMP_INT;
+
 		*s = NULL;
 		*len = 0;
 		if (!(mask >> c & 1))
 			continue;
-		if (norm_varint(&p, end, &v))
+		if (next_value(&p, end, is_str, &v, s))
 			return -1;
-		if (tab_col_type(t->cols[c].kind) == CRMP_INT)
-			continue;
-		if (v > (uint64_t)(end - p))
-			return -1;
-		*s = (const char *)p;
-		*len = (uint32_t)v;
-		p += v;
+		if (is_str)
+			*len = (uint32_t)v;
 	}
 	return c == col + 1 && tab_col_type(t->cols[col].kind) == CRMP_STR ? 0 : -1;
 }
