@@ -770,6 +770,30 @@ static double grand(double k)
 }
 
 /*
+ * One synthetic customer over T weeks: purchases at rate lam until T, or
+ * until a dropout, with probability p_drop after each purchase (< 0: no
+ * dropout, no draw); each purchase worth gamma(p_spend) / nu (nu <= 0: no
+ * spend, no draw). t_x in whole days, as met.c sees it.
+ */
+static struct clv_cust simulate(double T, double lam, double p_drop, double p_spend, double nu)
+{
+	double t = 0, tx = 0, x = 0, spend = 0;
+
+	for (;;) {
+		t += -log(urand()) / lam;
+		if (t > T)
+			break;
+		x += 1;
+		tx = t;
+		if (nu > 0)
+			spend += grand(p_spend) / nu;
+		if (p_drop >= 0 && urand() < p_drop)
+			break;
+	}
+	return (struct clv_cust){ x, floor(tx * 7) / 7, T, x > 0 ? spend / x : 0 };
+}
+
+/*
  * Customers who never drop out (the bench's world): the likelihood is
  * highest at the edge (a -> 0 or b -> infinity), which the fit must say
  * (CLV_BOUNDARY) while still recovering the purchase process (r, alpha),
@@ -792,16 +816,8 @@ static void test_edge_no_dropout(void **state)
 	assert_non_null(c);
 	for (i = 0; i < n; i++) {
 		double T = (double)(500 - (long)(urand() * 300)) / 7, lam = grand(r) / alpha;
-		double t = 0, tx = 0, x = 0;
 
-		for (;;) {
-			t += -log(urand()) / lam;
-			if (t > T)
-				break;
-			x += 1;
-			tx = t;
-		}
-		c[i] = (struct clv_cust){ x, floor(tx * 7) / 7, T, 0 };
+		c[i] = simulate(T, lam, -1, 0, 0);
 	}
 	assert_int_equal(clv_bgnbd_fit(c, n, &m, &e), 0);
 	print_bg("bg/nbd without dropout", &m, 0);
@@ -835,20 +851,9 @@ static void test_timing_1m(void **state)
 		double T = (double)(272 - (long)(urand() * 90)) / 7; /* first purchase in Q1, daily */
 		double lam = grand(truth.r) / truth.alpha;
 		double ga = grand(truth.a), gb = grand(truth.b), p = ga / (ga + gb);
-		double t = 0, tx = 0, x = 0, nu = grand(gt.q) / gt.gamma, spend = 0;
+		double nu = grand(gt.q) / gt.gamma;
 
-		for (;;) {
-			t += -log(urand()) / lam;
-			if (t > T)
-				break;
-			x += 1;
-			tx = t;
-			spend += grand(gt.p) / nu;
-			if (urand() < p)
-				break;
-		}
-		tx = floor(tx * 7) / 7; /* whole days, as met.c sees them */
-		c[i] = (struct clv_cust){ x, tx, T, x > 0 ? spend / x : 0 };
+		c[i] = simulate(T, lam, p, gt.p, nu);
 	}
 	t0 = now_s();
 	assert_int_equal(clv_bgnbd_fit(c, n, &m, &e), 0);
