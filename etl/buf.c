@@ -106,13 +106,16 @@ int buf_put_varint(struct buf *b, uint64_t v)
 	return buf_append(b, tmp, n);
 }
 
-int buf_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+int buf_get_varint_any(const unsigned char **p, const unsigned char *end, uint64_t *out)
 {
 	const unsigned char *q = *p;
 	uint64_t v = 0;
 	unsigned shift = 0;
 
-	while (q < end && shift < 70) {
+	/* A varint ends by its 10th byte (below), so with 10 bytes left no bound check is needed. */
+	if (end - q >= 10)
+		end = q + 10;
+	while (q < end) {
 		unsigned char c = *q++;
 
 		if (shift == 63 && c > 1)

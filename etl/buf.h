@@ -59,10 +59,24 @@ static inline int64_t buf_unzigzag(uint64_t v)
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+/* buf_get_varint() for any length; call that instead. */
+int buf_get_varint_any(const unsigned char **p, const unsigned char *end, uint64_t *out);
+
 /*
  * Read a varint from [*p, end): at most 10 bytes, no redundant trailing
  * zero group. Returns 0 and advances *p, or -1 on a bad or cut varint.
+ * Inline for the one-byte case: period files decode tens of millions of
+ * varints per compute, most of them codes and small deltas of one byte,
+ * where the call cost as much as the decoding.
  */
-int buf_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out);
+static inline int buf_get_varint(const unsigned char **p, const unsigned char *end,
+				 uint64_t *out)
+{
+	if (*p < end && **p < 0x80) {
+		*out = *(*p)++;
+		return 0;
+	}
+	return buf_get_varint_any(p, end, out);
+}
 
 #endif

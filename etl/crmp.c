@@ -1299,8 +1299,9 @@ static int parse_directory(struct crmp_file *f, uint64_t dir_off, uint32_t dir_l
 	return 0;
 }
 
-int crmp_open_mem(const void *data, size_t len, const char *name,
-		  struct crmp_file **out, struct crm_err *e)
+/* Check and open `data` (len bytes), which the file owns from here on, also on failure. */
+static int open_owned(unsigned char *data, size_t len, const char *name,
+		      struct crmp_file **out, struct crm_err *e)
 {
 	struct crmp_file *f = calloc(1, sizeof(*f));
 	uint64_t dir_off = 0;
@@ -1308,11 +1309,12 @@ int crmp_open_mem(const void *data, size_t len, const char *name,
 	int rc;
 
 	*out = NULL;
-	if (!f || !(f->name = strdup(name)) || !(f->data = malloc(len ? len : 1))) {
+	if (!f || !(f->name = strdup(name))) {
+		free(data);
 		crmp_close(f);
 		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", name);
 	}
-	memcpy(f->data, data, len);
+	f->data = data;
 	f->len = len;
 	rc = parse_header(f, &dir_off, &dir_len, e);
 	if (rc == 0)
@@ -1325,6 +1327,19 @@ int crmp_open_mem(const void *data, size_t len, const char *name,
 	return 0;
 }
 
+int crmp_open_mem(const void *data, size_t len, const char *name,
+		  struct crmp_file **out, struct crm_err *e)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	*out = NULL;
+	if (!copy)
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", name);
+	memcpy(copy, data, len);
+	return open_owned(copy, len, name, out, e);
+}
+
+/* The file's bytes are read once and kept as read: a copy cost a page fault per 4 KiB. */
 int crmp_open(const char *path, struct crmp_file **out, struct crm_err *e)
 {
 	unsigned char *data = NULL;
@@ -1335,9 +1350,7 @@ int crmp_open(const char *path, struct crmp_file **out, struct crm_err *e)
 	rc = fsx_read_file(path, (size_t)MAX_FILE, &data, &len, e);
 	if (rc)
 		return rc;
-	rc = crmp_open_mem(data, len, path, out, e);
-	free(data);
-	return rc;
+	return open_owned(data, len, path, out, e);
 }
 
 void crmp_close(struct crmp_file *f)
@@ -1673,19 +1686,20 @@ static int numbered_head(const struct crmp_file *f, const struct crmp_table_info
 	return 0;
 }
 
-/* A numbered value as the text it stands for: its digit count, or -1 when it cannot be one. */
-static int numbered_digits(int64_t v, unsigned width)
+/*
+ * The largest number a numbered value of `width` digits may hold (0: any
+ * width): a bound, not a digit count, since this runs once per id read,
+ * tens of millions of times, where counting digits by division dominated.
+ */
+static int64_t numbered_max(unsigned width)
 {
-	int len = 1;
-	uint64_t x;
+	int64_t most = 9;
 
-	if (v < 0 || v > 999999999999999999LL)
-		return -1;
-	for (x = (uint64_t)v; x >= 10; x /= 10)
-		len++;
-	if (width && len > (int)width)
-		return -1;
-	return width ? (int)width : len;
+	if (width == 0 || width > 18)
+		return 999999999999999999LL;
+	while (--width)
+		most = most * 10 + 9;
+	return most;
 }
 
 static int read_numbered(const struct crmp_file *f, const struct crmp_table_info *ti,
@@ -1778,9 +1792,15 @@ int crmp_read_numbered(const struct crmp_file *f, int t, int c, int64_t *nums,
 		rc = 1; /* a prefix this long: read it as text */
 	if (rc == 0)
 		rc = read_int_block(f, ti, ci, &k, (enum crmp_enc)mode, nums, n, e);
-	for (i = 0; rc == 0 && i < n; i++)
-		if (numbered_digits(nums[i], width) < 0)
+	if (rc == 0) {
+		int64_t most = numbered_max(width);
+
+		for (i = 0; i < n; i++)
+			if (nums[i] < 0 || nums[i] > most)
+				break;
+		if (i < n)
 			rc = CORRUPT(f, ti->name, ci->name, "numbered value out of range");
+	}
 	if (rc == 0 && k.p != k.end)
 		rc = CORRUPT(f, ti->name, ci->name, "stray bytes after the last value");
 	if (rc == 0) {
