@@ -985,13 +985,20 @@ static int check_rejects(const struct norm *n, struct crm_err *e)
 	return 0;
 }
 
-/* CPU time of the process, for the debug log of each pass. */
-static double cpu_seconds(void)
+/* Seconds on a clock (CPU time of the process, or wall time), for the debug log of each pass. */
+static double clock_seconds(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The end of a pass in the debug log: CPU and wall seconds since the run started. */
+static void log_pass(const char *what, double wall0)
+{
+	log_debug("normalize: %s done at %.2f s CPU, %.2f s wall", what,
+		  clock_seconds(CLOCK_PROCESS_CPUTIME_ID), clock_seconds(CLOCK_MONOTONIC) - wall0);
 }
 
 /* The time now, UTC, as in restatement lines: 2026-11-24T21:40:00Z. */
@@ -1103,6 +1110,7 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	struct buf inputs;
 	struct hasher hs;
 	char *inputs_path = NULL;
+	double wall0 = clock_seconds(CLOCK_MONOTONIC);
 	int rc, i;
 
 	memset(&n, 0, sizeof(n));
@@ -1139,14 +1147,14 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 		rc = read_sources(&n, e);
 		rc = hash_join(&hs, &n, rc, e);
 	}
-	log_debug("normalize: pass 1 (read and validate) done at %.2f s", cpu_seconds());
+	log_pass("pass 1 (read and validate)", wall0);
 	if (rc == 0)
 		rc = map_derived(&n, e);
 	if (rc == 0)
 		rc = dedupe_all(&n, e);
 	for (i = 0; rc == 0 && i < n.n_months * ENT_COUNT; i++)
 		rc = norm_spill_seal(&n.months[i], e);
-	log_debug("normalize: pass 2 (deduplicate) done at %.2f s", cpu_seconds());
+	log_pass("pass 2 (deduplicate)", wall0);
 	if (rc == 0)
 		rc = check_rejects(&n, e);
 	/*
@@ -1157,10 +1165,11 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 		rc = norm_plan_periods(&n, e);
 	if (rc == 0)
 		rc = norm_write_dimension(&n, e);
+	log_pass("customers dimension", wall0);
 	norm_release_customers(&n);
 	if (rc == 0)
 		rc = norm_write_periods(&n, e);
-	log_debug("normalize: pass 3 (period files) done at %.2f s", cpu_seconds());
+	log_pass("pass 3 (period files)", wall0);
 	/*
 	 * Record the inputs only after a complete run; a partial one (--period)
 	 * leaves other periods as they were, so the next full run must look.

@@ -1,21 +1,27 @@
 /*
- * norm_pipe.c - normalize, pass 1 on two threads: a reader thread parses
- * and validates the records of one export file and encodes the good ones
- * as spill payloads, in batches; the calling thread takes the batches in
- * order and keeps each record (quarantine, customers map, spill files).
+ * norm_pipe.c - normalize, pass 1 on three threads: a parser thread splits
+ * the records of one export file (CSV or XML) and copies their values
+ * into raw batches; a validator thread validates them and encodes the good
+ * ones as spill payloads, into batches of items; the calling thread takes
+ * those in order and keeps each record (quarantine, customers map, spill
+ * files). Parsing and validating each took about half of what one thread
+ * did when they were one stage, the slowest of pass 1: apart, they run on
+ * both cores beside the keeper and the input hasher.
  *
- * Why this split is safe: the reader touches only what no keeper of the
- * same file changes. Validating customers and orders reads no customer
- * (check_row), and only their keepers change the customers map; the other
- * entities read it, and their keepers do not change it. The reader notes
- * the shapes of the non-customer entity it reads; keepers note only the
- * customers' shapes. One file at a time, the reader joined at its end, so
- * a file sees every effect of the files before it, as in a serial run.
- * Records are kept in file order whatever the thread timing: the output
- * is the same bytes as a serial run's.
+ * Why this split is safe: the parser touches only its reader. The
+ * validator touches only what no keeper of the same file changes.
+ * Validating customers and orders reads no customer (check_row), and only
+ * their keepers change the customers map; the other entities read it, and
+ * their keepers do not change it. The validator notes the shapes of the
+ * non-customer entity it reads; keepers note only the customers' shapes.
+ * One file at a time, the threads joined at its end, so a file sees every
+ * effect of the files before it, as in a serial run. Records are kept in
+ * file order whatever the thread timing: the output is the same bytes as
+ * a serial run's.
  *
- * Memory: PIPE_BATCHES batches of at most PIPE_DATA bytes and PIPE_ITEMS
- * records, whatever the file size.
+ * Memory: PIPE_BATCHES batches of each kind, of at most PIPE_DATA bytes
+ * and PIPE_ITEMS records (more bytes only for one huge record), whatever
+ * the file size.
  */
 #include "norm_int.h"
 
@@ -36,22 +42,53 @@ struct batch {
 	size_t len, cap;
 };
 
+/*
+ * A record as the parser read it, its values copied into the raw batch's
+ * data (NUL-terminated, as the readers give them).
+ */
+struct rawrec {
+	long line;
+	uint32_t off[SCHEMA_MAX_FIELDS];   /* value of each field in data, or NO_VALUE */
+	uint32_t len[SCHEMA_MAX_FIELDS];
+	uint32_t reason_off;               /* bad: its reason in data, or NO_VALUE */
+	uint8_t bad;
+};
+
+#define NO_VALUE UINT32_MAX
+
+struct rawbatch {
+	struct rawrec items[PIPE_ITEMS];
+	size_t n_items;
+	unsigned char *data;           /* owned, PIPE_DATA bytes (more for one huge record) */
+	size_t len, cap;
+};
+
+/*
+ * Batches handed from one thread to the next, in order: a ring of
+ * PIPE_BATCHES, under pipe.lock.
+ */
+struct queue {
+	uint64_t filled, taken;        /* batches handed over / given back */
+	int done;                      /* the producer has finished */
+	int stop;                      /* the consumer failed: the producer stops */
+};
+
 struct pipe {
 	struct norm *n;
 	const struct tab_def *t;
+	size_t n_fields;               /* fields of the entity: values of a record */
 	int (*next)(void *src, struct rec *rec, struct crm_err *e);
 	void *src;
 
-	struct batch b[PIPE_BATCHES];
+	struct rawbatch raw[PIPE_BATCHES];  /* parser -> validator */
+	struct batch b[PIPE_BATCHES];       /* validator -> keeper */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t filled, taken;        /* batches handed over / given back, under lock */
-	int done;                      /* the reader has finished (rc says how), under lock */
-	int stop;                      /* the keeper failed: the reader stops, under lock */
-	int rc;                        /* the reader's result */
-	struct crm_err err;            /* the reader's error */
+	struct queue rawq, itemq;      /* under lock */
+	int rc, parse_rc;              /* results of the validator and of the parser */
+	struct crm_err err, parse_err; /* their errors */
 
-	/* Reader-side state. */
+	/* Validator-side state. */
 	int32_t month_lo, month_hi;    /* days [lo, hi) of month_of, the last month placed */
 	int month_of;
 };
@@ -151,90 +188,266 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 	return 0;
 }
 
-/* Hand a filled batch over and wait for a free one; 0, or 1 when told to stop. */
-static int hand_over(struct pipe *pp)
+/*
+ * Hand a filled batch of queue q over and wait for a free one; 0 with the
+ * index of the batch to fill next, or 1 when told to stop.
+ */
+static int hand_over(struct pipe *pp, struct queue *q, size_t *next)
 {
 	int stop;
 
 	pthread_mutex_lock(&pp->lock);
-	pp->filled++;
+	q->filled++;
 	pthread_cond_broadcast(&pp->cond);
-	while (!pp->stop && pp->filled - pp->taken >= PIPE_BATCHES)
+	while (!q->stop && q->filled - q->taken >= PIPE_BATCHES)
 		pthread_cond_wait(&pp->cond, &pp->lock);
-	stop = pp->stop;
+	stop = q->stop;
+	*next = (size_t)(q->filled % PIPE_BATCHES);
 	pthread_mutex_unlock(&pp->lock);
 	return stop;
 }
 
-static void *reader_main(void *arg)
+/* The producer of q has finished: with the batch it was filling when it has records. */
+static void finish(struct pipe *pp, struct queue *q, size_t pending, int *rc_out, int rc)
+{
+	pthread_mutex_lock(&pp->lock);
+	if (pending)
+		q->filled++;
+	*rc_out = rc < 0 ? rc : 0;
+	q->done = 1;
+	pthread_cond_broadcast(&pp->cond);
+	pthread_mutex_unlock(&pp->lock);
+}
+
+/* The index of the next filled batch of q, or -1 when its producer has finished. */
+static long take(struct pipe *pp, struct queue *q)
+{
+	long i = -1;
+
+	pthread_mutex_lock(&pp->lock);
+	while (!q->done && q->filled == q->taken)
+		pthread_cond_wait(&pp->cond, &pp->lock);
+	if (q->filled > q->taken)
+		i = (long)(q->taken % PIPE_BATCHES);
+	pthread_mutex_unlock(&pp->lock);
+	return i;
+}
+
+/* Give a batch of q back; `stop` tells its producer to stop. */
+static void give_back(struct pipe *pp, struct queue *q, int stop)
+{
+	pthread_mutex_lock(&pp->lock);
+	q->taken++;
+	q->stop |= stop;
+	pthread_cond_broadcast(&pp->cond);
+	pthread_mutex_unlock(&pp->lock);
+}
+
+/* Tell the producer of q to stop without giving a batch back. */
+static void stop_producer(struct pipe *pp, struct queue *q)
+{
+	pthread_mutex_lock(&pp->lock);
+	q->stop = 1;
+	pthread_cond_broadcast(&pp->cond);
+	pthread_mutex_unlock(&pp->lock);
+}
+
+/* ------------------------------------------------------------ parser */
+
+/*
+ * Where a record's values lie: CSV values sit side by side in the
+ * reader's buffer, so one copy of the span [*lo, *lo + *span) takes them
+ * all (a call per value cost more than the bytes); XML values, or a span
+ * with much between them, are copied one by one. Returns the bytes the
+ * record will take in the raw batch.
+ */
+static size_t raw_need(const struct pipe *pp, const struct rec *rec, uintptr_t *lo, size_t *span)
+{
+	uintptr_t a = UINTPTR_MAX, z = 0;
+	size_t i, sum = 0;
+
+	*span = 0;
+	if (rec->bad)
+		return (rec->reason ? strlen(rec->reason) : 0) + 1;
+	for (i = 0; i < pp->n_fields; i++) {
+		uintptr_t v = (uintptr_t)rec->val[i];
+
+		if (!rec->val[i])
+			continue;
+		a = v < a ? v : a;
+		z = v + rec->len[i] + 1 > z ? v + rec->len[i] + 1 : z;
+		sum += rec->len[i] + 1;
+	}
+	if (sum && z - a <= 2 * sum + 256) {
+		*lo = a;
+		*span = z - a;
+		return *span;
+	}
+	return sum;
+}
+
+/* Room for `len` more bytes in a raw batch; -1 out of memory. */
+static int raw_room(struct rawbatch *b, size_t len)
+{
+	unsigned char *d;
+	size_t cap;
+
+	if (b->cap - b->len >= len)
+		return 0;
+	cap = b->len + len > PIPE_DATA ? b->len + len : PIPE_DATA;
+	if (!(d = realloc(b->data, cap)))
+		return -1;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+/* Copy a record into the raw batch, which has room for raw_need() bytes. */
+static void raw_add(const struct pipe *pp, struct rawbatch *b, const struct rec *rec,
+		    uintptr_t lo, size_t span)
+{
+	struct rawrec *it = &b->items[b->n_items++];
+	size_t i, at = b->len;
+
+	it->line = rec->line;
+	it->bad = rec->bad != 0;
+	it->reason_off = NO_VALUE;
+	if (rec->bad) {
+		size_t rlen = rec->reason ? strlen(rec->reason) : 0;
+
+		if (rec->reason) {
+			it->reason_off = (uint32_t)at;
+			memcpy(b->data + at, rec->reason, rlen + 1);
+		}
+		b->len += rlen + 1;
+		return;
+	}
+	if (span)
+		memcpy(b->data + at, (const void *)lo, span);
+	for (i = 0; i < pp->n_fields; i++) {
+		it->off[i] = NO_VALUE;
+		it->len[i] = (uint32_t)rec->len[i];
+		if (!rec->val[i])
+			continue;
+		if (span) {
+			it->off[i] = (uint32_t)(at + ((uintptr_t)rec->val[i] - lo));
+			continue;
+		}
+		it->off[i] = (uint32_t)b->len;
+		memcpy(b->data + b->len, rec->val[i], rec->len[i]);
+		b->data[b->len + rec->len[i]] = '\0';
+		b->len += rec->len[i] + 1;
+	}
+	if (span)
+		b->len += span;
+}
+
+static void *parser_main(void *arg)
 {
 	struct pipe *pp = arg;
-	struct batch *b = &pp->b[0];
+	struct rawbatch *b = &pp->raw[0];
 	struct rec rec;
-	struct row row;
-	struct bad bad;
+	size_t next;
 	int rc;
 
-	while ((rc = pp->next(pp->src, &rec, &pp->err)) == 1) {
-		size_t need = rec.bad ? VALUE_MAX + 128 : 4096;
+	while ((rc = pp->next(pp->src, &rec, &pp->parse_err)) == 1) {
+		uintptr_t lo = 0;
+		size_t span, need = raw_need(pp, &rec, &lo, &span);
 
-		if (batch_full(b, need)) {
-			if (hand_over(pp)) {
+		if (b->n_items == PIPE_ITEMS || (b->n_items > 0 && b->len + need > PIPE_DATA)) {
+			if (hand_over(pp, &pp->rawq, &next)) {
 				b = NULL;
 				break;
 			}
-			b = &pp->b[pp->filled % PIPE_BATCHES];
+			b = &pp->raw[next];
 			b->n_items = 0;
 			b->len = 0;
 		}
-		if (norm_validate(pp->n, pp->t, &rec, &row, &bad))
-			rc = add_bad(b, rec.line, &bad);
-		else
-			rc = add_good(pp, b, &row);
-		if (rc) {
-			rc = norm_nomem(&pp->err);
+		if (raw_room(b, need)) {
+			rc = norm_nomem(&pp->parse_err);
 			break;
 		}
+		raw_add(pp, b, &rec, lo, span);
 	}
-	pthread_mutex_lock(&pp->lock);
-	if (b && b->n_items)
-		pp->filled++;
-	pp->rc = rc < 0 ? rc : 0;
-	pp->done = 1;
-	pthread_cond_broadcast(&pp->cond);
-	pthread_mutex_unlock(&pp->lock);
+	finish(pp, &pp->rawq, b ? b->n_items : 0, &pp->parse_rc, rc);
 	return NULL;
 }
 
-/* The next filled batch, or NULL when the reader has finished. */
-static struct batch *take(struct pipe *pp)
-{
-	struct batch *b = NULL;
+/* ------------------------------------------------------------ validator */
 
-	pthread_mutex_lock(&pp->lock);
-	while (!pp->done && pp->filled == pp->taken)
-		pthread_cond_wait(&pp->cond, &pp->lock);
-	if (pp->filled > pp->taken)
-		b = &pp->b[pp->taken % PIPE_BATCHES];
-	pthread_mutex_unlock(&pp->lock);
-	return b;
+/* A raw record as the readers gave it, its values in the raw batch. */
+static void raw_rec(const struct pipe *pp, const struct rawbatch *b, const struct rawrec *it,
+		    struct rec *rec)
+{
+	size_t i;
+
+	rec->line = it->line;
+	rec->bad = it->bad;
+	rec->reason = it->reason_off == NO_VALUE ? NULL : (const char *)b->data + it->reason_off;
+	for (i = 0; i < pp->n_fields && !it->bad; i++) {
+		rec->val[i] = it->off[i] == NO_VALUE ? NULL : (const char *)b->data + it->off[i];
+		rec->len[i] = it->len[i];
+	}
 }
 
-static void give_back(struct pipe *pp, int stop)
+/* Validate and encode one raw batch; 0, 1 when told to stop, or -1 out of memory. */
+static int validate_batch(struct pipe *pp, const struct rawbatch *rb, struct batch **bp)
 {
-	pthread_mutex_lock(&pp->lock);
-	pp->taken++;
-	pp->stop |= stop;
-	pthread_cond_broadcast(&pp->cond);
-	pthread_mutex_unlock(&pp->lock);
+	struct rec rec;
+	struct row row;
+	struct bad bad;
+	size_t i, next;
+
+	memset(&rec, 0, sizeof(rec));
+	for (i = 0; i < rb->n_items; i++) {
+		struct batch *b = *bp;
+		size_t need = rb->items[i].bad ? VALUE_MAX + 128 : 4096;
+
+		if (batch_full(b, need)) {
+			if (hand_over(pp, &pp->itemq, &next)) {
+				*bp = NULL;
+				return 1;
+			}
+			b = *bp = &pp->b[next];
+			b->n_items = 0;
+			b->len = 0;
+		}
+		raw_rec(pp, rb, &rb->items[i], &rec);
+		if (norm_validate(pp->n, pp->t, &rec, &row, &bad) ? add_bad(b, rec.line, &bad)
+								   : add_good(pp, b, &row))
+			return -1;
+	}
+	return 0;
+}
+
+static void *validator_main(void *arg)
+{
+	struct pipe *pp = arg;
+	struct batch *b = &pp->b[0];
+	long i;
+	int rc = 0;
+
+	while (rc == 0 && (i = take(pp, &pp->rawq)) >= 0) {
+		rc = validate_batch(pp, &pp->raw[i], &b);
+		if (rc < 0)
+			rc = norm_nomem(&pp->err);
+		give_back(pp, &pp->rawq, rc != 0);
+	}
+	/* Stopped early: the parser may wait for a batch to fill. */
+	if (rc)
+		stop_producer(pp, &pp->rawq);
+	finish(pp, &pp->itemq, b ? b->n_items : 0, &pp->rc, rc);
+	return NULL;
 }
 
 static void pipe_release(struct pipe *pp)
 {
 	size_t i;
 
-	for (i = 0; i < PIPE_BATCHES; i++)
+	for (i = 0; i < PIPE_BATCHES; i++) {
 		free(pp->b[i].data);
+		free(pp->raw[i].data);
+	}
 	pthread_mutex_destroy(&pp->lock);
 	pthread_cond_destroy(&pp->cond);
 }
@@ -246,15 +459,16 @@ int norm_pipe_run(struct norm *n, const struct tab_def *t,
 		  void *ctx, struct crm_err *e)
 {
 	struct pipe *pp = calloc(1, sizeof(*pp));
-	struct batch *b;
-	pthread_t th;
+	pthread_t parser, validator;
 	size_t i;
+	long k;
 	int rc = 0;
 
 	if (!pp)
 		return norm_nomem(e);
 	pp->n = n;
 	pp->t = t;
+	pp->n_fields = schema_entity(t->entity)->n_fields;
 	pp->next = next;
 	pp->src = src;
 	pp->month_lo = 1;
@@ -262,24 +476,37 @@ int norm_pipe_run(struct norm *n, const struct tab_def *t,
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_cond_init(&pp->cond, NULL);
 	for (i = 0; i < PIPE_BATCHES; i++)
-		if (batch_room(&pp->b[i], PIPE_DATA))
+		if (batch_room(&pp->b[i], PIPE_DATA) || raw_room(&pp->raw[i], PIPE_DATA))
 			rc = norm_nomem(e);
-	if (rc == 0 && pthread_create(&th, NULL, reader_main, pp) != 0)
-		rc = err_set(e, CRM_E_INTERNAL, "cannot start the reader thread");
+	if (rc == 0 && pthread_create(&parser, NULL, parser_main, pp) != 0)
+		rc = err_set(e, CRM_E_INTERNAL, "cannot start the parser thread");
+	if (rc == 0 && pthread_create(&validator, NULL, validator_main, pp) != 0) {
+		rc = err_set(e, CRM_E_INTERNAL, "cannot start the validator thread");
+		stop_producer(pp, &pp->rawq);
+		pthread_join(parser, NULL);
+	}
 	if (rc) {
 		pipe_release(pp);
 		free(pp);
 		return rc;
 	}
-	while ((b = take(pp)) != NULL) {
+	while ((k = take(pp, &pp->itemq)) >= 0) {
+		struct batch *b = &pp->b[k];
+
 		for (i = 0; rc == 0 && i < b->n_items; i++)
 			rc = keep(ctx, &b->items[i], b->data, e);
-		give_back(pp, rc != 0);
+		give_back(pp, &pp->itemq, rc != 0);
 	}
-	pthread_join(th, NULL);
+	pthread_join(validator, NULL);
+	pthread_join(parser, NULL);
+	/* The first error in record order: a record kept, validated, then read. */
 	if (rc == 0 && pp->rc) {
 		*e = pp->err;
 		rc = pp->rc;
+	}
+	if (rc == 0 && pp->parse_rc) {
+		*e = pp->parse_err;
+		rc = pp->parse_rc;
 	}
 	pipe_release(pp);
 	free(pp);
