@@ -50,6 +50,7 @@
 #include "met_clv.h"
 #include "met_stamp.h"
 #include "period.h"
+#include "sortx.h"
 #include "tz.h"
 #include "val.h"
 
@@ -739,6 +740,19 @@ static inline size_t cust_bucket(uint32_t c, uint32_t ncust)
 	return c < ncust ? c : ncust;
 }
 
+/*
+ * The rows' customers are at random in the 4 MB of start[]: asking for
+ * the entry PREFETCH_ROWS rows ahead hides most of each cache miss.
+ */
+#define PREFETCH_ROWS 16
+
+static inline void prefetch_start(const uint32_t *start, const uint32_t *cust, uint64_t r,
+				  uint64_t rows, uint32_t ncust)
+{
+	if (r + PREFETCH_ROWS < rows)
+		__builtin_prefetch(&start[cust_bucket(cust[r + PREFETCH_ROWS], ncust)], 1);
+}
+
 static uint32_t *cust_starts(struct eng *g, const uint32_t *cust, const uint8_t *skip,
 			     uint64_t rows)
 {
@@ -749,9 +763,11 @@ static uint32_t *cust_starts(struct eng *g, const uint32_t *cust, const uint8_t 
 	if (!start && !(start = g->ld_start = malloc(nb * sizeof(*start))))
 		return NULL;
 	memset(start, 0, nb * sizeof(*start));
-	for (r = 0; r < rows; r++)
+	for (r = 0; r < rows; r++) {
+		prefetch_start(start + 1, cust, r, rows, g->n);
 		if (!skip || !skip[r])
 			start[cust_bucket(cust[r], g->n) + 1]++;
+	}
 	for (b = 1; b < nb; b++)
 		start[b] += start[b - 1];
 	return start;
@@ -812,6 +828,7 @@ static int load_orders(struct eng *g, struct month *m, const struct crmp_file *f
 	for (r = 0; r < rows; r++) {
 		uint32_t o;
 
+		prefetch_start(start, cust, r, rows, g->n);
 		if (skip[r])
 			continue;
 		o = start[cust[r]]++;
@@ -1001,7 +1018,10 @@ static int load_interactions(struct eng *g, struct month *m, const struct crmp_f
 			: !strcmp(k.dict[i], "email_open") ? IX_OPEN
 			: !strcmp(k.dict[i], "email_click") ? IX_CLICK : IX_OTHER;
 	for (r = 0; r < rows; r++) {
-		uint32_t o = start[cust_bucket(cust[r], g->n)]++;
+		uint32_t o;
+
+		prefetch_start(start, cust, r, rows, g->n);
+		o = start[cust_bucket(cust[r], g->n)]++;
 
 		m->ix_cust[o] = cust[r];
 		m->ix_kind[o] = k.codes[r] == UINT32_MAX ? IX_OTHER : cls[k.codes[r]];
@@ -1015,15 +1035,13 @@ out:
 }
 
 /*
- * Distinct (stage, lead) pairs of a month into m->funnel: each lead
- * numbered by a hash of its id, with a bit per stage seen. The id is its
- * number when the column is stored numbered (nums, present: equal ids
- * have equal numbers, and making every id's text cost more than the
- * counting), else its text in ids (front-coded columns give one
- * dictionary entry per row, so equal ids do not share a code).
+ * Distinct (stage, lead) pairs of a month into m->funnel, from lead ids
+ * as text: each lead numbered by a hash of its id, with a bit per stage
+ * seen (front-coded columns give one dictionary entry per row, so equal
+ * ids do not share a code).
  */
-static int count_funnel(struct eng *g, struct month *m, const int64_t *stage, uint64_t rows,
-			const int64_t *nums, const uint8_t *present, const struct crmp_strs *ids)
+static int funnel_by_text(struct eng *g, struct month *m, const int64_t *stage, uint64_t rows,
+			  const struct crmp_strs *ids)
 {
 	uint8_t *seen = xcalloc(g, rows, 1);
 	struct hmap h;
@@ -1032,19 +1050,13 @@ static int count_funnel(struct eng *g, struct month *m, const int64_t *stage, ui
 
 	hmap_init(&h);
 	for (r = 0; seen && r < rows; r++) {
-		const void *key = nums ? (const void *)&nums[r] : NULL;
-		size_t len = sizeof(nums[r]);
-		uint32_t *v;
+		uint32_t code = ids->codes[r], *v;
 		int is_new = 0;
 
-		if (stage[r] < 0 || stage[r] > 5 || (nums && !present[r]) ||
-		    (!nums && ids->codes[r] == UINT32_MAX))
+		if (code == UINT32_MAX || stage[r] < 0 || stage[r] > 5)
 			continue;
-		if (!nums) {
-			key = ids->dict[ids->codes[r]];
-			len = ids->lens[ids->codes[r]];
-		}
-		if (!(v = hmap_put(&h, key, len, (uint32_t)h.count, &is_new, NULL)))
+		if (!(v = hmap_put(&h, ids->dict[code], ids->lens[code], (uint32_t)h.count, &is_new,
+				   NULL)))
 			break;
 		if (!(seen[*v] & (1u << stage[r]))) {
 			seen[*v] |= (uint8_t)(1u << stage[r]);
@@ -1055,6 +1067,41 @@ static int count_funnel(struct eng *g, struct month *m, const int64_t *stage, ui
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 	hmap_release(&h);
 	free(seen);
+	return rc;
+}
+
+/*
+ * The same from lead ids stored numbered (equal ids have equal numbers,
+ * below 10^18 < 2^60): the pairs as number * 8 + stage, sorted, and each
+ * distinct one counted for its stage. A radix sort of numbers took a
+ * third of the time of hashing them (or, before, their texts).
+ */
+static int funnel_by_number(struct eng *g, struct month *m, const int64_t *stage,
+			    uint64_t rows, const int64_t *nums, const uint8_t *present)
+{
+	uint64_t *keys = xcalloc(g, rows, sizeof(*keys));
+	uint32_t *idx = xcalloc(g, rows, sizeof(*idx));
+	uint64_t r;
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (keys && idx)
+		for (r = 0; r < rows; r++)
+			if (present[r] && stage[r] >= 0 && stage[r] <= 5) {
+				keys[n] = (uint64_t)nums[r] << 3 | (uint64_t)stage[r];
+				idx[n] = (uint32_t)n;
+				n++;
+			}
+	if (!keys || !idx || sortx_by_key(idx, n, keys, NULL, NULL)) {
+		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (i == 0 || keys[idx[i]] != keys[idx[i - 1]])
+			m->funnel[keys[idx[i]] & 7]++;
+out:
+	free(keys);
+	free(idx);
 	return rc;
 }
 
@@ -1085,9 +1132,9 @@ static int load_leads(struct eng *g, struct month *m, const struct crmp_file *f,
 	}
 	rc = crmp_read_numbered(f, t, c, nums, present, &shape, g->e);
 	if (rc == 0)
-		rc = count_funnel(g, m, stage, rows, nums, present, NULL);
+		rc = funnel_by_number(g, m, stage, rows, nums, present);
 	else if (rc == 1 && (rc = crmp_read_str(f, t, c, &ids, g->e)) == 0)
-		rc = count_funnel(g, m, stage, rows, NULL, NULL, &ids);
+		rc = funnel_by_text(g, m, stage, rows, &ids);
 out:
 	free(stage);
 	free(nums);
