@@ -629,6 +629,7 @@ struct dedupe {
 	int failed;                /* bucket of the first error (lowest), or N_BUCKETS */
 	struct crm_err err;
 	uint64_t dups;
+	unsigned splits;           /* buckets split so far: names their parts (under lock) */
 };
 
 /* Whether an order's customer is a derived one (its id read, nothing decoded). */
@@ -719,18 +720,96 @@ static int dscratch_reserve(struct dscratch *ds, size_t count, size_t slots)
 }
 
 /*
+ * A bucket is loaded whole, with its ids' slots (about twice its bytes)
+ * and a byte per record, on each of two workers: one larger than this
+ * (a bigger input than the 32 buckets were sized for) is split first, so
+ * pass 2 stays within its share of the memory target whatever the input
+ * size. At the 1M-customer bench size buckets are ~17 MB: none is split.
+ */
+#ifndef BUCKET_LOAD_MAX
+#define BUCKET_LOAD_MAX ((uint64_t)24 << 20)
+#endif
+#define SPLIT_WAYS 8             /* parts of a split bucket, by 3 bits of the key hash */
+#define SPLIT_DEPTH_MAX 8        /* 3 * 8 bits: past that, one id fills the part (loaded anyway) */
+
+static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct dscratch *ds,
+			 unsigned depth, struct crm_err *e);
+
+/* Where the records of a bucket being split go. */
+struct splitter {
+	struct spill *bucket;
+	struct spill part[SPLIT_WAYS];
+	unsigned shift;            /* the part is hash >> shift & (SPLIT_WAYS - 1) */
+	struct crm_err *e;
+};
+
+static int split_record(void *ctx, const struct srec *r)
+{
+	struct splitter *sp = ctx;
+	const unsigned char *key;
+	size_t klen;
+	uint64_t h;
+
+	if (record_key(r, &key, &klen))
+		return norm_damaged_spill(sp->bucket, sp->e);
+	/*
+	 * The bucket was chosen by another hash (hmap_hash) and slots use the
+	 * low bits of this one: its top bits spread the ids of a bucket evenly.
+	 */
+	h = key_hash(key, klen, (unsigned)r->entity);
+	return norm_spill_put(&sp->part[h >> sp->shift & (SPLIT_WAYS - 1)], r, sp->e);
+}
+
+/*
+ * Split a bucket too big to load into SPLIT_WAYS parts by its ids' hash,
+ * keeping record order within each part, then deduplicate each part:
+ * every occurrence of an id lands in the same part, in the same order.
+ */
+static int dedupe_split(struct dedupe *dd, struct spill *bucket, struct dscratch *ds,
+			unsigned depth, struct crm_err *e)
+{
+	struct splitter sp = { bucket, { { 0 } }, 61 - 3 * depth, e };
+	unsigned id, k;
+	char name[64];
+	int rc = 0;
+
+	for (k = 0; k < SPLIT_WAYS; k++)
+		sp.part[k].fd = -1;
+	pthread_mutex_lock(&dd->lock);
+	id = dd->splits++;
+	pthread_mutex_unlock(&dd->lock);
+	log_debug("normalize: splitting a bucket of %llu bytes in %d (depth %u)",
+		  (unsigned long long)bucket->bytes, SPLIT_WAYS, depth);
+	for (k = 0; rc == 0 && k < SPLIT_WAYS; k++) {
+		snprintf(name, sizeof(name), "split-%u-%u", id, k);
+		rc = norm_spill_open(&sp.part[k], dd->n->tmp_dir, name, BUCKET_IOBUF, e);
+	}
+	if (rc == 0)
+		rc = norm_spill_each(bucket, split_record, &sp, e);
+	norm_spill_close(bucket);
+	for (k = 0; k < SPLIT_WAYS; k++) {
+		if (rc == 0)
+			rc = dedupe_bucket(dd, &sp.part[k], ds, depth + 1, e);
+		norm_spill_close(&sp.part[k]);
+	}
+	return rc;
+}
+
+/*
  * Keep the last occurrence of each id in a bucket (records are in input
  * order: later sources, later files of a glob, later rows come later) and
  * move the survivors into their months.
  */
 static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct dscratch *ds,
-			 struct crm_err *e)
+			 unsigned depth, struct crm_err *e)
 {
 	size_t len = 0, mask = 0;
 	uint64_t dups = 0;
 	long count = 0;
 	int rc;
 
+	if (bucket->bytes > BUCKET_LOAD_MAX && depth < SPLIT_DEPTH_MAX)
+		return dedupe_split(dd, bucket, ds, depth, e);
 	rc = norm_spill_load(bucket, &ds->data, &ds->data_cap, &len, e);
 	if (rc == 0 && ((count = count_records(ds->data, ds->data + len)) < 0 || len > UINT32_MAX))
 		rc = norm_damaged_spill(bucket, e);
@@ -766,7 +845,7 @@ static void *dedupe_worker(void *arg)
 		pthread_mutex_unlock(&dd->lock);
 		if (i < 0)
 			break;
-		rc = dedupe_bucket(dd, &dd->n->buckets[i], &ds, &e);
+		rc = dedupe_bucket(dd, &dd->n->buckets[i], &ds, 0, &e);
 		if (rc == 0)
 			continue;
 		pthread_mutex_lock(&dd->lock);
@@ -785,7 +864,7 @@ static void *dedupe_worker(void *arg)
 static int dedupe_all(struct norm *n, struct crm_err *e)
 {
 	struct dedupe dd = { n, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, N_BUCKETS,
-			     { 0 }, 0 };
+			     { 0 }, 0, 0 };
 	int cores = cpus_usable();
 	pthread_t th[2];
 	int i, started = 0;
