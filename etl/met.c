@@ -548,63 +548,64 @@ static uint32_t attr_code(struct eng *g, int k, const struct crmp_strs *s, uint3
 	return amap[code];
 }
 
-static int load_customers(struct eng *g, struct crm_err *e)
+/*
+ * The customers dimension is read in two parts: load_ids() the index
+ * that the month loaders need (customer_id, num_map or idmap), then
+ * load_dimension() the rest, on the calling thread while the other
+ * loaders already read months (load_months). The file stays open between.
+ */
+struct dim {
+	struct crmp_file *f;         /* owned */
+	char *path;                  /* owned */
+	int t;                       /* the customers table */
+};
+
+static void dim_close(struct dim *d)
 {
-	struct crmp_file *f = NULL;
-	struct crmp_strs s[4];
-	static const char *const scol[4] = { "channel", "region", "tier", "referred_by" };
-	uint32_t *amap[3] = { NULL, NULL, NULL };
-	int64_t *sd = NULL, *cd = NULL, *dv = NULL;
-	uint8_t *sdp = NULL, *cdp = NULL;
-	char *path = join(g->periods_dir, "customers.crmp");
+	crmp_close(d->f);
+	free(d->path);
+	memset(d, 0, sizeof(*d));
+}
+
+static int load_ids(struct eng *g, struct dim *d, struct crm_err *e)
+{
 	uint64_t rows = 0;
 	uint32_t i;
-	int t, c, k, rc = 0;
+	int c, rc;
 
-	memset(s, 0, sizeof(s));
-	if (!path)
+	if (!(d->path = join(g->periods_dir, "customers.crmp")))
 		return err_set(e, CRM_E_NOMEM, "out of memory");
-	rc = crmp_open(path, &f, e);
+	rc = crmp_open(d->path, &d->f, e);
 	if (rc) {
 		if (e->code == CRM_E_IO)
 			e->code = CRM_E_INPUT;
-		goto out;
+		return rc;
 	}
-	if ((t = find_table(g, f, path, "customers", &rows)) < 0) {
-		rc = t;
-		goto out;
-	}
-	if (rows >= UINT32_MAX) {
-		rc = err_at(e, CRM_E_NOMEM, path, 0, "customers", "too many customers");
-		goto out;
-	}
+	if ((d->t = find_table(g, d->f, d->path, "customers", &rows)) < 0)
+		return d->t;
+	if (rows >= UINT32_MAX)
+		return err_at(e, CRM_E_NOMEM, d->path, 0, "customers", "too many customers");
 	g->n = (uint32_t)rows;
-	if ((c = col_of(g, f, path, t, "customers", "customer_id")) < 0 ||
-	    crmp_read_str(f, t, c, &g->ids, e)) {
-		rc = e->code;
-		goto out;
+	if ((c = col_of(g, d->f, d->path, d->t, "customers", "customer_id")) < 0 ||
+	    crmp_read_str(d->f, d->t, c, &g->ids, e))
+		return e->code;
+	setup_num_map(g);
+	for (i = 0; i < g->n && !g->num_map; i++) {
+		const char *id = g->ids.dict[g->ids.codes[i]];
+		int is_new = 0;
+
+		if (!hmap_put(&g->idmap, id, g->ids.lens[g->ids.codes[i]], i, &is_new, NULL))
+			return err_set(e, CRM_E_NOMEM, "out of memory");
 	}
-	for (k = 0; k < 4; k++)
-		if ((c = col_of(g, f, path, t, "customers", scol[k])) < 0 ||
-		    crmp_read_str(f, t, c, &s[k], e)) {
-			rc = e->code;
-			goto out;
-		}
-	for (k = 0; k < 3; k++) {
-		amap[k] = malloc((s[k].n_dict ? s[k].n_dict : 1) * sizeof(*amap[k]));
-		if (!amap[k]) {
-			rc = err_set(e, CRM_E_NOMEM, "out of memory");
-			goto out;
-		}
-		memset(amap[k], 0xff, s[k].n_dict * sizeof(*amap[k])); /* NO_CUST */
-	}
-	sd = read_ints(g, f, path, t, "customers", "signup_day", rows, &sdp);
-	cd = sd ? read_ints(g, f, path, t, "customers", "churn_day", rows, &cdp) : NULL;
-	dv = cd ? read_ints(g, f, path, t, "customers", "derived", rows, NULL) : NULL;
-	if (!dv) {
-		rc = e->code ? e->code : err_set(e, CRM_E_NOMEM, "out of memory");
-		goto out;
-	}
+	return 0;
+}
+
+/* The per-customer arrays of the engine, for g->n customers. */
+static int alloc_customers(struct eng *g, struct crm_err *e)
+{
+	size_t rows = g->n;
+	int k;
+
 	g->signup = xcalloc(g, rows, 4);
 	g->churn = xcalloc(g, rows, 4);
 	g->first_ord = xcalloc(g, rows, 4);
@@ -628,28 +629,55 @@ static int load_customers(struct eng *g, struct crm_err *e)
 	g->m12 = xcalloc(g, rows, 8);
 	g->slot5 = xcalloc(g, rows, 5 * sizeof(uint32_t));
 	g->np12 = xcalloc(g, rows, 8);
-	if (g->oom) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory for %" PRIu64 " customers", rows);
-		goto out;
-	}
+	if (g->oom)
+		return err_set(e, CRM_E_NOMEM, "out of memory for %zu customers", rows);
 	for (k = 0; k < 3; k++) {
 		g->unknown_code[k] = dict_code(&g->dicts[k], "unknown", 7);
-		if (g->unknown_code[k] == NO_CUST) {
+		if (g->unknown_code[k] == NO_CUST)
+			return err_set(e, CRM_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* The rest of the dimension (after load_ids): days, flags and attributes per customer. */
+static int load_dimension(struct eng *g, struct dim *d, struct crm_err *e)
+{
+	struct crmp_strs s[4];
+	static const char *const scol[4] = { "channel", "region", "tier", "referred_by" };
+	uint32_t *amap[3] = { NULL, NULL, NULL };
+	int64_t *sd = NULL, *cd = NULL, *dv = NULL;
+	uint8_t *sdp = NULL, *cdp = NULL;
+	const struct crmp_file *f = d->f;
+	const char *path = d->path;
+	uint64_t rows = g->n;
+	uint32_t i;
+	int t = d->t, c, k, rc = 0;
+
+	memset(s, 0, sizeof(s));
+	for (k = 0; k < 4; k++)
+		if ((c = col_of(g, f, path, t, "customers", scol[k])) < 0 ||
+		    crmp_read_str(f, t, c, &s[k], e)) {
+			rc = e->code;
+			goto out;
+		}
+	for (k = 0; k < 3; k++) {
+		amap[k] = malloc((s[k].n_dict ? s[k].n_dict : 1) * sizeof(*amap[k]));
+		if (!amap[k]) {
 			rc = err_set(e, CRM_E_NOMEM, "out of memory");
 			goto out;
 		}
+		memset(amap[k], 0xff, s[k].n_dict * sizeof(*amap[k])); /* NO_CUST */
 	}
-	setup_num_map(g);
+	sd = read_ints(g, f, path, t, "customers", "signup_day", rows, &sdp);
+	cd = sd ? read_ints(g, f, path, t, "customers", "churn_day", rows, &cdp) : NULL;
+	dv = cd ? read_ints(g, f, path, t, "customers", "derived", rows, NULL) : NULL;
+	if (!dv) {
+		rc = e->code ? e->code : err_set(e, CRM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = alloc_customers(g, e)))
+		goto out;
 	for (i = 0; i < g->n; i++) {
-		if (!g->num_map) {
-			const char *id = g->ids.dict[g->ids.codes[i]];
-			int is_new = 0;
-
-			if (!hmap_put(&g->idmap, id, g->ids.lens[g->ids.codes[i]], i, &is_new, NULL)) {
-				rc = err_set(e, CRM_E_NOMEM, "out of memory");
-				goto out;
-			}
-		}
 		g->signup[i] = sdp[i] ? (int32_t)sd[i] : NONE_DAY;
 		g->churn[i] = cdp[i] ? (int32_t)cd[i] : NONE_DAY;
 		g->contract[i] = cdp[i] || g->cfg->churn_model == CFG_CHURN_CONTRACTUAL;
@@ -680,8 +708,6 @@ out:
 	free(dv);
 	free(sdp);
 	free(cdp);
-	crmp_close(f);
-	free(path);
 	return rc;
 }
 
@@ -1178,6 +1204,12 @@ static int load_month(struct eng *g, int p, struct month *m)
  * and unknown-id count; it only reads the shared customer index and
  * writes its own months. What is not thread-safe (interning spend
  * channels, first orders) happens after the join.
+ *
+ * The calling thread first reads the rest of the customers dimension
+ * into the engine itself (load_dimension; the loaders' copies are taken
+ * before and never look at what it writes), then joins the others on
+ * months: the dimension no longer holds up the first month. Month ps[k]
+ * goes to out[k], since the walk's first month depends on the signups.
  */
 #define MAX_LOADERS 4
 
@@ -1185,7 +1217,8 @@ struct loader {
 	struct eng local;
 	struct crm_err err;
 	const int *ps;
-	int np, mend, fail_k;
+	struct month *out;           /* borrowed: out[k] for ps[k] */
+	int np, lo, mend, fail_k;    /* months lo..mend are loaded */
 	atomic_int *next, *stop;
 	pthread_t thread;
 	int started;
@@ -1208,9 +1241,9 @@ static void *load_worker(void *arg)
 		 */
 		k = L->np - 1 - k;
 		p = L->ps[k];
-		if (p < L->local.m0 || p > L->mend)
+		if (p < L->lo || p > L->mend)
 			continue;
-		if (load_month(&L->local, p, &L->local.months[p - L->local.m0])) {
+		if (load_month(&L->local, p, &L->out[k])) {
 			L->fail_k = k;
 			atomic_store(L->stop, 1);
 			break;
@@ -1219,11 +1252,12 @@ static void *load_worker(void *arg)
 	return NULL;
 }
 
-static int load_months(struct eng *g, const int *ps, int np, int mend)
+static int load_months(struct eng *g, struct dim *d, const int *ps, int np, int lo, int mend,
+		       struct month *out)
 {
 	struct loader L[MAX_LOADERS];
 	atomic_int next, stop;
-	int cpus = cpus_usable(), n = cpus > MAX_LOADERS ? MAX_LOADERS : cpus, i, fail = -1;
+	int cpus = cpus_usable(), n = cpus > MAX_LOADERS ? MAX_LOADERS : cpus, i, fail = -1, rc;
 
 	if (n > np)
 		n = np > 0 ? np : 1;
@@ -1237,13 +1271,18 @@ static int load_months(struct eng *g, const int *ps, int np, int mend)
 		L[i].local.unknown_ids = 0;
 		L[i].local.ld_start = NULL;
 		L[i].ps = ps;
+		L[i].out = out;
 		L[i].np = np;
+		L[i].lo = lo;
 		L[i].mend = mend;
 		L[i].fail_k = INT_MAX;
 		L[i].next = &next;
 		L[i].stop = &stop;
 		L[i].started = i > 0 && pthread_create(&L[i].thread, NULL, load_worker, &L[i]) == 0;
 	}
+	rc = load_dimension(g, d, g->e);
+	if (rc)
+		atomic_store(&stop, 1);
 	for (i = 0; i < n; i++)
 		if (!L[i].started)
 			load_worker(&L[i]);
@@ -1255,6 +1294,8 @@ static int load_months(struct eng *g, const int *ps, int np, int mend)
 		if (L[i].fail_k != INT_MAX && (fail < 0 || L[i].fail_k < L[fail].fail_k))
 			fail = i;
 	}
+	if (rc) /* the dimension's error first, as when it was read before the months */
+		return rc;
 	if (fail >= 0) {
 		*g->e = L[fail].err;
 		return g->e->code ? g->e->code : CRM_E_INTERNAL;
@@ -2979,6 +3020,8 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	struct eng g;
 	struct cwriter cw;
 	struct buf stamp;
+	struct dim dim = { NULL, NULL, 0 };
+	struct month *byk = NULL;    /* loaded months by index in ps, until placed in g.months */
 	double t0 = log_seconds(), t1;
 	int *ps = NULL, np = 0, k, rc, first, last, mend, have_range;
 	int32_t min_signup = NONE_DAY;
@@ -3020,8 +3063,17 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 			    "no period files (run normalize first)");
 		goto out;
 	}
-	if ((rc = load_customers(&g, e)))
+	/* The CLI makes sure from <= to, so mend >= m0 whatever the signups. */
+	mend = o->has_range ? o->to : ps[np - 1];
+	byk = xcalloc(&g, (size_t)np, sizeof(*byk));
+	if (!byk) {
+		rc = err_set(e, CRM_E_NOMEM, "out of memory");
 		goto out;
+	}
+	if ((rc = load_ids(&g, &dim, e)) ||
+	    (rc = load_months(&g, &dim, ps, np, mend - MAX_MONTHS + 1, mend, byk)))
+		goto out;
+	dim_close(&dim);
 	for (i = 0; i < g.n; i++)
 		if (g.signup[i] < min_signup)
 			min_signup = g.signup[i];
@@ -3030,9 +3082,6 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 		g.m0 = day_period(min_signup);
 	if (o->has_range && o->from < g.m0)
 		g.m0 = o->from;
-	mend = o->has_range ? o->to : ps[np - 1];
-	if (mend < g.m0)
-		mend = g.m0;
 	if (mend - g.m0 + 1 > MAX_MONTHS) {
 		/*
 		 * A signup decades before the first period file (a typo, or a
@@ -3066,8 +3115,11 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	}
 	for (k = 0; k < g.nm; k++)
 		period_format(g.m0 + k, g.mtext[k]);
-	if ((rc = load_months(&g, ps, np, mend)))
-		goto out;
+	for (k = 0; k < np; k++)
+		if (ps[k] >= g.m0 && ps[k] <= mend) {
+			g.months[ps[k] - g.m0] = byk[k];
+			memset(&byk[k], 0, sizeof(byk[k]));
+		}
 	for (k = 0; k < g.nm; k++) {
 		const struct month *m = &g.months[k];
 		uint32_t r;
@@ -3171,6 +3223,10 @@ out:
 	if (cw.running) /* after an error: the writer still reads the engine */
 		cw_wait(&g, &cw);
 	cw_release(&cw);
+	for (k = 0; byk && k < np; k++)
+		month_release(&byk[k]);
+	free(byk);
+	dim_close(&dim);
 	free(ps);
 	eng_release(&g);
 	buf_release(&stamp);
