@@ -820,6 +820,37 @@ static void add_absent_value(struct cols *c, size_t i, size_t k)
 	}
 }
 
+/*
+ * A general column numbered so far this month keeps its values as numbers
+ * only: its rows point at `deferred` (present, text not copied), since
+ * most such columns stay numbered and their copies would be dropped
+ * after loading anyway. When a value breaks the shape, the text of the
+ * rows before it is rebuilt from their numbers: numbered means exactly
+ * the prefix and the number in `width` digits, zero-padded.
+ */
+static const char deferred[1];
+
+static int rebuild_deferred(struct cols *c, size_t i, size_t upto)
+{
+	const struct strshape *h = &c->month[i];
+	char text[sizeof(h->prefix) + 20];
+	size_t r;
+	uint32_t d;
+
+	memcpy(text, h->prefix, h->plen);
+	for (r = 0; r < upto; r++) {
+		uint64_t v = (uint64_t)c->iv[i][r];
+
+		if (c->sv[i][r] != deferred)
+			continue;
+		for (d = h->width; d > 0; d--, v /= 10)
+			text[h->plen + d - 1] = (char)('0' + v % 10);
+		if (!(c->sv[i][r] = arena_copy(&c->arena, text, h->plen + h->width)))
+			return -1;
+	}
+	return 0;
+}
+
 /* A present string value s[0..len) in column i of row k: 0, -1 out of memory, -2 damaged. */
 static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint32_t len)
 {
@@ -834,8 +865,17 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 	case PL_GENERAL:
 		c->sl[i][k] = len;
 		c->iv[i][k] = 0;
-		if (c->month[i].numbered >= 0)
+		if (c->month[i].numbered >= 0) {
+			int was = c->month[i].numbered;
+
 			learn_number(&c->month[i], s, len, &c->iv[i][k]);
+			if (c->month[i].numbered == 1) {
+				c->sv[i][k] = deferred;
+				return 0;
+			}
+			if (was == 1 && rebuild_deferred(c, i, k))
+				return -1;
+		}
 		c->sv[i][k] = arena_copy(&c->arena, s, len);
 		return c->sv[i][k] ? 0 : -1;
 	case PL_INT:
