@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "crmp.h"
 
 #define ROWS 1000
@@ -481,6 +483,174 @@ static void big_table_two_threads(void **state)
 	free(two);
 }
 
+/* ---- hand-made chunks: decoder checks behind a valid CRC ---- */
+
+static size_t put_varint(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes)
+{
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * A period file of one table "t" of `rows` rows and one column "c" (no
+ * nulls) whose chunk inflates to raw[0..len): every checksum right, so
+ * only the decoders can object. Caller frees; *flen gets the size.
+ */
+static unsigned char *one_column_file(int type, int enc, uint64_t rows, const unsigned char *raw,
+				      size_t len, size_t *flen)
+{
+	uLongf stored = compressBound((uLong)len);
+	unsigned char *f = malloc(64 + stored + 64), *d;
+	size_t dir_off, n = 0;
+
+	assert_non_null(f);
+	memset(f, 0, 64);
+	assert_int_equal(compress(f + 64, &stored, raw, (uLong)len), Z_OK);
+	dir_off = 64 + stored;
+	d = f + dir_off;
+	d[n++] = 1;
+	d[n++] = 't';
+	n += put_varint(d + n, rows);
+	d[n++] = 1;
+	d[n++] = 1;
+	d[n++] = 'c';
+	d[n++] = (unsigned char)type;
+	d[n++] = (unsigned char)enc;
+	d[n++] = 0;
+	n += put_varint(d + n, 64);
+	n += put_varint(d + n, stored);
+	n += put_varint(d + n, len);
+	put_le(d + n, crc32(0, f + 64, (uInt)stored), 4);
+	n += 4;
+	memcpy(f, "\x89" "CRMP\r\n\x1a", 8);
+	put_le(f + 8, 1, 2);
+	put_le(f + 12, CRMP_PERIOD, 4);
+	put_le(f + 20, 1, 4);
+	put_le(f + 24, dir_off, 8);
+	put_le(f + 32, n, 4);
+	put_le(f + 36, crc32(0, d, (uInt)n), 4);
+	put_le(f + 40, dir_off + n, 8);
+	put_le(f + 60, crc32(0, f, 60), 4);
+	*flen = dir_off + n;
+	return f;
+}
+
+/* Read the one integer column of a hand-made file into v[rows]. */
+static int read_one_int(const unsigned char *raw, size_t len, uint64_t rows, int64_t *v,
+			struct crm_err *e)
+{
+	size_t flen;
+	unsigned char *data = one_column_file(CRMP_INT, CRMP_PLAIN, rows, raw, len, &flen);
+	struct crmp_file *f = NULL;
+	int rc = crmp_open_mem(data, flen, "hand.crmp", &f, e);
+
+	if (rc == 0)
+		rc = crmp_read_int(f, 0, 0, v, NULL, e);
+	crmp_close(f);
+	free(data);
+	return rc;
+}
+
+/*
+ * Values of 1 to 10 bytes, far from the chunk's end and at it (the
+ * decoder takes short values without bound checks while 10 bytes are
+ * left), and the non-canonical forms of each length refused either way.
+ */
+static void varints_near_and_far_from_the_end(void **state)
+{
+	static const uint64_t zz[] = { 0, 5, 127, 128, 300, 16383, 16384, 2097151, 2097152,
+				       268435456, UINT64_MAX - 1, UINT64_MAX };
+	const size_t nz = sizeof(zz) / sizeof(zz[0]);
+	static const unsigned char bad[][3] = { { 0x85, 0x00 }, { 0x85, 0x80, 0x00 } };
+	unsigned char raw[512];
+	int64_t v[64];
+	size_t len, i, k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		struct crm_err e = { 0 };
+
+		/* k = 0: the values, then 40 padding zeros; k = 1: the values last */
+		len = put_varint(raw, 1) + (k == 1 ? 40 : 0);
+		memset(raw, 0, sizeof(raw));
+		raw[0] = 1; /* scale */
+		for (i = 0; i < nz; i++)
+			len += put_varint(raw + len, zz[i]);
+		len += k == 0 ? 40 : 0;
+		assert_int_equal(read_one_int(raw, len, nz + 40, v, &e), 0);
+		for (i = 0; i < nz; i++) {
+			int64_t want = (int64_t)(zz[i] >> 1) ^ -(int64_t)(zz[i] & 1);
+
+			assert_int_equal(v[k == 0 ? i : 40 + i], want);
+		}
+	}
+	for (k = 0; k < 2 * 2; k++) {
+		struct crm_err e = { 0 };
+		size_t blen = k % 2 == 0 ? 2 : 3;
+
+		memset(raw, 0, sizeof(raw));
+		raw[0] = 1; /* scale */
+		len = 1 + (k >= 2 ? 20 : 0); /* k >= 2: at the end, fewer than 10 bytes left */
+		memcpy(raw + len, bad[k % 2], blen);
+		len += blen + (k < 2 ? 20 : 0);
+		assert_int_equal(read_one_int(raw, len, 21, v, &e), CRM_E_CORRUPT);
+		assert_non_null(strstr(e.msg, "values cut short"));
+	}
+}
+
+/* Numbered values must fit their width (999 in 3 digits, not 1000). */
+static void numbered_width_is_a_bound(void **state)
+{
+	int64_t most;
+
+	(void)state;
+	for (most = 999; most <= 1000; most++) {
+		unsigned char raw[32];
+		size_t len = 0, flen;
+		unsigned char *data;
+		struct crmp_file *f = NULL;
+		struct crm_err e = { 0 };
+		struct crmp_numbered shape;
+		struct crmp_strs s;
+		int64_t nums[2];
+		int want = most == 999 ? 0 : CRM_E_CORRUPT;
+
+		len += put_varint(raw + len, 1); /* prefix "c" */
+		raw[len++] = 'c';
+		raw[len++] = 3;                  /* width */
+		raw[len++] = CRMP_PLAIN;
+		len += put_varint(raw + len, 1); /* scale */
+		len += put_varint(raw + len, 0); /* 0 */
+		len += put_varint(raw + len, (uint64_t)most << 1);
+		data = one_column_file(CRMP_STR, CRMP_NUMBERED, 2, raw, len, &flen);
+		assert_int_equal(crmp_open_mem(data, flen, "hand.crmp", &f, &e), 0);
+		assert_int_equal(crmp_read_numbered(f, 0, 0, nums, NULL, &shape, &e), want);
+		assert_int_equal(crmp_read_str(f, 0, 0, &s, &e), want);
+		if (want == 0) {
+			assert_int_equal(nums[1], 999);
+			assert_string_equal(s.dict[s.codes[0]], "c000");
+			assert_string_equal(s.dict[s.codes[1]], "c999");
+			crmp_strs_release(&s);
+		}
+		crmp_close(f);
+		free(data);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +662,8 @@ int main(void)
 		cmocka_unit_test(numbered_given_as_numbers),
 		cmocka_unit_test(numbered_reader_declines),
 		cmocka_unit_test(big_table_two_threads),
+		cmocka_unit_test(varints_near_and_far_from_the_end),
+		cmocka_unit_test(numbered_width_is_a_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
