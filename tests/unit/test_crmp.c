@@ -568,14 +568,15 @@ static int read_one_int(const unsigned char *raw, size_t len, uint64_t rows, int
 /*
  * Values of 1 to 10 bytes, far from the chunk's end and at it (the
  * decoder takes short values without bound checks while 10 bytes are
- * left), and the non-canonical forms of each length refused either way.
+ * left), and the non-canonical forms of 2 to 9 bytes refused either way.
  */
 static void varints_near_and_far_from_the_end(void **state)
 {
 	static const uint64_t zz[] = { 0, 5, 127, 128, 300, 16383, 16384, 2097151, 2097152,
-				       268435456, UINT64_MAX - 1, UINT64_MAX };
+				       268435456, 1ULL << 35, 1ULL << 42, (1ULL << 56) - 1, 1ULL << 56,
+				       UINT64_MAX - 1, UINT64_MAX };
 	const size_t nz = sizeof(zz) / sizeof(zz[0]);
-	static const unsigned char bad[][3] = { { 0x85, 0x00 }, { 0x85, 0x80, 0x00 } };
+
 	unsigned char raw[512];
 	int64_t v[64];
 	size_t len, i, k;
@@ -598,15 +599,18 @@ static void varints_near_and_far_from_the_end(void **state)
 			assert_int_equal(v[k == 0 ? i : 40 + i], want);
 		}
 	}
-	for (k = 0; k < 2 * 2; k++) {
+	/* 5 as 2 to 9 bytes (85 80 .. 80 00); k >= 8: at the end, fewer than 10 bytes left */
+	for (k = 0; k < 2 * 8; k++) {
 		struct crm_err e = { 0 };
-		size_t blen = k % 2 == 0 ? 2 : 3;
+		size_t blen = 2 + k % 8;
 
 		memset(raw, 0, sizeof(raw));
 		raw[0] = 1; /* scale */
-		len = 1 + (k >= 2 ? 20 : 0); /* k >= 2: at the end, fewer than 10 bytes left */
-		memcpy(raw + len, bad[k % 2], blen);
-		len += blen + (k < 2 ? 20 : 0);
+		len = 1 + (k >= 8 ? 20 : 0);
+		memset(raw + len, 0x80, blen - 1);
+		raw[len] = 0x85;
+		raw[len + blen - 1] = 0;
+		len += blen + (k < 8 ? 20 : 0);
 		assert_int_equal(read_one_int(raw, len, 21, v, &e), CRM_E_CORRUPT);
 		assert_non_null(strstr(e.msg, "values cut short"));
 	}
