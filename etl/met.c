@@ -3009,8 +3009,14 @@ static void eng_release(struct eng *g)
  * freed, after which they stay in the threads' heaps: on the 1M-customer
  * bench that alone took the peak past 1 GB. Blocks from 16 MB up always
  * come from mmap and go back at free (a little more time zeroing pages).
- * The setting is the process's: it stays for what runs after compute (the
- * report stage of a run), which only gains by it.
+ * Smaller blocks all come from one arena that is never trimmed: the
+ * threads hand arrays to each other and free them month after month, and
+ * with an arena per thread each kept its own high-water mark, while
+ * trimming gave pages back only to fault them in again, zeroed, for the
+ * next month (1M bench, 26 periods: 800,000 page faults and 2.6 s of
+ * system time became 245,000 and 1.4 s, with a lower peak).
+ * The settings are the process's: they stay for what runs after compute
+ * (the report stage of a run), which only gains by them.
  */
 #define MET_MMAP_THRESHOLD (16 << 20)
 
@@ -3028,6 +3034,8 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	uint32_t i;
 
 #ifdef M_MMAP_THRESHOLD
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 	mallopt(M_MMAP_THRESHOLD, MET_MMAP_THRESHOLD);
 #endif
 	memset(&g, 0, sizeof(g));
