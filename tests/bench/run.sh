@@ -32,6 +32,13 @@ if [ ! -f "$set_dir/.gzip6" ]; then
 	done
 	echo "$total" >"$set_dir/.gzip6"
 fi
+if [ ! -f "$set_dir/.gzip6-tables" ]; then
+	echo "bench: measuring gzip -6 of each CSV (once)"
+	for f in "$set_dir"/*.csv; do
+		printf '%s %s\n' "$(basename "$f" .csv)" "$(gzip -6 -c "$f" | wc -c)"
+	done >"$set_dir/.gzip6-tables.tmp"
+	mv "$set_dir/.gzip6-tables.tmp" "$set_dir/.gzip6-tables"
+fi
 csv_bytes=$(cat "$set_dir"/*.csv | wc -c)
 gz_bytes=$(cat "$set_dir/.gzip6")
 rows=$(cat "$set_dir"/*.csv | wc -l)
@@ -60,6 +67,17 @@ awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" -v csv="$csv_byt
 	printf "sizes: CSV %.1f MB, gzip -6 %.1f MB, period files %.1f MB (%.3f of gzip, %.3f of CSV)\n",
 	       csv / 1e6, gz / 1e6, pb / 1e6, pb / gz, pb / csv
 }'
+
+# Each table's share: its chunks in every period file (the customers
+# table is the dimension file) against the gzip -6 of its own CSV.
+for f in "$work"/var/periods/*.crmp; do "$CRMETL" inspect "$f"; done |
+	awk -v gzf="$set_dir/.gzip6-tables" '
+	BEGIN { while ((getline l < gzf) > 0) { split(l, a, " "); gz[a[1]] = a[2] } }
+	$1 == "table" { t = $2; sub(/:$/, "", t) }
+	$2 == "integer" || $2 == "string" { b[t] += $6 }
+	END { for (t in gz) if (b[t] > 0)
+		printf "  %-13s period files %7.1f MB, %.3f of its gzip -6 (%.1f MB)\n", t, b[t] / 1e6, b[t] / gz[t], gz[t] / 1e6 }' |
+	sort
 
 echo "bench: compute of every period from those period files"
 /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute -v --config "$work/bench.conf" 2>"$work/log"
