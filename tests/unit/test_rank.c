@@ -3,7 +3,7 @@
  * distinct keys, done the slow way: few distinct keys among many rows,
  * all rows distinct (the table grows many times), keys seen again after
  * the table grew, keys at both ends of the range, first-seen numbering
- * before rank_finish, and no rows.
+ * before rank_finish, no rows, and running out of memory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "rank.h"
 
@@ -113,6 +117,56 @@ static void test_first_seen_then_none(void **state)
 	check_ranks(NULL, 0);
 }
 
+/*
+ * In a child with its address space capped 48 MB above what it uses, keys
+ * are added until the table cannot double: rank_add must say so with -1
+ * (not crash), and rank_release must take the half-grown state. The
+ * sanitizers reserve terabytes of shadow memory, so they cannot run this.
+ */
+static int fill_until_full(void)
+{
+	struct rank r;
+	struct rlimit lim;
+	unsigned long pages = 0;
+	uint32_t id;
+	uint64_t k;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu", &pages) != 1)
+		return 2;
+	fclose(f);
+	lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)48 << 20);
+	if (setrlimit(RLIMIT_AS, &lim) || rank_init(&r))
+		return 3;
+	for (k = 0; k < ((uint64_t)1 << 26); k++)
+		if (rank_add(&r, k * 2654435761u, &id)) {
+			int grew = r.n > 100000;
+
+			rank_release(&r);
+			return grew ? 0 : 4;
+		}
+	rank_release(&r);
+	return 5; /* 64 M keys fitted in 48 MB: the cap did not hold */
+}
+
+static void test_out_of_memory(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip();
+#endif
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fill_until_full());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_all_distinct_growth),
 		cmocka_unit_test(test_repeats_across_growth),
 		cmocka_unit_test(test_first_seen_then_none),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
