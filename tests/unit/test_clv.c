@@ -406,6 +406,38 @@ static double expected_textbook(const struct clv_bgnbd *m, double x, double tx, 
 	return num / den;
 }
 
+/*
+ * The edge of the parameter space where a and b are huge with a / (a + b)
+ * = p: dropout after each purchase has probability p exactly, and
+ *   E[Y(t) | x, t_x, T] -> (1/p) [1 - ((alpha + T) / (alpha + T + p t))^(r + x)]
+ *                          / (1 + [x > 0] p / (1 - p) ((alpha + T) / (alpha + t_x))^(r + x)).
+ * The fits of the 1M bench end there (a of 1e8 to 1e11); the expectation
+ * was NaN for w = t / (alpha + T) >= 0.5 (the Euler form's 0 times infinity).
+ */
+static void test_expected_edge(void **state)
+{
+	static const double hist[][3] = { { 0, 0, 40 }, { 3, 20, 40 }, { 12, 30, 31 }, { 1, 1, 2 } };
+	static const double ts[] = { 1, 13, 26, 52, 104 };
+	const double p = 0.004;
+	struct clv_bgnbd m = { .r = 1.2, .alpha = 5.5, .a = 1e9 };
+	size_t i, j;
+
+	(void)state;
+	m.b = m.a * (1 - p) / p;
+	for (i = 0; i < sizeof(hist) / sizeof(hist[0]); i++)
+		for (j = 0; j < sizeof(ts) / sizeof(ts[0]); j++) {
+			double x = hist[i][0], tx = hist[i][1], T = hist[i][2], t = ts[j];
+			double A = m.r + x, got = clv_bgnbd_expected(&m, x, tx, T, t);
+			double num = -expm1(A * log1p(-p * t / (m.alpha + T + p * t))) / p;
+			double den = 1 + (x > 0 ? p / (1 - p) * pow((m.alpha + T) / (m.alpha + tx), A) : 0);
+
+			if (!rel_close(got, num / den, 1e-6))
+				printf("# x=%g tx=%g T=%g t=%g got %.17g want %.17g\n", x, tx, T, t, got,
+				       num / den);
+			assert_true(rel_close(got, num / den, 1e-6));
+		}
+}
+
 static void test_expected_formula(void **state)
 {
 	static const double hist[][3] = {
@@ -912,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_fallback_nelder_mead),
 		cmocka_unit_test(test_gg_cdnow),
 		cmocka_unit_test(test_expected_formula),
+		cmocka_unit_test(test_expected_edge),
 		cmocka_unit_test(test_expected_curve),
 		cmocka_unit_test(test_population),
 		cmocka_unit_test(test_p_alive),
