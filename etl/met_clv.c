@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpus.h"
 #include "log.h"
 #include "rank.h"
 
@@ -236,35 +237,43 @@ static void groups_release(struct groups *gr)
 	memset(gr, 0, sizeof(*gr));
 }
 
-/* The curves and logs of the pairs keys[0..g) (ascending x << 32 | T in days). */
-static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
-			const struct met_clv_res *res, struct groups *gr)
+/*
+ * Pairs from this many up have their curves made in two halves, the second
+ * on a thread of its own: it is the predictions' costly part, and the main
+ * thread is mostly waiting for the fits then. Each pair's numbers depend on
+ * that pair only, so the halves give the same bits as one pass.
+ */
+#define CURVES_SPLIT_MIN 8192
+
+struct curves_job {
+	const uint64_t *keys;   /* ascending x << 32 | T in days */
+	size_t lo, hi;          /* the pairs of this job */
+	double monthly_rate;
+	const struct met_clv_res *res;
+	struct groups *gr;
+};
+
+/* The curves and logs of the pairs keys[lo..hi). */
+static void *curves_range(void *arg)
 {
-	const struct clv_bgnbd *bg = &res->bg;
+	const struct curves_job *j = arg;
+	const struct clv_bgnbd *bg = &j->res->bg;
+	struct groups *gr = j->gr;
 	double t[MET_CLV_MAX_HORIZON];
-	int H = res->horizon, k;
+	int H = j->res->horizon, k;
 	size_t i;
 
-	gr->n = g;
-	gr->core = malloc((g ? g : 1) * (size_t)(H + 1) * sizeof(double));
-	gr->dsum = malloc((g ? g : 1) * 5 * sizeof(double));
-	if (!gr->core || !gr->dsum)
-		return -1;
-	gr->c1 = gr->dsum + g;
-	gr->rx = gr->c1 + g;
-	gr->lT = gr->rx + g;
-	gr->wsum = gr->lT + g;
 	for (k = 1; k <= H; k++)
 		t[k - 1] = k * CLV_MONTH_WEEKS;
-	for (i = 0; i < g; i++) {
+	for (i = j->lo; i < j->hi; i++) {
 		/* the pair from its key, as gather() computed x and T */
-		double x = (double)(uint32_t)(keys[i] >> 32), T = (double)(uint32_t)keys[i] / 7.0;
+		double x = (double)(uint32_t)(j->keys[i] >> 32), T = (double)(uint32_t)j->keys[i] / 7.0;
 		double *core = gr->core + i * (size_t)(H + 1), disc = 1, dsum = 0;
 
 		core[0] = 0;
 		clv_bgnbd_expected_alive_curve(bg, x, T, t, H, core + 1);
 		for (k = 1; k <= H; k++) {
-			disc /= 1 + monthly_rate;
+			disc /= 1 + j->monthly_rate;
 			dsum += (core[k] - core[k - 1]) * disc;
 		}
 		gr->dsum[i] = dsum;
@@ -273,6 +282,36 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 		gr->lT[i] = log(bg->alpha + T);
 		gr->wsum[i] = 0;
 	}
+	return NULL;
+}
+
+/* The curves and logs of the pairs keys[0..g). */
+static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
+			const struct met_clv_res *res, struct groups *gr)
+{
+	struct curves_job whole = { keys, 0, g, monthly_rate, res, gr }, top;
+	pthread_t th;
+	int threaded = 0;
+
+	gr->n = g;
+	gr->core = malloc((g ? g : 1) * (size_t)(res->horizon + 1) * sizeof(double));
+	gr->dsum = malloc((g ? g : 1) * 5 * sizeof(double));
+	if (!gr->core || !gr->dsum)
+		return -1;
+	gr->c1 = gr->dsum + g;
+	gr->rx = gr->c1 + g;
+	gr->lT = gr->rx + g;
+	gr->wsum = gr->lT + g;
+	top = whole;
+	if (g >= CURVES_SPLIT_MIN && cpus_usable() >= 2) {
+		top.lo = whole.hi = g / 2;
+		threaded = pthread_create(&th, NULL, curves_range, &top) == 0;
+		if (!threaded)
+			whole.hi = g;
+	}
+	curves_range(&whole);
+	if (threaded)
+		pthread_join(th, NULL);
 	return 0;
 }
 
