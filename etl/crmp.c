@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "cpus.h"
 #include "fsx.h"
 #include "hmap.h"
 #include "sortx.h"
@@ -999,7 +1000,8 @@ static int append_column(struct buf *file, struct buf *dir, const struct wcol *c
 }
 
 /*
- * The columns of a big table are encoded and compressed on two threads:
+ * The columns of a big table are encoded and compressed on two threads
+ * (one when the process may use only one CPU, cpus.h):
  * deflate is most of the cost of writing a period file, the columns are
  * independent, and a month's biggest table often has the machine to
  * itself (the normalizer's memory budget keeps others waiting). Each
@@ -1036,7 +1038,7 @@ static void encode_columns(const struct wtable *tab, struct colout *out)
 {
 	struct coljobs j = { tab, out, PTHREAD_MUTEX_INITIALIZER, 0 };
 	pthread_t th;
-	int helper = tab->rows >= PARALLEL_ROWS && tab->n_cols > 1 &&
+	int helper = tab->rows >= PARALLEL_ROWS && tab->n_cols > 1 && cpus_usable() >= 2 &&
 		     pthread_create(&th, NULL, column_worker, &j) == 0;
 
 	column_worker(&j);
