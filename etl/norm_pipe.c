@@ -98,20 +98,29 @@ struct pipe {
 	int month_of;
 };
 
+/*
+ * Room for `len` more bytes after `used` in a batch's data (*data of *cap
+ * bytes): at least PIPE_DATA, more only for one big record; -1 out of memory.
+ */
+static int data_room(unsigned char **data, size_t *cap, size_t used, size_t len)
+{
+	unsigned char *d;
+	size_t want;
+
+	if (*cap - used >= len)
+		return 0;
+	want = used + len > PIPE_DATA ? used + len : PIPE_DATA;
+	if (!(d = realloc(*data, want)))
+		return -1;
+	*data = d;
+	*cap = want;
+	return 0;
+}
+
 /* Room for `len` more bytes in the batch; -1 out of memory. */
 static int batch_room(struct batch *b, size_t len)
 {
-	unsigned char *d;
-	size_t cap;
-
-	if (b->cap - b->len >= len)
-		return 0;
-	cap = b->len + len > PIPE_DATA ? b->len + len : PIPE_DATA;
-	if (!(d = realloc(b->data, cap)))
-		return -1;
-	b->data = d;
-	b->cap = cap;
-	return 0;
+	return data_room(&b->data, &b->cap, b->len, len);
 }
 
 /* Whether the batch should be handed over before a record of `len` bytes. */
@@ -294,17 +303,7 @@ static size_t raw_need(const struct pipe *pp, const struct rec *rec, uintptr_t *
 /* Room for `len` more bytes in a raw batch; -1 out of memory. */
 static int raw_room(struct rawbatch *b, size_t len)
 {
-	unsigned char *d;
-	size_t cap;
-
-	if (b->cap - b->len >= len)
-		return 0;
-	cap = b->len + len > PIPE_DATA ? b->len + len : PIPE_DATA;
-	if (!(d = realloc(b->data, cap)))
-		return -1;
-	b->data = d;
-	b->cap = cap;
-	return 0;
+	return data_room(&b->data, &b->cap, b->len, len);
 }
 
 /* Copy a record into the raw batch, which has room for raw_need() bytes. */
