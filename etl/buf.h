@@ -65,15 +65,31 @@ int buf_get_varint_any(const unsigned char **p, const unsigned char *end, uint64
 /*
  * Read a varint from [*p, end): at most 10 bytes, no redundant trailing
  * zero group. Returns 0 and advances *p, or -1 on a bad or cut varint.
- * Inline for the one-byte case: period files decode tens of millions of
- * varints per compute, most of them codes and small deltas of one byte,
- * where the call cost as much as the decoding.
+ * Inline for canonical values of one to three bytes: period files decode
+ * tens of millions of varints per compute, most of them codes, days,
+ * money and small deltas of that size, where the call cost as much as the
+ * decoding. Anything else (longer, cut short, not canonical) takes
+ * buf_get_varint_any, which applies every check.
  */
 static inline int buf_get_varint(const unsigned char **p, const unsigned char *end,
 				 uint64_t *out)
 {
-	if (*p < end && **p < 0x80) {
-		*out = *(*p)++;
+	const unsigned char *q = *p;
+
+	if (q < end && q[0] < 0x80) {
+		*out = q[0];
+		*p = q + 1;
+		return 0;
+	}
+	/* q[0] >= 0x80 from here; a last byte of 0 would be a redundant group */
+	if (end - q >= 2 && q[1] < 0x80 && q[1] != 0) {
+		*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+		*p = q + 2;
+		return 0;
+	}
+	if (end - q >= 3 && q[1] >= 0x80 && q[2] < 0x80 && q[2] != 0) {
+		*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
+		*p = q + 3;
 		return 0;
 	}
 	return buf_get_varint_any(p, end, out);

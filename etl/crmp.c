@@ -1461,37 +1461,6 @@ static int check_col(const struct crmp_file *f, int t, int c, enum crmp_type typ
 }
 
 /*
- * buf_get_varint() for the loops over a chunk's values: with 10 bytes
- * left (a varint's most) the first three bytes need no bound check, and
- * most values (ids' deltas, days, money, codes) take at most three.
- * Longer or last values take the general path; the checks are the same.
- */
-static inline int get_value(const unsigned char **p, const unsigned char *end, uint64_t *out)
-{
-	const unsigned char *q = *p;
-	uint64_t v;
-
-	if (end - q < 10 || (q[0] >= 0x80 && q[1] >= 0x80 && q[2] >= 0x80))
-		return buf_get_varint(p, end, out);
-	v = q[0] & 0x7f;
-	if (q[0] < 0x80) {
-		*p = q + 1;
-	} else if (q[1] < 0x80) {
-		if (q[1] == 0)
-			return -1; /* redundant zero group */
-		v |= (uint64_t)q[1] << 7;
-		*p = q + 2;
-	} else {
-		if (q[2] == 0)
-			return -1;
-		v |= (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
-		*p = q + 3;
-	}
-	*out = v;
-	return 0;
-}
-
-/*
  * Read an integer block of n values (scale, then plain or delta values)
  * into out[], which holds them contiguously.
  */
@@ -1505,7 +1474,7 @@ static int read_int_block(const struct crmp_file *f, const struct crmp_table_inf
 	if (buf_get_varint(&k->p, k->end, &scale) || scale == 0 || scale > (uint64_t)INT64_MAX)
 		return CORRUPT(f, ti->name, ci->name, "bad integer scale");
 	for (i = 0; i < n; i++) {
-		if (get_value(&k->p, k->end, &v))
+		if (buf_get_varint(&k->p, k->end, &v))
 			return CORRUPT(f, ti->name, ci->name, "values cut short at value %llu",
 				       (unsigned long long)i);
 		prev = enc == CRMP_DELTA ? (int64_t)((uint64_t)prev + (uint64_t)buf_unzigzag(v))
@@ -1613,7 +1582,7 @@ static int read_dict_codes(const struct crmp_file *f, const struct crmp_table_in
 			s->codes[i] = UINT32_MAX;
 			continue;
 		}
-		if (get_value(&k->p, k->end, &code) || code >= s->n_dict)
+		if (buf_get_varint(&k->p, k->end, &code) || code >= s->n_dict)
 			return CORRUPT(f, ti->name, ci->name, "bad dictionary code at row %llu",
 				       (unsigned long long)i);
 		s->codes[i] = (uint32_t)code;
