@@ -123,10 +123,10 @@ static int batch_room(struct batch *b, size_t len)
 	return data_room(&b->data, &b->cap, b->len, len);
 }
 
-/* Whether the batch should be handed over before a record of `len` bytes. */
-static int batch_full(const struct batch *b, size_t len)
+/* Whether a batch of n_items and len bytes is handed over before a record of `need` bytes. */
+static int full(size_t n_items, size_t len, size_t need)
 {
-	return b->n_items == PIPE_ITEMS || (b->n_items > 0 && b->len + len > PIPE_DATA);
+	return n_items == PIPE_ITEMS || (n_items > 0 && len + need > PIPE_DATA);
 }
 
 static uint32_t batch_put(struct batch *b, const void *p, size_t len)
@@ -358,7 +358,7 @@ static void *parser_main(void *arg)
 		uintptr_t lo = 0;
 		size_t span, need = raw_need(pp, &rec, &lo, &span);
 
-		if (b->n_items == PIPE_ITEMS || (b->n_items > 0 && b->len + need > PIPE_DATA)) {
+		if (full(b->n_items, b->len, need)) {
 			if (hand_over(pp, &pp->rawq, &next)) {
 				b = NULL;
 				break;
@@ -405,7 +405,7 @@ static int validate_one(struct pipe *pp, const struct rec *rec, struct batch **b
 	struct bad bad;
 	size_t next;
 
-	if (batch_full(b, rec->bad ? VALUE_MAX + 128 : 4096)) {
+	if (full(b->n_items, b->len, rec->bad ? VALUE_MAX + 128 : 4096)) {
 		if (hand_over(pp, &pp->itemq, &next)) {
 			*bp = NULL;
 			return 1;
