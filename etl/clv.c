@@ -1222,7 +1222,6 @@ static void bg_all_parts(const struct bg_data *d)
 	pthread_mutex_unlock(&p->mu);
 }
 
-
 /*
  * A log-parameter beyond LOG_LIMIT (or NaN): the objectives are then +inf
  * with a zero gradient, so the searches turn back.
@@ -1512,12 +1511,12 @@ static double coef(struct coefs *cf, long k, double a, double c)
  *   u = (a - 1) L, S = sum_{k>=1} (c - A)_k (a)_(k-1) / ((c)_k k!) z^k;
  *   needs c > 0 (always when x >= 1).
  * - where (1 - z)^(a-1) is below EULER_U_MIN's exp (a large a: the fits
- *   at the edge of the parameter space have a and b of 1e8 and more), S
+ *   at the edge of the parameter space have a of 1e7 and more), S
  *   grows past any double before that factor can tame it, and the Euler
  *   form is 0 times infinity: there the plain form 1 - (1 - z)^A 2F1(A, B;
  *   c; z) is used, whose series has ratio about (1 - a / c) z < 1. Its
  *   difference from 1 is about A (a / c) w there, so it loses about
- *   log10(c / a) digits: 2 to 3 for the edge fits of the 1M bench.
+ *   log10(c / a) digits: 2 to 3.4 for the edge fits of the 1M bench.
  */
 #define EULER_U_MIN (-700.0)
 static double expected_at(const struct clv_bgnbd *m, double x, double T, double t,
@@ -1549,11 +1548,12 @@ static double expected_at(const struct clv_bgnbd *m, double x, double T, double 
 		}
 		return NAN;
 	} else {
-		double z = t / (m->alpha + T + t), L = log1p(-z), u = (a - 1) * L;
-		double term = (c - A) / c * z, em = u == 0 ? 1 : expm1(u) / u;
+		double z = t / (m->alpha + T + t), L = log1p(-z), u = (a - 1) * L, term, em;
 
 		if (u < EULER_U_MIN)
 			return c / (a - 1) * -expm1(A * L + log(clv_hyp2f1(A, m->b + x, c, z)));
+		term = (c - A) / c * z;
+		em = u == 0 ? 1 : expm1(u) / u;
 		ks_add(&s, term);
 		for (k = 1; k < SERIES_MAX_TERMS; k++) {
 			term *= coef(cz, k, a, c) * z;

@@ -411,7 +411,7 @@ static double expected_textbook(const struct clv_bgnbd *m, double x, double tx, 
  * = p: dropout after each purchase has probability p exactly, and
  *   E[Y(t) | x, t_x, T] -> (1/p) [1 - ((alpha + T) / (alpha + T + p t))^(r + x)]
  *                          / (1 + [x > 0] p / (1 - p) ((alpha + T) / (alpha + t_x))^(r + x)).
- * The fits of the 1M bench end there (a of 1e8 to 1e11); the expectation
+ * The fits of the 1M bench end there (a of 5.6e7 to 1.2e11); the expectation
  * was NaN for w = t / (alpha + T) >= 0.5 (the Euler form's 0 times infinity).
  */
 static void test_expected_edge(void **state)
