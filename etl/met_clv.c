@@ -238,13 +238,12 @@ static void groups_release(struct groups *gr)
 }
 
 /*
- * Pairs from this many up have their curves made in two halves, the second
- * on a thread of its own: it is the predictions' costly part, and the main
- * thread is mostly waiting for the fits then. Each pair's numbers depend on
- * that pair only, so the halves give the same bits as one pass.
+ * From MET_CLV_CURVES_SPLIT_MIN pairs up the curves are made in two
+ * halves, the second on a thread of its own: it is the predictions'
+ * costly part, and the main thread is mostly waiting for the fits then.
+ * Each pair's numbers depend on that pair only, so the halves give the
+ * same bits as one pass.
  */
-#define CURVES_SPLIT_MIN 8192
-
 struct curves_job {
 	const uint64_t *keys;   /* ascending x << 32 | T in days */
 	size_t lo, hi;          /* the pairs of this job */
@@ -303,7 +302,7 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 	gr->lT = gr->rx + g;
 	gr->wsum = gr->lT + g;
 	top = whole;
-	if (g >= CURVES_SPLIT_MIN && cpus_usable() >= 2) {
+	if (g >= MET_CLV_CURVES_SPLIT_MIN && cpus_usable() >= 2) {
 		top.lo = whole.hi = g / 2;
 		threaded = pthread_create(&th, NULL, curves_range, &top) == 0;
 		if (!threaded)

@@ -26,6 +26,9 @@
 
 #define MET_CLV_MAX_HORIZON 120
 
+/* Distinct (x, T) pairs from which a period's curves are made on two threads. */
+#define MET_CLV_CURVES_SPLIT_MIN 8192
+
 /* Per customer, owned arrays of n: everything before the walk's boundary. */
 struct met_clv_hist {
 	uint32_t *days;      /* distinct days with a completed order */
