@@ -74,6 +74,20 @@
  * looks inside, and else the best point is kept (CLV_BOUNDARY).
  */
 #define EDGE_POLISH_EVALS 50
+/* A log-parameter beyond +-EDGE_LOG: on the way to the edge. */
+#define EDGE_LOG 8.0
+/*
+ * The leap along the edge (leap_along): once a step beyond EDGE_LOG
+ * gains less than LEAP_FTOL of f, the parameters out there go on in the
+ * same direction until the largest |log-parameter| is LEAP_TO. A leap
+ * that does not lower f is tried again when the gain of a step has
+ * fallen LEAP_RETRY times more, LEAP_TRIES times in all.
+ */
+#define LEAP_FTOL 1e-9
+#define LEAP_TO 25.0
+#define LEAP_STRIDE 0.25  /* the step took the largest |log-parameter| out by this much */
+#define LEAP_RETRY 8.0
+#define LEAP_TRIES 3
 
 /* ------------------------------------------------------------- helpers */
 
@@ -209,25 +223,71 @@ static double gmax(const double *g, int dim)
  * BFGS_GTOL (or no step helps and max |g| < 1e-7), -1 otherwise.
  */
 static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm,
-		  const double *H0, double *Hout);
+		  const double *H0, double *Hout, int leap);
 
 static int bfgs(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm)
 {
-	return bfgs_h(fg, ctx, th, dim, iters, gnorm, NULL, NULL);
+	return bfgs_h(fg, ctx, th, dim, iters, gnorm, NULL, NULL, 0);
+}
+
+/*
+ * Where the likelihood is highest at the edge (BG/NBD's a and b growing
+ * together, say), BFGS on the log-parameters walks there at under one
+ * unit a step while its gains fall geometrically: the other parameters
+ * settle early, and the rest of the walk, to LOG_LIMIT, gains well under
+ * 1e-9 of f in dozens of evaluations over every customer. So when the
+ * step s that brought th to f gained less than `ftol` of f beyond
+ * EDGE_LOG, the parameters beyond EDGE_LOG go on by lambda times their
+ * steps, lambda such that the largest |parameter| is LEAP_TO (the
+ * others keep their values: their steps are noise by then). That point
+ * is kept (th, g, f updated) when f does not grow there; the BFGS that
+ * goes on from it settles the other parameters. Returns -1 when this is
+ * no such step, 0 when the leap was tried and f grew there, 1 when it
+ * was kept.
+ */
+static int leap_along(fg_fn fg, void *ctx, double *th, double *g, double *f, double gain,
+		      double ftol, const double *s, int dim)
+{
+	double tl[MAX_DIM], gl[MAX_DIM], fl, lambda = INFINITY;
+	int i;
+
+	for (i = 0; i < dim; i++)
+		tl[i] = th[i] - s[i];
+	if (!(gmax(th, dim) > EDGE_LOG && gain < ftol * fabs(*f) &&
+	      gmax(th, dim) - gmax(tl, dim) > LEAP_STRIDE))
+		return -1;
+	for (i = 0; i < dim; i++) /* the first parameter to reach +-LEAP_TO sets lambda */
+		if (fabs(th[i]) > EDGE_LOG && s[i] * th[i] > 0 &&
+		    (LEAP_TO - fabs(th[i])) / fabs(s[i]) < lambda)
+			lambda = (LEAP_TO - fabs(th[i])) / fabs(s[i]);
+	if (!(lambda > 1 && lambda < INFINITY))
+		return 0;
+	for (i = 0; i < dim; i++)
+		tl[i] = fabs(th[i]) > EDGE_LOG ? th[i] + lambda * s[i] : th[i];
+	fl = fg(tl, gl, ctx);
+	if (!(fl <= *f))
+		return 0;
+	memcpy(th, tl, sizeof(double) * (size_t)dim);
+	memcpy(g, gl, sizeof(double) * (size_t)dim);
+	*f = fl;
+	return 1;
 }
 
 /*
  * BFGS from an inverse Hessian H0 (NULL: the identity, scaled after the
  * first step); Hout (may be NULL) receives the final approximation, so a
  * fit of a subsample can hand its curvature to the fit of all customers.
+ * With `leap` (LEAP_TRIES, else 0), it leaps along the edge when it gets
+ * there (leap_along) and stops once f gains no more than its rounding.
  */
 static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm,
-		  const double *H0, double *Hout)
+		  const double *H0, double *Hout, int leap)
 {
 	double H[MAX_DIM * MAX_DIM], g[MAX_DIM], gn[MAX_DIM], d[MAX_DIM], tn[MAX_DIM];
 	double s[MAX_DIM], y[MAX_DIM], Hy[MAX_DIM];
 	double f, fn = 0;
-	int it, i, j, k, fresh = H0 == NULL, rc = -1;
+	double ftol = LEAP_FTOL;
+	int it, i, j, k, fresh = H0 == NULL, rc = -1, leaped = 0;
 
 	f = fg(th, g, ctx);
 	for (i = 0; i < dim * dim; i++)
@@ -318,6 +378,19 @@ static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *
 		}
 		memcpy(th, tn, sizeof(double) * (size_t)dim);
 		memcpy(g, gn, sizeof(double) * (size_t)dim);
+		if (leaped > 0 && !(f - fn > 4 * DBL_EPSILON * fabs(f)) && gmax(g, dim) < 1e-7) {
+			f = fn; /* beyond the leap f gains no more than its rounding: done */
+			it++;
+			break;
+		}
+		if (leap && !leaped) {
+			double gain = f - fn;
+			int r = leap_along(fg, ctx, th, g, &fn, gain, ftol, s, dim);
+
+			leaped = r == 1;
+			if (r == 0 && --leap)
+				ftol = gain / fabs(f) / LEAP_RETRY;
+		}
 		f = fn;
 	}
 	*iters = it;
@@ -465,7 +538,6 @@ static double nm_f(const double *th, void *c)
  * BFGS converges to a point as close to the limit model as lambda allows.
  */
 #define RIDGE 1e-6
-#define EDGE_LOG 8.0
 #define RIDGE_NM_ITER 300
 #define RIDGE_EVALS 300
 #define RIDGE_ROUNDS 5
@@ -548,7 +620,7 @@ static int minimise(fg_fn fg0, void *ctx0, const double (*starts)[MAX_DIM], int 
 	struct ridge rg = { fg0, ctx0, dim };
 
 	memcpy(t, starts[0], sizeof(double) * (size_t)dim);
-	if (bfgs_h(budget_fg, &bud, t, dim, &it, &gn, NULL, Hout) == 0 && !at_edge(t, dim) &&
+	if (bfgs_h(budget_fg, &bud, t, dim, &it, &gn, NULL, Hout, 0) == 0 && !at_edge(t, dim) &&
 	    !(fault_flags & CLV_FAULT_BFGS)) {
 		memcpy(th, t, sizeof(double) * (size_t)dim);
 		*method = CLV_BFGS;
@@ -635,7 +707,8 @@ static int polish(fg_fn fg, void *ctx, const double *s0, const double *s1, int d
 		struct budget bud = { fg, ctx, k ? POLISH_EVALS : evals, dim };
 
 		memcpy(t[k], k ? s1 : s0, sizeof(double) * (size_t)dim);
-		ok[k] = bfgs_h(budget_fg, &bud, t[k], dim, &it[k], &gn[k], k ? NULL : H0, NULL) == 0 &&
+		ok[k] = bfgs_h(budget_fg, &bud, t[k], dim, &it[k], &gn[k], k ? NULL : H0, NULL,
+			       LEAP_TRIES) == 0 &&
 			!at_edge(t[k], dim);
 		f[k] = fg(t[k], g, ctx);
 	}

@@ -855,6 +855,8 @@ static void test_edge_no_dropout(void **state)
 	print_bg("bg/nbd without dropout", &m, 0);
 	assert_int_equal(m.method, CLV_BOUNDARY);
 	assert_true(rel_close(m.r, r, 0.1) && rel_close(m.alpha, alpha, 0.1));
+	/* the leap along the edge: 124 iterations without it, walking to LOG_LIMIT */
+	assert_true(m.iters < 80);
 	lim = (struct clv_bgnbd){ .r = m.r, .alpha = m.alpha, .a = 1e-9, .b = 1 };
 	for (i = 0; i < n; i++) {
 		double pa = clv_bgnbd_p_alive(&m, c[i].x, c[i].t_x, c[i].T);
