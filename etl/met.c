@@ -2005,69 +2005,6 @@ static int write_rows(struct eng *g, const char *ptext)
 	return rc;
 }
 
-/* "00" .. "99": two digits per division (the per-customer file is mostly numbers). */
-static const char digit_pairs[] =
-	"00010203040506070809101112131415161718192021222324252627282930313233"
-	"34353637383940414243444546474849505152535455565758596061626364656667"
-	"6869707172737475767778798081828384858687888990919293949596979899";
-_Static_assert(sizeof(digit_pairs) == 201, "digit_pairs holds 00 .. 99");
-
-/* Decimal text of u at p; returns the length (no NUL). */
-static size_t put_u64(char *p, uint64_t u)
-{
-	char t[20];
-	size_t n = sizeof(t);
-
-	for (; u >= 100; u /= 100) {
-		n -= 2;
-		memcpy(t + n, digit_pairs + 2 * (u % 100), 2);
-	}
-	if (u >= 10) {
-		n -= 2;
-		memcpy(t + n, digit_pairs + 2 * u, 2);
-	} else {
-		t[--n] = (char)('0' + u);
-	}
-	memcpy(p, t + n, sizeof(t) - n);
-	return sizeof(t) - n;
-}
-
-/* Decimal text of v at p; returns the length (no NUL). */
-static size_t put_i64(char *p, int64_t v)
-{
-	if (v >= 0)
-		return put_u64(p, (uint64_t)v);
-	p[0] = '-';
-	return 1 + put_u64(p + 1, (uint64_t)0 - (uint64_t)v);
-}
-
-/* v rounded to `dec` decimals (half away from zero); nothing for NAN. */
-static size_t put_fixed(char *p, double v, int dec)
-{
-	static const double scale[] = { 1, 10, 100, 1000, 10000 };
-	double r;
-	int64_t u;
-	size_t o = 0;
-	int d;
-
-	if (!isfinite(v) || fabs(v) > 9e14)
-		return 0;
-	r = round(v * scale[dec]);
-	if (r < 0)
-		p[o++] = '-';
-	u = (int64_t)fabs(r);
-	o += put_u64(p + o, (uint64_t)(u / (int64_t)scale[dec]));
-	p[o++] = '.';
-	u %= (int64_t)scale[dec];
-	for (d = dec; d >= 2; d -= 2) {
-		memcpy(p + o + (size_t)d - 2, digit_pairs + 2 * (u % 100), 2);
-		u /= 100;
-	}
-	if (d == 1)
-		p[o] = (char)('0' + u);
-	return o + (size_t)dec;
-}
-
 /* ",x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted" of customer i. */
 static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 {
@@ -2080,19 +2017,19 @@ static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 		return 7;
 	}
 	t[o++] = ',';
-	o += put_i64(t + o, days - 1);
+	o += val_put_u64(t + o, days - 1);
 	t[o++] = ',';
-	o += put_fixed(t + o, (double)(g->last_ord[i] - g->first_ord[i]) / 7.0, 4);
+	o += val_put_fixed(t + o, (double)(g->last_ord[i] - g->first_ord[i]) / 7.0, 4);
 	t[o++] = ',';
-	o += put_fixed(t + o, (double)(b1 - 1 - g->first_ord[i]) / 7.0, 4);
+	o += val_put_fixed(t + o, (double)(b1 - 1 - g->first_ord[i]) / 7.0, 4);
 	t[o++] = ',';
-	o += put_fixed(t + o, c->mean_spend[i], 4);
+	o += val_put_fixed(t + o, c->mean_spend[i], 4);
 	t[o++] = ',';
-	o += put_fixed(t + o, c->expected[i], 4);
+	o += val_put_fixed(t + o, c->expected[i], 4);
 	t[o++] = ',';
-	o += put_fixed(t + o, c->p_alive[i], 4);
+	o += val_put_fixed(t + o, c->p_alive[i], 4);
 	t[o++] = ',';
-	o += put_fixed(t + o, c->value[i], 2);
+	o += val_put_fixed(t + o, c->value[i], 2);
 	return o;
 }
 
@@ -2240,11 +2177,11 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct 
 			o += put_date(ct, churn_day_of(g, i), t + o);
 		t[o++] = ',';
 		if (g->f12[i] > 0) {
-			o += put_i64(t + o, (int64_t)b1 - g->last_ord[i]);
+			o += val_put_i64(t + o, (int64_t)b1 - g->last_ord[i]);
 			t[o++] = ',';
-			o += put_i64(t + o, g->f12[i]);
+			o += val_put_u64(t + o, g->f12[i]);
 			t[o++] = ',';
-			o += val_format_money(g->m12[i], t + o);
+			o += val_put_money(t + o, g->m12[i]);
 			t[o++] = ',';
 			t[o++] = (char)('0' + g->rs[i]);
 			t[o++] = ',';
@@ -2260,9 +2197,9 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct 
 		bputs(&b, met_rfm_name(g->rfm[i]));
 		o = 0;
 		t[o++] = ',';
-		o += val_format_money(g->m12[i], t + o);
+		o += val_put_money(t + o, g->m12[i]);
 		t[o++] = ',';
-		o += val_format_money(g->np12[i], t + o);
+		o += val_put_money(t + o, g->np12[i]);
 		o += put_clv(g, i, b1, t + o);
 		t[o++] = '\n';
 		buf_append(&b, t, o);

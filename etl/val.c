@@ -170,30 +170,15 @@ int val_money(const char *s, size_t len, int64_t *out, const char **reason)
 	return 0;
 }
 
+const char val_digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
 size_t val_format_money(int64_t units, char *buf)
 {
-	uint64_t mag = units < 0 ? 0 - (uint64_t)units : (uint64_t)units;
-	uint64_t ip = mag / 10000;
-	unsigned fr = (unsigned)(mag % 10000);
-	char tmp[20];
-	size_t n = 0, k = 0, nf = 4;
+	size_t n = val_put_money(buf, units);
 
-	if (units < 0)
-		buf[n++] = '-';
-	do {
-		tmp[k++] = (char)('0' + ip % 10);
-		ip /= 10;
-	} while (ip);
-	while (k)
-		buf[n++] = tmp[--k];
-	buf[n++] = '.';
-	buf[n] = (char)('0' + fr / 1000);
-	buf[n + 1] = (char)('0' + fr / 100 % 10);
-	buf[n + 2] = (char)('0' + fr / 10 % 10);
-	buf[n + 3] = (char)('0' + fr % 10);
-	while (nf > 2 && buf[n + nf - 1] == '0')
-		nf--;
-	n += nf;
 	buf[n] = '\0';
 	return n;
 }

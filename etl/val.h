@@ -29,8 +29,10 @@
 #ifndef CRM_VAL_H
 #define CRM_VAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tz.h"
 
@@ -93,5 +95,124 @@ size_t val_format_money(int64_t units, char *buf);
  */
 size_t val_format_timestamp(int64_t utc, char *buf);
 size_t val_format_day(int32_t day, char *buf);
+
+/*
+ * Writers for the big output files: compute's per-customer CSV writes
+ * some 300 million numbers a run, where a library call or a division by a
+ * variable cost as much as the digits. They are inline so that a constant
+ * `dec` makes every division one by a constant, write at p with no NUL,
+ * and return the length; p needs room for the maximum each one states.
+ */
+
+/* "00" .. "99": two digits per division. */
+extern const char val_digit_pairs[201];
+
+/* Number of decimal digits of u (1..20). */
+static inline size_t val_u64_len(uint64_t u)
+{
+	size_t n = 1;
+
+	for (; u >= 10000; u /= 10000)
+		n += 4;
+	return n + (u >= 10) + (u >= 100) + (u >= 1000);
+}
+
+/* u in decimal: at most 20 bytes. */
+static inline size_t val_put_u64(char *p, uint64_t u)
+{
+	size_t n = val_u64_len(u);
+	char *q = p + n;
+
+	for (; u >= 100; u /= 100) {
+		q -= 2;
+		memcpy(q, val_digit_pairs + 2 * (u % 100), 2);
+	}
+	/* the one or two leading digits left start the number */
+	if (u >= 10)
+		memcpy(p, val_digit_pairs + 2 * u, 2);
+	else
+		p[0] = (char)('0' + u);
+	return n;
+}
+
+/* v in decimal: at most 20 bytes. */
+static inline size_t val_put_i64(char *p, int64_t v)
+{
+	if (v >= 0)
+		return val_put_u64(p, (uint64_t)v);
+	p[0] = '-';
+	return 1 + val_put_u64(p + 1, (uint64_t)0 - (uint64_t)v);
+}
+
+/*
+ * val_format_money()'s text: at most 21 bytes. It always writes four
+ * fraction digits and counts two to four of them, so it may write up to
+ * two bytes past the length it returns.
+ */
+static inline size_t val_put_money(char *p, int64_t units)
+{
+	uint64_t mag = units < 0 ? 0 - (uint64_t)units : (uint64_t)units;
+	unsigned fr = (unsigned)(mag % 10000);
+	size_t n = 0;
+
+	if (units < 0)
+		p[n++] = '-';
+	n += val_put_u64(p + n, mag / 10000);
+	p[n++] = '.';
+	memcpy(p + n, val_digit_pairs + 2 * (fr / 100), 2);
+	memcpy(p + n + 2, val_digit_pairs + 2 * (fr % 100), 2);
+	/* the fewest fraction digits but 2 */
+	return n + (fr % 100 == 0 ? 2 : fr % 10 == 0 ? 3 : 4);
+}
+
+/*
+ * round(x) (half away from zero) for |x| < 2^63, without the library call:
+ * the cast truncates exactly, and x minus its integer part is exact too, so
+ * comparing that fraction with 0.5 decides as round() does.
+ */
+static inline int64_t val_round_away(double x)
+{
+	int64_t i = (int64_t)x;
+	double f = x - (double)i;
+
+	if (f >= 0.5)
+		i++;
+	else if (f <= -0.5)
+		i--;
+	return i;
+}
+
+/*
+ * A double (a model's prediction, never money) with `dec` decimals (1..4),
+ * round(v * 10^dec) as a decimal: "-0.1250", "3.00"; "-" only if that
+ * rounds below zero, so -0.00001 is "0.0000". Nothing (length 0) for NAN,
+ * an infinity or |v| > 9e14, where the rounding would leave int64. At most
+ * 1 + 15 + 1 + dec bytes.
+ */
+static inline size_t val_put_fixed(char *p, double v, int dec)
+{
+	const uint64_t scale = dec == 1 ? 10 : dec == 2 ? 100 : dec == 3 ? 1000 : 10000;
+	int64_t r;
+	uint64_t mag, fr;
+	size_t n = 0;
+	int d;
+
+	if (!isfinite(v) || fabs(v) > 9e14)
+		return 0;
+	r = val_round_away(v * (double)scale);
+	if (r < 0)
+		p[n++] = '-';
+	mag = r < 0 ? 0 - (uint64_t)r : (uint64_t)r;
+	n += val_put_u64(p + n, mag / scale);
+	p[n++] = '.';
+	fr = mag % scale;
+	for (d = dec; d >= 2; d -= 2) {
+		memcpy(p + n + d - 2, val_digit_pairs + 2 * (fr % 100), 2);
+		fr /= 100;
+	}
+	if (d == 1)
+		p[n] = (char)('0' + fr);
+	return n + (size_t)dec;
+}
 
 #endif

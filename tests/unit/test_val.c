@@ -2,7 +2,8 @@
  * test_val.c - unit tests of the value parsers and formatters: every
  * accept and refuse rule of EXPORTS.md for money, timestamps, dates and
  * integers with exact expected numbers and reasons, DST edges in a real
- * zone, and format/parse round trips.
+ * zone, format/parse round trips, and the inline writers (val_put_*)
+ * against snprintf on millions of random values.
  *
  * Every input is parsed from an exactly sized heap copy without a NUL, so
  * AddressSanitizer catches any read past `len`.
@@ -13,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +599,183 @@ static void timestamp_round_trip(void **state)
 	}
 }
 
+/* ---- inline writers ---------------------------------------------------- */
+
+/* A random number of random magnitude: every digit count gets its share. */
+static uint64_t rnd_mag(void)
+{
+	return rnd() >> (rnd() % 64);
+}
+
+/* n bytes at p must equal the NUL-terminated want. */
+static void same(const char *p, size_t n, const char *want)
+{
+	if (n != strlen(want) || memcmp(p, want, n) != 0)
+		fail_msg("wrote '%.*s', want '%s'", (int)n, p, want);
+}
+
+static void put_integers(void **state)
+{
+	static const uint64_t edge[] = { 0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999,
+					 100000, 4294967295u, 999999999999999999u,
+					 1000000000000000000u, 9999999999999999999u,
+					 10000000000000000000u, UINT64_MAX };
+	char p[20], want[32];
+	uint64_t u, t;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		snprintf(want, sizeof(want), "%" PRIu64, edge[i]);
+		same(p, val_put_u64(p, edge[i]), want);
+		assert_int_equal(val_u64_len(edge[i]), strlen(want));
+	}
+	for (t = 1; t != 0 && t <= UINT64_MAX / 10; t *= 10) {
+		snprintf(want, sizeof(want), "%" PRIu64, t - 1);
+		same(p, val_put_u64(p, t - 1), want);
+		snprintf(want, sizeof(want), "%" PRIu64, t);
+		same(p, val_put_u64(p, t), want);
+	}
+	snprintf(want, sizeof(want), "%" PRId64, INT64_MIN);
+	same(p, val_put_i64(p, INT64_MIN), want);
+	snprintf(want, sizeof(want), "%" PRId64, INT64_MAX);
+	same(p, val_put_i64(p, INT64_MAX), want);
+	for (k = 0; k < 2000000; k++) {
+		u = rnd_mag();
+		snprintf(want, sizeof(want), "%" PRIu64, u);
+		same(p, val_put_u64(p, u), want);
+		snprintf(want, sizeof(want), "%" PRId64, (int64_t)u);
+		same(p, val_put_i64(p, (int64_t)u), want);
+		snprintf(want, sizeof(want), "%" PRId64, -(int64_t)(u >> 1));
+		same(p, val_put_i64(p, -(int64_t)(u >> 1)), want);
+	}
+}
+
+/* What val_put_money must write, by snprintf: 4 fraction digits, trailing zeros cut to 2. */
+static void money_want(int64_t units, char *want, size_t size)
+{
+	uint64_t mag = units < 0 ? 0 - (uint64_t)units : (uint64_t)units;
+	size_t n = (size_t)snprintf(want, size, "%s%" PRIu64 ".%04u", units < 0 ? "-" : "",
+				    mag / 10000, (unsigned)(mag % 10000));
+
+	while (want[n - 1] == '0' && want[n - 3] != '.')
+		want[--n] = '\0';
+}
+
+static void put_money(void **state)
+{
+	static const int64_t edge[] = { 0, 1, -1, 10, 100, 1000, 10000, -10000, 5000, 1230,
+					 1299000, INT64_MAX, INT64_MIN, -INT64_MAX };
+	char want[32], *p = malloc(21); /* the most it writes: ASan checks it */
+	int64_t x;
+	size_t i;
+	int k;
+
+	(void)state;
+	assert_non_null(p);
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		money_want(edge[i], want, sizeof(want));
+		same(p, val_put_money(p, edge[i]), want);
+	}
+	same(p, val_put_money(p, 123450), "12.345");
+	same(p, val_put_money(p, -150000), "-15.00");
+	for (k = 0; k < 2000000; k++) {
+		x = (int64_t)rnd_mag();
+		if (k % 3 == 0)
+			x = x / 10000 * 10000 + (int64_t)(rnd() % 10) * 1000; /* trailing zeros */
+		if (k & 1)
+			x = -x;
+		money_want(x, want, sizeof(want));
+		same(p, val_put_money(p, x), want);
+	}
+	free(p);
+}
+
+/* What val_put_fixed must write: round(v * 10^dec) by libm, printed by snprintf. */
+static void fixed_want(double v, int dec, char *want, size_t size)
+{
+	static const uint64_t scale[] = { 1, 10, 100, 1000, 10000 };
+	double r;
+	uint64_t mag;
+
+	want[0] = '\0';
+	if (!isfinite(v) || fabs(v) > 9e14)
+		return;
+	r = round(v * (double)scale[dec]);
+	mag = (uint64_t)fabs(r);
+	snprintf(want, size, "%s%" PRIu64 ".%0*" PRIu64, r < 0 ? "-" : "", mag / scale[dec], dec,
+		 mag % scale[dec]);
+}
+
+/* A random double: any bit pattern, a tie, near a tie, or a plain amount. */
+static double rnd_double(int k)
+{
+	double v;
+	uint64_t bits;
+
+	switch (k % 5) {
+	case 0:
+		bits = rnd();
+		memcpy(&v, &bits, sizeof(v)); /* NAN, infinities and subnormals included */
+		return v;
+	case 1:
+		return (double)(int64_t)rnd() / ldexp(1, (int)(rnd() % 90)); /* every magnitude */
+	case 2:
+		return ((double)(int64_t)(rnd() % 2000000001) - 1e9 + 0.5) / 10000; /* near a tie */
+	case 3:
+		return ((double)(int64_t)(rnd_mag() >> 12) + 0.5) * (rnd() & 1 ? 1 : -1); /* a tie */
+	default:
+		return (double)(int64_t)(rnd() % 200000001 - 100000000) / 1e4;
+	}
+}
+
+static void put_fixed(void **state)
+{
+	static const double edge[] = { 0.0, -0.0, 0.5, -0.5, 0.49999999999999994,
+				       -0.49999999999999994, 1.5, 2.5, -2.5, 1e-300, -1e-300,
+				       4503599627370495.5, 4503599627370497.0, 9e14, -9e14,
+				       9.000000000000001e14, 1e300, NAN, -NAN, INFINITY, -INFINITY };
+	char p[32], want[32];
+	double v;
+	size_t i;
+	int k, dec;
+
+	(void)state;
+	same(p, val_put_fixed(p, 1.25, 1), "1.3");
+	same(p, val_put_fixed(p, -1.25, 1), "-1.3");
+	same(p, val_put_fixed(p, 0.125, 2), "0.13");
+	same(p, val_put_fixed(p, -0.125, 2), "-0.13");
+	same(p, val_put_fixed(p, -0.04, 1), "0.0");
+	same(p, val_put_fixed(p, -0.00001, 4), "0.0000");
+	same(p, val_put_fixed(p, 3, 2), "3.00");
+	same(p, val_put_fixed(p, 9e14, 4), "900000000000000.0000");
+	same(p, val_put_fixed(p, 9.000000000000001e14, 4), "");
+	same(p, val_put_fixed(p, NAN, 2), "");
+	same(p, val_put_fixed(p, -INFINITY, 4), "");
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		if (fabs(edge[i]) < 0x1p63) /* val_round_away's domain */
+			assert_true(val_round_away(edge[i]) == (int64_t)round(edge[i]));
+		for (dec = 1; dec <= 4; dec++) {
+			fixed_want(edge[i], dec, want, sizeof(want));
+			same(p, val_put_fixed(p, edge[i], dec), want);
+		}
+	}
+	for (k = 0; k < 4000000; k++) {
+		v = rnd_double(k);
+		if (fabs(v) < 0x1p63)
+			assert_true(val_round_away(v) == (int64_t)round(v));
+		/* the writer's two precisions on every value, the others on some */
+		fixed_want(v, 4, want, sizeof(want));
+		same(p, val_put_fixed(p, v, 4), want);
+		fixed_want(v, 2, want, sizeof(want));
+		same(p, val_put_fixed(p, v, 2), want);
+		dec = k & 1 ? 1 : 3;
+		fixed_want(v, dec, want, sizeof(want));
+		same(p, val_put_fixed(p, v, dec), want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +790,9 @@ int main(void)
 		cmocka_unit_test(dates),
 		cmocka_unit_test(formatting),
 		cmocka_unit_test(timestamp_round_trip),
+		cmocka_unit_test(put_integers),
+		cmocka_unit_test(put_money),
+		cmocka_unit_test(put_fixed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
