@@ -185,6 +185,8 @@ struct eng {
 	int restated;
 	int oom;
 	uint32_t *ld_start;          /* owned by one loader's copy of the engine (cust_starts) */
+	int tables_from;             /* first month whose surveys, tickets, interactions and
+					leads are loaded (load_month) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -1184,13 +1186,13 @@ static int load_month(struct eng *g, int p, struct month *m)
 		rc = load_orders(g, m, f, path);
 	if (!rc)
 		rc = load_spend(g, m, f, path);
-	if (!rc)
+	if (!rc && p >= g->tables_from)
 		rc = load_surveys(g, m, f, path);
-	if (!rc)
+	if (!rc && p >= g->tables_from)
 		rc = load_tickets(g, m, f, path);
-	if (!rc)
+	if (!rc && p >= g->tables_from)
 		rc = load_interactions(g, m, f, path);
-	if (!rc)
+	if (!rc && p >= g->tables_from)
 		rc = load_leads(g, m, f, path);
 	crmp_close(f);
 	free(path);
@@ -3010,6 +3012,14 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	}
 	/* The CLI makes sure from <= to, so mend >= m0 whatever the signups. */
 	mend = o->has_range ? o->to : ps[np - 1];
+	/*
+	 * Orders make the history (the walk, CLV, cohorts, RFM) and spend
+	 * names channels, so every month's are read. Surveys, tickets,
+	 * interactions and leads count only in their own period: a range
+	 * reads them for its months alone, which spares the nightly compute
+	 * of one period most of its reading (they are most of each file).
+	 */
+	g.tables_from = o->has_range ? o->from : INT_MIN;
 	byk = xcalloc(&g, (size_t)np, sizeof(*byk));
 	if (!byk) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");
