@@ -2348,37 +2348,51 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 
 /* ---------------------------------------------------------------- CLV */
 
-/* Mean per modelled customer of one prediction, per slot; NAN values skipped. */
-static void clv_means(struct eng *g, const char *metric, const double *v, double *sum,
-		      uint64_t *cnt)
+/*
+ * Means per modelled customer of the predictions, per slot (NAN values
+ * skipped): clv_predicted, p_alive and expected_purchases in one pass
+ * over the customers. sum and cnt hold 3 x nslots each. Each slot's sums
+ * still run in customer order.
+ */
+static void clv_means(struct eng *g, const struct met_clv_res *c, double *sum, uint64_t *cnt)
 {
+	static const char *const metric[3] = { "clv_predicted", "p_alive", "expected_purchases" };
+	const double *v[3] = { c->value, c->p_alive, c->expected };
+	size_t ns = g->nslots;
 	uint32_t i, s;
-	int d;
+	int d, k;
 
-	memset(sum, 0, g->nslots * sizeof(*sum));
-	memset(cnt, 0, g->nslots * sizeof(*cnt));
+	memset(sum, 0, 3 * ns * sizeof(*sum));
+	memset(cnt, 0, 3 * ns * sizeof(*cnt));
 	for (i = 0; i < g->n; i++) {
 		const uint32_t *sl = g->slot5 + (size_t)i * N_DIMS;
 
-		if (isnan(v[i]))
-			continue;
-		for (d = 0; d < N_DIMS; d++) {
-			sum[sl[d]] += v[i];
-			cnt[sl[d]]++;
-		}
-	}
-	for (s = 0; s < g->nslots; s++) {
-		struct row *rw;
+		for (k = 0; k < 3; k++) {
+			double x = v[k][i];
 
-		if (s != 0 && !cnt[s])
-			continue;
-		rw = r_derived(g, metric, slot_dim(g, s), slot_seg(g, s), -1,
-			       cnt[s] ? sum[s] / (double)cnt[s] : NAN);
-		if (rw && cnt[s]) {
-			met_format_double(sum[s], rw->num);
-			fmt_int(rw->den, (int64_t)cnt[s]);
+			if (isnan(x))
+				continue;
+			for (d = 0; d < N_DIMS; d++) {
+				sum[k * ns + sl[d]] += x;
+				cnt[k * ns + sl[d]]++;
+			}
 		}
 	}
+	for (k = 0; k < 3; k++)
+		for (s = 0; s < ns; s++) {
+			const double *su = sum + k * ns;
+			const uint64_t *cn = cnt + k * ns;
+			struct row *rw;
+
+			if (s != 0 && !cn[s])
+				continue;
+			rw = r_derived(g, metric[k], slot_dim(g, s), slot_seg(g, s), -1,
+				       cn[s] ? su[s] / (double)cn[s] : NAN);
+			if (rw && cn[s]) {
+				met_format_double(su[s], rw->num);
+				fmt_int(rw->den, (int64_t)cn[s]);
+			}
+		}
 }
 
 /*
@@ -2478,16 +2492,14 @@ static int clv_rows(struct eng *g, int mi)
 	for (k = 1; k <= c->horizon; k++)
 		r_derived(g, "clv_forecast_purchases", "all", "", k, c->fitted ? c->forecast[k] : NAN);
 	clv_holdout_rows(g, mi);
-	sum = malloc(g->nslots * sizeof(*sum));
-	cnt = malloc(g->nslots * sizeof(*cnt));
+	sum = malloc(3 * g->nslots * sizeof(*sum));
+	cnt = malloc(3 * g->nslots * sizeof(*cnt));
 	if (!sum || !cnt) {
 		free(sum);
 		free(cnt);
 		return err_set(g->e, CRM_E_NOMEM, "out of memory");
 	}
-	clv_means(g, "clv_predicted", c->value, sum, cnt);
-	clv_means(g, "p_alive", c->p_alive, sum, cnt);
-	clv_means(g, "expected_purchases", c->expected, sum, cnt);
+	clv_means(g, c, sum, cnt);
 	free(sum);
 	free(cnt);
 	return 0;
