@@ -278,7 +278,9 @@ static int leap_along(fg_fn fg, void *ctx, double *th, double *g, double *f, dou
  * first step); Hout (may be NULL) receives the final approximation, so a
  * fit of a subsample can hand its curvature to the fit of all customers.
  * With `leap` (LEAP_TRIES, else 0), it leaps along the edge when it gets
- * there (leap_along) and stops once f gains no more than its rounding.
+ * there (leap_along); after a kept leap it stops, returning -1 (an end on
+ * the edge, not an optimum), once a step gains no more than the rounding
+ * of f while max |g| < 1e-7.
  */
 static int bfgs_h(fg_fn fg, void *ctx, double *th, int dim, int *iters, double *gnorm,
 		  const double *H0, double *Hout, int leap)
