@@ -21,10 +21,14 @@
 struct cfg;
 
 /*
- * Bump when any metric's definition or output format changes, so that
- * outputs computed by an older crmetl are recomputed.
+ * Bump whenever any output of compute can change: a metric's definition,
+ * the output format, or the numbers themselves (a fix, the CLV fits'
+ * arithmetic), so that outputs computed by an older crmetl are computed
+ * again after an upgrade instead of being kept as "nothing changed".
+ * 3: the CLV predictions of fits at the edge (NaN before, 4484769) and
+ * the edge fits' leap (33abe6f) changed values that version 2 wrote.
  */
-#define MET_ENGINE_VERSION 2
+#define MET_ENGINE_VERSION 3
 
 /* The stamp text of the current inputs into out (appended). */
 int met_stamp_make(const struct cfg *cfg, const char *periods_dir, struct buf *out,

@@ -2,8 +2,9 @@
 # compute skips work whose inputs did not change (metrics/computed.txt):
 # a second compute does nothing and leaves every file alone; --force
 # computes again; a missing output, another [metrics] setting, a period
-# outside what was computed, or a period file changed by late data each
-# make it compute again; a crmetl run with unchanged inputs skips it too.
+# outside what was computed, a period file changed by late data, or
+# outputs of an older engine each make it compute again; a crmetl run with
+# unchanged inputs skips it too.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 fixtures_conf >pipeline.conf
@@ -68,3 +69,12 @@ contains err "nothing to do"
 run 0 "$CRMETL" run --config late.conf --period 2025-06 --no-mail
 run 0 "$CRMETL" run --config late.conf --period 2025-06 --no-mail
 contains err "run: compute: nothing changed since the last compute"
+
+# outputs of an older crmetl: another engine version in the stamp
+run 0 "$CRMETL" compute --config late.conf
+contains err "nothing to do"
+sed -i 's/^engine [0-9]*$/engine 1/' var/metrics/computed.txt
+grep -q '^engine 1$' var/metrics/computed.txt || fail "sed did not change the engine line"
+run 0 "$CRMETL" compute --config late.conf
+contains err "written"
+lacks err "nothing to do"
