@@ -2047,13 +2047,19 @@ static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 #define DAY_TEXT_MAX ((int64_t)1 << 17) /* days in the date table (~359 years) */
 #define ID_QUOTED UINT16_MAX           /* id_len: the id needs quotes (csv_field) */
 
+#define SHORT_PAD 16 /* put_short's one copy: bytes readable at its source */
+#define RFM_PAD 32   /* an RFM segment name with its padding */
+
 struct ctext {
 	char *day;           /* 10 bytes per day from day_lo: YYYY-MM-DD */
 	int32_t day_lo;
 	uint32_t day_n;
 	uint16_t *id_len;    /* per customer: length of its id, or ID_QUOTED */
-	struct buf dims;     /* every segment value's CSV field, escaped */
+	struct buf dims;     /* every segment value's CSV field, escaped, then SHORT_PAD zeros */
 	size_t *dim_off[3];  /* value j of dimension k: dims[off[j], off[j + 1]) */
+	size_t dim_max;      /* bytes of the longest of those fields */
+	char rfm[MET_RFM_NONE + 1][RFM_PAD]; /* segment names, zero-padded */
+	uint8_t rfm_len[MET_RFM_NONE + 1];
 };
 
 static void ctext_release(struct ctext *t)
@@ -2109,8 +2115,20 @@ static int ctext_make(const struct eng *g, struct ctext *t)
 		for (j = 0; j < g->dicts[k].n; j++) {
 			t->dim_off[k][j] = t->dims.len;
 			csv_field(&t->dims, g->dicts[k].names[j]);
+			if (t->dims.len - t->dim_off[k][j] > t->dim_max)
+				t->dim_max = t->dims.len - t->dim_off[k][j];
 		}
 		t->dim_off[k][j] = t->dims.len;
+	}
+	buf_append(&t->dims, (char[SHORT_PAD]){ 0 }, SHORT_PAD);
+	for (k = 0; k <= MET_RFM_NONE; k++) {
+		const char *name = met_rfm_name(k);
+		size_t len = strlen(name);
+
+		if (len >= RFM_PAD)
+			CRM_BUG("rfm segment name '%s' longer than RFM_PAD", name);
+		memcpy(t->rfm[k], name, len);
+		t->rfm_len[k] = (uint8_t)len;
 	}
 	return t->dims.failed ? -1 : 0;
 }
@@ -2126,6 +2144,104 @@ static size_t put_date(const struct ctext *t, int32_t d, char *p)
 }
 
 /*
+ * The n bytes of s at p, in one copy of SHORT_PAD bytes when n fits: a
+ * memcpy of variable length is a library call, as long as the copy for
+ * the few bytes of a segment value. s must have SHORT_PAD readable bytes
+ * and p room for SHORT_PAD (the line's reservation, put_line).
+ */
+static inline char *put_short(char *p, const unsigned char *s, size_t n)
+{
+	if (n <= SHORT_PAD)
+		memcpy(p, s, SHORT_PAD);
+	else
+		memcpy(p, s, n);
+	return p + n;
+}
+
+/*
+ * The most a line takes after its id and segment values: 22 commas and the
+ * newline, 2 dates (10, and a NUL val_format_day writes past one), recency
+ * (20), frequency (10), 3 amounts (21), 3 scores, the segment name
+ * (RFM_PAD), x (10), 5 decimals of 4 places (21) and 1 of 2 (19): 306.
+ */
+#define CUST_TAIL_MAX 320
+
+/* ",signup_day,in_base,churn_day,recency_days,frequency,monetary,r,f,m," of customer i. */
+static char *put_activity(const struct eng *g, uint32_t i, int32_t b1, char *p)
+{
+	const struct ctext *ct = g->text;
+
+	*p++ = ',';
+	p += put_date(ct, g->signup[i], p);
+	*p++ = ',';
+	*p++ = g->in_end[i] ? '1' : '0';
+	*p++ = ',';
+	if (!g->in_end[i])
+		p += put_date(ct, churn_day_of(g, i), p);
+	*p++ = ',';
+	if (g->f12[i] == 0) {
+		memcpy(p, ",0,0.00,,,,", 11);
+		return p + 11;
+	}
+	p += val_put_i64(p, (int64_t)b1 - g->last_ord[i]);
+	*p++ = ',';
+	p += val_put_u64(p, g->f12[i]);
+	*p++ = ',';
+	p += val_put_money(p, g->m12[i]);
+	p[0] = ',';
+	p[1] = (char)('0' + g->rs[i]);
+	p[2] = ',';
+	p[3] = (char)('0' + g->fs[i]);
+	p[4] = ',';
+	p[5] = (char)('0' + g->ms[i]);
+	p[6] = ',';
+	return p + 7;
+}
+
+/*
+ * Customer i's line, formatted straight into b: one reservation for the
+ * whole line, then no bounds to check (sizes above). On failure b->failed
+ * is set.
+ */
+static void put_line(const struct eng *g, uint32_t i, int32_t b1, struct buf *b)
+{
+	const struct ctext *ct = g->text;
+	const char *id = g->ids.dict[g->ids.codes[i]];
+	size_t need = 3 * (1 + ct->dim_max + SHORT_PAD) + CUST_TAIL_MAX;
+	uint8_t rfm = g->rfm[i] <= MET_RFM_NONE ? g->rfm[i] : MET_RFM_NONE; /* as met_rfm_name */
+	char *p;
+	int k;
+
+	if (ct->id_len[i] == ID_QUOTED)
+		csv_field(b, id);
+	else
+		need += ct->id_len[i];
+	if (buf_reserve(b, need))
+		return;
+	p = (char *)b->data + b->len;
+	if (ct->id_len[i] != ID_QUOTED) {
+		memcpy(p, id, ct->id_len[i]);
+		p += ct->id_len[i];
+	}
+	for (k = 0; k < 3; k++) {
+		const size_t *off = ct->dim_off[k] + g->attr[k][i];
+
+		*p++ = ',';
+		p = put_short(p, ct->dims.data + off[0], off[1] - off[0]);
+	}
+	p = put_activity(g, i, b1, p);
+	memcpy(p, ct->rfm[rfm], RFM_PAD); /* one fixed copy, as in put_short */
+	p += ct->rfm_len[rfm];
+	*p++ = ',';
+	p += val_put_money(p, g->m12[i]);
+	*p++ = ',';
+	p += val_put_money(p, g->np12[i]);
+	p += put_clv(g, i, b1, p);
+	*p++ = '\n';
+	b->len = (size_t)((unsigned char *)p - b->data);
+}
+
+/*
  * <P>-customers.csv: every customer existing at end(P), by customer_id.
  * Formatted by hand (no printf): with a million customers and 24 periods
  * this file is most of what compute writes. It goes out in pieces of
@@ -2135,12 +2251,11 @@ static size_t put_date(const struct ctext *t, int32_t d, char *p)
  */
 static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct buf *out)
 {
-	const struct ctext *ct = g->text;
 	struct buf b = *out;
 	struct fsx_atomic a;
 	char name[PERIOD_TEXT_MAX + 16], *path;
 	uint32_t i;
-	int k, rc;
+	int rc;
 
 	snprintf(name, sizeof(name), "%s-customers.csv", ptext);
 	if (!(path = join(g->metrics_dir, name)))
@@ -2155,56 +2270,9 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct 
 		  "net_profit_12m,x,t_x,T,mean_spend,expected_purchases,p_alive,"
 		  "clv_predicted\n");
 	for (i = 0; i < g->n && !b.failed; i++) {
-		char t[256];
-		size_t o = 0;
-
 		if (g->signup[i] >= b1)
 			continue;
-		if (ct->id_len[i] != ID_QUOTED)
-			buf_append(&b, g->ids.dict[g->ids.codes[i]], ct->id_len[i]);
-		else
-			csv_field(&b, g->ids.dict[g->ids.codes[i]]);
-		for (k = 0; k < 3; k++) {
-			const size_t *off = ct->dim_off[k] + g->attr[k][i];
-
-			buf_put_u8(&b, ',');
-			buf_append(&b, ct->dims.data + off[0], off[1] - off[0]);
-		}
-		t[o++] = ',';
-		o += put_date(ct, g->signup[i], t + o);
-		t[o++] = ',';
-		t[o++] = g->in_end[i] ? '1' : '0';
-		t[o++] = ',';
-		if (!g->in_end[i])
-			o += put_date(ct, churn_day_of(g, i), t + o);
-		t[o++] = ',';
-		if (g->f12[i] > 0) {
-			o += val_put_i64(t + o, (int64_t)b1 - g->last_ord[i]);
-			t[o++] = ',';
-			o += val_put_u64(t + o, g->f12[i]);
-			t[o++] = ',';
-			o += val_put_money(t + o, g->m12[i]);
-			t[o++] = ',';
-			t[o++] = (char)('0' + g->rs[i]);
-			t[o++] = ',';
-			t[o++] = (char)('0' + g->fs[i]);
-			t[o++] = ',';
-			t[o++] = (char)('0' + g->ms[i]);
-			t[o++] = ',';
-		} else {
-			memcpy(t + o, ",0,0.00,,,,", 11);
-			o += 11;
-		}
-		buf_append(&b, t, o);
-		bputs(&b, met_rfm_name(g->rfm[i]));
-		o = 0;
-		t[o++] = ',';
-		o += val_put_money(t + o, g->m12[i]);
-		t[o++] = ',';
-		o += val_put_money(t + o, g->np12[i]);
-		o += put_clv(g, i, b1, t + o);
-		t[o++] = '\n';
-		buf_append(&b, t, o);
+		put_line(g, i, b1, &b);
 		if (b.len >= CUST_CHUNK && !b.failed) {
 			if ((rc = fsx_atomic_write(&a, b.data, b.len, g->e)))
 				break;
