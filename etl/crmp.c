@@ -42,6 +42,8 @@ struct wcol {
 	const char *const *svals; /* strings: NULL = absent */
 	const uint32_t *lens;
 	int numbered;             /* strings given as numbers in ivals/present */
+	const uint8_t *codes;     /* strings given as codes into svals/lens (crmp_writer_coded) */
+	unsigned n_codes;         /* ... which then hold the n_codes values */
 	const char *prefix;       /* ... after this prefix */
 	uint32_t plen;
 	unsigned width;
@@ -172,10 +174,30 @@ int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *pr
 	return 0;
 }
 
+int crmp_writer_coded(struct crmp_writer *w, const char *name, const char *const *vals,
+		      const uint32_t *lens, unsigned n_vals, const uint8_t *codes,
+		      struct crm_err *e)
+{
+	struct wcol *c = add_col(w, name, e);
+
+	if (!c)
+		return e->code;
+	if (n_vals > CRMP_MAX_CODES)
+		return err_set(e, CRM_E_INTERNAL, "too many values in coded column '%s'", name);
+	c->type = CRMP_STR;
+	c->svals = vals;
+	c->lens = lens;
+	c->codes = codes;
+	c->n_codes = n_vals;
+	return 0;
+}
+
 static int is_present(const struct wcol *c, uint64_t i)
 {
 	if (c->type == CRMP_INT || c->numbered)
 		return !c->present || c->present[i];
+	if (c->codes)
+		return c->codes[i] != CRMP_CODE_ABSENT;
 	return c->svals[i] != NULL;
 }
 
@@ -312,32 +334,64 @@ static void put_int_values(struct buf *b, const int64_t *v, size_t n, struct exa
 }
 
 /*
+ * The delta varints of v[n] divided by the scale, appended to b a block
+ * of values at a time (room for the longest varints of a block, so the
+ * buffer grows as for the exact size); returns the bytes the plain
+ * varints would take, counted on the way: the same values decide both.
+ */
+#define DELTA_BLOCK 4096
+
+static uint64_t put_delta_sizing_plain(struct buf *b, const int64_t *v, size_t n,
+				       struct exact_div d)
+{
+	int64_t prev = 0;
+	uint64_t plain = 0;
+	size_t i = 0, stop;
+
+	while (i < n) {
+		unsigned char *p;
+
+		stop = n - i > DELTA_BLOCK ? i + DELTA_BLOCK : n;
+		if (buf_reserve(b, (stop - i) * 10))
+			return 0;
+		for (p = b->data + b->len; i < stop; i++) {
+			int64_t x = exact_quotient(v[i], d);
+
+			plain += varint_len(buf_zigzag(x));
+			p = varint_at(p, buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
+			prev = x;
+		}
+		b->len = (size_t)(p - b->data);
+	}
+	return plain;
+}
+
+/*
  * An integer block: the common divisor ("scale", so money in 1/10000 units
  * that is really in cents costs no bits) then the values divided by it,
  * either as they are (plain) or as differences to the previous one
  * (delta), whichever is smaller. Returns the encoding used.
+ *
+ * Most columns (times, days, ids) are delta: they are written at once
+ * while plain's size is counted, and only a column that plain codes
+ * smaller (prices) is written again. Sizing both first took a pass of its
+ * own over every value.
  */
 static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
 {
-	uint64_t scale = int_scale(v, n), plain = 0, delta = 0;
+	uint64_t scale = int_scale(v, n), plain;
 	struct exact_div d = exact_div_of(scale);
-	int64_t prev = 0;
-	size_t i;
-	enum crmp_enc enc;
+	size_t start;
 
-	for (i = 0; i < n; i++) {
-		int64_t x = exact_quotient(v[i], d);
-
-		plain += varint_len(buf_zigzag(x));
-		delta += varint_len(buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
-		prev = x;
-	}
-	enc = delta <= plain ? CRMP_DELTA : CRMP_PLAIN;
 	buf_put_varint(b, scale);
-	/* The exact size, so the values are written straight into the buffer. */
-	if (buf_reserve(b, enc == CRMP_DELTA ? delta : plain) == 0)
-		put_int_values(b, v, n, d, enc == CRMP_DELTA);
-	return enc;
+	start = b->len;
+	plain = put_delta_sizing_plain(b, v, n, d);
+	if (b->failed || (uint64_t)(b->len - start) <= plain)
+		return CRMP_DELTA;
+	b->len = start;
+	/* Plain takes fewer bytes than the delta just written: room enough. */
+	put_int_values(b, v, n, d, 0);
+	return CRMP_PLAIN;
 }
 
 /* The present values of a column, gathered (caller frees). */
@@ -829,6 +883,128 @@ static void encode_front(struct buf *b, const struct wcol *c, uint64_t rows)
 	}
 }
 
+/*
+ * A coded column as the strings it stands for (svals/lens per row), for
+ * the encodings coded columns rarely take (numbered, front-coded): the
+ * general path then decides and writes, so the bytes are the same by
+ * construction. *strs holds the arrays; the caller frees both.
+ */
+static int decode_codes(const struct wcol *c, uint64_t rows, struct wcol *strs)
+{
+	const char **vals = malloc((rows ? rows : 1) * sizeof(*vals));
+	uint32_t *lens = malloc((rows ? rows : 1) * sizeof(*lens));
+	uint64_t r;
+
+	*strs = *c;
+	strs->codes = NULL;
+	strs->svals = vals;
+	strs->lens = lens;
+	if (!vals || !lens)
+		return -1;
+	for (r = 0; r < rows; r++) {
+		int absent = c->codes[r] == CRMP_CODE_ABSENT;
+
+		vals[r] = absent ? NULL : c->svals[c->codes[r]];
+		lens[r] = absent ? 0 : c->lens[c->codes[r]];
+	}
+	return 0;
+}
+
+static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t rows,
+				 struct crm_err *e);
+
+static enum crmp_enc encode_decoded(struct buf *b, const struct wcol *c, uint64_t rows,
+				    struct crm_err *e)
+{
+	struct wcol strs;
+	enum crmp_enc enc = CRMP_FRONT;
+
+	if (decode_codes(c, rows, &strs))
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+	else
+		enc = encode_strs(b, &strs, rows, e);
+	free((void *)strs.svals);
+	free((void *)strs.lens);
+	return enc;
+}
+
+/*
+ * The values a coded column uses, in byte order: sorted[0..*n) are codes,
+ * rank[code] the position of each used one. Insertion sort: a few dozen
+ * values at most.
+ */
+static void sort_used_codes(const struct wcol *c, const uint64_t *count, uint8_t *sorted,
+			    uint8_t *rank, unsigned *n)
+{
+	unsigned k, j;
+
+	*n = 0;
+	for (k = 0; k < c->n_codes; k++) {
+		if (!count[k])
+			continue;
+		for (j = *n; j > 0 && str_cmp(c->svals[sorted[j - 1]], c->lens[sorted[j - 1]],
+					      c->svals[k], c->lens[k]) > 0; j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = (uint8_t)k;
+		(*n)++;
+	}
+	for (j = 0; j < *n; j++)
+		rank[sorted[j]] = (uint8_t)j;
+}
+
+/*
+ * A coded column (crmp_writer_coded): a dictionary of the values used,
+ * straight from the codes, when the canonical encoding is a dictionary
+ * (D * 2 <= present values, and not numbered); else through the strings.
+ */
+static enum crmp_enc encode_coded(struct buf *b, const struct wcol *c, uint64_t rows,
+				  struct crm_err *e)
+{
+	uint64_t count[CRMP_MAX_CODES + 1] = { 0 }, present = 0, need = 0, r;
+	uint8_t sorted[CRMP_MAX_CODES], rank[CRMP_MAX_CODES + 1];
+	unsigned n, k;
+	struct wcol used = *c;
+	const char *uv[CRMP_MAX_CODES];
+	uint32_t ul[CRMP_MAX_CODES];
+	uint32_t plen;
+	unsigned width;
+	unsigned char *p;
+
+	for (r = 0; r < rows; r++)
+		count[c->codes[r]]++;
+	sort_used_codes(c, count, sorted, rank, &n);
+	for (k = 0; k < n; k++) {
+		uv[k] = c->svals[sorted[k]];
+		ul[k] = c->lens[sorted[k]];
+		present += count[sorted[k]];
+		need += count[sorted[k]] * varint_len(k);
+		if (ul[k] > CRMP_MAX_STRING) {
+			err_set(e, CRM_E_INTERNAL, "string of %u bytes in column '%s'", ul[k], c->name);
+			return CRMP_FRONT;
+		}
+	}
+	/* numbered() on the values used decides as on every row: it only compares them. */
+	used.codes = NULL;
+	used.svals = uv;
+	used.lens = ul;
+	if (numbered(&used, n, &plen, &width) || (uint64_t)n * 2 > present)
+		return encode_decoded(b, c, rows, e);
+	buf_put_varint(b, n);
+	for (k = 0; k < n; k++) {
+		buf_put_varint(b, ul[k]);
+		buf_append(b, uv[k], ul[k]);
+	}
+	if (buf_reserve(b, need))
+		return CRMP_DICT;
+	rank[CRMP_CODE_ABSENT] = 0; /* not written */
+	p = b->data + b->len;
+	for (r = 0; r < rows; r++)
+		if (c->codes[r] != CRMP_CODE_ABSENT)
+			p = varint_at(p, rank[c->codes[r]]);
+	b->len = (size_t)(p - b->data);
+	return CRMP_DICT;
+}
+
 static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t rows,
 				 struct crm_err *e)
 {
@@ -840,6 +1016,8 @@ static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t r
 
 	if (c->numbered)
 		return encode_given_numbers(b, c, rows, e);
+	if (c->codes)
+		return encode_coded(b, c, rows, e);
 	for (i = 0; i < rows; i++) {
 		if (!c->svals[i])
 			continue;

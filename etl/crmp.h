@@ -68,6 +68,21 @@ int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *pr
 			 const uint8_t *present, struct crm_err *e);
 
 /*
+ * A string column of few distinct values, given as a code per row:
+ * codes[rows], each < n_vals (value vals[code] of lens[code] bytes), or
+ * CRMP_CODE_ABSENT. The bytes are those crmp_writer_str would write for
+ * the same strings; the normalizer keeps such columns (kinds, channels)
+ * as one byte a row instead of a pointer and a length. vals[n_vals] must
+ * be distinct. All arrays are borrowed.
+ */
+#define CRMP_CODE_ABSENT 255
+#define CRMP_MAX_CODES 255
+
+int crmp_writer_coded(struct crmp_writer *w, const char *name, const char *const *vals,
+		      const uint32_t *lens, unsigned n_vals, const uint8_t *codes,
+		      struct crm_err *e);
+
+/*
  * Encode, compress and write to `path` atomically. When the file already
  * exists with the same bytes nothing is written and *changed = 0.
  */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -202,8 +203,34 @@ struct bad {
 };
 
 /*
+ * A varint of 2 to 8 bytes from one little-endian word `w` (its first
+ * byte >= 0x80): 0 with *out and *n (bytes), or -1 when the word holds
+ * no last byte. No loop: the stop byte is found from the high bits, the
+ * bytes past it are masked off and the 7-bit groups are packed by three
+ * shift-and-merge steps (pairs, then fours, then eights).
+ */
+static inline int norm_varint_word(uint64_t w, uint64_t *out, unsigned *n)
+{
+	uint64_t stop = ~w & 0x8080808080808080ull, x;
+
+	if (!stop)
+		return -1;
+	*n = (unsigned)__builtin_ctzll(stop) / 8 + 1;
+	x = w & 0x7f7f7f7f7f7f7f7full;
+	if (*n < 8)
+		x &= ((uint64_t)1 << (8 * *n)) - 1;
+	x = (x & 0x007f007f007f007full) | (x & 0x7f007f007f007f00ull) >> 1;
+	x = (x & 0x00003fff00003fffull) | (x & 0x3fff00003fff0000ull) >> 2;
+	*out = (x & 0x000000000fffffffull) | (x & 0x0fffffff00000000ull) >> 4;
+	return 0;
+}
+
+/*
  * A varint of a spill record, which this run wrote itself: most are one
- * byte, so that case is tried first. 0, or -1 past `end` or over 10 bytes.
+ * byte, so that case is tried first; times (5 bytes), periods and lengths
+ * past 127 take norm_varint_word when 8 bytes are there to read, since a
+ * byte loop mispredicts its exit on every such value. 0, or -1 past `end`
+ * or over 10 bytes.
  */
 static inline int norm_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
 {
@@ -216,6 +243,18 @@ static inline int norm_varint(const unsigned char **p, const unsigned char *end,
 		*p = q + 1;
 		return 0;
 	}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (end - q >= 8) {
+		uint64_t w;
+		unsigned n;
+
+		memcpy(&w, q, 8);
+		if (norm_varint_word(w, out, &n) == 0) {
+			*p = q + n;
+			return 0;
+		}
+	}
+#endif
 	for (shift = 0; q < end && shift < 70; shift += 7) {
 		v |= (uint64_t)(*q & 0x7f) << shift;
 		if (!(*q++ & 0x80)) {
@@ -297,6 +336,7 @@ static inline int norm_shape_number(const struct strshape *h, const char *s, uin
 }
 
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len);
+int norm_shape_few_index(const struct strshape *h, const char *s, uint32_t len);
 void norm_shape_release(struct strshape *h);
 
 /* norm_pipe.c: pass 1 of one export file on two threads */

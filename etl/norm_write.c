@@ -25,8 +25,10 @@
 
 /*
  * How pass 3 holds a string column (from the run's struct strshape): as
- * numbers, as pointers to the few owned values, or as pointers to copies
- * in the table's string arena (general). A general column may still be
+ * numbers, as a one-byte code per row into the few owned values (kinds,
+ * channels: a pointer and a length a row took 12 bytes, to fault in, move
+ * in the sort and compare when encoding), or as pointers to copies in the
+ * table's string arena (general). A general column may still be
  * numbered within one month (ids whose width grows over the years): it is
  * learnt while loading and then kept as numbers too, since reading the
  * strings back after the sort costs a cache miss per value; its copies
@@ -97,8 +99,10 @@ struct cols {
 	struct strshape month[TAB_MAX_COLS]; /* numbered shape of general columns this month */
 	int64_t *iv[TAB_MAX_COLS];     /* integers; numbered strings' numbers */
 	uint8_t *pres[TAB_MAX_COLS];
-	const char **sv[TAB_MAX_COLS]; /* other strings */
+	const char **sv[TAB_MAX_COLS]; /* general strings */
 	uint32_t *sl[TAB_MAX_COLS];
+	uint8_t *code[TAB_MAX_COLS];   /* few-valued strings: index in shape few[], or CRMP_CODE_ABSENT */
+	uint8_t rank[TAB_MAX_COLS][FEW_VALUES]; /* few value -> its place in byte order, for the sort */
 	struct strarena arena;         /* copies of general strings (pass 3), else empty */
 	int copy;                      /* general strings are copied into `arena` */
 	uint8_t plan[TAB_MAX_COLS];    /* enum plan of each column, for loading */
@@ -117,6 +121,7 @@ static void cols_release(struct cols *c)
 		free(c->pres[i]);
 		free(c->sv[i]);
 		free(c->sl[i]);
+		free(c->code[i]);
 	}
 	arena_release(&c->arena);
 	memset(c, 0, sizeof(*c));
@@ -157,6 +162,20 @@ static int is_numbered(const struct cols *c, size_t i)
 	return num_shape(c, i) != NULL;
 }
 
+static int is_coded(const struct cols *c, size_t i)
+{
+	return is_str_col(c, i) && str_mode(c, i) == SM_FEW;
+}
+
+/* The string of row r of a coded column, or NULL when absent. */
+static const char *few_str(const struct cols *c, size_t i, size_t r, uint32_t *len)
+{
+	uint8_t k = c->code[i][r];
+
+	*len = k == CRMP_CODE_ABSENT ? 0 : c->shape[i].few_len[k];
+	return k == CRMP_CODE_ABSENT ? NULL : c->shape[i].few[k];
+}
+
 /* Learn a general column's shape this month; its number while it is numbered. */
 static void learn_number(struct strshape *h, const char *s, uint32_t len, int64_t *num)
 {
@@ -192,12 +211,17 @@ static int cols_reserve(struct cols *c, size_t cap)
 			return -1;
 		c->pres[i] = a;
 		norm_huge(a, cap);
-		if (!is_str_col(c, i) || str_mode(c, i) != SM_FEW) {
-			if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+		if (is_coded(c, i)) {
+			if (!(a = realloc(c->code[i], cap)))
 				return -1;
-			c->iv[i] = a;
-			norm_huge(a, cap * sizeof(int64_t));
+			c->code[i] = a;
+			norm_huge(a, cap);
+			continue;
 		}
+		if (!(a = realloc(c->iv[i], cap * sizeof(int64_t))))
+			return -1;
+		c->iv[i] = a;
+		norm_huge(a, cap * sizeof(int64_t));
 		if (!is_str_col(c, i) || str_mode(c, i) == SM_NUMBERED)
 			continue;
 		if (!(a = realloc(c->sv[i], cap * sizeof(char *))))
@@ -225,6 +249,13 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 		c->present_strs[i]++;
 		return norm_shape_number(&c->shape[i], r->sv[i], r->sl[i], &c->iv[i][k]) ? -2 : 0;
 	}
+	if (m == SM_FEW) {
+		int few = r->present[i] ? norm_shape_few_index(&c->shape[i], r->sv[i], r->sl[i]) : 0;
+
+		c->code[i][k] = r->present[i] ? (uint8_t)few : CRMP_CODE_ABSENT;
+		c->present_strs[i] += r->present[i] != 0;
+		return few < 0 ? -2 : 0;
+	}
 	c->sv[i][k] = NULL;
 	c->sl[i][k] = r->sl[i];
 	if (m == SM_GENERAL)
@@ -232,12 +263,8 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 	if (!r->present[i])
 		return 0;
 	c->present_strs[i]++;
-	if (m == SM_GENERAL && c->month[i].numbered >= 0)
+	if (c->month[i].numbered >= 0)
 		learn_number(&c->month[i], r->sv[i], r->sl[i], &c->iv[i][k]);
-	if (m == SM_FEW) {
-		c->sv[i][k] = norm_shape_few(&c->shape[i], r->sv[i], r->sl[i]);
-		return c->sv[i][k] ? 0 : -2;
-	}
 	c->sv[i][k] = c->copy ? arena_copy(&c->arena, r->sv[i], r->sl[i]) : r->sv[i];
 	return c->sv[i][k] ? 0 : -1;
 }
@@ -290,7 +317,13 @@ static int cmp_keys(const struct cols *c, size_t from, uint32_t i, uint32_t j)
 	for (k = from; k < c->t->n_keys; k++) {
 		int col = c->t->keys[k], r;
 
-		if (is_str_col(c, col) && !is_numbered(c, (size_t)col)) {
+		if (is_coded(c, (size_t)col)) {
+			/* Distinct few values: their order decides, absent first. */
+			int a = c->code[col][i] == CRMP_CODE_ABSENT ? -1 : c->rank[col][c->code[col][i]];
+			int b = c->code[col][j] == CRMP_CODE_ABSENT ? -1 : c->rank[col][c->code[col][j]];
+
+			r = (a > b) - (a < b);
+		} else if (is_str_col(c, col) && !is_numbered(c, (size_t)col)) {
 			r = cmp_str(c->sv[col][i], c->sl[col][i], c->sv[col][j], c->sl[col][j]);
 		} else {
 			/* Numbered strings: same prefix and width, so numbers order as the text. */
@@ -322,6 +355,17 @@ static int cmp_rest(uint32_t i, uint32_t j, const void *ctx)
 	return cmp_keys(ctx, 1, i, j);
 }
 
+/* Byte b of the string of row r (0 past its end or when absent). */
+static unsigned str_byte(const struct cols *c, size_t col, size_t r, size_t b)
+{
+	const char *s = c->sv[col] ? c->sv[col][r] : NULL;
+	uint32_t len = c->sv[col] ? c->sl[col][r] : 0;
+
+	if (is_coded(c, col))
+		s = few_str(c, col, r, &len);
+	return s && b < len ? (unsigned char)s[b] : 0;
+}
+
 /*
  * The first sort key as an unsigned number with the same order: integers
  * with the sign bit flipped (absent = smallest), strings by their first
@@ -341,8 +385,7 @@ static uint64_t *primary_keys(const struct cols *c)
 		}
 		keys[i] = 0;
 		for (b = 0; b < 8; b++)
-			keys[i] = keys[i] << 8 |
-				  (c->sv[col][i] && b < c->sl[col][i] ? (unsigned char)c->sv[col][i][b] : 0);
+			keys[i] = keys[i] << 8 | str_byte(c, (size_t)col, i, b);
 	}
 	return keys;
 }
@@ -366,6 +409,12 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 		for (i = 0; i < n; i++)
 			p8[i] = c->pres[k][perm[i]];
 		memcpy(c->pres[k], p8, n);
+	}
+	if (is_coded(c, k)) {
+		for (i = 0; i < n; i++)
+			p8[i] = c->code[k][perm[i]];
+		memcpy(c->code[k], p8, n);
+		return;
 	}
 	/* Numbered strings travel as their numbers; their sv/sl are not used again. */
 	if (!is_str_col(c, k) || is_numbered(c, k)) {
@@ -495,6 +544,25 @@ static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
 	return 0;
 }
 
+/* The byte order of each coded column's few values (cmp_keys compares codes by it). */
+static void rank_few(struct cols *c)
+{
+	size_t i, k, j;
+
+	for (i = 0; i < c->t->n_cols; i++) {
+		const struct strshape *h = &c->shape[i];
+
+		if (!is_coded(c, i))
+			continue;
+		for (k = 0; k < h->n_few; k++) {
+			c->rank[i][k] = 0;
+			for (j = 0; j < h->n_few; j++)
+				c->rank[i][k] += cmp_str(h->few[j], h->few_len[j], h->few[k],
+							 h->few_len[k]) < 0;
+		}
+	}
+}
+
 /* Sort rows into canonical order by permuting every column. */
 static int cols_sort(struct cols *c)
 {
@@ -506,6 +574,7 @@ static int cols_sort(struct cols *c)
 
 	if (!perm || !keys || !scratch)
 		goto out;
+	rank_few(c);
 	norm_huge(perm, n * sizeof(*perm));
 	norm_huge(scratch, n * sizeof(*scratch));
 	got = c->rows ? sort_narrow(keys, scratch, c->rows, perm, c) : 0;
@@ -559,6 +628,11 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 						  c->iv[k], c->pres[k], e);
 		} else if (is_numbered(c, k)) {
 			rc = add_absent(w, c, k, e);
+		} else if (is_coded(c, k)) {
+			const struct strshape *h = &c->shape[k];
+
+			rc = crmp_writer_coded(w, c->t->cols[k].name, (const char *const *)h->few,
+					       h->few_len, (unsigned)h->n_few, c->code[k], e);
 		} else if (is_str_col(c, k))
 			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
 		else
@@ -808,13 +882,31 @@ static void plan_columns(struct cols *c)
 	}
 }
 
+/*
+ * Whether a general column still looks numbered this month: then only its
+ * numbers (iv) are written, and its sv/sl pages are never touched; once it
+ * does not, only sv/sl are (its numbers are dropped after loading). At 12
+ * or 8 bytes a row of fresh pages, the side not written saves the page
+ * faults of hundreds of MB over the bench's customer_id columns.
+ */
+static int month_numbered(const struct cols *c, size_t i)
+{
+	return c->month[i].numbered >= 0;
+}
+
 /* An absent value in column i of row k. */
 static void add_absent_value(struct cols *c, size_t i, size_t k)
 {
+	int general = c->plan[i] == PL_GENERAL, numbers = general && month_numbered(c, i);
+
 	c->pres[i][k] = 0;
-	if (c->plan[i] != PL_FEW)
+	if (c->plan[i] == PL_FEW) {
+		c->code[i][k] = CRMP_CODE_ABSENT;
+		return;
+	}
+	if (!general || numbers)
 		c->iv[i][k] = 0;
-	if (c->plan[i] == PL_FEW || c->plan[i] == PL_GENERAL) {
+	if (general && !numbers) {
 		c->sv[i][k] = NULL;
 		c->sl[i][k] = 0;
 	}
@@ -822,14 +914,13 @@ static void add_absent_value(struct cols *c, size_t i, size_t k)
 
 /*
  * A general column numbered so far this month keeps its values as numbers
- * only: its rows point at `deferred` (present, text not copied), since
- * most such columns stay numbered and their copies would be dropped
- * after loading anyway. When a value breaks the shape, the text of the
- * rows before it is rebuilt from their numbers: numbered means exactly
- * the prefix and the number in `width` digits, zero-padded.
+ * only (month_numbered), since most such columns stay numbered and their
+ * copies would be dropped after loading anyway. When a value breaks the
+ * shape, the strings of the rows before it are made: absent rows get
+ * none, present ones their text rebuilt from their numbers (numbered
+ * means exactly the prefix and the number in `width` digits, zero-padded;
+ * every present row before the break had that shape).
  */
-static const char deferred[1];
-
 static int rebuild_deferred(struct cols *c, size_t i, size_t upto)
 {
 	const struct strshape *h = &c->month[i];
@@ -841,10 +932,13 @@ static int rebuild_deferred(struct cols *c, size_t i, size_t upto)
 	for (r = 0; r < upto; r++) {
 		uint64_t v = (uint64_t)c->iv[i][r];
 
-		if (c->sv[i][r] != deferred)
+		c->sv[i][r] = NULL;
+		c->sl[i][r] = 0;
+		if (!c->pres[i][r])
 			continue;
 		for (d = h->width; d > 0; d--, v /= 10)
 			text[h->plen + d - 1] = (char)('0' + v % 10);
+		c->sl[i][r] = h->plen + h->width;
 		if (!(c->sv[i][r] = arena_copy(&c->arena, text, h->plen + h->width)))
 			return -1;
 	}
@@ -858,24 +952,21 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 	switch ((enum plan)c->plan[i]) {
 	case PL_NUMBERED:
 		return norm_shape_number(&c->shape[i], s, len, &c->iv[i][k]) ? -2 : 0;
-	case PL_FEW:
-		c->sl[i][k] = len;
-		c->sv[i][k] = norm_shape_few(&c->shape[i], s, len);
-		return c->sv[i][k] ? 0 : -2;
-	case PL_GENERAL:
-		c->sl[i][k] = len;
-		c->iv[i][k] = 0;
-		if (c->month[i].numbered >= 0) {
-			int was = c->month[i].numbered;
+	case PL_FEW: {
+		int few = norm_shape_few_index(&c->shape[i], s, len);
 
+		c->code[i][k] = (uint8_t)few;
+		return few < 0 ? -2 : 0;
+	}
+	case PL_GENERAL:
+		if (month_numbered(c, i)) {
 			learn_number(&c->month[i], s, len, &c->iv[i][k]);
-			if (c->month[i].numbered == 1) {
-				c->sv[i][k] = deferred;
+			if (month_numbered(c, i))
 				return 0;
-			}
-			if (was == 1 && rebuild_deferred(c, i, k))
+			if (rebuild_deferred(c, i, k)) /* this value broke the shape */
 				return -1;
 		}
+		c->sl[i][k] = len;
 		c->sv[i][k] = arena_copy(&c->arena, s, len);
 		return c->sv[i][k] ? 0 : -1;
 	case PL_INT:

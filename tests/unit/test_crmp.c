@@ -655,6 +655,122 @@ static void numbered_width_is_a_bound(void **state)
 	}
 }
 
+/* One string column of `rows` rows written by crmp_writer_str, or coded when `codes`. */
+static unsigned char *encode_strs_col(const char *const *vals, const uint32_t *lens, size_t rows,
+				      const char *const *few, const uint32_t *few_len, unsigned n_few,
+				      const uint8_t *codes, size_t *len)
+{
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+	unsigned char *out = NULL;
+
+	assert_int_equal(crmp_writer_table(w, "t", rows, &e), 0);
+	if (codes)
+		assert_int_equal(crmp_writer_coded(w, "s", few, few_len, n_few, codes, &e), 0);
+	else
+		assert_int_equal(crmp_writer_str(w, "s", vals, lens, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &out, len, &e), 0);
+	crmp_writer_free(w);
+	return out;
+}
+
+/*
+ * A column of few values given as codes (crmp_writer_coded) gives the
+ * bytes of the same strings given as strings, whichever encoding they
+ * take: a dictionary (values unused, absent, empty, out of byte order),
+ * front-coded (more values than half the rows), numbered (all prefix
+ * and digits), no value at all, no row.
+ */
+static void coded_as_strings(void **state)
+{
+	static const char *const few[] = { "web_visit", "email_open", "", "app_login", "unused",
+					   "zzz", "call" };
+	static const uint32_t few_len[] = { 9, 10, 0, 9, 6, 3, 4 };
+	static const char *const ids[] = { "c9", "c10", "c07" };
+	static const uint32_t id_len[] = { 2, 3, 3 };
+	static const char *const nums[] = { "t12", "t4", "t100" };
+	static const uint32_t num_len[] = { 3, 2, 4 };
+	static const char *vals[ROWS];
+	static uint32_t lens[ROWS];
+	static uint8_t codes[ROWS];
+	const char *const *sets[] = { few, few, ids, nums, few };
+	const uint32_t *set_len[] = { few_len, few_len, id_len, num_len, few_len };
+	const unsigned set_n[] = { 7, 7, 3, 3, 7 };
+	const size_t set_rows[] = { ROWS, 5, ROWS, ROWS, 0 };
+	size_t i, s;
+
+	(void)state;
+	for (s = 0; s < 5; s++) {
+		for (int absent_all = 0; absent_all < 2; absent_all++) {
+			unsigned char *a, *b;
+			size_t alen, blen;
+
+			for (i = 0; i < set_rows[s]; i++) {
+				unsigned k = (unsigned)((i * 2654435761u) >> 7) % set_n[s];
+
+				if (s < 2 && k == 4)
+					k = 0; /* "unused" stays unused */
+				codes[i] = absent_all || i % 11 == 3 ? CRMP_CODE_ABSENT : (uint8_t)k;
+				vals[i] = codes[i] == CRMP_CODE_ABSENT ? NULL : sets[s][k];
+				lens[i] = codes[i] == CRMP_CODE_ABSENT ? 0 : set_len[s][k];
+			}
+			a = encode_strs_col(vals, lens, set_rows[s], NULL, NULL, 0, NULL, &alen);
+			b = encode_strs_col(NULL, NULL, set_rows[s], sets[s], set_len[s], set_n[s], codes,
+					    &blen);
+			assert_int_equal(alen, blen);
+			assert_memory_equal(a, b, alen);
+			free(a);
+			free(b);
+		}
+	}
+}
+
+/*
+ * Integer blocks choose plain or delta by their size (delta on a tie),
+ * with the scale: times (delta), prices (plain), equal sizes, and one
+ * column long enough to cross the writer's blocks of values. Checked by
+ * the encoding in the directory and by reading the values back.
+ */
+static void int_blocks_plain_or_delta(void **state)
+{
+	enum { N = 10000 };
+	static int64_t v[N], back[N];
+	static const struct {
+		int enc;
+		size_t n;
+	} cases[] = { { 2, N }, { 1, N }, { 2, 3 }, { 2, 0 }, { 1, 2 } };
+	size_t i, c;
+
+	(void)state;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct crm_err e = { 0 };
+		struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+		struct crmp_file *f = NULL;
+		unsigned char *out = NULL;
+		size_t len = 0;
+
+		for (i = 0; i < cases[c].n; i++) {
+			switch (c) {
+			case 0: v[i] = 1700000000 + (int64_t)i * 37; break;          /* times */
+			case 1: v[i] = (int64_t)((i * 7919) % 5000) * 100 - 90000; break; /* prices */
+			case 2: v[i] = (int64_t)i * 200; break;                          /* 0, 1, 2 */
+			case 4: v[i] = i ? -64 : 63; break; /* plain 2 bytes, delta 3 */
+			}
+		}
+		assert_int_equal(crmp_writer_table(w, "t", cases[c].n, &e), 0);
+		assert_int_equal(crmp_writer_int(w, "x", v, NULL, &e), 0);
+		assert_int_equal(crmp_writer_encode(w, &out, &len, &e), 0);
+		crmp_writer_free(w);
+		assert_int_equal(crmp_open_mem(out, len, "ints", &f, &e), 0);
+		assert_int_equal(crmp_table_info(f, 0)->cols[0].enc, cases[c].enc);
+		assert_int_equal(crmp_read_int(f, 0, 0, back, NULL, &e), 0);
+		for (i = 0; i < cases[c].n; i++)
+			assert_true(back[i] == v[i]);
+		crmp_close(f);
+		free(out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +784,8 @@ int main(void)
 		cmocka_unit_test(big_table_two_threads),
 		cmocka_unit_test(varints_near_and_far_from_the_end),
 		cmocka_unit_test(numbered_width_is_a_bound),
+		cmocka_unit_test(coded_as_strings),
+		cmocka_unit_test(int_blocks_plain_or_delta),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
