@@ -169,7 +169,8 @@ static int stage_mail(const struct cfg *cfg, const struct crm_opts *o, int from,
 static void sweep_leftovers(const char *data_dir)
 {
 	static const char *const dirs[] = { "", "/periods", "/quarantine", "/metrics",
-					    "/reports", "/runs", "/sent", "/outbox", "/stamps" };
+					    "/reports", "/runs", "/sent", "/outbox", "/stamps",
+					    "/cache" };
 	size_t i;
 	int n = 0;
 

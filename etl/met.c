@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -51,6 +52,7 @@
 #include "met_stamp.h"
 #include "period.h"
 #include "sortx.h"
+#include "stamp.h"
 #include "tz.h"
 #include "val.h"
 
@@ -187,6 +189,9 @@ struct eng {
 	uint32_t *ld_start;          /* owned by one loader's copy of the engine (cust_starts) */
 	int tables_from;             /* first month whose surveys, tickets, interactions and
 					leads are loaded (load_month) */
+	char *fits_dir;              /* where the CLV fits are kept (fitc.h), or NULL */
+	char fits_salt[SHA256_HEX_LEN + 1];
+	int fits_reuse;              /* 0 with --force */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -2506,10 +2511,15 @@ static void *clv_main(void *arg)
 {
 	struct clv_job *j = arg;
 	struct eng *g = j->g;
+	struct met_clv_cache cache = { NULL, g->fits_salt, g->fits_reuse };
+	char path[4200];
 
+	if (g->fits_dir &&
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.fit", g->fits_dir, j->ptext) < sizeof(path))
+		cache.path = path;
 	j->rc = met_clv_period(&g->clvh, g->first_ord, g->last_ord, g->n, j->b1 - 1,
 			       g->cfg->clv_horizon_months, g->cfg->clv_discount_rate, j->ptext,
-			       &g->clv, &j->err);
+			       &cache, &g->clv, &j->err);
 	return NULL;
 }
 
@@ -3018,9 +3028,39 @@ static void eng_release(struct eng *g)
 	free(g->slot5);
 	free(g->periods_dir);
 	free(g->metrics_dir);
+	free(g->fits_dir);
 	tz_free(g->tz);
 }
 
+
+/*
+ * <data_dir>/cache keeps each period's CLV fits (fitc.h) under a salt
+ * naming this program: the engine version and the identity of the
+ * running executable, so that another build never reuses them. Without
+ * that identity (no /proc) or the directory, nothing is kept.
+ */
+static void fits_setup(struct eng *g, int force)
+{
+	struct crm_err ignored = { 0 };
+	struct stamp s;
+	struct stat st;
+	char v[32];
+
+	if (stat("/proc/self/exe", &st) != 0 || !(g->fits_dir = join(g->cfg->data_dir, "cache")) ||
+	    fsx_mkdirs(g->fits_dir, &ignored)) {
+		log_debug("compute: the clv fits are not kept between computes (%s)",
+			  ignored.code ? ignored.msg : "no /proc/self/exe");
+		free(g->fits_dir);
+		g->fits_dir = NULL;
+		return;
+	}
+	stamp_init(&s);
+	snprintf(v, sizeof(v), "engine %d", MET_ENGINE_VERSION);
+	stamp_text(&s, v);
+	stamp_file(&s, "/proc/self/exe");
+	stamp_hex(&s, g->fits_salt);
+	g->fits_reuse = !force;
+}
 
 /*
  * Each month allocates and frees arrays of a few to tens of MB on three
@@ -3229,6 +3269,7 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	}
 	if ((rc = fsx_mkdirs(g.metrics_dir, e)))
 		goto out;
+	fits_setup(&g, o->force);
 	st->first_period = first;
 	st->last_period = last;
 	st->customers = g.n;

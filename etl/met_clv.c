@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cpus.h"
+#include "fitc.h"
 #include "log.h"
 #include "rank.h"
 
@@ -143,22 +144,68 @@ static void note_bg(const struct met_clv_res *res, size_t n, const char *ptext, 
 			 ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
 }
 
-static void note_gg(const struct gg_job *j, const char *ptext)
+static void note_gg(const struct clv_gg *gg, const char *ptext, double secs)
 {
 	log_debug("compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
-		  ptext, j->k, j->gg.method, j->gg.iters, j->secs);
-	if (j->gg.method == CLV_BOUNDARY)
+		  ptext, gg->n, gg->method, gg->iters, secs);
+	if (gg->method == CLV_BOUNDARY)
 		log_info("compute: %s: the gamma-gamma likelihood is highest at the edge of its "
 			 "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
-			 "point found", ptext, j->gg.p, j->gg.q, j->gg.gamma);
-	if (fabs(j->gg.corr_x_spend) > GG_CORR_WARN)
+			 "point found", ptext, gg->p, gg->q, gg->gamma);
+	if (fabs(gg->corr_x_spend) > GG_CORR_WARN)
 		log_warn("compute: %s: spend per purchase correlates with repeat purchases "
 			 "(r = %.2f); the Gamma-Gamma model assumes they are independent",
-			 ptext, j->gg.corr_x_spend);
+			 ptext, gg->corr_x_spend);
 }
 
-static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *res,
-	       struct crm_err *e)
+#define NO_POSITIVE_SPEND "no repeat purchase with a positive amount"
+
+/*
+ * The fits of the same inputs from the cache, with the notes a fit of
+ * them gives: 1 when found, 0 when the period must be fitted.
+ */
+static int fits_from_cache(const struct inputs *in, const char *ptext,
+			   const struct met_clv_cache *cache, const char *key,
+			   struct met_clv_res *res)
+{
+	struct fitc_entry en;
+
+	if (!cache->reuse || !fitc_load(cache->path, key, &en))
+		return 0;
+	log_debug("compute: %s: the fits of these %zu customers come from %s", ptext, in->n,
+		  cache->path);
+	res->bg = en.bg;
+	res->fitted = 1;
+	note_bg(res, in->n, ptext, 0);
+	if (en.gg_fitted) {
+		res->gg = en.gg;
+		res->gg_fitted = 1;
+		note_gg(&res->gg, ptext, 0);
+	} else {
+		log_warn("compute: %s: %s: no predicted spend", ptext, NO_POSITIVE_SPEND);
+	}
+	return 1;
+}
+
+/* Keep a period's fits (only those a refit would repeat word for word: no failed fit). */
+static void fits_to_cache(const char *ptext, const struct met_clv_cache *cache, const char *key,
+			  const struct met_clv_res *res, size_t gg_customers)
+{
+	struct fitc_entry en;
+
+	if (!res->fitted || (!res->gg_fitted && gg_customers))
+		return;
+	memset(&en, 0, sizeof(en));
+	en.bg = res->bg;
+	en.gg_fitted = res->gg_fitted;
+	if (res->gg_fitted)
+		en.gg = res->gg;
+	if (fitc_save(cache->path, key, &en))
+		log_debug("compute: %s: could not keep the fits in %s", ptext, cache->path);
+}
+
+static int fit(const struct inputs *in, const char *ptext, const struct met_clv_cache *cache,
+	       struct met_clv_res *res, struct crm_err *e)
 {
 	struct crm_err fe = { 0 };
 	struct gg_job j;
@@ -167,12 +214,18 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 	size_t i;
 	int threaded = 0, bg_rc;
 	double t0;
+	char key[FITC_KEY_LEN + 1];
 
 	if (in->n < MIN_BUYERS || in->n_repeat < MIN_REPEAT) {
 		log_warn("compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
 			 "too few to fit (%d and %d needed): no predictive CLV",
 			 ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
 		return 0;
+	}
+	if (cache && cache->path) {
+		fitc_key(in->c, in->n, cache->salt, key);
+		if (fits_from_cache(in, ptext, cache, key, res))
+			return 0;
 	}
 	/* Gamma-Gamma needs a positive spend: repeat days worth 0 are left out of its fit */
 	pos = malloc(in->n_repeat * sizeof(*pos));
@@ -203,11 +256,13 @@ static int fit(const struct inputs *in, const char *ptext, struct met_clv_res *r
 	if (j.k && j.rc == 0) {
 		res->gg = j.gg;
 		res->gg_fitted = 1;
-		note_gg(&j, ptext);
+		note_gg(&j.gg, ptext, j.secs);
 	} else {
 		log_warn("compute: %s: %s: no predicted spend", ptext,
-			 j.k ? j.e.msg : "no repeat purchase with a positive amount");
+			 j.k ? j.e.msg : NO_POSITIVE_SPEND);
 	}
+	if (cache && cache->path)
+		fits_to_cache(ptext, cache, key, res, j.k);
 	return 0;
 }
 
@@ -409,7 +464,7 @@ static int alloc_res(struct met_clv_res *res, uint32_t n)
 
 int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
 		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
-		   struct met_clv_res *res, struct crm_err *e)
+		   const struct met_clv_cache *cache, struct met_clv_res *res, struct crm_err *e)
 {
 	struct inputs in;
 	size_t i;
@@ -427,7 +482,7 @@ int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int
 	for (i = 0; i < in.n; i++)
 		if (in.c[i].x > 0)
 			res->mean_spend[in.who[i]] = in.c[i].mean_spend;
-	if ((rc = fit(&in, ptext, res, e)) || !res->fitted)
+	if ((rc = fit(&in, ptext, cache, res, e)) || !res->fitted)
 		goto out;
 	if (predict(h, &in, first, last, monthly_rate, res))
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");

@@ -75,6 +75,16 @@ struct met_clv_res {
 };
 
 /*
+ * Where a period's fits are kept between computes (fitc.h): path NULL for
+ * none; reuse 0 (--force) fits anyway and stores the new fits.
+ */
+struct met_clv_cache {
+	const char *path;
+	const char *salt;
+	int reuse;
+};
+
+/*
  * Fit the models for the period whose last day is L (days since 1970) and
  * predict every customer: first[c] and last[c] are the first and latest
  * purchase days (meaningful when h->days[c] > 0). A period with too
@@ -82,11 +92,12 @@ struct met_clv_res {
  * purchase day), or whose fit finds no finite point, is not an error:
  * res->fitted or res->gg_fitted stays 0 and a warning names the period
  * `ptext`. A maximum on the boundary is logged and used (CLV_BOUNDARY).
- * Errors: CRM_E_NOMEM.
+ * With `cache` (may be NULL), fits of the same inputs by the same program
+ * are taken from it, and new fits stored in it. Errors: CRM_E_NOMEM.
  */
 int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
 		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
-		   struct met_clv_res *res, struct crm_err *e);
+		   const struct met_clv_cache *cache, struct met_clv_res *res, struct crm_err *e);
 
 void met_clv_res_release(struct met_clv_res *res);
 

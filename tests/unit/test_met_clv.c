@@ -99,7 +99,7 @@ static void test_predictions(void **state)
 	(void)state;
 	make_world(&w);
 	assert_true(distinct_pairs(&w) >= MET_CLV_CURVES_SPLIT_MIN);
-	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", &res, &e),
+	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", NULL, &res, &e),
 			 0);
 	assert_true(res.fitted && res.gg_fitted);
 	/* each customer's numbers are clv.h's formulas at the fitted parameters */
@@ -119,7 +119,7 @@ static void test_predictions(void **state)
 	CPU_ZERO(&single);
 	CPU_SET(cpu, &single);
 	assert_int_equal(sched_setaffinity(0, sizeof(single), &single), 0);
-	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", &one, &e),
+	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", NULL, &one, &e),
 			 0);
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
 	assert_true(same_doubles(res.p_alive, one.p_alive, N));

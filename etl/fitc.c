@@ -1,0 +1,158 @@
+/*
+ * fitc.c - the CLV fits of a period kept from one compute to the next
+ * (fitc.h): a small text file per period, numbers in hexadecimal
+ * floating point so that they read back as the same bits.
+ */
+#include "fitc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsx.h"
+
+#include "banned.h"
+
+#define FITC_HEAD "crmetl fit cache 1\n"
+#define FITC_MAX 4096 /* bytes: an entry is about 400 */
+
+void fitc_key(const struct clv_cust *c, size_t n, const char *salt, char key[FITC_KEY_LEN + 1])
+{
+	unsigned char d[SHA256_LEN];
+	unsigned long long count = n;
+	struct sha256 s;
+	size_t i;
+
+	sha256_init(&s);
+	sha256_update(&s, salt, strlen(salt) + 1);
+	sha256_update(&s, &count, sizeof(count));
+	for (i = 0; i < n; i++) { /* field by field: no padding bytes in the key */
+		sha256_update(&s, &c[i].x, sizeof(double));
+		sha256_update(&s, &c[i].t_x, sizeof(double));
+		sha256_update(&s, &c[i].T, sizeof(double));
+		sha256_update(&s, &c[i].mean_spend, sizeof(double));
+	}
+	sha256_final(&s, d);
+	sha256_hex(d, key);
+}
+
+/* The next line of text[*at..len) as a NUL-terminated string (in place); NULL at the end. */
+static char *next_line(char *text, size_t len, size_t *at)
+{
+	char *line = text + *at, *nl;
+
+	if (*at >= len || !(nl = memchr(line, '\n', len - *at)))
+		return NULL;
+	*nl = '\0';
+	*at = (size_t)(nl - text) + 1;
+	return line;
+}
+
+/* n doubles then `ni` ints from the words of `line` after its tag; 0 when all are there. */
+static int parse_numbers(const char *line, const char *tag, double *v, int n, long *iv, int ni)
+{
+	size_t tl = strlen(tag);
+	const char *p = line;
+	char *end;
+	int k;
+
+	if (strncmp(p, tag, tl) != 0 || p[tl] != ' ')
+		return -1;
+	p += tl;
+	for (k = 0; k < n + ni; k++) {
+		if (*p++ != ' ')
+			return -1;
+		errno = 0;
+		if (k < n)
+			v[k] = strtod(p, &end);
+		else
+			iv[k - n] = strtol(p, &end, 10);
+		if (end == p || errno == ERANGE)
+			return -1;
+		p = end;
+	}
+	return *p == '\0' ? 0 : -1;
+}
+
+static int read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	*len = 0;
+	while (*len < cap && (got = read(fd, buf + *len, cap - *len)) > 0)
+		*len += (size_t)got;
+	close(fd);
+	return *len < cap ? 0 : -1;
+}
+
+int fitc_load(const char *path, const char *key, struct fitc_entry *out)
+{
+	char text[FITC_MAX], *line;
+	size_t len, at = 0;
+	double b[6], g[7];
+	long bi[2], gi[4];
+
+	if (read_small(path, text, sizeof(text), &len) ||
+	    len < strlen(FITC_HEAD) || memcmp(text, FITC_HEAD, strlen(FITC_HEAD)) != 0)
+		return 0;
+	at = strlen(FITC_HEAD);
+	if (!(line = next_line(text, len, &at)) || strncmp(line, "key ", 4) != 0 ||
+	    strcmp(line + 4, key) != 0)
+		return 0;
+	/* bg r alpha a b ll grad_norm method iters */
+	if (!(line = next_line(text, len, &at)) || parse_numbers(line, "bg", b, 6, bi, 2))
+		return 0;
+	/* gg p q gamma ll corr grad_norm fitted n method iters */
+	if (!(line = next_line(text, len, &at)) || parse_numbers(line, "gg", g, 6, gi, 4))
+		return 0;
+	if (!(line = next_line(text, len, &at)) || strcmp(line, "end") != 0 || at != len)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->bg = (struct clv_bgnbd){ b[0], b[1], b[2], b[3], b[4], (int)bi[0], (int)bi[1], b[5] };
+	out->gg_fitted = gi[0] != 0;
+	out->gg.p = g[0];
+	out->gg.q = g[1];
+	out->gg.gamma = g[2];
+	out->gg.ll = g[3];
+	out->gg.corr_x_spend = g[4];
+	out->gg.grad_norm = g[5];
+	out->gg.n = (size_t)gi[1];
+	out->gg.method = (int)gi[2];
+	out->gg.iters = (int)gi[3];
+	return 1;
+}
+
+int fitc_save(const char *path, const char *key, const struct fitc_entry *en)
+{
+	const struct clv_bgnbd *b = &en->bg;
+	const struct clv_gg *g = &en->gg;
+	char text[FITC_MAX], tmp[4200];
+	int n, fd, rc;
+
+	n = snprintf(text, sizeof(text),
+		     FITC_HEAD "key %s\nbg %a %a %a %a %a %a %d %d\n"
+		     "gg %a %a %a %a %a %a %d %zu %d %d\nend\n",
+		     key, b->r, b->alpha, b->a, b->b, b->ll, b->grad_norm, b->method, b->iters,
+		     g->p, g->q, g->gamma, g->ll, g->corr_x_spend, g->grad_norm, en->gg_fitted, g->n,
+		     g->method, g->iters);
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	rc = fsx_write_all(fd, text, (size_t)n);
+	if (close(fd) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -1;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}

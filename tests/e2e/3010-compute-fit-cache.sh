@@ -1,0 +1,45 @@
+#!/bin/bash
+# compute keeps each period's CLV fits in <data_dir>/cache (fitc.h) and
+# takes them from there when the same program sees the same model inputs
+# again: the outputs are then the very bytes a refit gives (--force), a
+# damaged cache file is fitted again and replaced, and another executable
+# fits again.
+. "$SRCDIR/tests/e2e/lib.sh"
+
+fixtures_conf >pipeline.conf
+run 0 "$CRMETL" normalize
+run 0 "$CRMETL" compute -v
+lacks err "come from"
+[ -f var/cache/2025-06.fit ] || fail "no var/cache/2025-06.fit"
+n=$(grep -c "bg/nbd fit of" err)
+[ "$n" -gt 0 ] || fail "no bg/nbd fit in the log"
+
+# Another [metrics] setting: compute runs again, but the CLV inputs are
+# the same, so every fit comes from the cache.
+sed 's/^inactivity_days = 90/inactivity_days = 60/' pipeline.conf >p60.conf
+grep -q '^inactivity_days = 60' p60.conf || fail "sed did not change the setting"
+run 0 "$CRMETL" compute --config p60.conf -v
+m=$(grep -c "come from" err)
+[ "$m" -eq "$n" ] || fail "$m of $n periods' fits came from the cache"
+cp -r var/metrics cached
+run 0 "$CRMETL" compute --config p60.conf --force -v
+lacks err "come from"
+for f in cached/*; do
+	case $f in */computed.txt) continue ;; esac
+	same "$f" "var/metrics/$(basename "$f")"
+done
+
+# A damaged entry is a miss: fitted again, and the entry replaced.
+echo "crmetl fit cache 1" >var/cache/2025-06.fit
+sed 's/^inactivity_days = 90/inactivity_days = 45/' pipeline.conf >p45.conf
+run 0 "$CRMETL" compute --config p45.conf --period 2025-06 -v
+lacks err "come from"
+contains err "2025-06: bg/nbd fit of"
+contains var/cache/2025-06.fit "end"
+run 0 "$CRMETL" compute --config p60.conf --period 2025-06 -v
+contains err "2025-06: the fits of these"
+
+# Another executable (a copy: another file) never reuses them.
+cp "$CRMETL" ./crmetl-copy
+run 0 ./crmetl-copy compute --config p45.conf --period 2025-06 -v
+lacks err "come from"
