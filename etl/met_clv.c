@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpus.h"
 #include "fitc.h"
@@ -114,7 +115,12 @@ static void inputs_release(struct inputs *in)
 	free(in->key);
 }
 
-/* The Gamma-Gamma fit runs on its own thread while BG/NBD runs on the caller's. */
+/*
+ * The Gamma-Gamma fit runs on its own thread while BG/NBD runs on the
+ * caller's; then, when asked (key_of), the cache key of the inputs
+ * (fitc_key: a SHA-256 of some 30 MB at a million customers, which is
+ * not worth holding up BG/NBD for).
+ */
 struct gg_job {
 	const struct clv_cust *pos;
 	size_t k;
@@ -122,6 +128,9 @@ struct gg_job {
 	struct crm_err e;
 	int rc;
 	double secs;
+	const struct inputs *key_of;
+	const char *salt;
+	char key[FITC_KEY_LEN + 1];
 };
 
 static void *gg_main(void *arg)
@@ -129,8 +138,12 @@ static void *gg_main(void *arg)
 	struct gg_job *j = arg;
 	double t0 = log_seconds();
 
-	j->rc = clv_gg_fit(j->pos, j->k, &j->gg, &j->e);
-	j->secs = log_seconds() - t0;
+	if (j->k) {
+		j->rc = clv_gg_fit(j->pos, j->k, &j->gg, &j->e);
+		j->secs = log_seconds() - t0;
+	}
+	if (j->key_of)
+		fitc_key(j->key_of->c, j->key_of->n, j->salt, j->key);
 	return NULL;
 }
 
@@ -170,7 +183,7 @@ static int fits_from_cache(const struct inputs *in, const char *ptext,
 {
 	struct fitc_entry en;
 
-	if (!cache->reuse || !fitc_load(cache->path, key, &en))
+	if (!fitc_load(cache->path, key, &en))
 		return 0;
 	log_debug("compute: %s: the fits of these %zu customers come from %s", ptext, in->n,
 		  cache->path);
@@ -214,7 +227,6 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 	size_t i;
 	int threaded = 0, bg_rc;
 	double t0;
-	char key[FITC_KEY_LEN + 1];
 
 	if (in->n < MIN_BUYERS || in->n_repeat < MIN_REPEAT) {
 		log_warn("compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
@@ -222,27 +234,33 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 			 ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
 		return 0;
 	}
+	memset(&j, 0, sizeof(j));
 	if (cache && cache->path) {
-		fitc_key(in->c, in->n, cache->salt, key);
-		if (fits_from_cache(in, ptext, cache, key, res))
-			return 0;
+		/* the key now when there is an entry to compare it with, else beside the fits */
+		if (cache->reuse && access(cache->path, F_OK) == 0) {
+			fitc_key(in->c, in->n, cache->salt, j.key);
+			if (fits_from_cache(in, ptext, cache, j.key, res))
+				return 0;
+		} else {
+			j.key_of = in;
+			j.salt = cache->salt;
+		}
 	}
 	/* Gamma-Gamma needs a positive spend: repeat days worth 0 are left out of its fit */
 	pos = malloc(in->n_repeat * sizeof(*pos));
 	if (!pos)
 		return err_set(e, CRM_E_NOMEM, "out of memory");
-	memset(&j, 0, sizeof(j));
 	j.pos = pos;
 	for (i = 0; i < in->n; i++)
 		if (in->c[i].x > 0 && in->c[i].mean_spend > 0)
 			pos[j.k++] = in->c[i];
-	if (j.k)
+	if (j.k || j.key_of)
 		threaded = pthread_create(&th, NULL, gg_main, &j) == 0;
 	t0 = log_seconds();
 	bg_rc = clv_bgnbd_fit(in->c, in->n, &res->bg, &fe);
 	if (threaded)
 		pthread_join(th, NULL);
-	else if (j.k)
+	else
 		gg_main(&j);
 	free(pos);
 	if (fe.code == CRM_E_NOMEM || j.e.code == CRM_E_NOMEM)
@@ -262,7 +280,7 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 			 j.k ? j.e.msg : NO_POSITIVE_SPEND);
 	}
 	if (cache && cache->path)
-		fits_to_cache(ptext, cache, key, res, j.k);
+		fits_to_cache(ptext, cache, j.key, res, j.k);
 	return 0;
 }
 
