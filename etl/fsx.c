@@ -228,6 +228,7 @@ int fsx_write_if_changed(const char *path, const void *data, size_t len, int *ch
 
 int fsx_mkdirs(const char *path, struct crm_err *e)
 {
+	struct stat st;
 	char buf[4096];
 	size_t i, n = strlen(path);
 
@@ -242,6 +243,9 @@ int fsx_mkdirs(const char *path, struct crm_err *e)
 			return err_sys(e, CRM_E_IO, errno, buf, "cannot create directory");
 		buf[i] = i < n ? '/' : '\0';
 	}
+	/* EEXIST was fine on the way, but the end must be a directory, not a file */
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return err_sys(e, CRM_E_IO, ENOTDIR, path, "cannot create directory");
 	return 0;
 }
 
