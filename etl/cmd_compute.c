@@ -65,7 +65,9 @@ const struct cmd_desc cmd_compute = {
 	"it covers the first month with a customer or order to the last month with an order. "
 	"Each period file is read once however many periods are computed. When the period files "
 	"and the [metrics] settings are those of the last compute and its outputs are there, "
-	"nothing is done (see metrics/computed.txt); --force computes again.",
+	"nothing is done (see metrics/computed.txt); --force computes again. Each month's CLV "
+	"model fits are kept in <data_dir>/cache and reused while their inputs and the crmetl "
+	"program are the same (--force fits again).",
 	opts,
 	CMD_NEEDS_CONFIG | CMD_LOCKS,
 	run_compute
