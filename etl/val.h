@@ -175,11 +175,8 @@ static inline int64_t val_round_away(double x)
 	int64_t i = (int64_t)x;
 	double f = x - (double)i;
 
-	if (f >= 0.5)
-		i++;
-	else if (f <= -0.5)
-		i--;
-	return i;
+	/* no branch: which way a fraction goes is a coin toss for the predictor */
+	return i + (f >= 0.5) - (f <= -0.5);
 }
 
 /*
