@@ -42,6 +42,7 @@ struct wcol {
 	const char *const *svals; /* strings: NULL = absent */
 	const uint32_t *lens;
 	int numbered;             /* strings given as numbers in ivals/present */
+	int digits;               /* strings given as digit keys in ivals/present, after prefix */
 	const uint8_t *codes;     /* strings given as codes into svals/lens (crmp_writer_coded) */
 	unsigned n_codes;         /* ... which then hold the n_codes values */
 	const char *prefix;       /* ... after this prefix */
@@ -192,9 +193,57 @@ int crmp_writer_coded(struct crmp_writer *w, const char *name, const char *const
 	return 0;
 }
 
+int crmp_writer_digits(struct crmp_writer *w, const char *name, const char *prefix,
+		       uint32_t plen, const int64_t *keys, const uint8_t *present,
+		       struct crm_err *e)
+{
+	struct wcol *c = add_col(w, name, e);
+
+	if (!c)
+		return e->code;
+	c->type = CRMP_STR;
+	c->digits = 1;
+	c->ivals = keys;
+	c->present = present;
+	c->prefix = prefix;
+	c->plen = plen;
+	return 0;
+}
+
+int64_t crmp_digits_key(const char *d, uint32_t n)
+{
+	uint64_t k = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		k = k << 4 | (uint64_t)(d[i] - '0' + 1);
+	return (int64_t)(k << 4 * (CRMP_DIGITS_MAX - n));
+}
+
+int64_t crmp_number_key(uint64_t number, unsigned width)
+{
+	char d[CRMP_DIGITS_MAX];
+	unsigned i;
+
+	for (i = width; i > 0; i--, number /= 10)
+		d[i - 1] = (char)('0' + number % 10);
+	return crmp_digits_key(d, width);
+}
+
+unsigned crmp_key_digits(int64_t key, char *out)
+{
+	uint64_t k = (uint64_t)key;
+	/* Zero groups below the last digit are padding; a digit's group is 1..10. */
+	unsigned n = k ? CRMP_DIGITS_MAX - (unsigned)__builtin_ctzll(k) / 4 : 0, i;
+
+	for (i = 0; i < n; i++)
+		out[i] = (char)('0' + (k >> 4 * (CRMP_DIGITS_MAX - 1 - i) & 15) - 1);
+	return n;
+}
+
 static int is_present(const struct wcol *c, uint64_t i)
 {
-	if (c->type == CRMP_INT || c->numbered)
+	if (c->type == CRMP_INT || c->numbered || c->digits)
 		return !c->present || c->present[i];
 	if (c->codes)
 		return c->codes[i] != CRMP_CODE_ABSENT;
@@ -734,7 +783,10 @@ static int dict_by_digits(struct dict *d, const struct wcol *c, uint64_t rows, u
 	for (r = 0; r < rows; r++)
 		if (c->svals[r])
 			v[n++] = digits_key(c->svals[r] + plen, c->lens[r] - plen, most) << 32 | r;
-	if (sortx_high32(v, NULL, n))
+	/* Rows sorted by this column (the customers dimension) need no sort. */
+	for (i = 1; i < n && v[i - 1] < v[i]; i++)
+		;
+	if (i < n && sortx_high32(v, NULL, n))
 		goto out;
 	for (i = 0; i < n; i++)
 		distinct += i == 0 || v[i] >> 32 != v[i - 1] >> 32;
@@ -1005,6 +1057,48 @@ static enum crmp_enc encode_coded(struct buf *b, const struct wcol *c, uint64_t 
 	return CRMP_DICT;
 }
 
+/*
+ * A column of digit keys (crmp_writer_digits) as its strings, made in row
+ * order into one block: the general path then decides and writes, so the
+ * bytes are crmp_writer_str's by construction, and it reads the strings
+ * in order instead of wherever the caller's copies were before its sort.
+ */
+static enum crmp_enc encode_digit_keys(struct buf *b, const struct wcol *c, uint64_t rows,
+				       struct crm_err *e)
+{
+	size_t room = (size_t)rows * (c->plen + CRMP_DIGITS_MAX) + 1, at = 0;
+	char *text = malloc(room);
+	const char **vals = malloc((rows ? rows : 1) * sizeof(*vals));
+	uint32_t *lens = malloc((rows ? rows : 1) * sizeof(*lens));
+	struct wcol strs = *c;
+	enum crmp_enc enc = CRMP_FRONT;
+	uint64_t r;
+
+	if (!text || !vals || !lens) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		goto out;
+	}
+	for (r = 0; r < rows; r++) {
+		vals[r] = NULL;
+		lens[r] = 0;
+		if (c->present && !c->present[r])
+			continue;
+		vals[r] = text + at;
+		memcpy(text + at, c->prefix, c->plen);
+		lens[r] = c->plen + crmp_key_digits(c->ivals[r], text + at + c->plen);
+		at += lens[r];
+	}
+	strs.digits = 0;
+	strs.svals = vals;
+	strs.lens = lens;
+	enc = encode_strs(b, &strs, rows, e);
+out:
+	free(text);
+	free(vals);
+	free(lens);
+	return enc;
+}
+
 static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t rows,
 				 struct crm_err *e)
 {
@@ -1018,6 +1112,8 @@ static enum crmp_enc encode_strs(struct buf *b, const struct wcol *c, uint64_t r
 		return encode_given_numbers(b, c, rows, e);
 	if (c->codes)
 		return encode_coded(b, c, rows, e);
+	if (c->digits)
+		return encode_digit_keys(b, c, rows, e);
 	for (i = 0; i < rows; i++) {
 		if (!c->svals[i])
 			continue;

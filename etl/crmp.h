@@ -68,6 +68,35 @@ int crmp_writer_numbered(struct crmp_writer *w, const char *name, const char *pr
 			 const uint8_t *present, struct crm_err *e);
 
 /*
+ * A string column whose present values are all `prefix` (plen bytes)
+ * followed by 1 to 15 digits of any width, given as digit keys:
+ * keys[rows] (absent rows ignored), present[rows] (1/0) or NULL = all
+ * present. A key is crmp_digits_key of the digits: it orders as the
+ * digits' bytes do and differs when they differ, so the normalizer sorts
+ * ids whose width grew ("c999999", "c1000000") as numbers. The bytes are
+ * those crmp_writer_str would write for the same strings. prefix is
+ * borrowed, like the arrays.
+ */
+int crmp_writer_digits(struct crmp_writer *w, const char *name, const char *prefix,
+		       uint32_t plen, const int64_t *keys, const uint8_t *present,
+		       struct crm_err *e);
+
+#define CRMP_DIGITS_MAX 15
+
+/*
+ * The key of digits d[0..n) (n 1..15): each digit plus one in a 4-bit
+ * group, first digit highest, padded with zero groups to 15, so a digit
+ * string that is a prefix of another comes first, as in byte order (a
+ * base of 16, not 11, so that the digits come back with shifts). Below
+ * 2^60.
+ */
+int64_t crmp_digits_key(const char *d, uint32_t n);
+/* The same for `number` written in `width` digits, zero-padded (it must fit). */
+int64_t crmp_number_key(uint64_t number, unsigned width);
+/* The digits of a key back into out (room for 15); returns how many. */
+unsigned crmp_key_digits(int64_t key, char *out);
+
+/*
  * A string column of few distinct values, given as a code per row:
  * codes[rows], each < n_vals (value vals[code] of lens[code] bytes), or
  * CRMP_CODE_ABSENT. The bytes are those crmp_writer_str would write for

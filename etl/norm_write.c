@@ -97,6 +97,7 @@ struct cols {
 	size_t rows, cap;
 	size_t present_strs[TAB_MAX_COLS]; /* present values per string column */
 	struct strshape month[TAB_MAX_COLS]; /* numbered shape of general columns this month */
+	uint8_t dkeys[TAB_MAX_COLS];   /* general column held as digit keys (see to_digit_keys) */
 	int64_t *iv[TAB_MAX_COLS];     /* integers; numbered strings' numbers */
 	uint8_t *pres[TAB_MAX_COLS];
 	const char **sv[TAB_MAX_COLS]; /* general strings */
@@ -160,6 +161,15 @@ static const struct strshape *num_shape(const struct cols *c, size_t i)
 static int is_numbered(const struct cols *c, size_t i)
 {
 	return num_shape(c, i) != NULL;
+}
+
+/*
+ * Whether a string column is held as numbers in iv that order as its text
+ * and are equal when it is (numbered, or digit keys): sorted as integers.
+ */
+static int as_numbers(const struct cols *c, size_t i)
+{
+	return is_numbered(c, i) || c->dkeys[i];
 }
 
 static int is_coded(const struct cols *c, size_t i)
@@ -237,6 +247,9 @@ static int cols_reserve(struct cols *c, size_t cap)
 	return 0;
 }
 
+static int digit_key_of(const struct strshape *h, const char *s, uint32_t len, int64_t *key);
+static int to_digit_keys(struct cols *c, size_t i, size_t k, const char *s, uint32_t len);
+
 /* -1 out of memory, -2 when a value does not have the shape pass 1 saw (a bug: damaged spill). */
 static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 {
@@ -263,8 +276,15 @@ static int add_str(struct cols *c, size_t i, size_t k, const struct row *r)
 	if (!r->present[i])
 		return 0;
 	c->present_strs[i]++;
-	if (c->month[i].numbered >= 0)
+	if (c->month[i].numbered >= 0) {
+		int was = c->month[i].numbered;
+
 		learn_number(&c->month[i], r->sv[i], r->sl[i], &c->iv[i][k]);
+		if (was == 1 && c->month[i].numbered < 0)
+			to_digit_keys(c, i, k, r->sv[i], r->sl[i]);
+	} else if (c->dkeys[i] && digit_key_of(&c->month[i], r->sv[i], r->sl[i], &c->iv[i][k])) {
+		c->dkeys[i] = 0; /* every row has its string here: nothing to rebuild */
+	}
 	c->sv[i][k] = c->copy ? arena_copy(&c->arena, r->sv[i], r->sl[i]) : r->sv[i];
 	return c->sv[i][k] ? 0 : -1;
 }
@@ -294,7 +314,7 @@ static int needs_data(const struct cols *c)
 	size_t i;
 
 	for (i = 0; i < c->t->n_cols; i++)
-		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !as_numbers(c, i))
 			return 1;
 	return 0;
 }
@@ -323,7 +343,7 @@ static int cmp_keys(const struct cols *c, size_t from, uint32_t i, uint32_t j)
 			int b = c->code[col][j] == CRMP_CODE_ABSENT ? -1 : c->rank[col][c->code[col][j]];
 
 			r = (a > b) - (a < b);
-		} else if (is_str_col(c, col) && !is_numbered(c, (size_t)col)) {
+		} else if (is_str_col(c, col) && !as_numbers(c, (size_t)col)) {
 			r = cmp_str(c->sv[col][i], c->sl[col][i], c->sv[col][j], c->sl[col][j]);
 		} else {
 			/* Numbered strings: same prefix and width, so numbers order as the text. */
@@ -379,7 +399,7 @@ static uint64_t *primary_keys(const struct cols *c)
 
 	norm_huge(keys, c->rows * sizeof(*keys));
 	for (i = 0; keys && i < c->rows; i++) {
-		if (!is_str_col(c, (size_t)col) || is_numbered(c, (size_t)col)) {
+		if (!is_str_col(c, (size_t)col) || as_numbers(c, (size_t)col)) {
 			keys[i] = c->pres[col][i] ? (uint64_t)c->iv[col][i] ^ ((uint64_t)1 << 63) : 0;
 			continue;
 		}
@@ -417,7 +437,7 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 		return;
 	}
 	/* Numbered strings travel as their numbers; their sv/sl are not used again. */
-	if (!is_str_col(c, k) || is_numbered(c, k)) {
+	if (!is_str_col(c, k) || as_numbers(c, k)) {
 		for (i = 0; i < n; i++)
 			p64[i] = (uint64_t)c->iv[k][perm[i]];
 		memcpy(c->iv[k], p64, n * sizeof(*p64));
@@ -436,7 +456,7 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 static int sort_ties(uint32_t *idx, size_t n, const struct cols *c)
 {
 	int col = c->t->keys[0];
-	sortx_cmp cmp = !is_str_col(c, (size_t)col) || is_numbered(c, (size_t)col) ? cmp_rest : cmp_rows;
+	sortx_cmp cmp = !is_str_col(c, (size_t)col) || as_numbers(c, (size_t)col) ? cmp_rest : cmp_rows;
 	size_t i, j;
 
 	if (n > 16)
@@ -477,9 +497,9 @@ static int64_t second_prefix(const struct cols *c, unsigned free_bits, unsigned 
 
 	*shift = 64;
 	/* A string first key's radix key is only its first bytes: its ties are not equal keys. */
-	if (is_str_col(c, (size_t)first) && !is_numbered(c, (size_t)first))
+	if (is_str_col(c, (size_t)first) && !as_numbers(c, (size_t)first))
 		return 0;
-	if (col < 0 || free_bits == 0 || (is_str_col(c, (size_t)col) && !is_numbered(c, (size_t)col)))
+	if (col < 0 || free_bits == 0 || (is_str_col(c, (size_t)col) && !as_numbers(c, (size_t)col)))
 		return 0;
 	for (i = 0; i < c->rows; i++) {
 		if (!c->pres[col][i])
@@ -621,7 +641,10 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
 
 	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
-		if (is_numbered(c, k) && c->present_strs[k]) {
+		if (c->dkeys[k]) {
+			rc = crmp_writer_digits(w, c->t->cols[k].name, c->month[k].prefix,
+						c->month[k].plen, c->iv[k], c->pres[k], e);
+		} else if (is_numbered(c, k) && c->present_strs[k]) {
 			const struct strshape *h = num_shape(c, k);
 
 			rc = crmp_writer_numbered(w, c->t->cols[k].name, h->prefix, h->plen, h->width,
@@ -894,10 +917,16 @@ static int month_numbered(const struct cols *c, size_t i)
 	return c->month[i].numbered >= 0;
 }
 
+/* Whether loading still writes a general column's numbers (numbered or digit keys). */
+static int holds_numbers(const struct cols *c, size_t i)
+{
+	return month_numbered(c, i) || c->dkeys[i];
+}
+
 /* An absent value in column i of row k. */
 static void add_absent_value(struct cols *c, size_t i, size_t k)
 {
-	int general = c->plan[i] == PL_GENERAL, numbers = general && month_numbered(c, i);
+	int general = c->plan[i] == PL_GENERAL, numbers = general && holds_numbers(c, i);
 
 	c->pres[i][k] = 0;
 	if (c->plan[i] == PL_FEW) {
@@ -914,19 +943,20 @@ static void add_absent_value(struct cols *c, size_t i, size_t k)
 
 /*
  * A general column numbered so far this month keeps its values as numbers
- * only (month_numbered), since most such columns stay numbered and their
+ * only (holds_numbers), since most such columns stay numbered and their
  * copies would be dropped after loading anyway. When a value breaks the
  * shape, the strings of the rows before it are made: absent rows get
  * none, present ones their text rebuilt from their numbers (numbered
  * means exactly the prefix and the number in `width` digits, zero-padded;
- * every present row before the break had that shape).
+ * a digit key holds its digits) - every present row before the break had
+ * that shape.
  */
 static int rebuild_deferred(struct cols *c, size_t i, size_t upto)
 {
 	const struct strshape *h = &c->month[i];
 	char text[sizeof(h->prefix) + 20];
 	size_t r;
-	uint32_t d;
+	uint32_t d, len;
 
 	memcpy(text, h->prefix, h->plen);
 	for (r = 0; r < upto; r++) {
@@ -936,12 +966,56 @@ static int rebuild_deferred(struct cols *c, size_t i, size_t upto)
 		c->sl[i][r] = 0;
 		if (!c->pres[i][r])
 			continue;
-		for (d = h->width; d > 0; d--, v /= 10)
-			text[h->plen + d - 1] = (char)('0' + v % 10);
-		c->sl[i][r] = h->plen + h->width;
-		if (!(c->sv[i][r] = arena_copy(&c->arena, text, h->plen + h->width)))
+		if (c->dkeys[i]) {
+			len = h->plen + crmp_key_digits(c->iv[i][r], text + h->plen);
+		} else {
+			for (d = h->width; d > 0; d--, v /= 10)
+				text[h->plen + d - 1] = (char)('0' + v % 10);
+			len = h->plen + h->width;
+		}
+		c->sl[i][r] = len;
+		if (!(c->sv[i][r] = arena_copy(&c->arena, text, len)))
 			return -1;
 	}
+	c->dkeys[i] = 0;
+	return 0;
+}
+
+/* The digit key of s[0..len) when it is the month's prefix and 1 to 15 digits: 0, or -1. */
+static int digit_key_of(const struct strshape *h, const char *s, uint32_t len, int64_t *key)
+{
+	uint32_t k;
+
+	if (len <= h->plen || len - h->plen > CRMP_DIGITS_MAX || memcmp(s, h->prefix, h->plen))
+		return -1;
+	for (k = h->plen; k < len; k++)
+		if (s[k] < '0' || s[k] > '9')
+			return -1;
+	*key = crmp_digits_key(s + h->plen, len - h->plen);
+	return 0;
+}
+
+/*
+ * A numbered general column whose value s at row k has more or fewer
+ * digits than the others ("c999999", then "c1000000": ids outgrow their
+ * width as the business grows) but the same prefix goes on as digit keys
+ * (crmp_digits_key: they order and compare as the digits do), its numbers
+ * so far turned into keys: sorting and encoding then never read the
+ * strings, which a month of a million such ids made cache miss after
+ * cache miss. Only after a numbered shape was learnt (its prefix and
+ * width). 0, or -1 when s does not fit (the column becomes strings).
+ */
+static int to_digit_keys(struct cols *c, size_t i, size_t k, const char *s, uint32_t len)
+{
+	const struct strshape *h = &c->month[i];
+	size_t r;
+
+	if (h->width > CRMP_DIGITS_MAX || digit_key_of(h, s, len, &c->iv[i][k]))
+		return -1;
+	for (r = 0; r < k; r++)
+		if (c->pres[i][r])
+			c->iv[i][r] = crmp_number_key((uint64_t)c->iv[i][r], h->width);
+	c->dkeys[i] = 1;
 	return 0;
 }
 
@@ -960,10 +1034,19 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 	}
 	case PL_GENERAL:
 		if (month_numbered(c, i)) {
+			int was = c->month[i].numbered;
+
 			learn_number(&c->month[i], s, len, &c->iv[i][k]);
 			if (month_numbered(c, i))
 				return 0;
+			if (was == 1 && to_digit_keys(c, i, k, s, len) == 0)
+				return 0;
 			if (rebuild_deferred(c, i, k)) /* this value broke the shape */
+				return -1;
+		} else if (c->dkeys[i]) {
+			if (digit_key_of(&c->month[i], s, len, &c->iv[i][k]) == 0)
+				return 0;
+			if (rebuild_deferred(c, i, k))
 				return -1;
 		}
 		c->sl[i][k] = len;
@@ -1039,7 +1122,7 @@ static void drop_numbered_strings(struct cols *c)
 	size_t i;
 
 	for (i = 0; i < c->t->n_cols; i++)
-		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && is_numbered(c, i)) {
+		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && as_numbers(c, i)) {
 			free(c->sv[i]);
 			free(c->sl[i]);
 			c->sv[i] = NULL;

@@ -771,6 +771,82 @@ static void int_blocks_plain_or_delta(void **state)
 	}
 }
 
+/*
+ * Ids given as digit keys (crmp_writer_digits) give the bytes of the same
+ * ids given as strings: widths that grew ("c999999", "c1000000"),
+ * leading zeros, one width only (numbered), many distinct values
+ * (front-coded), few (dictionary), absent rows. Keys order as the digits'
+ * bytes and give the digits back.
+ */
+static void digits_as_strings(void **state)
+{
+	static char text[ROWS][32];
+	static const char *vals[ROWS];
+	static uint32_t lens[ROWS];
+	static int64_t keys[ROWS];
+	static uint8_t present[ROWS];
+	size_t i, mode;
+
+	(void)state;
+	for (mode = 0; mode < 4; mode++) {
+		unsigned char *a = NULL, *b = NULL;
+		size_t alen = 0, blen = 0;
+		struct crm_err e = { 0 };
+		struct crmp_writer *w;
+
+		for (i = 0; i < ROWS; i++) {
+			uint64_t v = (uint64_t)((i * 7919) % (mode == 2 ? 20 : 2000));
+
+			present[i] = mode == 3 || i % 17 != 4;
+			if (mode == 1)
+				snprintf(text[i], sizeof(text[i]), "c%06llu", (unsigned long long)v);
+			else
+				snprintf(text[i], sizeof(text[i]), "c%0*llu", i % 3 ? 6 : 7,
+					 (unsigned long long)(i % 5 ? v : v + 999990));
+			vals[i] = present[i] ? text[i] : NULL;
+			lens[i] = (uint32_t)strlen(text[i]);
+			keys[i] = crmp_digits_key(text[i] + 1, lens[i] - 1);
+		}
+		w = crmp_writer_new(CRMP_PERIOD, 24290);
+		assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
+		assert_int_equal(crmp_writer_str(w, "id", vals, lens, &e), 0);
+		assert_int_equal(crmp_writer_encode(w, &a, &alen, &e), 0);
+		crmp_writer_free(w);
+		w = crmp_writer_new(CRMP_PERIOD, 24290);
+		assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
+		assert_int_equal(crmp_writer_digits(w, "id", "c", 1, keys, mode == 3 ? NULL : present,
+						    &e), 0);
+		assert_int_equal(crmp_writer_encode(w, &b, &blen, &e), 0);
+		crmp_writer_free(w);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		free(a);
+		free(b);
+	}
+	for (i = 1; i < ROWS; i++) {
+		int bytes = strcmp(text[i - 1] + 1, text[i] + 1);
+		char back[CRMP_DIGITS_MAX];
+
+		assert_int_equal((keys[i - 1] > keys[i]) - (keys[i - 1] < keys[i]),
+				 (bytes > 0) - (bytes < 0));
+		assert_int_equal(crmp_key_digits(keys[i], back), lens[i] - 1);
+		assert_memory_equal(back, text[i] + 1, lens[i] - 1);
+	}
+	assert_true(crmp_digits_key("999999999999999", 15) > crmp_digits_key("99999999999999", 14));
+	assert_true(crmp_digits_key("999999999999999", 15) > 0);
+	assert_true(crmp_digits_key("1", 1) > crmp_digits_key("09999", 5));
+	{
+		char back[CRMP_DIGITS_MAX];
+
+		assert_int_equal(crmp_key_digits(crmp_digits_key("012345678901234", 15), back), 15);
+		assert_memory_equal(back, "012345678901234", 15);
+		assert_int_equal(crmp_key_digits(crmp_digits_key("7", 1), back), 1);
+		assert_int_equal(back[0], '7');
+	}
+	assert_true(crmp_number_key(42, 4) == crmp_digits_key("0042", 4));
+	assert_true(crmp_digits_key("0", 1) > crmp_digits_key("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +862,7 @@ int main(void)
 		cmocka_unit_test(numbered_width_is_a_bound),
 		cmocka_unit_test(coded_as_strings),
 		cmocka_unit_test(int_blocks_plain_or_delta),
+		cmocka_unit_test(digits_as_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
