@@ -49,6 +49,10 @@
 #define WIN_PAD (WIN + 1)
 #define WIN_NONE ((size_t)-1)
 
+/* clear_values sizes both arrays of a struct rec with one number. */
+_Static_assert(sizeof(((struct rec *)0)->val) == sizeof(((struct rec *)0)->len),
+	       "rec->val and rec->len differ in size");
+
 /* Field boundaries of the record being read, relative to its first byte. */
 struct csvr_fld {
 	uint32_t off;   /* first byte of the value (after an opening quote) */
@@ -89,6 +93,7 @@ struct csvr {
 	uint64_t records;            /* records returned (good + bad) */
 
 	size_t block, max_field, max_record;
+	size_t rec_bytes;            /* sizeof rec->val and of rec->len, see clear_values */
 	unsigned char delim;
 	size_t woff;                 /* offset of the cached window, or WIN_NONE */
 	uint64_t wmask;              /* special bytes of that window */
@@ -578,6 +583,19 @@ static int fail(struct csvr *r, int rc, struct crm_err *e)
 	return rc;
 }
 
+/*
+ * Every value and length of a record NULL/0 before the found ones are
+ * set. The size comes from the reader, not sizeof: for a constant 128
+ * bytes GCC inlines `rep stos`, whose start-up cost was half of
+ * csvr_next's time (tens of millions of records), where memset's own
+ * vector stores take a few cycles.
+ */
+static void clear_values(const struct csvr *r, struct rec *rec)
+{
+	memset(rec->val, 0, r->rec_bytes);
+	memset(rec->len, 0, r->rec_bytes);
+}
+
 int csvr_next(struct csvr *r, struct rec *rec, struct crm_err *e)
 {
 	size_t i;
@@ -603,8 +621,7 @@ int csvr_next(struct csvr *r, struct rec *rec, struct crm_err *e)
 		if (!bad && r->s_nf != r->ncols)
 			bad = BAD_WIDTH;
 	}
-	memset(rec->val, 0, sizeof(rec->val));
-	memset(rec->len, 0, sizeof(rec->len));
+	clear_values(r, rec);
 	if (bad) {
 		rec->bad = 1;
 		rec->reason = reason_text(r, bad, r->s_nf);
@@ -729,6 +746,7 @@ int csvr_open(struct ins *in, const struct csvr_opts *opts,
 	r->max_field = opts->max_field ? opts->max_field : CSVR_DEFAULT_FIELD;
 	r->max_record = opts->max_record ? opts->max_record : CSVR_DEFAULT_RECORD;
 	r->block = opts->block_size ? opts->block_size : CSVR_DEFAULT_BLOCK;
+	r->rec_bytes = sizeof(((struct rec *)NULL)->val);
 	r->cap_max = r->max_record + 2 + r->block;
 	r->cap = 2 * r->block < r->cap_max ? 2 * r->block : r->cap_max;
 	r->woff = WIN_NONE;
