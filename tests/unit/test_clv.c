@@ -826,6 +826,40 @@ static struct clv_cust simulate(double T, double lam, double p_drop, double p_sp
 }
 
 /*
+ * An interior optimum with b beyond e^8 (rare dropouts: p ~ Beta(0.5,
+ * 3000), 50,000 customers): the polish's BFGS passes the edge's leap
+ * conditions on its way there, and must still converge inside (a leap
+ * over the optimum would end on the edge, CLV_BOUNDARY). Its own draws,
+ * so the tests after it see the generator as before.
+ */
+static void test_interior_beyond_edge_log(void **state)
+{
+	const size_t n = 50000;
+	struct clv_cust *c = malloc(n * sizeof(*c));
+	struct clv_bgnbd m;
+	struct crm_err e = { 0 };
+	uint64_t saved = rng_s;
+	size_t i;
+
+	(void)state;
+	assert_non_null(c);
+	rng_s = 3 * 0x2545F4914F6CDD1DULL;
+	for (i = 0; i < n; i++) {
+		double T = (double)(500 - (long)(urand() * 300)) / 7, lam = grand(5), x = grand(0.5),
+		       y = grand(3000);
+
+		c[i] = simulate(T, lam, x / (x + y), 0, 0);
+	}
+	rng_s = saved;
+	assert_int_equal(clv_bgnbd_fit(c, n, &m, &e), 0);
+	print_bg("bg/nbd interior, b beyond e^8", &m, 0);
+	assert_int_equal(m.method, CLV_BFGS);
+	assert_true(log(m.b) > 8 && log(m.b) < 12);
+	assert_true(rel_close(m.r, 5, 0.05) && rel_close(m.alpha, 1, 0.05));
+	free(c);
+}
+
+/*
  * Customers who never drop out (the bench's world): the likelihood is
  * highest at the edge (a -> 0 or b -> infinity), which the fit must say
  * (CLV_BOUNDARY) while still recovering the purchase process (r, alpha),
@@ -958,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_nelder_mead),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_edge_no_dropout),
+		cmocka_unit_test(test_interior_beyond_edge_log),
 		cmocka_unit_test(test_timing_1m),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
