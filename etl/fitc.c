@@ -3,22 +3,55 @@
  * (fitc.h): a small text file per period, numbers in hexadecimal
  * floating point so that they read back as the same bits.
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "fitc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsx.h"
+#include "stamp.h"
 
 #include "banned.h"
 
 #define FITC_HEAD "crmetl fit cache 1\n"
 _Static_assert(sizeof(struct clv_cust) == 4 * sizeof(double), "no padding in struct clv_cust");
 #define FITC_MAX 4096 /* bytes: an entry is about 400 */
+
+/* Every shared object loaded, by identity (stamp.h): libm's exp, log and lgamma above all. */
+static int stamp_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_name && info->dlpi_name[0])
+		stamp_file(arg, info->dlpi_name);
+	return 0;
+}
+
+int fitc_salt(const char *program, char salt[FITC_KEY_LEN + 1])
+{
+	struct stamp s;
+	struct stat st;
+
+	if (stat("/proc/self/exe", &st) != 0)
+		return -1;
+	stamp_init(&s);
+	stamp_text(&s, program);
+	stamp_file(&s, "/proc/self/exe");
+	dl_iterate_phdr(stamp_object, &s);
+#if defined(__x86_64__) || defined(__i386__)
+	/* glibc picks its exp, log and pow by CPU (FMA or not): they may round otherwise */
+	stamp_text(&s, __builtin_cpu_supports("fma") ? "fma" : "no fma");
+	stamp_text(&s, __builtin_cpu_supports("avx2") ? "avx2" : "no avx2");
+#endif
+	stamp_hex(&s, salt);
+	return 0;
+}
 
 void fitc_key(const struct clv_cust *c, size_t n, const char *salt, char key[FITC_KEY_LEN + 1])
 {

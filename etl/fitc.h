@@ -11,10 +11,12 @@
  * A fit is deterministic, so the cache may only return what a new fit
  * would: an entry is keyed by the SHA-256 of the exact inputs (every
  * customer's x, t_x, T and mean spend, in order) and of a salt naming
- * the program that fitted (the compute engine version and the identity
- * of the running executable, stamp.h), and holds the parameters in
- * exact hexadecimal floating point. Anything else (another key, a torn
- * or foreign file) is a miss, and the caller fits again.
+ * the program that fitted (fitc_salt: the compute engine version, the
+ * identity of the running executable and of every shared library loaded,
+ * libm's exp and log above all, and the CPU features glibc picks their
+ * code by), and holds the parameters in exact hexadecimal floating
+ * point. Anything else (another key, a torn or foreign file) is a miss,
+ * and the caller fits again.
  *
  * One file per period, <dir>/YYYY-MM.fit, replaced by a rename; not
  * synced: losing it costs a fit, not a result.
@@ -35,6 +37,13 @@ struct fitc_entry {
 	int gg_fitted;         /* gg holds a fit */
 	struct clv_gg gg;
 };
+
+/*
+ * The salt of this program (64 hex digits and a NUL), from `program` (the
+ * engine version, say) and the identities above; -1 without
+ * /proc/self/exe (then nothing may be cached).
+ */
+int fitc_salt(const char *program, char salt[FITC_KEY_LEN + 1]);
 
 /* The key of inputs c[0..n) under `salt` (64 hex digits and a NUL). */
 void fitc_key(const struct clv_cust *c, size_t n, const char *salt,

@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -51,8 +50,8 @@
 #include "met_clv.h"
 #include "met_stamp.h"
 #include "period.h"
+#include "fitc.h"
 #include "sortx.h"
-#include "stamp.h"
 #include "tz.h"
 #include "val.h"
 
@@ -3035,30 +3034,27 @@ static void eng_release(struct eng *g)
 
 /*
  * <data_dir>/cache keeps each period's CLV fits (fitc.h) under a salt
- * naming this program: the engine version and the identity of the
- * running executable, so that another build never reuses them. Without
- * that identity (no /proc) or the directory, nothing is kept.
+ * naming this program (fitc_salt: the engine version, the executable,
+ * its libraries, the CPU's features), so that another build or libm never
+ * reuses them. Without that (no /proc) or the directory, nothing is kept.
  */
 static void fits_setup(struct eng *g, int force)
 {
-	struct crm_err ignored = { 0 };
-	struct stamp s;
-	struct stat st;
-	char v[32];
+	struct crm_err why = { 0 };
+	char v[32], text[1200];
 
-	if (stat("/proc/self/exe", &st) != 0 || !(g->fits_dir = join(g->cfg->data_dir, "cache")) ||
-	    fsx_mkdirs(g->fits_dir, &ignored)) {
+	snprintf(v, sizeof(v), "engine %d", MET_ENGINE_VERSION);
+	if (fitc_salt(v, g->fits_salt) != 0) {
+		log_debug("compute: the clv fits are not kept between computes (no /proc/self/exe)");
+		return;
+	}
+	if (!(g->fits_dir = join(g->cfg->data_dir, "cache")) || fsx_mkdirs(g->fits_dir, &why)) {
 		log_debug("compute: the clv fits are not kept between computes (%s)",
-			  ignored.code ? ignored.msg : "no /proc/self/exe");
+			  why.code ? err_format(&why, text, sizeof(text)) : "out of memory");
 		free(g->fits_dir);
 		g->fits_dir = NULL;
 		return;
 	}
-	stamp_init(&s);
-	snprintf(v, sizeof(v), "engine %d", MET_ENGINE_VERSION);
-	stamp_text(&s, v);
-	stamp_file(&s, "/proc/self/exe");
-	stamp_hex(&s, g->fits_salt);
 	g->fits_reuse = !force;
 }
 
