@@ -244,7 +244,9 @@ int fsx_mkdirs(const char *path, struct crm_err *e)
 		buf[i] = i < n ? '/' : '\0';
 	}
 	/* EEXIST was fine on the way, but the end must be a directory, not a file */
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (stat(path, &st) != 0)
+		return err_sys(e, CRM_E_IO, errno, path, "cannot create directory");
+	if (!S_ISDIR(st.st_mode))
 		return err_sys(e, CRM_E_IO, ENOTDIR, path, "cannot create directory");
 	return 0;
 }
