@@ -63,7 +63,7 @@ void fitc_key(const struct clv_cust *c, size_t n, const char *salt, char key[FIT
 	sha256_update(&s, salt, strlen(salt) + 1);
 	sha256_update(&s, &count, sizeof(count));
 	if (n)
-		sha256_update(&s, c, n * sizeof(*c)); /* four doubles each, no padding (below) */
+		sha256_update(&s, c, n * sizeof(*c)); /* four doubles each: no padding (asserted above) */
 	sha256_final(&s, d);
 	sha256_hex(d, key);
 }
@@ -124,7 +124,7 @@ int fitc_load(const char *path, const char *key, struct fitc_entry *out)
 {
 	char text[FITC_MAX], *line;
 	size_t len, at = 0;
-	double b[6], g[7];
+	double b[6], g[6];
 	long bi[2], gi[4];
 
 	if (read_small(path, text, sizeof(text), &len) ||
