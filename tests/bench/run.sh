@@ -79,6 +79,28 @@ for f in "$work"/var/periods/*.crmp; do "$CRMETL" inspect "$f"; done |
 		printf "  %-13s period files %7.1f MB, %.3f of its gzip -6 (%.1f MB)\n", t, b[t] / 1e6, b[t] / gz[t], gz[t] / 1e6 }' |
 	sort
 
+# What the nightly run's normalize does when a night adds data: one more
+# order in the last month, here a second orders export of one row (the
+# exports of a real night are rewritten in full: every input changed).
+# In a copy of the data directory, so that what follows is not affected.
+echo "bench: nightly normalize, one more order in the last month (in a copy of the data directory)"
+cp -r "$work/var" "$work/var-nightly"
+last_month=$(ls "$work"/var/periods/ | grep -E '^[0-9]{4}-[0-9]{2}\.crmp$' | tail -n 1 | cut -c1-7)
+some_customer=$(sed -n '2s/,.*//p' "$set_dir/customers.csv")
+printf 'order_id,customer_id,ordered_at,amount,cost,status\nbench-late-1,%s,%s-15T12:00:00Z,12.34,,completed\n' \
+	"$some_customer" "$last_month" >"$work/late-orders.csv"
+{
+	sed "s|^data_dir = .*|data_dir = $work/var-nightly|" "$work/bench.conf"
+	printf '[source.late_orders]\nentity = orders\nfile = %s/late-orders.csv\n' "$work"
+} >"$work/nightly-norm.conf"
+/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" normalize -v --config "$work/nightly-norm.conf" 2>"$work/log"
+grep -E 'normalize: periods' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
+read -r wall user sys rss <"$work/time"
+awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
+	printf "nightly normalize: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", wall, user, sys, rss / 1024
+}'
+rm -rf "$work/var-nightly"
+
 echo "bench: compute of every period from those period files"
 /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" compute -v --config "$work/bench.conf" 2>"$work/log"
 grep -E 'compute: periods' "$work/log" | sed 's/^[^ ]* crmetl [a-z]*: /  /'
