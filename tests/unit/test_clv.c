@@ -827,10 +827,12 @@ static struct clv_cust simulate(double T, double lam, double p_drop, double p_sp
 
 /*
  * An interior optimum with b beyond e^8 (rare dropouts: p ~ Beta(0.5,
- * 3000), 50,000 customers): the polish's BFGS passes the edge's leap
- * conditions on its way there, and must still converge inside (a leap
- * over the optimum would end on the edge, CLV_BOUNDARY). Its own draws,
- * so the tests after it see the generator as before.
+ * 3000), 50,000 customers), where the polish runs with the edge's leap
+ * enabled: it must still converge inside, CLV_BFGS. A guard for interior
+ * fits near the edge; the dip a leap could pass over (review of 33abe6f)
+ * was only reproduced with a synthetic objective, not with BG/NBD data,
+ * so this test alone does not catch a leap without its checks. Its own
+ * draws, so the tests after it see the generator as before.
  */
 static void test_interior_beyond_edge_log(void **state)
 {
