@@ -189,7 +189,7 @@ struct eng {
 	int tables_from;             /* first month whose surveys, tickets, interactions and
 					leads are loaded (load_month) */
 	char *fits_dir;              /* where the CLV fits are kept (fitc.h), or NULL */
-	char fits_salt[SHA256_HEX_LEN + 1];
+	char fits_salt[FITC_KEY_LEN + 1];
 	int fits_reuse;              /* 0 with --force */
 };
 
