@@ -3,17 +3,12 @@
  * (fitc.h): a small text file per period, numbers in hexadecimal
  * floating point so that they read back as the same bits.
  */
-#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "fitc.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fsx.h"
 #include "stamp.h"
@@ -24,31 +19,14 @@
 _Static_assert(sizeof(struct clv_cust) == 4 * sizeof(double), "no padding in struct clv_cust");
 #define FITC_MAX 4096 /* bytes: an entry is about 400 */
 
-/* Every shared object loaded, by identity (stamp.h): libm's exp, log and lgamma above all. */
-static int stamp_object(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	if (info->dlpi_name && info->dlpi_name[0])
-		stamp_file(arg, info->dlpi_name);
-	return 0;
-}
-
 int fitc_salt(const char *program, char salt[FITC_KEY_LEN + 1])
 {
 	struct stamp s;
-	struct stat st;
 
-	if (stat("/proc/self/exe", &st) != 0)
-		return -1;
 	stamp_init(&s);
 	stamp_text(&s, program);
-	stamp_file(&s, "/proc/self/exe");
-	dl_iterate_phdr(stamp_object, &s);
-#if defined(__x86_64__) || defined(__i386__)
-	/* glibc picks its exp, log and pow by CPU (FMA or not): they may round otherwise */
-	stamp_text(&s, __builtin_cpu_supports("fma") ? "fma" : "no fma");
-	stamp_text(&s, __builtin_cpu_supports("avx2") ? "avx2" : "no avx2");
-#endif
+	if (stamp_program(&s) != 0)
+		return -1;
 	stamp_hex(&s, salt);
 	return 0;
 }
@@ -106,20 +84,6 @@ static int parse_numbers(const char *line, const char *tag, double *v, int n, lo
 	return *p == '\0' ? 0 : -1;
 }
 
-static int read_small(const char *path, char *buf, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t got;
-
-	if (fd < 0)
-		return -1;
-	*len = 0;
-	while (*len < cap && (got = read(fd, buf + *len, cap - *len)) > 0)
-		*len += (size_t)got;
-	close(fd);
-	return *len < cap ? 0 : -1;
-}
-
 int fitc_load(const char *path, const char *key, struct fitc_entry *out)
 {
 	char text[FITC_MAX], *line;
@@ -127,7 +91,7 @@ int fitc_load(const char *path, const char *key, struct fitc_entry *out)
 	double b[6], g[6];
 	long bi[2], gi[4];
 
-	if (read_small(path, text, sizeof(text), &len) ||
+	if (fsx_read_small(path, text, sizeof(text), &len) ||
 	    len < strlen(FITC_HEAD) || memcmp(text, FITC_HEAD, strlen(FITC_HEAD)) != 0)
 		return 0;
 	at = strlen(FITC_HEAD);
@@ -161,8 +125,8 @@ int fitc_save(const char *path, const char *key, const struct fitc_entry *en)
 {
 	const struct clv_bgnbd *b = &en->bg;
 	const struct clv_gg *g = &en->gg;
-	char text[FITC_MAX], tmp[4200];
-	int n, fd, rc;
+	char text[FITC_MAX];
+	int n;
 
 	n = snprintf(text, sizeof(text),
 		     FITC_HEAD "key %s\nbg %a %a %a %a %a %a %d %d\n"
@@ -170,18 +134,7 @@ int fitc_save(const char *path, const char *key, const struct fitc_entry *en)
 		     key, b->r, b->alpha, b->a, b->b, b->ll, b->grad_norm, b->method, b->iters,
 		     g->p, g->q, g->gamma, g->ll, g->corr_x_spend, g->grad_norm, en->gg_fitted, g->n,
 		     g->method, g->iters);
-	if (n < 0 || (size_t)n >= sizeof(text) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	rc = fsx_write_all(fd, text, (size_t)n);
-	if (close(fd) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return fsx_replace_unsynced(path, text, (size_t)n);
 }

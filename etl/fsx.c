@@ -183,6 +183,41 @@ int fsx_write_atomic(const char *path, const void *data, size_t len, struct crm_
 	return rc;
 }
 
+int fsx_read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	*len = 0;
+	while (*len < cap && ((got = read(fd, buf + *len, cap - *len)) > 0 ||
+			      (got < 0 && errno == EINTR)))
+		*len += got > 0 ? (size_t)got : 0;
+	close(fd);
+	return *len < cap ? 0 : -1;
+}
+
+int fsx_replace_unsynced(const char *path, const void *data, size_t len)
+{
+	char tmp[4200];
+	int fd, rc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	rc = fsx_write_all(fd, data, len);
+	if (close(fd) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -1;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
 /* Compare the file at `path` with data without reading it all at once. */
 int fsx_same_content(const char *path, const void *data, size_t len)
 {

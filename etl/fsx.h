@@ -47,6 +47,14 @@ void fsx_atomic_abort(struct fsx_atomic *a);
 int fsx_write_if_changed(const char *path, const void *data, size_t len, int *changed,
 			 struct crm_err *e);
 
+/*
+ * For caches, whose loss costs only work: read a file of fewer than `cap`
+ * bytes (0; -1 when missing, unreadable or not smaller than cap), and
+ * replace one by a rename without syncing (0 or -1).
+ */
+int fsx_read_small(const char *path, char *buf, size_t cap, size_t *len);
+int fsx_replace_unsynced(const char *path, const void *data, size_t len);
+
 /* 1 if `path` is a regular file holding exactly these bytes. */
 int fsx_same_content(const char *path, const void *data, size_t len);
 

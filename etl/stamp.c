@@ -5,12 +5,14 @@
  * that work can be skipped. Where bytes matter (is this the report that
  * was mailed?) the callers hash the bytes themselves.
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "stamp.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <link.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -42,6 +44,31 @@ void stamp_file(struct stamp *s, const char *path)
 		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
 		 st.st_mtim.tv_nsec);
 	stamp_text(s, id);
+}
+
+/* One loaded shared object, by identity. */
+static int stamp_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_name && info->dlpi_name[0])
+		stamp_file(arg, info->dlpi_name);
+	return 0;
+}
+
+int stamp_program(struct stamp *s)
+{
+	struct stat st;
+
+	if (stat("/proc/self/exe", &st) != 0)
+		return -1;
+	stamp_file(s, "/proc/self/exe");
+	dl_iterate_phdr(stamp_object, s);
+#if defined(__x86_64__) || defined(__i386__)
+	/* glibc picks its exp, log and pow by CPU (FMA or not): they may round otherwise */
+	stamp_text(s, __builtin_cpu_supports("fma") ? "fma" : "no fma");
+	stamp_text(s, __builtin_cpu_supports("avx2") ? "avx2" : "no avx2");
+#endif
+	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)

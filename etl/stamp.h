@@ -36,6 +36,14 @@ void stamp_file(struct stamp *s, const char *path);
  */
 int stamp_dir(struct stamp *s, const char *dir, const char *suffix, struct crm_err *e);
 
+/*
+ * Add the identity of the running program: its executable, every shared
+ * object loaded (libm and zlib decide bits of what it computes) and, on
+ * x86, the CPU features glibc picks its maths code by. -1 without
+ * /proc/self/exe: then nothing the program made may be taken as its own.
+ */
+int stamp_program(struct stamp *s);
+
 /* The fingerprint as 64 lowercase hex digits and a NUL. */
 void stamp_hex(struct stamp *s, char out[SHA256_HEX_LEN + 1]);
 
