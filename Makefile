@@ -58,7 +58,7 @@ READ_SRC = etl/ins.c etl/csvr.c etl/xmlr.c etl/val.c etl/tz.c
 # Fetching exports (libcurl).
 FETCH_SRC = etl/fetch.c etl/sha256.c
 # Period files, the normalize stage, the metrics engine.
-DATA_SRC = etl/tables.c etl/crmp.c etl/inputs.c etl/lineage.c etl/norm.c etl/norm_check.c etl/norm_pipe.c etl/norm_spill.c etl/norm_write.c etl/met.c etl/met_stat.c etl/met_clv.c etl/fitc.c etl/met_stamp.c etl/clv.c
+DATA_SRC = etl/tables.c etl/crmp.c etl/inputs.c etl/lineage.c etl/norm.c etl/norm_check.c etl/norm_pipe.c etl/norm_spill.c etl/norm_write.c etl/norm_reuse.c etl/met.c etl/met_stat.c etl/met_clv.c etl/fitc.c etl/met_stamp.c etl/clv.c
 # Configuration, the command line, the data directory lock, the run summary.
 CLI_SRC = etl/cfg.c etl/cli.c etl/period.c etl/lock.c etl/runlog.c
 # Subcommands, one file each (the table is in etl/main.c).

@@ -67,7 +67,9 @@ const struct cmd_desc cmd_normalize = {
 	"quarantines bad rows with a reason in <data_dir>/quarantine/, and writes one period file "
 	"per month to <data_dir>/periods/YYYY-MM.crmp plus the customers dimension "
 	"<data_dir>/periods/customers.crmp. A period file whose content did not change is not "
-	"rewritten; one that changed is a restatement and is said in the log. With --period or "
+	"rewritten, and a month whose rows are the same as when its file was written is not even "
+	"rebuilt (<data_dir>/cache/YYYY-MM.rows; --force rebuilds and rewrites every file); one "
+	"that changed is a restatement and is said in the log. With --period or "
 	"--from/--to only those periods are written. More rejected rows than max_reject_ratio "
 	"fail the run (exit status 5) without touching any period file.",
 	opts,

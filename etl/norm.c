@@ -999,6 +999,8 @@ static int setup(struct norm *n, struct crm_err *e)
 		rc = fsx_mkdirs(n->periods_dir, e);
 	if (rc == 0)
 		rc = fsx_mkdirs(n->quarantine_dir, e);
+	if (rc == 0 && norm_reuse_init(n) != 0)
+		rc = norm_nomem(e);
 
 	for (int i = 0; rc == 0 && i < N_BUCKETS; i++) {
 		snprintf(name, sizeof(name), "bucket-%02d", i);
@@ -1034,6 +1036,7 @@ static void teardown(struct norm *n)
 	free(n->months);
 	free(n->tmp_dir);
 	free(n->periods_dir);
+	free(n->reuse_dir);
 	free(n->quarantine_dir);
 	norm_release_customers(n);
 	for (i = 0; i < (int)n->n_files; i++)

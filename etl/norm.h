@@ -18,7 +18,8 @@
  *   3. per month, sort the rows into canonical order and write the period
  *      file atomically, unless the same bytes are already there, then its
  *      lineage record P.lineage (lineage.h: the files it came from, their
- *      SHA-256, and its restatements).
+ *      SHA-256, and its restatements). A month whose rows hash as when
+ *      its file was written keeps the file without the sort (norm_reuse.c).
  * The customers dimension (customers.crmp) is written last. Nothing in
  * periods/ is touched when the reject ratio is exceeded.
  *

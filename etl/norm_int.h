@@ -18,6 +18,7 @@
 #include "inputs.h"
 #include "norm.h"
 #include "rec.h"
+#include "sha256.h"
 #include "tables.h"
 #include "tz.h"
 
@@ -164,6 +165,8 @@ struct norm {
 	uint64_t *signups;       /* [period - first][file]: customers whose signup is in the period */
 	struct membudget *mem;   /* pass 3 only */
 	char run_time[24];       /* UTC time of this run, for restatement lines */
+	char *reuse_dir;         /* <data_dir>/cache, or NULL: every month is rebuilt (norm_reuse.c) */
+	char reuse_salt[SHA256_HEX_LEN + 1]; /* this program's identity, for the keys there */
 
 	FILE *quarantine;        /* of the source being read */
 	char *quarantine_tmp, *quarantine_path;
@@ -304,6 +307,19 @@ int norm_spill_load(struct spill *s, unsigned char **data, size_t *cap, size_t *
 int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r), void *ctx,
 		    struct crm_err *e);
 int norm_damaged_spill(const struct spill *s, struct crm_err *e);
+
+/* norm_reuse.c: months whose rows did not change keep their period file */
+struct rowsum {
+	uint64_t rows, a, b;     /* rows, and two sums of a hash of each */
+};
+
+void norm_rowsum_add(struct rowsum *s, const struct srec *r);
+int norm_reuse_init(struct norm *n);
+void norm_reuse_key(const struct norm *n, int period, const struct rowsum *sums,
+		   char key[SHA256_HEX_LEN + 1]);
+int norm_reuse_found(const struct norm *n, int period);
+int norm_reuse_same(const struct norm *n, int period, const char *key, const char *period_path);
+void norm_reuse_save(const struct norm *n, int period, const char *key, const char *period_path);
 
 /* norm_spill.c: shapes of string columns */
 void norm_shape_note(struct strshape *h, const char *s, uint32_t len);

@@ -890,6 +890,7 @@ struct loader {
 	struct spill *s;
 	struct cols *c;
 	uint64_t *kept;
+	struct rowsum *sum;      /* NULL: the month's key is known already */
 	struct crm_err *e;
 };
 
@@ -1109,6 +1110,8 @@ static int load_record(void *ctx, const struct srec *r)
 	if ((got = load_payload(ld->c, r->payload, r->payload + r->len)) != 0)
 		return got == -1 ? norm_nomem(ld->e) : norm_damaged_spill(ld->s, ld->e);
 	ld->kept[r->file]++;
+	if (ld->sum)
+		norm_rowsum_add(ld->sum, r);
 	return 0;
 }
 
@@ -1141,9 +1144,9 @@ static void drop_numbered_strings(struct cols *c)
  * turned out to be a number or one of a few owned values.
  */
 static int load_table(const struct norm *n, struct spill *s, struct cols *c, uint64_t *kept,
-		      struct crm_err *e)
+		      struct rowsum *sum, struct crm_err *e)
 {
-	struct loader ld = { n, s, c, kept, e };
+	struct loader ld = { n, s, c, kept, sum, e };
 	int rc;
 
 	if (!s)
@@ -1190,17 +1193,27 @@ static void budget_give(struct membudget *mb, uint64_t bytes)
 	pthread_mutex_unlock(&mb->lock);
 }
 
+/* The spill of table k of a month, or NULL when the month has no rows there. */
+static struct spill *month_spill(const struct norm *n, int period, enum schema_entity k)
+{
+	struct spill *s;
+
+	if (period < n->month_base || period >= n->month_base + n->n_months)
+		return NULL;
+	s = &n->months[(size_t)(period - n->month_base) * ENT_COUNT + k];
+	return s->path ? s : NULL;
+}
+
 /*
  * One table of a month: load, sort, hand to the writer and let it encode
- * at once, so only one table's columns are in memory at a time.
+ * at once, so only one table's columns are in memory at a time. The rows
+ * are added to `rs` (unless NULL) for the month's key.
  */
 static int write_table(const struct norm *n, int period, enum schema_entity k,
 		       struct crmp_writer *w, struct month_sum *sum, uint64_t *kept,
-		       struct crm_err *e)
+		       struct rowsum *rs, struct crm_err *e)
 {
-	size_t slot = (size_t)(period - n->month_base) * ENT_COUNT + k;
-	struct spill *s = period >= n->month_base && period < n->month_base + n->n_months
-				  ? &n->months[slot] : NULL;
+	struct spill *s = month_spill(n, period, k);
 	struct cols c;
 	uint64_t cost;
 	int rc;
@@ -1209,10 +1222,9 @@ static int write_table(const struct norm *n, int period, enum schema_entity k,
 	c.t = tab_for_entity(k);
 	c.shape = n->shape[k];
 	c.first_day = norm_first_day(period);
-	s = s && s->path ? s : NULL;
 	cost = table_cost(s, c.t);
 	budget_take(n->mem, cost);
-	rc = load_table(n, s, &c, kept, e);
+	rc = load_table(n, s, &c, kept, rs, e);
 	if (rc == 0 && cols_sort(&c))
 		rc = norm_nomem(e);
 	if (rc == 0)
@@ -1228,47 +1240,165 @@ static int write_table(const struct norm *n, int period, enum schema_entity k,
 	return rc;
 }
 
-static int write_month(const struct norm *n, int period, struct month_out *mo,
+/* A month's rows counted and hashed without loading them (see norm_reuse.c). */
+struct scanner {
+	const struct norm *n;
+	struct spill *s;
+	int entity;
+	struct rowsum *sum;
+	uint64_t *kept;
+	struct crm_err *e;
+};
+
+static int scan_record(void *ctx, const struct srec *r)
+{
+	struct scanner *sc = ctx;
+
+	if (r->entity != sc->entity || r->file >= sc->n->n_files)
+		return norm_damaged_spill(sc->s, sc->e);
+	norm_rowsum_add(sc->sum, r);
+	sc->kept[r->file]++;
+	return 0;
+}
+
+static int scan_month(const struct norm *n, int period, struct rowsum *sums, uint64_t *kept,
+		      struct crm_err *e)
+{
+	size_t k;
+	int rc = 0;
+
+	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
+		struct scanner sc = { n, month_spill(n, period, (enum schema_entity)k), (int)k,
+				      &sums[k], kept, e };
+
+		if (sc.s)
+			rc = norm_spill_each(sc.s, scan_record, &sc, e);
+	}
+	return rc;
+}
+
+/* What one month's file and lineage are built from and where they go. */
+struct month_job {
+	int period;
+	char text[PERIOD_TEXT_MAX];
+	char *path, *lpath;      /* owned: YYYY-MM.crmp and YYYY-MM.lineage */
+	uint64_t *kept;          /* owned: rows kept per export file */
+	struct rowsum sums[ENT_COUNT];
+	char key[SHA256_HEX_LEN + 1]; /* of the month's rows (norm_reuse.c), once keyed */
+	int keyed;
+};
+
+/*
+ * Write the month's lineage: the files its rows came from (kept[]) and
+ * the restatements, the old ones and, when `w` replaces a different file,
+ * a new one. `w` NULL: the period file stays as it is.
+ */
+static int write_lineage(const struct norm *n, struct month_job *j, struct crmp_writer *w,
+			 const struct month_sum *sum, struct month_out *mo, struct crm_err *e)
+{
+	struct lineage lin = { 0 }, old = { 0 };
+	int rc = lineage_start(n, j->period, j->lpath, j->kept, &old, &lin, e);
+
+	if (rc == 0 && w)
+		rc = publish(n, w, j->path, sum, j->text, mo, &lin, e);
+	/* After the period file: the record describes what is there. */
+	if (rc == 0)
+		rc = lineage_write(j->lpath, &lin, NULL, e);
+	lineage_release(&lin);
+	lineage_release(&old);
+	return rc;
+}
+
+/* Build the month's period file from its spills and publish it unless unchanged. */
+static int build_month(const struct norm *n, struct month_job *j, struct month_out *mo,
 		       struct crm_err *e)
 {
-	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, period);
-	struct lineage lin = { 0 }, old = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, j->period);
 	struct month_sum sum;
 	struct meta meta;
-	uint64_t *kept = calloc(n->n_files + 1, sizeof(*kept));
-	char text[PERIOD_TEXT_MAX], name[32], *path = NULL, *lpath = NULL;
 	size_t k;
-	int rc = kept && w ? 0 : norm_nomem(e);
+	int rc = w ? 0 : norm_nomem(e);
 
 	memset(&sum, 0, sizeof(sum));
-	period_format(period, text);
 	if (rc == 0)
-		rc = add_meta(w, n, text, &meta, e);
+		rc = add_meta(w, n, j->text, &meta, e);
 	if (rc == 0)
 		rc = crmp_writer_flush(w, e); /* meta is on this stack frame's struct */
 	for (k = ENT_ORDERS; rc == 0 && k < ENT_COUNT; k++) {
-		rc = write_table(n, period, (enum schema_entity)k, w, &sum, kept, e);
+		rc = write_table(n, j->period, (enum schema_entity)k, w, &sum, j->kept,
+				 j->keyed ? NULL : &j->sums[k], e);
 		mo->kept[k] += sum.rows[k];
 	}
-	snprintf(name, sizeof(name), "%s.crmp", text);
-	if (rc == 0 && !(path = norm_join(n->periods_dir, name)))
-		rc = norm_nomem(e);
-	snprintf(name, sizeof(name), "%s.lineage", text);
-	if (rc == 0 && !(lpath = norm_join(n->periods_dir, name)))
-		rc = norm_nomem(e);
 	if (rc == 0)
-		rc = lineage_start(n, period, lpath, kept, &old, &lin, e);
-	if (rc == 0)
-		rc = publish(n, w, path, &sum, text, mo, &lin, e);
-	/* After the period file: the record describes what is there. */
-	if (rc == 0)
-		rc = lineage_write(lpath, &lin, NULL, e);
+		rc = write_lineage(n, j, w, &sum, mo, e);
 	crmp_writer_free(w);
-	lineage_release(&lin);
-	lineage_release(&old);
-	free(kept);
-	free(path);
-	free(lpath);
+	return rc;
+}
+
+/*
+ * When the month was built before from rows that hash the same and its
+ * file is still the one written then, it stays (*reused = 1): only its
+ * lineage (which names today's export files) is written.
+ */
+static int reuse_month(const struct norm *n, struct month_job *j, struct month_out *mo,
+		       int *reused, struct crm_err *e)
+{
+	size_t k;
+	int rc;
+
+	*reused = 0;
+	if (n->opts->force || !norm_reuse_found(n, j->period))
+		return 0;
+	if ((rc = scan_month(n, j->period, j->sums, j->kept, e)) != 0)
+		return rc;
+	norm_reuse_key(n, j->period, j->sums, j->key);
+	j->keyed = 1;
+	if (!norm_reuse_same(n, j->period, j->key, j->path)) {
+		memset(j->kept, 0, n->n_files * sizeof(*j->kept)); /* counted again while loading */
+		return 0;
+	}
+	*reused = 1;
+	for (k = ENT_ORDERS; k < ENT_COUNT; k++) {
+		struct spill *s = month_spill(n, j->period, (enum schema_entity)k);
+
+		mo->kept[k] += j->sums[k].rows;
+		if (s)
+			norm_spill_close(s);
+	}
+	mo->unchanged++;
+	log_debug("normalize: %s unchanged: the same rows as when %s was written", j->text, j->path);
+	return write_lineage(n, j, NULL, NULL, mo, e);
+}
+
+static int write_month(const struct norm *n, int period, struct month_out *mo,
+		       struct crm_err *e)
+{
+	struct month_job j;
+	char name[32];
+	int rc = 0, reused = 0;
+
+	memset(&j, 0, sizeof(j));
+	j.period = period;
+	period_format(period, j.text);
+	snprintf(name, sizeof(name), "%s.crmp", j.text);
+	j.path = norm_join(n->periods_dir, name);
+	snprintf(name, sizeof(name), "%s.lineage", j.text);
+	j.lpath = norm_join(n->periods_dir, name);
+	j.kept = calloc(n->n_files + 1, sizeof(*j.kept));
+	if (!j.path || !j.lpath || !j.kept)
+		rc = norm_nomem(e);
+	if (rc == 0)
+		rc = reuse_month(n, &j, mo, &reused, e);
+	if (rc == 0 && !reused)
+		rc = build_month(n, &j, mo, e);
+	if (rc == 0 && !reused) {
+		if (!j.keyed)
+			norm_reuse_key(n, period, j.sums, j.key);
+		norm_reuse_save(n, period, j.key, j.path);
+	}
+	free(j.kept);
+	free(j.path);
+	free(j.lpath);
 	return rc;
 }
 
