@@ -15,13 +15,14 @@
  * customers, never 24 passes over the history.
  *
  * Threads: period files are decoded on up to MAX_LOADERS threads (each
- * on its own months, with its own error), and each period's per-customer
+ * on its own months, with its own error), each period's per-customer
  * file is formatted and written on one writer thread from a snapshot while
- * the walk continues; everything else runs on the calling thread.
+ * the walk continues, and each period's CLV fits run on threads of their
+ * own (met_clv.h); everything else runs on the calling thread.
  *
  * Predictive CLV (met_clv.c) rides on the same walk: the per-customer
- * purchase-day history is advanced with the orders, and each period fits
- * its models on it.
+ * purchase-day history is advanced with the orders, one month ahead of
+ * the rest, and each period fits its models on it (clv_fits_ahead).
  *
  * Does not: read exports.
  */
@@ -168,7 +169,11 @@ struct eng {
 	int64_t *coh_rev;
 	/* predictive CLV: purchase history, and [f * nm + m] = purchase days in
 	   month m of customers whose first purchase was in month f (holdout) */
-	struct met_clv_hist clvh;
+	struct met_clv_hist clvh;    /* through month clv_mi - 1 (clv_history_to) */
+	int32_t *clv_last;           /* last_ord of that history */
+	int clv_mi;
+	struct met_clv_job *fit_cur; /* the fits of the period being computed, or NULL */
+	struct met_clv_job *fit_next; /* those of the next period, or NULL */
 	int32_t *first_pm;           /* per customer: month index of its first purchase, -1 none */
 	uint64_t *pd_first;
 	struct met_clv_res clv;      /* the current period's, until the writer takes it */
@@ -1419,8 +1424,6 @@ static void advance(struct eng *g, int mi)
 
 		ci = g->cohort[c];
 		if (!m->o_refund[r]) {
-			met_clv_hist_add(&g->clvh, c, m->o_day[r], g->last_ord[c], g->first_ord[c],
-					 m->o_amt[r], m->o_cost[r]);
 			if (m->o_day[r] > g->last_ord[c]) {
 				g->last_ord[c] = m->o_day[r];
 				g->pd_first[(size_t)g->first_pm[c] * (size_t)g->nm + (size_t)mi]++;
@@ -2015,7 +2018,7 @@ static int write_rows(struct eng *g, const char *ptext)
 static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 {
 	const struct met_clv_res *c = &g->clv;
-	uint32_t days = g->clvh.days[i];
+	uint32_t days = c->days[i];
 	size_t o = 0;
 
 	if (!days) {
@@ -2308,7 +2311,7 @@ struct cwriter {
 	int running, rc;
 	uint8_t *in_end, *rs, *fs, *ms, *rfm;
 	int32_t *last_ord;
-	uint32_t *f12, *days;
+	uint32_t *f12;
 	int64_t *m12, *np12;
 	struct met_clv_res clv;      /* taken over from the engine */
 	struct buf out;              /* the file's text, reused month to month */
@@ -2349,7 +2352,6 @@ static void cw_release(struct cwriter *w)
 	free(w->f12);
 	free(w->m12);
 	free(w->np12);
-	free(w->days);
 	met_clv_res_release(&w->clv);
 	buf_release(&w->out);
 	ctext_release(&w->text);
@@ -2372,9 +2374,8 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 		w->f12 = malloc((n ? n : 1) * 4);
 		w->m12 = malloc((n ? n : 1) * 8);
 		w->np12 = malloc((n ? n : 1) * 8);
-		w->days = malloc((n ? n : 1) * 4);
 		if (!w->in_end || !w->rs || !w->fs || !w->ms || !w->rfm || !w->last_ord ||
-		    !w->f12 || !w->m12 || !w->np12 || !w->days || ctext_make(g, &w->text))
+		    !w->f12 || !w->m12 || !w->np12 || ctext_make(g, &w->text))
 			return err_set(g->e, CRM_E_NOMEM, "out of memory");
 	}
 	memcpy(w->in_end, g->in_end, n);
@@ -2386,7 +2387,6 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	memcpy(w->f12, g->f12, n * 4);
 	memcpy(w->m12, g->m12, n * 8);
 	memcpy(w->np12, g->np12, n * 8);
-	memcpy(w->days, g->clvh.days, n * 4);
 	met_clv_res_release(&w->clv);
 	w->clv = g->clv;
 	memset(&g->clv, 0, sizeof(g->clv));
@@ -2402,7 +2402,6 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	w->local.f12 = w->f12;
 	w->local.m12 = w->m12;
 	w->local.np12 = w->np12;
-	w->local.clvh.days = w->days;
 	w->local.clv = w->clv;
 	w->local.text = &w->text;
 	memcpy(w->ptext, ptext, PERIOD_TEXT_MAX);
@@ -2489,65 +2488,99 @@ static void clv_holdout_rows(struct eng *g, int mi)
 	}
 }
 
-/*
- * The period's fits and predictions run on a thread of their own while
- * compute_period() does everything else: they read only the walk's
- * purchase history (clvh, first_ord, last_ord), which nothing changes
- * before the next advance(), and write only g->clv, which nothing else
- * touches until clv_rows(). Each part is deterministic, so the outputs do
- * not depend on the scheduling.
- */
-struct clv_job {
-	struct eng *g;
-	char ptext[PERIOD_TEXT_MAX];
-	int32_t b1;
-	struct crm_err err;
-	pthread_t thread;
-	int running, rc;
-};
-
-static void *clv_main(void *arg)
+/* Add months g->clv_mi .. mi's completed orders to the CLV purchase history. */
+static void clv_history_to(struct eng *g, int mi)
 {
-	struct clv_job *j = arg;
-	struct eng *g = j->g;
+	for (; g->clv_mi <= mi; g->clv_mi++) {
+		const struct month *m = &g->months[g->clv_mi];
+		uint32_t r;
+
+		/* as advance() does with last_ord, so the history is the walk's */
+		for (r = 0; r < m->n_ord; r++) {
+			uint32_t c = m->o_cust[r];
+			int32_t day = m->o_day[r];
+
+			if (m->o_refund[r])
+				continue;
+			met_clv_hist_add(&g->clvh, c, day, g->clv_last[c], g->first_ord[c],
+					 m->o_amt[r], m->o_cost[r]);
+			if (day > g->clv_last[c])
+				g->clv_last[c] = day;
+		}
+	}
+}
+
+/* Start the fits of month index mi (met_clv_start: they own a copy of their inputs). */
+static int clv_start(struct eng *g, int mi, struct met_clv_job **job)
+{
 	struct met_clv_cache cache = { NULL, g->fits_salt, g->fits_reuse };
 	char path[4200];
 
 	if (g->fits_dir &&
-	    (size_t)snprintf(path, sizeof(path), "%s/%s.fit", g->fits_dir, j->ptext) < sizeof(path))
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.fit", g->fits_dir, g->mtext[mi]) < sizeof(path))
 		cache.path = path;
-	j->rc = met_clv_period(&g->clvh, g->first_ord, g->last_ord, g->n, j->b1 - 1,
-			       g->cfg->clv_horizon_months, g->cfg->clv_discount_rate, j->ptext,
-			       &cache, &g->clv, &j->err);
-	return NULL;
+	clv_history_to(g, mi);
+	return met_clv_start(&g->clvh, g->first_ord, g->clv_last, g->n,
+			     month_first_day(g->m0 + mi + 1) - 1, g->cfg->clv_horizon_months,
+			     g->cfg->clv_discount_rate, g->mtext[mi], &cache, job, g->e);
 }
 
-static void clv_start(struct eng *g, struct clv_job *j, const char *ptext, int32_t b1)
+/*
+ * Before period mi is computed: its fits are running (started with the
+ * previous period's, or now), and so are those of the next period to be
+ * computed, if any (last: the last month index computed). Much of a fit is
+ * serial (BFGS steps, line searches, sorts), so with two periods' fits in
+ * flight both CPUs keep working; each job has its own inputs and the fits
+ * are deterministic, so the outputs do not depend on the scheduling.
+ */
+static int clv_fits_ahead(struct eng *g, int mi, int last)
 {
-	met_clv_res_release(&g->clv);
-	memset(j, 0, sizeof(*j));
-	j->g = g;
-	memcpy(j->ptext, ptext, PERIOD_TEXT_MAX);
-	j->b1 = b1;
-	if (pthread_create(&j->thread, NULL, clv_main, j) == 0)
-		j->running = 1;
-	else
-		clv_main(j); /* no thread: now */
-}
+	int rc;
 
-/* Wait for the period's fits; their error becomes ours (unless we have one). */
-static int clv_wait(struct eng *g, struct clv_job *j)
-{
-	if (j->running) {
-		pthread_join(j->thread, NULL);
-		j->running = 0;
+	if (!g->fit_cur) {
+		g->fit_cur = g->fit_next;
+		g->fit_next = NULL;
 	}
-	if (j->rc && !g->e->code)
-		*g->e = j->err;
-	return j->rc;
+	if (!g->fit_cur && (rc = clv_start(g, mi, &g->fit_cur)))
+		return rc;
+	if (mi < last && (rc = clv_start(g, mi + 1, &g->fit_next)))
+		return rc;
+	return 0;
 }
 
-/* Add the rows of METRICS.md's clv_predicted from the fits of clv_main(). */
+/* The fits of the period being computed into g->clv; their error becomes ours. */
+static int clv_wait(struct eng *g)
+{
+	struct crm_err fe = { 0 };
+	int rc;
+
+	met_clv_res_release(&g->clv);
+	if (!g->fit_cur)
+		return err_set(g->e, CRM_E_INTERNAL, "no clv fits started");
+	rc = met_clv_finish(g->fit_cur, &g->clv, &fe);
+	g->fit_cur = NULL;
+	if (rc && !g->e->code)
+		*g->e = fe;
+	return rc;
+}
+
+/* After an error: wait for the fits in flight and drop them. */
+static void clv_drop(struct eng *g)
+{
+	struct met_clv_job **j[2] = { &g->fit_cur, &g->fit_next };
+	struct met_clv_res res;
+	struct crm_err fe;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (*j[k]) {
+			met_clv_finish(*j[k], &res, &fe);
+			met_clv_res_release(&res);
+			*j[k] = NULL;
+		}
+}
+
+/* Add the rows of METRICS.md's clv_predicted from the period's fits (clv_wait). */
 static int clv_rows(struct eng *g, int mi)
 {
 	struct met_clv_res *c = &g->clv;
@@ -2591,7 +2624,6 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	int32_t b0 = month_first_day(p), b1 = month_first_day(p + 1);
 	int64_t end_t = tz_day_start(g->tz, b1);
 	struct acc *A;
-	struct clv_job cj;
 	double t_start, t_wait;
 	char ptext[PERIOD_TEXT_MAX];
 	uint32_t i, r, nt = 0, s;
@@ -2602,7 +2634,6 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 
 	period_format(p, ptext);
 	t_start = log_seconds();
-	clv_start(g, &cj, ptext, b1);
 	memset(g->acc, 0, g->nslots * sizeof(*g->acc));
 	g->n_rows = 0;
 	if (compute_rfm(g)) {
@@ -2946,7 +2977,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		goto out;
 	}
 	t_wait = log_seconds();
-	if ((rc = clv_wait(g, &cj)) || (rc = clv_rows(g, mi)))
+	if ((rc = clv_wait(g)) || (rc = clv_rows(g, mi)))
 		goto out;
 	log_debug("compute: %s: metrics in %.3f s, then %.3f s waiting for the clv fits", ptext,
 		  t_wait - t_start, log_seconds() - t_wait);
@@ -2963,8 +2994,6 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		st->rows += g->n_rows;
 	}
 out:
-	if (cj.running) /* after an error: the fits still read the engine */
-		clv_wait(g, &cj);
 	free(fr);
 	free(rs);
 	return rc;
@@ -2993,7 +3022,9 @@ static void eng_release(struct eng *g)
 	free(g->coh_rev);
 	free(g->pd_first);
 	free(g->first_pm);
+	clv_drop(g);
 	met_clv_hist_release(&g->clvh);
+	free(g->clv_last);
 	met_clv_res_release(&g->clv);
 	free(g->acc);
 	free(g->rows);
@@ -3210,11 +3241,13 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 	/* signup = the earlier of signup_date and the first completed order */
 	first = -1;
 	g.first_pm = xcalloc(&g, g.n ? g.n : 1, sizeof(*g.first_pm));
+	g.clv_last = xcalloc(&g, g.n ? g.n : 1, sizeof(*g.clv_last));
 	if (g.oom || met_clv_hist_init(&g.clvh, g.n)) {
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < g.n; i++) {
+		g.clv_last[i] = g.last_ord[i];
 		g.first_pm[i] = g.first_ord[i] == NONE_DAY ? -1 : day_period(g.first_ord[i]) - g.m0;
 		if (g.first_ord[i] < g.signup[i])
 			g.signup[i] = g.first_ord[i];
@@ -3278,7 +3311,8 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 			/* on a terminal only (log.c); a month of a million customers takes ~1 s */
 			log_progress("compute: %s (%d of %d)", g.mtext[k], g.m0 + k - first + 1,
 				     last - first + 1);
-			if ((rc = compute_period(&g, k, st)))
+			if ((rc = clv_fits_ahead(&g, k, last - g.m0)) ||
+			    (rc = compute_period(&g, k, st)))
 				goto out;
 		}
 	}

@@ -3,9 +3,12 @@
  * history (met_clv.h): inputs per customer as METRICS.md defines them,
  * the two fits of clv.c, then predictions.
  *
- * Threads: the two fits of a period are independent, so Gamma-Gamma runs on
- * a thread of its own beside BG/NBD (each fit is single-threaded and
- * deterministic, so the results do not depend on the scheduling).
+ * Threads: a period's fits and predictions run on a thread of their own
+ * (met_clv_start) from a copy of the inputs, so the walk can go on to the
+ * next month and start that period's fits while these still run. The two
+ * fits of a period are independent, so Gamma-Gamma runs on a thread of its
+ * own beside BG/NBD (each fit is single-threaded and deterministic, so the
+ * results do not depend on the scheduling).
  *
  * Why groups: the expected purchases of a customer alive at T depend on
  * (x, T) only, and a hypergeometric series per customer and month is the
@@ -16,6 +19,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,14 +67,21 @@ void met_clv_res_release(struct met_clv_res *res)
 	free(res->expected);
 	free(res->p_alive);
 	free(res->value);
+	free(res->days);
 	memset(res, 0, sizeof(*res));
 }
 
-/* The model inputs of every customer with a purchase day, in index order. */
+/*
+ * The model inputs of every customer with a purchase day, in index order,
+ * with what the predictions need of the history: a copy, so that the walk
+ * may advance the history while the period is fitted.
+ */
 struct inputs {
 	struct clv_cust *c;
 	uint32_t *who;       /* customer index of c[i] */
 	uint64_t *key;       /* of c[i]: x << 32 | T in days */
+	int32_t *txd;        /* of c[i]: t_x in days */
+	double *margin;      /* of c[i]: (amount - cost) / amount, 1 without an amount */
 	size_t n, n_repeat;
 };
 
@@ -85,7 +96,9 @@ static int gather(const struct met_clv_hist *h, const int32_t *first, const int3
 	in->c = malloc((k ? k : 1) * sizeof(*in->c));
 	in->who = malloc((k ? k : 1) * sizeof(*in->who));
 	in->key = malloc((k ? k : 1) * sizeof(*in->key));
-	if (!in->c || !in->who || !in->key)
+	in->txd = malloc((k ? k : 1) * sizeof(*in->txd));
+	in->margin = malloc((k ? k : 1) * sizeof(*in->margin));
+	if (!in->c || !in->who || !in->key || !in->txd || !in->margin)
 		return -1;
 	in->n = k;
 	in->n_repeat = 0;
@@ -103,6 +116,9 @@ static int gather(const struct met_clv_hist *h, const int32_t *first, const int3
 		c->mean_spend = x ? (double)(h->amt[i] - h->first_amt[i]) / 10000.0 / x : 0;
 		in->n_repeat += x > 0;
 		in->key[k] = (uint64_t)x << 32 | (uint32_t)(L - first[i]);
+		in->txd[k] = last[i] - first[i];
+		/* margin from the customer's own costs: 1 when the export has none */
+		in->margin[k] = h->amt[i] > 0 ? (double)(h->amt[i] - h->cost[i]) / (double)h->amt[i] : 1;
 		in->who[k++] = i;
 	}
 	return 0;
@@ -113,6 +129,8 @@ static void inputs_release(struct inputs *in)
 	free(in->c);
 	free(in->who);
 	free(in->key);
+	free(in->txd);
+	free(in->margin);
 }
 
 /*
@@ -388,19 +406,15 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 }
 
 /* ln(alpha + d / 7) for d = 0 .. the longest t_x in days. */
-static double *log_table(const struct inputs *in, const int32_t *first, const int32_t *last,
-			 double alpha)
+static double *log_table(const struct inputs *in, double alpha)
 {
 	int32_t maxd = 0, d;
 	double *t;
 	size_t i;
 
-	for (i = 0; i < in->n; i++) {
-		uint32_t w = in->who[i];
-
-		if (last[w] - first[w] > maxd)
-			maxd = last[w] - first[w];
-	}
+	for (i = 0; i < in->n; i++)
+		if (in->txd[i] > maxd)
+			maxd = in->txd[i];
 	t = malloc(((size_t)maxd + 1) * sizeof(*t));
 	for (d = 0; t && d <= maxd; d++)
 		t[d] = log(alpha + (double)d / 7.0);
@@ -408,9 +422,8 @@ static double *log_table(const struct inputs *in, const int32_t *first, const in
 }
 
 /* Every modelled customer's P(alive), expected purchases and value, in index order. */
-static void predict_customers(const struct met_clv_hist *h, const struct inputs *in,
-			      const int32_t *first, const int32_t *last, const double *ltx,
-			      struct groups *gr, struct met_clv_res *res)
+static void predict_customers(const struct inputs *in, const double *ltx, struct groups *gr,
+			      struct met_clv_res *res)
 {
 	int H = res->horizon;
 	size_t j;
@@ -419,25 +432,22 @@ static void predict_customers(const struct met_clv_hist *h, const struct inputs 
 		uint32_t i = in->who[j], g = gr->gid[j];
 		const struct clv_cust *c = &in->c[j];
 		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(gr->c1[g], gr->rx[g], gr->lT[g],
-							       ltx[last[i] - first[i]])
+							       ltx[in->txd[j]])
 				     : 1;
 
 		res->p_alive[i] = pa;
 		res->expected[i] = pa * gr->core[g * (size_t)(H + 1) + (size_t)H];
 		gr->wsum[g] += pa;
 		if (res->gg_fitted) {
-			/* margin from the customer's own costs: 1 when the export has none */
 			double spend = clv_gg_mean_spend(&res->gg, c->x, c->mean_spend > 0 ? c->mean_spend : 0);
-			double margin = h->amt[i] > 0 ? (double)(h->amt[i] - h->cost[i]) / (double)h->amt[i] : 1;
 
-			res->value[i] = pa * gr->dsum[g] * spend * margin;
+			res->value[i] = pa * gr->dsum[g] * spend * in->margin[j];
 		}
 	}
 }
 
 /* Predictions of every modelled customer and the forecast of the period. */
-static int predict(const struct met_clv_hist *h, const struct inputs *in, const int32_t *first,
-		   const int32_t *last, double monthly_rate, struct met_clv_res *res)
+static int predict(const struct inputs *in, double monthly_rate, struct met_clv_res *res)
 {
 	struct rank pairs;
 	struct groups gr = { 0 };
@@ -451,9 +461,9 @@ static int predict(const struct met_clv_hist *h, const struct inputs *in, const 
 		ok = rank_add(&pairs, in->key[j], &gr.gid[j]) == 0;
 	if (!ok || rank_finish(&pairs, gr.gid, in->n) ||
 	    group_curves(pairs.keys, pairs.n, monthly_rate, res, &gr) ||
-	    !(ltx = log_table(in, first, last, res->bg.alpha)))
+	    !(ltx = log_table(in, res->bg.alpha)))
 		goto out;
-	predict_customers(h, in, first, last, ltx, &gr, res);
+	predict_customers(in, ltx, &gr, res);
 	for (g = 0; g < gr.n; g++)
 		for (k = 1; k <= res->horizon; k++)
 			res->forecast[k] += gr.wsum[g] * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
@@ -465,46 +475,148 @@ out:
 	return rc;
 }
 
-static int alloc_res(struct met_clv_res *res, uint32_t n)
+/* An owned array of n doubles, all NAN; NULL when out of memory. */
+static double *nan_array(uint32_t n)
 {
-	size_t k = n ? n : 1, i;
+	double *v = malloc((n ? n : 1) * sizeof(*v));
+	uint32_t i;
 
-	res->mean_spend = malloc(k * sizeof(double));
-	res->expected = malloc(k * sizeof(double));
-	res->p_alive = malloc(k * sizeof(double));
-	res->value = malloc(k * sizeof(double));
-	if (!res->mean_spend || !res->expected || !res->p_alive || !res->value)
+	for (i = 0; v && i < n; i++)
+		v[i] = NAN;
+	return v;
+}
+
+/* A period's fits and predictions, from its own copy of the inputs. */
+struct met_clv_job {
+	struct inputs in;
+	uint32_t n;
+	int horizon;
+	double monthly_rate;
+	char ptext[MET_CLV_PTEXT_MAX];
+	struct met_clv_cache cache; /* path and salt point into cache_text */
+	char *cache_text;
+	struct met_clv_res res;
+	struct crm_err err;
+	pthread_t thread;
+	int running, rc;
+};
+
+static void job_free(struct met_clv_job *j)
+{
+	inputs_release(&j->in);
+	met_clv_res_release(&j->res);
+	free(j->cache_text);
+	free(j);
+}
+
+/*
+ * Everything a period's fits and predictions give, into j->res. The
+ * prediction arrays are made after the fits: with two periods in flight,
+ * the peak is lower when a fitting job does not hold them yet.
+ */
+static void *job_main(void *arg)
+{
+	struct met_clv_job *j = arg;
+	struct met_clv_res *res = &j->res;
+	const struct inputs *in = &j->in;
+	size_t i;
+
+	res->n = j->n;
+	res->horizon = j->horizon;
+	res->n_model = in->n;
+	res->days = calloc(j->n ? j->n : 1, sizeof(*res->days));
+	if (!res->days || !(res->mean_spend = nan_array(j->n)))
+		goto nomem;
+	for (i = 0; i < in->n; i++) {
+		res->days[in->who[i]] = (uint32_t)in->c[i].x + 1;
+		if (in->c[i].x > 0)
+			res->mean_spend[in->who[i]] = in->c[i].mean_spend;
+	}
+	if ((j->rc = fit(in, j->ptext, j->cache.path ? &j->cache : NULL, res, &j->err)))
+		return NULL;
+	if (!(res->expected = nan_array(j->n)) || !(res->p_alive = nan_array(j->n)) ||
+	    !(res->value = nan_array(j->n)))
+		goto nomem;
+	if (res->fitted && predict(in, j->monthly_rate, res))
+		goto nomem;
+	return NULL;
+nomem:
+	j->rc = err_set(&j->err, CRM_E_NOMEM, "out of memory");
+	return NULL;
+}
+
+/* A copy of the cache's path and salt, which the caller need not keep. */
+static int job_cache(struct met_clv_job *j, const struct met_clv_cache *cache)
+{
+	size_t lp, ls;
+
+	if (!cache || !cache->path)
+		return 0;
+	lp = strlen(cache->path);
+	ls = strlen(cache->salt);
+	if (!(j->cache_text = malloc(lp + ls + 2)))
 		return -1;
-	for (i = 0; i < n; i++)
-		res->mean_spend[i] = res->expected[i] = res->p_alive[i] = res->value[i] = NAN;
+	memcpy(j->cache_text, cache->path, lp + 1);
+	memcpy(j->cache_text + lp + 1, cache->salt, ls + 1);
+	j->cache.path = j->cache_text;
+	j->cache.salt = j->cache_text + lp + 1;
+	j->cache.reuse = cache->reuse;
 	return 0;
+}
+
+int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
+		  uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
+		  const struct met_clv_cache *cache, struct met_clv_job **out, struct crm_err *e)
+{
+	struct met_clv_job *j = calloc(1, sizeof(*j));
+
+	*out = NULL;
+	if (!j)
+		return err_set(e, CRM_E_NOMEM, "out of memory");
+	j->n = n;
+	j->horizon = horizon < 1 ? 1 : horizon > MET_CLV_MAX_HORIZON ? MET_CLV_MAX_HORIZON : horizon;
+	j->monthly_rate = monthly_rate;
+	snprintf(j->ptext, sizeof(j->ptext), "%s", ptext);
+	if (gather(h, first, last, n, L, &j->in) || job_cache(j, cache)) {
+		job_free(j);
+		return err_set(e, CRM_E_NOMEM, "out of memory");
+	}
+	if (pthread_create(&j->thread, NULL, job_main, j) == 0)
+		j->running = 1;
+	else
+		job_main(j); /* no thread: now */
+	*out = j;
+	return 0;
+}
+
+int met_clv_finish(struct met_clv_job *j, struct met_clv_res *res, struct crm_err *e)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (j->running)
+		pthread_join(j->thread, NULL);
+	rc = j->rc;
+	if (rc)
+		*e = j->err;
+	else
+		*res = j->res;
+	if (!rc)
+		memset(&j->res, 0, sizeof(j->res));
+	job_free(j);
+	return rc;
 }
 
 int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
 		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
 		   const struct met_clv_cache *cache, struct met_clv_res *res, struct crm_err *e)
 {
-	struct inputs in;
-	size_t i;
-	int rc = 0;
+	struct met_clv_job *j;
+	int rc = met_clv_start(h, first, last, n, L, horizon, monthly_rate, ptext, cache, &j, e);
 
-	memset(res, 0, sizeof(*res));
-	memset(&in, 0, sizeof(in));
-	res->n = n;
-	res->horizon = horizon < 1 ? 1 : horizon > MET_CLV_MAX_HORIZON ? MET_CLV_MAX_HORIZON : horizon;
-	if (alloc_res(res, n) || gather(h, first, last, n, L, &in)) {
-		rc = err_set(e, CRM_E_NOMEM, "out of memory");
-		goto out;
+	if (rc) {
+		memset(res, 0, sizeof(*res));
+		return rc;
 	}
-	res->n_model = in.n;
-	for (i = 0; i < in.n; i++)
-		if (in.c[i].x > 0)
-			res->mean_spend[in.who[i]] = in.c[i].mean_spend;
-	if ((rc = fit(&in, ptext, cache, res, e)) || !res->fitted)
-		goto out;
-	if (predict(h, &in, first, last, monthly_rate, res))
-		rc = err_set(e, CRM_E_NOMEM, "out of memory");
-out:
-	inputs_release(&in);
-	return rc;
+	return met_clv_finish(j, res, e);
 }

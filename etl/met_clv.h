@@ -5,10 +5,11 @@
  * expected purchases, P(alive) and discounted value.
  *
  * Lifecycle: met_clv_hist_init -> met_clv_hist_add for every completed
- * order, in day order per customer -> met_clv_period for each period ->
- * met_clv_hist_release. Each met_clv_period fills a struct met_clv_res the
- * caller releases with met_clv_res_release (the per-customer file writer
- * takes it over on its own thread).
+ * order, in day order per customer -> met_clv_period (or met_clv_start
+ * then met_clv_finish) for each period -> met_clv_hist_release. Each
+ * period fills a struct met_clv_res the caller releases with
+ * met_clv_res_release (the per-customer file writer takes it over on its
+ * own thread).
  *
  * Deterministic: the fits and predictions see customers in index order and
  * group them by (x, t_x, T) and (x, T) in ascending order, so a period gives
@@ -72,6 +73,7 @@ struct met_clv_res {
 	double *expected;    /* expected purchase days over the horizon */
 	double *p_alive;
 	double *value;       /* discounted value over the horizon, currency units */
+	uint32_t *days;      /* owned array of n: h->days at the period's end (0: none) */
 };
 
 /*
@@ -98,6 +100,23 @@ struct met_clv_cache {
 int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
 		   uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
 		   const struct met_clv_cache *cache, struct met_clv_res *res, struct crm_err *e);
+
+/*
+ * The same in two steps, so that the caller may go on (and advance the
+ * history) while the period is fitted: met_clv_start copies what the fits
+ * and predictions need of h, first and last (and of ptext and cache) and
+ * runs them on a thread of its own; met_clv_finish waits for them, fills
+ * *res and frees the job. Every started job must be finished. The results
+ * are those of met_clv_period, whatever else runs meanwhile. Errors of
+ * met_clv_start: CRM_E_NOMEM (then *job is NULL); met_clv_finish returns
+ * the errors of met_clv_period.
+ */
+#define MET_CLV_PTEXT_MAX 32
+struct met_clv_job;
+int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
+		  uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
+		  const struct met_clv_cache *cache, struct met_clv_job **job, struct crm_err *e);
+int met_clv_finish(struct met_clv_job *job, struct met_clv_res *res, struct crm_err *e);
 
 void met_clv_res_release(struct met_clv_res *res);
 

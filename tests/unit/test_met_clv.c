@@ -4,7 +4,9 @@
  * made in one pass or in two halves on two threads (enough distinct
  * (x, T) pairs for the split, then the same period pinned to one CPU).
  * Its customers' fit ends at the edge of the parameter space (a and b
- * huge), where the expectations once were NaN.
+ * huge), where the expectations once were NaN. And met_clv_start's jobs
+ * own their inputs: two periods in flight while the caller rewrites the
+ * history give met_clv_period's bits.
  */
 #define _GNU_SOURCE /* sched_setaffinity: one CPU, no split */
 #include <stdarg.h>
@@ -131,10 +133,78 @@ static void test_predictions(void **state)
 	met_clv_hist_release(&w.h);
 }
 
+/* Every output of two fits of a period bit for bit. */
+static void assert_same_res(const struct met_clv_res *a, const struct met_clv_res *b)
+{
+	assert_int_equal(a->fitted, b->fitted);
+	assert_int_equal(a->gg_fitted, b->gg_fitted);
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->n_model, b->n_model);
+	assert_int_equal(a->horizon, b->horizon);
+	assert_memory_equal(&a->bg, &b->bg, sizeof(a->bg));
+	assert_memory_equal(&a->gg, &b->gg, sizeof(a->gg));
+	assert_true(same_doubles(a->forecast, b->forecast, MET_CLV_MAX_HORIZON + 1));
+	assert_true(same_doubles(a->mean_spend, b->mean_spend, a->n));
+	assert_true(same_doubles(a->expected, b->expected, a->n));
+	assert_true(same_doubles(a->p_alive, b->p_alive, a->n));
+	assert_true(same_doubles(a->value, b->value, a->n));
+	assert_memory_equal(a->days, b->days, a->n * sizeof(*a->days));
+}
+
+/*
+ * The walk's use: period L started, the history advanced by a month (one
+ * more purchase day for every third customer) and period L + 30 started,
+ * then the history overwritten with garbage before either job is
+ * finished. Each must give what met_clv_period gave on the history it
+ * was started from.
+ */
+static void test_jobs_own_inputs(void **state)
+{
+	static struct world w;
+	struct met_clv_res ref1, ref2, got1, got2;
+	struct met_clv_job *j1, *j2;
+	struct crm_err e = { 0 };
+	uint32_t i;
+
+	(void)state;
+	make_world(&w);
+	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "p1", NULL,
+					&ref1, &e), 0);
+	assert_int_equal(met_clv_start(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "p1", NULL,
+				       &j1, &e), 0);
+	for (i = 0; i < N; i += 3) {
+		met_clv_hist_add(&w.h, i, L + 20, w.last[i], w.first[i], 70000, 20000);
+		w.last[i] = L + 20;
+	}
+	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L + 30, HORIZON, 0.01, "p2",
+					NULL, &ref2, &e), 0);
+	assert_int_equal(met_clv_start(&w.h, w.first, w.last, N, L + 30, HORIZON, 0.01, "p2", NULL,
+				       &j2, &e), 0);
+	memset(w.h.days, 0xA5, N * sizeof(*w.h.days));
+	memset(w.h.amt, 0x5A, N * sizeof(*w.h.amt));
+	memset(w.h.cost, 0x3C, N * sizeof(*w.h.cost));
+	memset(w.first, 0x7F, sizeof(w.first));
+	memset(w.last, 0x11, sizeof(w.last));
+	assert_int_equal(met_clv_finish(j1, &got1, &e), 0);
+	assert_int_equal(met_clv_finish(j2, &got2, &e), 0);
+	assert_true(ref1.fitted && ref2.fitted && ref1.gg_fitted && ref2.gg_fitted);
+	/* the second period saw the added month */
+	assert_int_equal(ref2.days[0], ref1.days[0] + 1);
+	assert_true(ref2.bg.ll != ref1.bg.ll);
+	assert_same_res(&got1, &ref1);
+	assert_same_res(&got2, &ref2);
+	met_clv_res_release(&ref1);
+	met_clv_res_release(&ref2);
+	met_clv_res_release(&got1);
+	met_clv_res_release(&got2);
+	met_clv_hist_release(&w.h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_predictions),
+		cmocka_unit_test(test_jobs_own_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
