@@ -21,11 +21,13 @@
  * writes the exports can do more simply anyway.
  *
  * <data_dir>/cache/YYYY-MM.rows holds the key of the period file last
- * written or found unchanged, and that file's identity (stamp.h: inode,
- * size, modification time, which a rename changes). When both still hold
- * the month is unchanged. The entry is written after the period file and
- * its lineage, so it never names a file that is not there; anything else
- * (no entry, another key, a torn entry) rebuilds the month as before.
+ * written or found unchanged, and that file's size and CRC-32. When both
+ * still hold the month is unchanged. The file is read for its CRC (a
+ * fraction of the cost of building it) rather than trusted by its inode
+ * and times, so that a file damaged or edited in place is still rebuilt,
+ * as it was before this shortcut. The entry is written after the period
+ * file and its lineage, so it never names a file that is not there;
+ * anything else (no entry, another key, a torn entry) rebuilds the month.
  */
 #include "norm_int.h"
 
@@ -188,14 +190,18 @@ static char *entry_path(const struct norm *n, int period)
 	return norm_join(n->reuse_dir, name);
 }
 
-/* The identity of the period file at `path` (stamp.h). */
-static void file_identity(const char *path, char out[SHA256_HEX_LEN + 1])
+/* The entry of `key` for the period file at `path` as text; -1 when it cannot be read. */
+static int entry_text(const char *key, const char *path, char *text, size_t cap)
 {
-	struct stamp st;
+	struct crm_err e = { 0 };
+	unsigned long long size;
+	unsigned long crc;
+	int len;
 
-	stamp_init(&st);
-	stamp_file(&st, path);
-	stamp_hex(&st, out);
+	if (fsx_file_crc32(path, &size, &crc, &e) != 0)
+		return -1;
+	len = snprintf(text, cap, REUSE_HEAD "key %s\nfile %llu %08lx\nend\n", key, size, crc);
+	return len < 0 || (size_t)len >= cap ? -1 : len;
 }
 
 int norm_reuse_found(const struct norm *n, int period)
@@ -209,30 +215,27 @@ int norm_reuse_found(const struct norm *n, int period)
 
 int norm_reuse_same(const struct norm *n, int period, const char *key, const char *period_path)
 {
-	char text[REUSE_MAX], want[REUSE_MAX], id[SHA256_HEX_LEN + 1], *path = entry_path(n, period);
+	char text[REUSE_MAX], want[REUSE_MAX], *path = entry_path(n, period);
 	size_t len;
-	int same = 0;
+	int wl, same = 0;
 
-	if (path && fsx_read_small(path, text, sizeof(text), &len) == 0) {
-		file_identity(period_path, id);
-		snprintf(want, sizeof(want), REUSE_HEAD "key %s\nfile %s\nend\n", key, id);
-		same = len == strlen(want) && memcmp(text, want, len) == 0;
-	}
+	if (path && fsx_read_small(path, text, sizeof(text), &len) == 0 &&
+	    (wl = entry_text(key, period_path, want, sizeof(want))) >= 0)
+		same = len == (size_t)wl && memcmp(text, want, len) == 0;
 	free(path);
 	return same;
 }
 
 void norm_reuse_save(const struct norm *n, int period, const char *key, const char *period_path)
 {
-	char text[REUSE_MAX], id[SHA256_HEX_LEN + 1], *path = entry_path(n, period);
+	char text[REUSE_MAX], *path = entry_path(n, period);
 	int len;
 
 	if (!path)
 		return;
-	file_identity(period_path, id);
-	len = snprintf(text, sizeof(text), REUSE_HEAD "key %s\nfile %s\nend\n", key, id);
 	/* A lost entry costs one rebuild of the month, so a failure is only logged. */
-	if (len < 0 || (size_t)len >= sizeof(text) || fsx_replace_unsynced(path, text, (size_t)len))
+	if ((len = entry_text(key, period_path, text, sizeof(text))) < 0 ||
+	    fsx_replace_unsynced(path, text, (size_t)len))
 		log_debug("normalize: could not keep %s", path);
 	free(path);
 }

@@ -1366,7 +1366,7 @@ static int reuse_month(const struct norm *n, struct month_job *j, struct month_o
 			norm_spill_close(s);
 	}
 	mo->unchanged++;
-	log_debug("normalize: %s unchanged: the same rows as when %s was written", j->text, j->path);
+	log_debug("normalize: %s unchanged: the same rows as when its file was written", j->text);
 	return write_lineage(n, j, NULL, NULL, mo, e);
 }
 

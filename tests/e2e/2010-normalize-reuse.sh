@@ -3,8 +3,8 @@
 # rebuilt (etl/norm_reuse.c, cache/YYYY-MM.rows): a night's late order
 # rebuilds its own month only, and every period file and lineage record is
 # what rebuilding every month gives. A torn entry, a period file replaced
-# behind normalize's back, another executable, --force or an unusable
-# cache directory rebuild as before.
+# or damaged behind normalize's back, another executable, --force, a new
+# id shape or an unusable cache directory rebuild as before.
 . "$SRCDIR/tests/e2e/lib.sh"
 
 mkdir in
@@ -73,6 +73,11 @@ grep -m 1 ',2024-12-1[0-9]T.*,completed$' in/orders-1.csv |
 	awk -F, 'BEGIN { OFS = "," } { $4 = "123.45"; print }' >>in/orders-2.csv
 head -c 40 var/cache/2024-06.rows >torn && mv torn var/cache/2024-06.rows
 cp var/periods/2024-11.crmp var/periods/2024-08.crmp
+# and a byte changed in place, the file's times put back.
+cp -p var/periods/2025-01.crmp kept.crmp
+printf 'X' | dd of=var/periods/2025-01.crmp bs=1 seek=100 conv=notrunc 2>/dev/null
+touch -r kept.crmp var/periods/2025-01.crmp
+cmp -s kept.crmp var/periods/2025-01.crmp && fail "the byte did not change"
 run 0 "$CRMETL" normalize -v
 lacks err "2024-06 unchanged: the same rows"
 lacks err "2024-08 unchanged: the same rows"
@@ -81,7 +86,8 @@ lacks err "2024-12 unchanged: the same rows"
 contains err "2024-10 unchanged: the same rows"
 contains err "restated 2024-08:"
 contains err "restated 2024-12: order amounts"
-contains err "3 written (3 restated), $((n - 3)) unchanged"
+lacks err "2025-01 unchanged: the same rows"
+contains err "4 written (4 restated), $((n - 4)) unchanged"
 [ "$(grep -c . var/cache/2024-06.rows)" -eq 4 ] || fail "the torn entry was not replaced"
 rm -r fresh
 run 0 "$CRMETL" normalize --config fresh.conf
