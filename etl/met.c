@@ -2488,9 +2488,18 @@ static void clv_holdout_rows(struct eng *g, int mi)
 	}
 }
 
-/* Add months g->clv_mi .. mi's completed orders to the CLV purchase history. */
+/*
+ * Add months g->clv_mi .. mi's completed orders to the CLV purchase
+ * history, once the fits in flight have their copy of it.
+ */
 static void clv_history_to(struct eng *g, int mi)
 {
+	if (g->clv_mi <= mi) {
+		if (g->fit_cur)
+			met_clv_wait_inputs(g->fit_cur);
+		if (g->fit_next)
+			met_clv_wait_inputs(g->fit_next);
+	}
 	for (; g->clv_mi <= mi; g->clv_mi++) {
 		const struct month *m = &g->months[g->clv_mi];
 		uint32_t r;
@@ -2510,7 +2519,7 @@ static void clv_history_to(struct eng *g, int mi)
 	}
 }
 
-/* Start the fits of month index mi (met_clv_start: they own a copy of their inputs). */
+/* Start the fits of month index mi (met_clv_start: they make their own copy of the inputs). */
 static int clv_start(struct eng *g, int mi, struct met_clv_job **job)
 {
 	struct met_clv_cache cache = { NULL, g->fits_salt, g->fits_reuse };

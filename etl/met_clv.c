@@ -486,8 +486,19 @@ static double *nan_array(uint32_t n)
 	return v;
 }
 
-/* A period's fits and predictions, from its own copy of the inputs. */
+/*
+ * A period's fits and predictions, from its own copy of the inputs. The
+ * copy is made on the job's thread (gather: a pass over every customer),
+ * not the caller's; h, first and last are the caller's until then
+ * (taken, met_clv_wait_inputs).
+ */
 struct met_clv_job {
+	const struct met_clv_hist *h;
+	const int32_t *first, *last;
+	int32_t L;
+	pthread_mutex_t mu;
+	pthread_cond_t taken_cv;
+	int taken;               /* under mu: h, first and last are no longer read */
 	struct inputs in;
 	uint32_t n;
 	int horizon;
@@ -506,7 +517,23 @@ static void job_free(struct met_clv_job *j)
 	inputs_release(&j->in);
 	met_clv_res_release(&j->res);
 	free(j->cache_text);
+	pthread_cond_destroy(&j->taken_cv);
+	pthread_mutex_destroy(&j->mu);
 	free(j);
+}
+
+/* The job's copy of the inputs; then the caller may change the history. */
+static int job_gather(struct met_clv_job *j)
+{
+	int rc = gather(j->h, j->first, j->last, j->n, j->L, &j->in);
+
+	pthread_mutex_lock(&j->mu);
+	j->taken = 1;
+	j->h = NULL;
+	j->first = j->last = NULL;
+	pthread_cond_broadcast(&j->taken_cv);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
 }
 
 /*
@@ -521,6 +548,8 @@ static void *job_main(void *arg)
 	const struct inputs *in = &j->in;
 	size_t i;
 
+	if (job_gather(j))
+		goto nomem;
 	res->n = j->n;
 	res->horizon = j->horizon;
 	res->n_model = in->n;
@@ -539,6 +568,9 @@ static void *job_main(void *arg)
 		goto nomem;
 	if (res->fitted && predict(in, j->monthly_rate, res))
 		goto nomem;
+	/* the result may wait for its period a while: not with the inputs */
+	inputs_release(&j->in);
+	memset(&j->in, 0, sizeof(j->in));
 	return NULL;
 nomem:
 	j->rc = err_set(&j->err, CRM_E_NOMEM, "out of memory");
@@ -573,11 +605,17 @@ int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int3
 	*out = NULL;
 	if (!j)
 		return err_set(e, CRM_E_NOMEM, "out of memory");
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->taken_cv, NULL);
+	j->h = h;
+	j->first = first;
+	j->last = last;
+	j->L = L;
 	j->n = n;
 	j->horizon = horizon < 1 ? 1 : horizon > MET_CLV_MAX_HORIZON ? MET_CLV_MAX_HORIZON : horizon;
 	j->monthly_rate = monthly_rate;
 	snprintf(j->ptext, sizeof(j->ptext), "%s", ptext);
-	if (gather(h, first, last, n, L, &j->in) || job_cache(j, cache)) {
+	if (job_cache(j, cache)) {
 		job_free(j);
 		return err_set(e, CRM_E_NOMEM, "out of memory");
 	}
@@ -587,6 +625,14 @@ int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int3
 		job_main(j); /* no thread: now */
 	*out = j;
 	return 0;
+}
+
+void met_clv_wait_inputs(struct met_clv_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	while (!j->taken)
+		pthread_cond_wait(&j->taken_cv, &j->mu);
+	pthread_mutex_unlock(&j->mu);
 }
 
 int met_clv_finish(struct met_clv_job *j, struct met_clv_res *res, struct crm_err *e)

@@ -103,19 +103,22 @@ int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int
 
 /*
  * The same in two steps, so that the caller may go on (and advance the
- * history) while the period is fitted: met_clv_start copies what the fits
- * and predictions need of h, first and last (and of ptext and cache) and
- * runs them on a thread of its own; met_clv_finish waits for them, fills
- * *res and frees the job. Every started job must be finished. The results
- * are those of met_clv_period, whatever else runs meanwhile. Errors of
- * met_clv_start: CRM_E_NOMEM (then *job is NULL); met_clv_finish returns
- * the errors of met_clv_period.
+ * history) while the period is fitted: met_clv_start runs the fits and
+ * predictions on a thread of their own, which first copies what it needs
+ * of h, first and last (ptext and cache are copied at once). The caller
+ * must not change h, first or last until met_clv_wait_inputs has
+ * returned. met_clv_finish waits for the results, fills *res and frees
+ * the job; every started job must be finished. The results are those of
+ * met_clv_period, whatever else runs meanwhile. Errors of met_clv_start:
+ * CRM_E_NOMEM (then *job is NULL); met_clv_finish returns the errors of
+ * met_clv_period.
  */
 #define MET_CLV_PTEXT_MAX 32
 struct met_clv_job;
 int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,
 		  uint32_t n, int32_t L, int horizon, double monthly_rate, const char *ptext,
 		  const struct met_clv_cache *cache, struct met_clv_job **job, struct crm_err *e);
+void met_clv_wait_inputs(struct met_clv_job *job);
 int met_clv_finish(struct met_clv_job *job, struct met_clv_res *res, struct crm_err *e);
 
 void met_clv_res_release(struct met_clv_res *res);

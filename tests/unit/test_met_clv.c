@@ -154,8 +154,8 @@ static void assert_same_res(const struct met_clv_res *a, const struct met_clv_re
 /*
  * The walk's use: period L started, the history advanced by a month (one
  * more purchase day for every third customer) and period L + 30 started,
- * then the history overwritten with garbage before either job is
- * finished. Each must give what met_clv_period gave on the history it
+ * then the history overwritten with garbage (once each job has its copy:
+ * met_clv_wait_inputs) before either job is finished. Each must give what met_clv_period gave on the history it
  * was started from.
  */
 static void test_jobs_own_inputs(void **state)
@@ -172,6 +172,7 @@ static void test_jobs_own_inputs(void **state)
 					&ref1, &e), 0);
 	assert_int_equal(met_clv_start(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "p1", NULL,
 				       &j1, &e), 0);
+	met_clv_wait_inputs(j1);
 	for (i = 0; i < N; i += 3) {
 		met_clv_hist_add(&w.h, i, L + 20, w.last[i], w.first[i], 70000, 20000);
 		w.last[i] = L + 20;
@@ -180,6 +181,7 @@ static void test_jobs_own_inputs(void **state)
 					NULL, &ref2, &e), 0);
 	assert_int_equal(met_clv_start(&w.h, w.first, w.last, N, L + 30, HORIZON, 0.01, "p2", NULL,
 				       &j2, &e), 0);
+	met_clv_wait_inputs(j2);
 	memset(w.h.days, 0xA5, N * sizeof(*w.h.days));
 	memset(w.h.amt, 0x5A, N * sizeof(*w.h.amt));
 	memset(w.h.cost, 0x3C, N * sizeof(*w.h.cost));
