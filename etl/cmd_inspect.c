@@ -25,6 +25,7 @@ static const char *enc_name(enum crmp_enc enc)
 	case CRMP_DICT: return "dictionary";
 	case CRMP_FRONT: return "front-coded";
 	case CRMP_NUMBERED: return "numbered";
+	case CRMP_PLANES: return "planes";
 	}
 	return "?";
 }

@@ -28,6 +28,8 @@
 
 #define HEADER_SIZE 64
 #define ZLEVEL 1
+#define MAJOR 2   /* written; a reader also takes MAJOR_OLD (no sort fields) */
+#define MAJOR_OLD 1
 #define MAX_FILE ((uint64_t)1 << 36)
 
 static const unsigned char magic[8] = { 0x89, 'C', 'R', 'M', 'P', '\r', '\n', 0x1a };
@@ -53,6 +55,8 @@ struct wcol {
 struct wtable {
 	char name[64];
 	uint64_t rows;
+	size_t n_sort;                  /* the sort key: columns, most significant first */
+	uint8_t sort[CRMP_MAX_COLUMNS];
 	size_t n_cols;
 	struct wcol cols[CRMP_MAX_COLUMNS];
 };
@@ -111,6 +115,22 @@ int crmp_writer_table(struct crmp_writer *w, const char *name, uint64_t rows,
 	memset(t, 0, sizeof(*t));
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->rows = rows;
+	return 0;
+}
+
+int crmp_writer_sorted(struct crmp_writer *w, const int *cols, size_t n, struct crm_err *e)
+{
+	struct wtable *t = w->n_tables ? &w->tables[w->n_tables - 1] : NULL;
+	size_t i;
+
+	if (!t || w->n_flushed == w->n_tables || n > CRMP_MAX_COLUMNS)
+		return err_set(e, CRM_E_INTERNAL, "cannot give a sort key here");
+	for (i = 0; i < n; i++) {
+		if (cols[i] < 0 || cols[i] >= CRMP_MAX_COLUMNS)
+			return err_set(e, CRM_E_INTERNAL, "bad sort column %d", cols[i]);
+		t->sort[i] = (uint8_t)cols[i];
+	}
+	t->n_sort = n;
 	return 0;
 }
 
@@ -365,82 +385,118 @@ static unsigned char *varint_at(unsigned char *p, uint64_t v)
 	return p;
 }
 
-/* The zigzag varints of v[n] divided by the scale, plain or as differences. */
-static void put_int_values(struct buf *b, const int64_t *v, size_t n, struct exact_div d,
-			   int delta)
-{
-	unsigned char *p = b->data + b->len;
-	int64_t prev = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int64_t x = exact_quotient(v[i], d);
-
-		p = varint_at(p, buf_zigzag(delta ? (int64_t)((uint64_t)x - (uint64_t)prev) : x));
-		prev = x;
-	}
-	b->len = (size_t)(p - b->data);
-}
-
 /*
  * The delta varints of v[n] divided by the scale, appended to b a block
  * of values at a time (room for the longest varints of a block, so the
- * buffer grows as for the exact size); returns the bytes the plain
- * varints would take, counted on the way: the same values decide both.
+ * buffer grows as for the exact size); the smallest and largest quotient
+ * are found on the way (planes need them; 0 and 0 when n = 0).
  */
 #define DELTA_BLOCK 4096
 
-static uint64_t put_delta_sizing_plain(struct buf *b, const int64_t *v, size_t n,
-				       struct exact_div d)
+static void put_delta_range(struct buf *b, const int64_t *v, size_t n, struct exact_div d,
+			    int64_t *lo, int64_t *hi)
 {
 	int64_t prev = 0;
-	uint64_t plain = 0;
 	size_t i = 0, stop;
 
+	*lo = n ? INT64_MAX : 0;
+	*hi = n ? INT64_MIN : 0;
 	while (i < n) {
 		unsigned char *p;
 
 		stop = n - i > DELTA_BLOCK ? i + DELTA_BLOCK : n;
 		if (buf_reserve(b, (stop - i) * 10))
-			return 0;
+			return;
 		for (p = b->data + b->len; i < stop; i++) {
 			int64_t x = exact_quotient(v[i], d);
 
-			plain += varint_len(buf_zigzag(x));
+			*lo = x < *lo ? x : *lo;
+			*hi = x > *hi ? x : *hi;
 			p = varint_at(p, buf_zigzag((int64_t)((uint64_t)x - (uint64_t)prev)));
 			prev = x;
 		}
 		b->len = (size_t)(p - b->data);
 	}
-	return plain;
+}
+
+/* Bytes that hold hi - lo (0..8). */
+static unsigned plane_bytes(int64_t lo, int64_t hi)
+{
+	uint64_t span = (uint64_t)hi - (uint64_t)lo;
+	unsigned bytes = 0;
+
+	while (bytes < 8 && span >> (8 * bytes))
+		bytes++;
+	return bytes;
+}
+
+/*
+ * The planes of v[n] divided by the scale, whose quotients lie in
+ * [lo, hi]: lo (a zigzag varint), the bytes B (0..8) that hi - lo takes,
+ * then byte 0 of every q - lo, byte 1 of every q - lo, ... (B runs of n
+ * bytes). Deflate then gives each run its own code (its blocks are a few
+ * thousand values): the low bytes of prices and random ids are nearly
+ * uniform, the high ones skewed, which one code over mixed varint bytes
+ * cannot exploit.
+ */
+static void put_planes(struct buf *b, const int64_t *v, size_t n, struct exact_div d,
+		       int64_t lo, int64_t hi)
+{
+	unsigned bytes = plane_bytes(lo, hi), k;
+	unsigned char *p;
+	size_t i;
+
+	buf_put_varint(b, buf_zigzag(lo));
+	buf_put_u8(b, bytes);
+	if (bytes == 0)
+		return;
+	if (n > CRMP_MAX_RAW / bytes || buf_reserve(b, n * bytes)) {
+		b->failed = 1;
+		return;
+	}
+	p = b->data + b->len;
+	for (i = 0; i < n; i++) {
+		uint64_t u = (uint64_t)exact_quotient(v[i], d) - (uint64_t)lo;
+
+		for (k = 0; k < bytes; k++)
+			p[k * n + i] = (unsigned char)(u >> (8 * k));
+	}
+	b->len += n * bytes;
 }
 
 /*
  * An integer block: the common divisor ("scale", so money in 1/10000 units
  * that is really in cents costs no bits) then the values divided by it,
- * either as they are (plain) or as differences to the previous one
- * (delta), whichever is smaller. Returns the encoding used.
+ * as differences to the previous one (delta) when their varints take at
+ * most 7/8 of the bytes of the planes, else as planes. Returns the
+ * encoding used.
  *
- * Most columns (times, days, ids) are delta: they are written at once
- * while plain's size is counted, and only a column that plain codes
- * smaller (prices) is written again. Sizing both first took a pass of its
- * own over every value.
+ * Most columns of time-ordered rows (times, ids) are delta: they are
+ * written at once while the range is found, and only a column without a
+ * trend (prices, random ids, enumerations) is written again. A delta that
+ * saves only a little still loses to planes: its varints mix the uniform
+ * low bits of every value with the rest. Plain varints are read (version 1
+ * files) but no longer written: planes code them smaller.
  */
+#define DELTA_GAIN_NUM 7
+#define DELTA_GAIN_DEN 8
+
 static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
 {
-	uint64_t scale = int_scale(v, n), plain;
+	uint64_t scale = int_scale(v, n);
 	struct exact_div d = exact_div_of(scale);
+	int64_t lo, hi;
 	size_t start;
 
 	buf_put_varint(b, scale);
 	start = b->len;
-	plain = put_delta_sizing_plain(b, v, n, d);
-	if (b->failed || (uint64_t)(b->len - start) <= plain)
+	put_delta_range(b, v, n, d, &lo, &hi);
+	if (b->failed || (uint64_t)(b->len - start) * DELTA_GAIN_DEN <=
+				 (uint64_t)n * plane_bytes(lo, hi) * DELTA_GAIN_NUM)
 		return CRMP_DELTA;
 	b->len = start;
-	/* Plain takes fewer bytes than the delta just written: room enough. */
-	put_int_values(b, v, n, d, 0);
-	return CRMP_PLAIN;
+	put_planes(b, v, n, d, lo, hi);
+	return CRMP_PLANES;
 }
 
 /* The present values of a column, gathered (caller frees). */
@@ -1329,9 +1385,17 @@ static int write_table(struct crmp_writer *w, const struct wtable *tab, struct c
 
 	if (!out)
 		return err_set(e, CRM_E_NOMEM, "out of memory encoding table '%s'", tab->name);
+	for (c = 0; c < tab->n_sort; c++) /* checked here: columns are added after the key */
+		if (tab->sort[c] >= tab->n_cols || memchr(tab->sort, tab->sort[c], c)) {
+			free(out);
+			return err_set(e, CRM_E_INTERNAL, "bad sort key of table '%s'", tab->name);
+		}
 	put_name(&w->dir, tab->name);
 	buf_put_varint(&w->dir, tab->rows);
 	buf_put_varint(&w->dir, tab->n_cols);
+	buf_put_varint(&w->dir, tab->n_sort);
+	for (c = 0; c < tab->n_sort; c++)
+		buf_put_varint(&w->dir, tab->sort[c]);
 	encode_columns(tab, out);
 	/* The first failed column in column order, as a serial run would report. */
 	for (c = 0; c < tab->n_cols && rc == 0; c++) {
@@ -1383,7 +1447,7 @@ int crmp_writer_encode(struct crmp_writer *w, unsigned char **out, size_t *len,
 		return rc;
 	h = file->data;
 	memcpy(h, magic, 8);
-	put_u16(h + 8, 1);
+	put_u16(h + 8, MAJOR);
 	put_u16(h + 10, 0);
 	put_u32(h + 12, (uint32_t)w->kind);
 	put_u32(h + 16, (uint32_t)w->period);
@@ -1421,6 +1485,7 @@ struct crmp_file {
 	char *name;
 	unsigned char *data;
 	size_t len;
+	unsigned major;
 	enum crmp_kind kind;
 	int period;
 	size_t n_tables;
@@ -1492,8 +1557,9 @@ static int parse_header(struct crmp_file *f, uint64_t *dir_off, uint32_t *dir_le
 		return CORRUPT(f, NULL, NULL, "not a period file (bad magic)");
 	if (get_u32(h + 60) != (uint32_t)crc32(0, h, 60))
 		return CORRUPT(f, NULL, NULL, "header checksum mismatch");
-	if ((h[8] | h[9] << 8) != 1)
-		return CORRUPT(f, NULL, NULL, "unsupported major version %u", (unsigned)(h[8] | h[9] << 8));
+	f->major = (unsigned)(h[8] | h[9] << 8);
+	if (f->major != MAJOR && f->major != MAJOR_OLD)
+		return CORRUPT(f, NULL, NULL, "unsupported major version %u", f->major);
 	f->kind = (enum crmp_kind)get_u32(h + 12);
 	if (f->kind != CRMP_PERIOD && f->kind != CRMP_DIMENSION)
 		return CORRUPT(f, NULL, NULL, "unknown file kind %u", (unsigned)f->kind);
@@ -1526,7 +1592,8 @@ static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct c
 	c->type = (enum crmp_type)(*p)[0];
 	c->enc = (enum crmp_enc)(*p)[1];
 	*p += 2;
-	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA)) ||
+	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA ||
+				       c->enc == CRMP_PLANES)) ||
 	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT ||
 				       c->enc == CRMP_NUMBERED))))
 		return CORRUPT(f, t->name, c->name, "unknown type %d or encoding %d", c->type, c->enc);
@@ -1541,6 +1608,28 @@ static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct c
 		return CORRUPT(f, t->name, c->name, "chunk at %llu+%llu lies outside its place",
 			       (unsigned long long)c->offset, (unsigned long long)c->stored);
 	*next_chunk = c->offset + c->stored;
+	return 0;
+}
+
+/* A table's sort key: a count, then that many distinct column indexes. */
+static int parse_sort(struct crmp_file *f, struct crmp_table_info *t, const unsigned char **p,
+		      const unsigned char *end, struct crm_err *e)
+{
+	uint64_t n, col;
+	size_t i;
+
+	if (buf_get_varint(p, end, &n))
+		return CORRUPT(f, t->name, NULL, "directory cut short");
+	if (n > t->n_cols)
+		return CORRUPT(f, t->name, NULL, "sort key of %llu columns", (unsigned long long)n);
+	for (i = 0; i < n; i++) {
+		if (buf_get_varint(p, end, &col))
+			return CORRUPT(f, t->name, NULL, "directory cut short");
+		if (col >= t->n_cols || memchr(t->sort, (int)col, i))
+			return CORRUPT(f, t->name, NULL, "bad sort column %llu", (unsigned long long)col);
+		t->sort[i] = (uint8_t)col;
+	}
+	t->n_sort = (size_t)n;
 	return 0;
 }
 
@@ -1562,6 +1651,8 @@ static int parse_directory(struct crmp_file *f, uint64_t dir_off, uint32_t dir_l
 		if (t->rows > UINT32_MAX || n == 0 || n > CRMP_MAX_COLUMNS)
 			return CORRUPT(f, t->name, NULL, "impossible row or column count");
 		t->n_cols = (size_t)n;
+		if (f->major != MAJOR_OLD && (rc = parse_sort(f, t, &p, end, e)))
+			return rc;
 		for (j = 0; j < t->n_cols; j++) {
 			rc = parse_column(f, t, &t->cols[j], &p, end, &next_chunk, dir_off, e);
 			if (rc)
@@ -1735,8 +1826,34 @@ static int check_col(const struct crmp_file *f, int t, int c, enum crmp_type typ
 }
 
 /*
- * Read an integer block of n values (scale, then plain or delta values)
- * into out[], which holds them contiguously.
+ * The planes of n values (put_planes) into out[]: the smallest value,
+ * then the bytes of each value's difference to it, a plane at a time.
+ */
+static int read_planes(const struct crmp_file *f, const struct crmp_table_info *ti,
+		       const struct crmp_col_info *ci, struct chunk *k, int64_t *out, uint64_t n,
+		       struct crm_err *e)
+{
+	uint64_t lo, i;
+	unsigned bytes, b;
+
+	if (buf_get_varint(&k->p, k->end, &lo) || k->p == k->end)
+		return CORRUPT(f, ti->name, ci->name, "planes cut short");
+	bytes = *k->p++;
+	if (bytes > 8 || (bytes && n > (uint64_t)(k->end - k->p) / bytes))
+		return CORRUPT(f, ti->name, ci->name, "bad planes (%u bytes of %llu values)", bytes,
+			       (unsigned long long)n);
+	lo = (uint64_t)buf_unzigzag(lo);
+	for (i = 0; i < n; i++)
+		out[i] = (int64_t)lo;
+	for (b = 0; b < bytes; b++, k->p += n)
+		for (i = 0; i < n; i++)
+			out[i] = (int64_t)((uint64_t)out[i] + ((uint64_t)k->p[i] << (8 * b)));
+	return 0;
+}
+
+/*
+ * Read an integer block of n values (scale, then plain, delta or planes
+ * values) into out[], which holds them contiguously.
  */
 static int read_int_block(const struct crmp_file *f, const struct crmp_table_info *ti,
 			  const struct crmp_col_info *ci, struct chunk *k, enum crmp_enc enc,
@@ -1744,9 +1861,19 @@ static int read_int_block(const struct crmp_file *f, const struct crmp_table_inf
 {
 	uint64_t scale, i, v;
 	int64_t prev = 0, x;
+	int rc;
 
 	if (buf_get_varint(&k->p, k->end, &scale) || scale == 0 || scale > (uint64_t)INT64_MAX)
 		return CORRUPT(f, ti->name, ci->name, "bad integer scale");
+	if (enc == CRMP_PLANES) {
+		if ((rc = read_planes(f, ti, ci, k, out, n, e)) != 0)
+			return rc;
+		for (i = 0; scale > 1 && i < n; i++)
+			if (__builtin_mul_overflow(out[i], (int64_t)scale, &out[i]))
+				return CORRUPT(f, ti->name, ci->name, "value %llu overflows",
+					       (unsigned long long)i);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		if (buf_get_varint(&k->p, k->end, &v))
 			return CORRUPT(f, ti->name, ci->name, "values cut short at value %llu",
@@ -1961,7 +2088,7 @@ static int numbered_head(const struct crmp_file *f, const struct crmp_table_info
 	k->p += *plen;
 	*width = *k->p++;
 	*mode = *k->p++;
-	if (*width > 18 || (*mode != CRMP_PLAIN && *mode != CRMP_DELTA))
+	if (*width > 18 || (*mode != CRMP_PLAIN && *mode != CRMP_DELTA && *mode != CRMP_PLANES))
 		return CORRUPT(f, ti->name, ci->name, "bad numbered width or mode");
 	return 0;
 }

@@ -21,7 +21,10 @@
 
 enum crmp_kind { CRMP_PERIOD = 1, CRMP_DIMENSION = 2 };
 enum crmp_type { CRMP_INT = 1, CRMP_STR = 2 };
-enum crmp_enc { CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4, CRMP_NUMBERED = 5 };
+enum crmp_enc {
+	CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4, CRMP_NUMBERED = 5,
+	CRMP_PLANES = 6
+};
 
 #define CRMP_MAX_TABLES 16
 #define CRMP_MAX_COLUMNS 32
@@ -47,6 +50,14 @@ struct crmp_writer *crmp_writer_new(enum crmp_kind kind, int period);
 int crmp_writer_table(struct crmp_writer *w, const char *name, uint64_t rows,
 		      struct crm_err *e);
 
+/*
+ * The current table's sort key (docs/period-format.md, "Directory"):
+ * its rows are in ascending order of columns cols[0..n) (indexes in the
+ * order the columns are added, most significant first). Without it the
+ * key is empty: no order is stated. Checked against the columns when the
+ * table is encoded.
+ */
+int crmp_writer_sorted(struct crmp_writer *w, const int *cols, size_t n, struct crm_err *e);
 /* An integer column: values[rows]; present[rows] (1/0) or NULL = all present. */
 int crmp_writer_int(struct crmp_writer *w, const char *name, const int64_t *values,
 		    const uint8_t *present, struct crm_err *e);
@@ -146,6 +157,8 @@ struct crmp_col_info {
 struct crmp_table_info {
 	char name[64];
 	uint64_t rows;
+	size_t n_sort;                  /* sort key, most significant first; 0 in version 1 files */
+	uint8_t sort[CRMP_MAX_COLUMNS]; /* column indexes, distinct, < n_cols */
 	size_t n_cols;
 	struct crmp_col_info cols[CRMP_MAX_COLUMNS];
 };

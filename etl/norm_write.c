@@ -107,6 +107,8 @@ struct cols {
 	struct strarena arena;         /* copies of general strings (pass 3), else empty */
 	int copy;                      /* general strings are copied into `arena` */
 	uint8_t plan[TAB_MAX_COLS];    /* enum plan of each column, for loading */
+	const int *keys;               /* the sort key in use: t's keys or alt_keys (cols_sort) */
+	size_t n_keys;
 	int32_t first_day;             /* of the month loaded (spill days count from it) */
 };
 
@@ -334,8 +336,8 @@ static int cmp_keys(const struct cols *c, size_t from, uint32_t i, uint32_t j)
 {
 	size_t k;
 
-	for (k = from; k < c->t->n_keys; k++) {
-		int col = c->t->keys[k], r;
+	for (k = from; k < c->n_keys; k++) {
+		int col = c->keys[k], r;
 
 		if (is_coded(c, (size_t)col)) {
 			/* Distinct few values: their order decides, absent first. */
@@ -394,7 +396,7 @@ static unsigned str_byte(const struct cols *c, size_t col, size_t r, size_t b)
 static uint64_t *primary_keys(const struct cols *c)
 {
 	uint64_t *keys = malloc((c->rows ? c->rows : 1) * sizeof(*keys));
-	int col = c->t->keys[0];
+	int col = c->keys[0];
 	size_t i, b;
 
 	norm_huge(keys, c->rows * sizeof(*keys));
@@ -455,7 +457,7 @@ static void permute(struct cols *c, size_t k, const uint32_t *perm, void *scratc
 /* Sort a run of rows whose radix keys are equal by the whole key (stable). */
 static int sort_ties(uint32_t *idx, size_t n, const struct cols *c)
 {
-	int col = c->t->keys[0];
+	int col = c->keys[0];
 	sortx_cmp cmp = !is_str_col(c, (size_t)col) || as_numbers(c, (size_t)col) ? cmp_rest : cmp_rows;
 	size_t i, j;
 
@@ -489,7 +491,7 @@ static unsigned bit_width(uint64_t v)
  */
 static int64_t second_prefix(const struct cols *c, unsigned free_bits, unsigned *shift)
 {
-	int first = c->t->keys[0], col = c->t->n_keys > 1 ? c->t->keys[1] : -1;
+	int first = c->keys[0], col = c->n_keys > 1 ? c->keys[1] : -1;
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
 	uint64_t span;
 	size_t i;
@@ -532,7 +534,7 @@ static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
 	size_t i, start;
 	unsigned free_bits, shift;
 	int64_t lo2;
-	int col2 = c->t->n_keys > 1 ? c->t->keys[1] : -1;
+	int col2 = c->n_keys > 1 ? c->keys[1] : -1;
 
 	for (i = 0; i < n; i++) {
 		lo = keys[i] < lo ? keys[i] : lo;
@@ -553,7 +555,7 @@ static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
 		return -1;
 	for (i = 0; i < n; i++)
 		perm[i] = (uint32_t)keys[i];
-	if (c->t->n_keys < 2)
+	if (c->n_keys < 2)
 		return 0;
 	for (start = 0; start < n; start = i) {
 		for (i = start + 1; i < n && keys[i] >> 32 == keys[start] >> 32; i++)
@@ -583,38 +585,127 @@ static void rank_few(struct cols *c)
 	}
 }
 
-/* Sort rows into canonical order by permuting every column. */
+/*
+ * The order of the rows by c->keys into perm (identity when no row), or
+ * -1 out of memory. The columns are not moved.
+ */
+static int sort_perm(struct cols *c, uint32_t *perm, uint64_t *scratch)
+{
+	uint64_t *keys = primary_keys(c);
+	size_t i;
+	int got;
+
+	if (!keys)
+		return -1;
+	got = c->rows ? sort_narrow(keys, scratch, c->rows, perm, c) : 0;
+	if (got > 0) {
+		for (i = 0; i < c->rows; i++)
+			perm[i] = (uint32_t)i;
+		got = sortx_by_key(perm, c->rows, keys, cmp_rows, c) ? -1 : 0;
+	}
+	free(keys);
+	return got;
+}
+
+/*
+ * Whether column k counts in order_cost: integers, and ids held as
+ * numbers (numbered) or digit keys.
+ */
+static int costed(const struct cols *c, size_t k)
+{
+	if (!is_str_col(c, k))
+		return 1;
+	return c->dkeys[k] || (is_numbered(c, k) && c->present_strs[k]);
+}
+
+/* The number the digits of a digit key make (crmp_digits_key: digit + 1 a nibble). */
+static uint64_t key_number(int64_t key)
+{
+	uint64_t n = 0, k = (uint64_t)key;
+	int shift;
+
+	for (shift = 56; shift >= 0 && (k >> shift & 15); shift -= 4)
+		n = n * 10 + (k >> shift & 15) - 1;
+	return n;
+}
+
+/*
+ * What the rows cost in the order perm gives (NULL: as they are), as
+ * docs/period-format.md defines it: the bit widths of the zigzag
+ * differences between consecutive present values of the costed columns.
+ * A stand-in for the compressed size, which would take encoding the table
+ * twice: ids counted up by one cost 2 bits a row, random ones 20 or more.
+ */
+static uint64_t order_cost(const struct cols *c, const uint32_t *perm)
+{
+	uint64_t cost = 0;
+	size_t k, i;
+
+	for (k = 0; k < c->t->n_cols; k++) {
+		const int64_t *v = c->iv[k];
+		const uint8_t *p = c->pres[k];
+		uint64_t prev = 0, x, d;
+
+		if (!costed(c, k))
+			continue;
+		for (i = 0; i < c->rows; i++) {
+			size_t r = perm ? perm[i] : i;
+
+			if (!p[r])
+				continue;
+			x = c->dkeys[k] ? key_number(v[r]) : (uint64_t)v[r];
+			d = x - prev;
+			cost += bit_width(d >> 63 ? ~(d << 1) : d << 1);
+			prev = x;
+		}
+	}
+	return cost;
+}
+
+/*
+ * Sort rows into canonical order by permuting every column: by the
+ * table's key, then, for a table with another (customer order), by that
+ * one too when it costs less (order_cost). The table's key goes first
+ * and the other is sorted from it: the columns are then read in order
+ * for the first cost.
+ */
 static int cols_sort(struct cols *c)
 {
-	size_t n = c->rows ? c->rows : 1, i, k;
+	size_t n = c->rows ? c->rows : 1, k;
 	uint32_t *perm = malloc(n * sizeof(*perm));
 	uint64_t *scratch = malloc(n * sizeof(*scratch));
-	uint64_t *keys = primary_keys(c);
-	int rc = -1, got;
+	int rc = -1;
 
-	if (!perm || !keys || !scratch)
+	c->keys = c->t->keys;
+	c->n_keys = c->t->n_keys;
+	if (!perm || !scratch)
 		goto out;
 	rank_few(c);
 	norm_huge(perm, n * sizeof(*perm));
 	norm_huge(scratch, n * sizeof(*scratch));
-	got = c->rows ? sort_narrow(keys, scratch, c->rows, perm, c) : 0;
-	if (got < 0)
+	if (sort_perm(c, perm, scratch))
 		goto out;
-	if (got > 0) {
-		for (i = 0; i < c->rows; i++)
-			perm[i] = (uint32_t)i;
-		if (sortx_by_key(perm, c->rows, keys, cmp_rows, c))
-			goto out;
-	}
-	free(keys); /* before the columns are put in order: memory */
-	keys = NULL;
 	for (k = 0; k < c->t->n_cols; k++)
 		permute(c, k, perm, scratch);
+	if (c->t->n_alt_keys && c->rows > 1) {
+		uint64_t cost = order_cost(c, NULL);
+
+		c->keys = c->t->alt_keys;
+		c->n_keys = c->t->n_alt_keys;
+		if (sort_perm(c, perm, scratch))
+			goto out;
+		if (order_cost(c, perm) < cost) {
+			for (k = 0; k < c->t->n_cols; k++)
+				permute(c, k, perm, scratch);
+		} else {
+			c->keys = c->t->keys;
+			c->n_keys = c->t->n_keys;
+		}
+	}
 	rc = 0;
 out:
 	free(perm);
 	free(scratch);
-	free(keys);
 	return rc;
 }
 
@@ -640,6 +731,8 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 	size_t k;
 	int rc = crmp_writer_table(w, c->t->name, c->rows, e);
 
+	if (rc == 0)
+		rc = crmp_writer_sorted(w, c->keys, c->n_keys, e);
 	for (k = 0; rc == 0 && k < c->t->n_cols; k++) {
 		if (c->dkeys[k]) {
 			rc = crmp_writer_digits(w, c->t->cols[k].name, c->month[k].prefix,
@@ -676,12 +769,13 @@ static int add_meta(struct crmp_writer *w, const struct norm *n, const char *wha
 		    struct meta *m, struct crm_err *e)
 {
 	static const char *const keys[] = { "currency", "format", "period", "timezone" };
+	static const int by_key[] = { 0 };
 	uint32_t *klen = m->klen, *vlen = m->vlen;
 	const char **vals = m->vals;
 	int i, rc;
 
 	vals[0] = n->cfg->currency;
-	vals[1] = "crmetl period 1";
+	vals[1] = "crmetl period 2";
 	vals[2] = what;
 	vals[3] = n->cfg->timezone;
 	for (i = 0; i < 4; i++) {
@@ -689,6 +783,8 @@ static int add_meta(struct crmp_writer *w, const struct norm *n, const char *wha
 		vlen[i] = (uint32_t)strlen(vals[i]);
 	}
 	rc = crmp_writer_table(w, "meta", 4, e);
+	if (rc == 0)
+		rc = crmp_writer_sorted(w, by_key, 1, e);
 	if (rc == 0)
 		rc = crmp_writer_str(w, "key", keys, klen, e);
 	if (rc == 0)

@@ -27,7 +27,7 @@ static const struct tab_def tables[ENT_COUNT] = {
 		{ "amount", TK_MONEY, 3, 0 },
 		{ "cost", TK_MONEY, 4, 1 },
 		{ "status", TK_ENUM, 5, 1 } },
-		2, { 2, 0 }, 3, 1 },
+		2, { 2, 0 }, 3, 1, 3, { 1, 2, 0 } },
 	[ENT_SPEND] = { "spend", ENT_SPEND, 4, {
 		{ "day", TK_DATE, 0, 0 },
 		{ "channel", TK_STR, 1, 0 },

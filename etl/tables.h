@@ -44,6 +44,13 @@ struct tab_def {
 	int keys[TAB_MAX_KEYS];
 	int time_col;               /* column whose local month places a row, or -1 */
 	int id_cols;                /* leading key columns forming the dedupe id (0: none) */
+	/*
+	 * Another sort key a month may use instead (0 columns: none): the
+	 * customer order, when it codes smaller (docs/period-format.md,
+	 * "Canonical encoding"). Rows equal in it must be equal.
+	 */
+	size_t n_alt_keys;
+	int alt_keys[TAB_MAX_KEYS];
 };
 
 /* The table of an entity. */

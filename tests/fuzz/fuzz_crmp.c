@@ -4,7 +4,8 @@
  * Properties: opening and decoding every column never crashes or reads
  * out of bounds (the sanitizers watch); any failure is CRM_E_CORRUPT with
  * a message, never another code; decoded string codes always index the
- * dictionary. The seed corpus holds real period files.
+ * dictionary; a table's sort key names distinct columns it has. The seed
+ * corpus holds real period files (versions 1 and 2).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@ static void check_table(const struct crmp_file *f, int t)
 	struct crm_err e = { 0 };
 	size_t c;
 
+	if (ti->n_sort > ti->n_cols)
+		abort();
+	for (c = 0; c < ti->n_sort; c++)
+		if (ti->sort[c] >= ti->n_cols || memchr(ti->sort, ti->sort[c], c))
+			abort();
 	for (c = 0; c < ti->n_cols; c++) {
 		if (ti->cols[c].type == CRMP_INT) {
 			int64_t *v = malloc((ti->rows ? ti->rows : 1) * sizeof(*v));

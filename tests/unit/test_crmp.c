@@ -726,19 +726,32 @@ static void coded_as_strings(void **state)
 }
 
 /*
- * Integer blocks choose plain or delta by their size (delta on a tie),
- * with the scale: times (delta), prices (plain), equal sizes, and one
- * column long enough to cross the writer's blocks of values. Checked by
- * the encoding in the directory and by reading the values back.
+ * Integer blocks choose delta or planes by their size (delta when its
+ * varints take at most 7/8 of the planes' bytes), with the scale: times
+ * (delta), prices (planes), ties and near ties (planes), no values
+ * (delta), one value repeated (planes of no bytes), the extremes (planes
+ * of 8 bytes), and one column long enough to cross the writer's blocks
+ * of values. Checked by the encoding in the directory and by reading the
+ * values back.
  */
-static void int_blocks_plain_or_delta(void **state)
+static void int_blocks_delta_or_planes(void **state)
 {
 	enum { N = 10000 };
 	static int64_t v[N], back[N];
 	static const struct {
 		int enc;
 		size_t n;
-	} cases[] = { { 2, N }, { 1, N }, { 2, 3 }, { 2, 0 }, { 1, 2 } };
+		size_t raw; /* bytes of the chunk before compression, or 0: not checked */
+	} cases[] = {
+		{ CRMP_DELTA, N, 0 },
+		{ CRMP_PLANES, N, 1 + 2 + 1 + 2 * N },  /* scale 100, lo -900, B = 2, two planes */
+		{ CRMP_PLANES, 3, 2 + 1 + 1 + 3 },      /* 0, 1, 2: delta 3 bytes, planes 3 */
+		{ CRMP_DELTA, 0, 1 },
+		{ CRMP_PLANES, 2, 1 + 1 + 1 + 2 },      /* 63, -64: delta 3 bytes, planes 2 */
+		{ CRMP_PLANES, N, 1 + 1 + 1 },          /* all 7: scale 7, lo 1, no planes */
+		{ CRMP_PLANES, 4, 1 + 9 + 1 + 32 },     /* near INT64_MIN, INT64_MAX: scale 2, B 8 */
+		{ CRMP_DELTA, N, 1 + N },               /* 0, 8, 16, ...: steps of 1 after the scale */
+	};
 	size_t i, c;
 
 	(void)state;
@@ -754,7 +767,10 @@ static void int_blocks_plain_or_delta(void **state)
 			case 0: v[i] = 1700000000 + (int64_t)i * 37; break;          /* times */
 			case 1: v[i] = (int64_t)((i * 7919) % 5000) * 100 - 90000; break; /* prices */
 			case 2: v[i] = (int64_t)i * 200; break;                          /* 0, 1, 2 */
-			case 4: v[i] = i ? -64 : 63; break; /* plain 2 bytes, delta 3 */
+			case 4: v[i] = i ? -64 : 63; break;
+			case 5: v[i] = 7; break;
+			case 6: v[i] = i % 2 ? INT64_MAX - (int64_t)i : INT64_MIN + (int64_t)i; break;
+			case 7: v[i] = (int64_t)i * 8; break;
 			}
 		}
 		assert_int_equal(crmp_writer_table(w, "t", cases[c].n, &e), 0);
@@ -763,12 +779,182 @@ static void int_blocks_plain_or_delta(void **state)
 		crmp_writer_free(w);
 		assert_int_equal(crmp_open_mem(out, len, "ints", &f, &e), 0);
 		assert_int_equal(crmp_table_info(f, 0)->cols[0].enc, cases[c].enc);
+		if (cases[c].raw)
+			assert_int_equal(crmp_table_info(f, 0)->cols[0].raw, cases[c].raw);
 		assert_int_equal(crmp_read_int(f, 0, 0, back, NULL, &e), 0);
 		for (i = 0; i < cases[c].n; i++)
 			assert_true(back[i] == v[i]);
 		crmp_close(f);
 		free(out);
 	}
+}
+
+/* A file of one table "t" (3 rows, 3 integer columns) sorted by key[0..n). */
+static unsigned char *encode_sorted(const int *key, size_t n, size_t *len, int *rc)
+{
+	static const int64_t a[3] = { 1, 2, 3 }, b[3] = { 9, 8, 7 }, c[3] = { 5, 5, 5 };
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+	unsigned char *out = NULL;
+
+	assert_int_equal(crmp_writer_table(w, "t", 3, &e), 0);
+	assert_int_equal(crmp_writer_sorted(w, key, n, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "a", a, NULL, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "b", b, NULL, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "c", c, NULL, &e), 0);
+	*rc = crmp_writer_encode(w, &out, len, &e);
+	crmp_writer_free(w);
+	return out;
+}
+
+/*
+ * A table's sort key is in its directory entry and reads back; a key
+ * naming a column the table does not have, or one column twice, is
+ * refused by the writer; a directory whose key does is damage.
+ */
+static void sort_key_round_trip(void **state)
+{
+	static const int key[] = { 2, 0 }, bad[] = { 0, 3 }, twice[] = { 1, 1 };
+	struct crm_err e = { 0 };
+	struct crmp_file *f = NULL;
+	unsigned char *out;
+	size_t len = 0, i, dir;
+	int rc;
+
+	(void)state;
+	out = encode_sorted(key, 2, &len, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(crmp_open_mem(out, len, "sorted", &f, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->n_sort, 2);
+	assert_int_equal(crmp_table_info(f, 0)->sort[0], 2);
+	assert_int_equal(crmp_table_info(f, 0)->sort[1], 0);
+	crmp_close(f);
+	/* The entry: name "t", 3 rows, 3 columns, then the key 2 columns: 2, 0. */
+	dir = (size_t)out[24] | (size_t)out[25] << 8;
+	assert_memory_equal(out + dir, "\x01t\x03\x03\x02\x02\x00", 7);
+	/* Name column 3 instead of 0 (and mend the checksums): damage. */
+	out[dir + 6] = 3;
+	for (i = 0; i < 4; i++)
+		out[36 + i] = (unsigned char)(crc32(0, out + dir, (uInt)(len - dir)) >> (8 * i));
+	for (i = 0; i < 4; i++)
+		out[60 + i] = (unsigned char)(crc32(0, out, 60) >> (8 * i));
+	assert_int_equal(crmp_open_mem(out, len, "sorted", &f, &e), CRM_E_CORRUPT);
+	assert_non_null(strstr(e.msg, "sort column"));
+	free(out);
+	assert_null(encode_sorted(bad, 2, &len, &rc));
+	assert_int_equal(rc, CRM_E_INTERNAL);
+	assert_null(encode_sorted(twice, 2, &len, &rc));
+	assert_int_equal(rc, CRM_E_INTERNAL);
+}
+
+/*
+ * A version 1 file (no sort key in the directory) still reads: the same
+ * file as version 2 with an empty key, its key byte taken out and the
+ * header mended, gives the same values and no key.
+ */
+static void version_1_still_read(void **state)
+{
+	struct crm_err e = { 0 };
+	struct crmp_file *f = NULL;
+	int64_t back[3];
+	unsigned char *out;
+	size_t len = 0, i, dir, flen;
+	uint32_t crc;
+	int rc;
+
+	(void)state;
+	out = encode_sorted(NULL, 0, &len, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(out[8], 2);
+	dir = (size_t)out[24] | (size_t)out[25] << 8;
+	assert_int_equal(out[dir + 4], 0); /* "t", rows, columns, then the empty key */
+	memmove(out + dir + 4, out + dir + 5, len - dir - 5);
+	flen = len - 1;
+	out[8] = 1;
+	out[32] = (unsigned char)(len - 1 - dir); /* directories this small: one byte */
+	out[40] = (unsigned char)(flen & 0xff);
+	out[41] = (unsigned char)(flen >> 8);
+	crc = (uint32_t)crc32(0, out + dir, (uInt)(flen - dir));
+	for (i = 0; i < 4; i++)
+		out[36 + i] = (unsigned char)(crc >> (8 * i));
+	crc = (uint32_t)crc32(0, out, 60);
+	for (i = 0; i < 4; i++)
+		out[60 + i] = (unsigned char)(crc >> (8 * i));
+	assert_int_equal(crmp_open_mem(out, flen, "v1", &f, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->n_sort, 0);
+	assert_int_equal(crmp_read_int(f, 0, 1, back, NULL, &e), 0);
+	assert_true(back[0] == 9 && back[1] == 8 && back[2] == 7);
+	crmp_close(f);
+	/* Version 3 is refused. */
+	out[8] = 3;
+	crc = (uint32_t)crc32(0, out, 60);
+	for (i = 0; i < 4; i++)
+		out[60 + i] = (unsigned char)(crc >> (8 * i));
+	assert_int_equal(crmp_open_mem(out, flen, "v3", &f, &e), CRM_E_CORRUPT);
+	free(out);
+}
+
+/*
+ * Planes whose byte count is impossible (over 8, or more bytes than the
+ * chunk holds) are damage, not a read past the chunk.
+ */
+static void bad_planes_detected(void **state)
+{
+	static const int64_t v[4] = { 100, 300, 200, 5000 };
+	static const unsigned char bytes[] = { 9, 2 };
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+	struct crmp_file *f = NULL;
+	unsigned char *out = NULL, raw[64], *p;
+	uLongf zlen;
+	size_t len = 0, i, k, dir, at;
+	int64_t back[4];
+
+	(void)state;
+	assert_int_equal(crmp_writer_table(w, "t", 4, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "x", v, NULL, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &out, &len, &e), 0);
+	crmp_writer_free(w);
+	assert_int_equal(crmp_open_mem(out, len, "planes", &f, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->cols[0].enc, CRMP_PLANES);
+	assert_int_equal(crmp_table_info(f, 0)->cols[0].raw, 1 + 1 + 1 + 4); /* scale 100, lo 1, B 1 */
+	crmp_close(f);
+	for (k = 0; k < sizeof(bytes); k++) {
+		/* The same chunk with B replaced, recompressed; the directory mended. */
+		unsigned char good[7] = { 100, 2, 1, 0, 2, 1, 49 };
+		unsigned char *file = malloc(len + 64);
+
+		good[2] = bytes[k];
+		zlen = sizeof(raw);
+		assert_int_equal(compress2(raw, &zlen, good, sizeof(good), 1), Z_OK);
+		memcpy(file, out, 64);
+		memcpy(file + 64, raw, zlen);
+		dir = 64 + zlen;
+		p = file + dir;
+		memcpy(p, "\x01t\x04\x01\x00\x01x\x01\x06\x00\x40", 11);
+		p += 11;
+		*p++ = (unsigned char)zlen;
+		*p++ = sizeof(good);
+		for (i = 0; i < 4; i++)
+			*p++ = (unsigned char)(crc32(0, raw, (uInt)zlen) >> (8 * i));
+		at = (size_t)(p - file);
+		file[24] = (unsigned char)dir;
+		file[25] = 0;
+		file[32] = (unsigned char)(at - dir);
+		file[40] = (unsigned char)at;
+		file[41] = 0;
+		for (i = 0; i < 4; i++)
+			file[36 + i] = (unsigned char)(crc32(0, file + dir, (uInt)(at - dir)) >> (8 * i));
+		for (i = 0; i < 4; i++)
+			file[60 + i] = (unsigned char)(crc32(0, file, 60) >> (8 * i));
+		assert_int_equal(crmp_open_mem(file, at, "planes", &f, &e), 0);
+		assert_int_equal(crmp_read_int(f, 0, 0, back, NULL, &e), CRM_E_CORRUPT);
+		assert_non_null(strstr(e.msg, "bad planes"));
+		memset(&e, 0, sizeof(e));
+		crmp_close(f);
+		free(file);
+	}
+	free(out);
 }
 
 /*
@@ -861,7 +1047,10 @@ int main(void)
 		cmocka_unit_test(varints_near_and_far_from_the_end),
 		cmocka_unit_test(numbered_width_is_a_bound),
 		cmocka_unit_test(coded_as_strings),
-		cmocka_unit_test(int_blocks_plain_or_delta),
+		cmocka_unit_test(int_blocks_delta_or_planes),
+		cmocka_unit_test(sort_key_round_trip),
+		cmocka_unit_test(version_1_still_read),
+		cmocka_unit_test(bad_planes_detected),
 		cmocka_unit_test(digits_as_strings),
 	};
 
