@@ -2297,10 +2297,13 @@ static int write_customers(struct eng *g, const char *ptext, int32_t b1, struct 
 }
 
 /*
- * The per-customer file of period P is formatted and written on its own
- * thread while the walk goes on to P+1: it is the biggest output, and the
- * walk only needs a snapshot of the few per-customer arrays that change
- * from month to month. One file is in flight at a time.
+ * The files of period P are formatted and written on their own thread
+ * while the walk goes on to P+1: the per-customer file is the biggest
+ * output, and the walk only needs a snapshot of the few per-customer
+ * arrays that change from month to month; the metric rows (their sort,
+ * the restatement check and two synced files) take the rows themselves,
+ * whose buffer the engine and the writer swap. One period is in flight
+ * at a time.
  */
 struct cwriter {
 	struct eng local;            /* shallow copy pointing at the snapshot */
@@ -2314,6 +2317,8 @@ struct cwriter {
 	uint32_t *f12;
 	int64_t *m12, *np12;
 	struct met_clv_res clv;      /* taken over from the engine */
+	struct row *rows;            /* taken over from the engine: the period's rows */
+	size_t n_rows, cap_rows;
 	struct buf out;              /* the file's text, reused month to month */
 	struct ctext text;           /* made by the first cw_start */
 };
@@ -2322,7 +2327,10 @@ static void *cw_main(void *arg)
 {
 	struct cwriter *w = arg;
 
-	w->rc = write_customers(&w->local, w->ptext, w->b1, &w->out);
+	qsort(w->local.rows, w->local.n_rows, sizeof(*w->local.rows), cmp_rows);
+	w->rc = write_rows(&w->local, w->ptext);
+	if (!w->rc)
+		w->rc = write_customers(&w->local, w->ptext, w->b1, &w->out);
 	return NULL;
 }
 
@@ -2333,6 +2341,8 @@ static int cw_wait(struct eng *g, struct cwriter *w)
 		return 0;
 	pthread_join(w->thread, NULL);
 	w->running = 0;
+	g->restated += w->local.restated;
+	w->local.restated = 0;
 	if (w->rc) {
 		if (!g->e->code)
 			*g->e = w->err;
@@ -2353,6 +2363,7 @@ static void cw_release(struct cwriter *w)
 	free(w->m12);
 	free(w->np12);
 	met_clv_res_release(&w->clv);
+	free(w->rows);
 	buf_release(&w->out);
 	ctext_release(&w->text);
 }
@@ -2390,7 +2401,22 @@ static int cw_start(struct eng *g, struct cwriter *w, const char *ptext, int32_t
 	met_clv_res_release(&w->clv);
 	w->clv = g->clv;
 	memset(&g->clv, 0, sizeof(g->clv));
+	{
+		struct row *r = w->rows;
+		size_t cap = w->cap_rows;
+
+		w->rows = g->rows;
+		w->cap_rows = g->cap_rows;
+		w->n_rows = g->n_rows;
+		g->rows = r;
+		g->cap_rows = cap;
+		g->n_rows = 0;
+	}
 	w->local = *g;
+	w->local.rows = w->rows;
+	w->local.n_rows = w->n_rows;
+	w->local.cap_rows = w->cap_rows;
+	w->local.restated = 0;
 	memset(&w->err, 0, sizeof(w->err));
 	w->local.e = &w->err;
 	w->local.in_end = w->in_end;
@@ -2576,17 +2602,11 @@ static int clv_wait(struct eng *g)
 /* After an error: wait for the fits in flight and drop them. */
 static void clv_drop(struct eng *g)
 {
-	struct met_clv_job **j[2] = { &g->fit_cur, &g->fit_next };
-	struct met_clv_res res;
-	struct crm_err fe;
-	int k;
-
-	for (k = 0; k < 2; k++)
-		if (*j[k]) {
-			met_clv_finish(*j[k], &res, &fe);
-			met_clv_res_release(&res);
-			*j[k] = NULL;
-		}
+	if (g->fit_cur)
+		met_clv_drop(g->fit_cur);
+	if (g->fit_next)
+		met_clv_drop(g->fit_next);
+	g->fit_cur = g->fit_next = NULL;
 }
 
 /* Add the rows of METRICS.md's clv_predicted from the period's fits (clv_wait). */
@@ -2638,7 +2658,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	uint32_t i, r, nt = 0, s;
 	uint64_t compl_all = 0, compl_ok = 0, sent = 0, opened = 0, clicked = 0;
 	double *fr = NULL, *rs = NULL;
-	size_t nfr = 0, nrs = 0;
+	size_t nfr = 0, nrs = 0, n_rows;
 	int rc = 0;
 
 	period_format(p, ptext);
@@ -2994,13 +3014,11 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
-	qsort(g->rows, g->n_rows, sizeof(*g->rows), cmp_rows);
-	rc = write_rows(g, ptext);
-	if (!rc)
-		rc = cw_start(g, g->cw, ptext, b1);
+	n_rows = g->n_rows;
+	rc = cw_start(g, g->cw, ptext, b1);
 	if (!rc) {
 		st->periods_written++;
-		st->rows += g->n_rows;
+		st->rows += n_rows;
 	}
 out:
 	free(fr);

@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,28 +166,101 @@ static void *gg_main(void *arg)
 	return NULL;
 }
 
-static void note_bg(const struct met_clv_res *res, size_t n, const char *ptext, double secs)
+/*
+ * A period's log lines, kept by its job and logged when the period is
+ * collected (met_clv_finish): with two periods fitted at once, lines
+ * logged as they came would interleave the periods in an order of the
+ * scheduler's choosing; this way they come in period order, as before.
+ * Records: the level as one byte, the text, a NUL.
+ */
+struct notes {
+	const char *ptext;
+	char *text;
+	size_t len, cap;
+};
+
+#define NOTE_MAX 1024
+
+static void note(struct notes *nt, enum log_level lv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void note(struct notes *nt, enum log_level lv, const char *fmt, ...)
 {
-	log_debug("compute: %s: bg/nbd fit of %zu customers: method %d, %d iterations, %.3f s",
-		  ptext, n, res->bg.method, res->bg.iters, secs);
-	if (res->bg.method == CLV_BOUNDARY)
-		log_info("compute: %s: the bg/nbd likelihood is highest at the edge of its parameter "
-			 "space (r %.3g, alpha %.3g, a %.3g, b %.3g): predictions use the best point found",
-			 ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
+	char line[NOTE_MAX];
+	va_list ap;
+	size_t n;
+
+	if (lv > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	if (nt->len + n + 2 > nt->cap) {
+		size_t cap = nt->cap ? 2 * nt->cap : 4 * NOTE_MAX;
+		char *t = realloc(nt->text, cap);
+
+		if (!t) { /* out of memory: the line now rather than never */
+			log_warn("%s", line);
+			return;
+		}
+		nt->text = t;
+		nt->cap = cap;
+	}
+	nt->text[nt->len++] = (char)lv;
+	memcpy(nt->text + nt->len, line, n + 1);
+	nt->len += n + 1;
 }
 
-static void note_gg(const struct clv_gg *gg, const char *ptext, double secs)
+/* Log the kept lines (log = 1) or drop them, and free them. */
+static void notes_end(struct notes *nt, int log)
 {
-	log_debug("compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
-		  ptext, gg->n, gg->method, gg->iters, secs);
+	size_t i = 0;
+
+	while (log && i < nt->len) {
+		enum log_level lv = (enum log_level)nt->text[i];
+		const char *line = nt->text + i + 1;
+
+		if (lv == LOG_WARN)
+			log_warn("%s", line);
+		else if (lv == LOG_INFO)
+			log_info("%s", line);
+		else
+			log_debug("%s", line);
+		i += strlen(line) + 2;
+	}
+	free(nt->text);
+	nt->text = NULL;
+	nt->len = nt->cap = 0;
+}
+
+static void note_bg(struct notes *nt, const struct met_clv_res *res, size_t n, double secs)
+{
+	note(nt, LOG_DEBUG,
+	     "compute: %s: bg/nbd fit of %zu customers: method %d, %d iterations, %.3f s",
+	     nt->ptext, n, res->bg.method, res->bg.iters, secs);
+	if (res->bg.method == CLV_BOUNDARY)
+		note(nt, LOG_INFO,
+		     "compute: %s: the bg/nbd likelihood is highest at the edge of its parameter "
+		     "space (r %.3g, alpha %.3g, a %.3g, b %.3g): predictions use the best point found",
+		     nt->ptext, res->bg.r, res->bg.alpha, res->bg.a, res->bg.b);
+}
+
+static void note_gg(struct notes *nt, const struct clv_gg *gg, double secs)
+{
+	note(nt, LOG_DEBUG,
+	     "compute: %s: gamma-gamma fit of %zu customers: method %d, %d iterations, %.3f s",
+	     nt->ptext, gg->n, gg->method, gg->iters, secs);
 	if (gg->method == CLV_BOUNDARY)
-		log_info("compute: %s: the gamma-gamma likelihood is highest at the edge of its "
-			 "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
-			 "point found", ptext, gg->p, gg->q, gg->gamma);
+		note(nt, LOG_INFO,
+		     "compute: %s: the gamma-gamma likelihood is highest at the edge of its "
+		     "parameter space (p %.3g, q %.3g, gamma %.3g): predictions use the best "
+		     "point found", nt->ptext, gg->p, gg->q, gg->gamma);
 	if (fabs(gg->corr_x_spend) > GG_CORR_WARN)
-		log_warn("compute: %s: spend per purchase correlates with repeat purchases "
-			 "(r = %.2f); the Gamma-Gamma model assumes they are independent",
-			 ptext, gg->corr_x_spend);
+		note(nt, LOG_WARN,
+		     "compute: %s: spend per purchase correlates with repeat purchases "
+		     "(r = %.2f); the Gamma-Gamma model assumes they are independent",
+		     nt->ptext, gg->corr_x_spend);
 }
 
 #define NO_POSITIVE_SPEND "no repeat purchase with a positive amount"
@@ -195,7 +269,7 @@ static void note_gg(const struct clv_gg *gg, const char *ptext, double secs)
  * The fits of the same inputs from the cache, with the notes a fit of
  * them gives: 1 when found, 0 when the period must be fitted.
  */
-static int fits_from_cache(const struct inputs *in, const char *ptext,
+static int fits_from_cache(struct notes *nt, const struct inputs *in,
 			   const struct met_clv_cache *cache, const char *key,
 			   struct met_clv_res *res)
 {
@@ -203,23 +277,24 @@ static int fits_from_cache(const struct inputs *in, const char *ptext,
 
 	if (!fitc_load(cache->path, key, &en))
 		return 0;
-	log_debug("compute: %s: the fits of these %zu customers come from %s", ptext, in->n,
-		  cache->path);
+	note(nt, LOG_DEBUG, "compute: %s: the fits of these %zu customers come from %s",
+	     nt->ptext, in->n, cache->path);
 	res->bg = en.bg;
 	res->fitted = 1;
-	note_bg(res, in->n, ptext, 0);
+	note_bg(nt, res, in->n, 0);
 	if (en.gg_fitted) {
 		res->gg = en.gg;
 		res->gg_fitted = 1;
-		note_gg(&res->gg, ptext, 0);
+		note_gg(nt, &res->gg, 0);
 	} else {
-		log_warn("compute: %s: %s: no predicted spend", ptext, NO_POSITIVE_SPEND);
+		note(nt, LOG_WARN, "compute: %s: %s: no predicted spend", nt->ptext,
+		     NO_POSITIVE_SPEND);
 	}
 	return 1;
 }
 
 /* Keep a period's fits (only those a refit would repeat word for word: no failed fit). */
-static void fits_to_cache(const char *ptext, const struct met_clv_cache *cache, const char *key,
+static void fits_to_cache(struct notes *nt, const struct met_clv_cache *cache, const char *key,
 			  const struct met_clv_res *res, size_t gg_customers)
 {
 	struct fitc_entry en;
@@ -232,10 +307,11 @@ static void fits_to_cache(const char *ptext, const struct met_clv_cache *cache, 
 	if (res->gg_fitted)
 		en.gg = res->gg;
 	if (fitc_save(cache->path, key, &en))
-		log_debug("compute: %s: could not keep the fits in %s", ptext, cache->path);
+		note(nt, LOG_DEBUG, "compute: %s: could not keep the fits in %s", nt->ptext,
+		     cache->path);
 }
 
-static int fit(const struct inputs *in, const char *ptext, const struct met_clv_cache *cache,
+static int fit(struct notes *nt, const struct inputs *in, const struct met_clv_cache *cache,
 	       struct met_clv_res *res, struct crm_err *e)
 {
 	struct crm_err fe = { 0 };
@@ -247,9 +323,10 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 	double t0;
 
 	if (in->n < MIN_BUYERS || in->n_repeat < MIN_REPEAT) {
-		log_warn("compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
-			 "too few to fit (%d and %d needed): no predictive CLV",
-			 ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
+		note(nt, LOG_WARN,
+		     "compute: %s: %zu customers with a purchase, %zu with a repeat purchase: "
+		     "too few to fit (%d and %d needed): no predictive CLV",
+		     nt->ptext, in->n, in->n_repeat, MIN_BUYERS, MIN_REPEAT);
 		return 0;
 	}
 	memset(&j, 0, sizeof(j));
@@ -257,7 +334,7 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 		/* the key now when there is an entry to compare it with, else beside the fits */
 		if (cache->reuse && access(cache->path, F_OK) == 0) {
 			fitc_key(in->c, in->n, cache->salt, j.key);
-			if (fits_from_cache(in, ptext, cache, j.key, res))
+			if (fits_from_cache(nt, in, cache, j.key, res))
 				return 0;
 		} else {
 			j.key_of = in;
@@ -284,21 +361,21 @@ static int fit(const struct inputs *in, const char *ptext, const struct met_clv_
 	if (fe.code == CRM_E_NOMEM || j.e.code == CRM_E_NOMEM)
 		return err_set(e, CRM_E_NOMEM, "out of memory");
 	if (bg_rc) {
-		log_warn("compute: %s: %s: no predictive CLV", ptext, fe.msg);
+		note(nt, LOG_WARN, "compute: %s: %s: no predictive CLV", nt->ptext, fe.msg);
 		return 0;
 	}
 	res->fitted = 1;
-	note_bg(res, in->n, ptext, log_seconds() - t0);
+	note_bg(nt, res, in->n, log_seconds() - t0);
 	if (j.k && j.rc == 0) {
 		res->gg = j.gg;
 		res->gg_fitted = 1;
-		note_gg(&j.gg, ptext, j.secs);
+		note_gg(nt, &j.gg, j.secs);
 	} else {
-		log_warn("compute: %s: %s: no predicted spend", ptext,
-			 j.k ? j.e.msg : NO_POSITIVE_SPEND);
+		note(nt, LOG_WARN, "compute: %s: %s: no predicted spend", nt->ptext,
+		     j.k ? j.e.msg : NO_POSITIVE_SPEND);
 	}
 	if (cache && cache->path)
-		fits_to_cache(ptext, cache, j.key, res, j.k);
+		fits_to_cache(nt, cache, j.key, res, j.k);
 	return 0;
 }
 
@@ -507,6 +584,7 @@ struct met_clv_job {
 	struct met_clv_cache cache; /* path and salt point into cache_text */
 	char *cache_text;
 	struct met_clv_res res;
+	struct notes notes;      /* its log lines, until met_clv_finish */
 	struct crm_err err;
 	pthread_t thread;
 	int running, rc;
@@ -517,6 +595,7 @@ static void job_free(struct met_clv_job *j)
 	inputs_release(&j->in);
 	met_clv_res_release(&j->res);
 	free(j->cache_text);
+	notes_end(&j->notes, 0);
 	pthread_cond_destroy(&j->taken_cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -561,7 +640,7 @@ static void *job_main(void *arg)
 		if (in->c[i].x > 0)
 			res->mean_spend[in->who[i]] = in->c[i].mean_spend;
 	}
-	if ((j->rc = fit(in, j->ptext, j->cache.path ? &j->cache : NULL, res, &j->err)))
+	if ((j->rc = fit(&j->notes, in, j->cache.path ? &j->cache : NULL, res, &j->err)))
 		return NULL;
 	if (!(res->expected = nan_array(j->n)) || !(res->p_alive = nan_array(j->n)) ||
 	    !(res->value = nan_array(j->n)))
@@ -615,6 +694,7 @@ int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int3
 	j->horizon = horizon < 1 ? 1 : horizon > MET_CLV_MAX_HORIZON ? MET_CLV_MAX_HORIZON : horizon;
 	j->monthly_rate = monthly_rate;
 	snprintf(j->ptext, sizeof(j->ptext), "%s", ptext);
+	j->notes.ptext = j->ptext;
 	if (job_cache(j, cache)) {
 		job_free(j);
 		return err_set(e, CRM_E_NOMEM, "out of memory");
@@ -642,6 +722,7 @@ int met_clv_finish(struct met_clv_job *j, struct met_clv_res *res, struct crm_er
 	memset(res, 0, sizeof(*res));
 	if (j->running)
 		pthread_join(j->thread, NULL);
+	notes_end(&j->notes, 1);
 	rc = j->rc;
 	if (rc)
 		*e = j->err;
@@ -651,6 +732,13 @@ int met_clv_finish(struct met_clv_job *j, struct met_clv_res *res, struct crm_er
 		memset(&j->res, 0, sizeof(j->res));
 	job_free(j);
 	return rc;
+}
+
+void met_clv_drop(struct met_clv_job *j)
+{
+	if (j->running)
+		pthread_join(j->thread, NULL);
+	job_free(j);
 }
 
 int met_clv_period(const struct met_clv_hist *h, const int32_t *first, const int32_t *last,

@@ -121,6 +121,14 @@ int met_clv_start(const struct met_clv_hist *h, const int32_t *first, const int3
 void met_clv_wait_inputs(struct met_clv_job *job);
 int met_clv_finish(struct met_clv_job *job, struct met_clv_res *res, struct crm_err *e);
 
+/*
+ * A job's log lines are kept until met_clv_finish logs them, so periods
+ * log in the order they are finished, not as their fits happen to end.
+ * met_clv_drop (after an error elsewhere) waits for the job and frees it,
+ * its results and log lines unused.
+ */
+void met_clv_drop(struct met_clv_job *job);
+
 void met_clv_res_release(struct met_clv_res *res);
 
 #endif
