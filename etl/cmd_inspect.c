@@ -26,6 +26,7 @@ static const char *enc_name(enum crmp_enc enc)
 	case CRMP_FRONT: return "front-coded";
 	case CRMP_NUMBERED: return "numbered";
 	case CRMP_PLANES: return "planes";
+	case CRMP_DAYS: return "days";
 	}
 	return "?";
 }

@@ -50,6 +50,8 @@ struct wcol {
 	const char *prefix;       /* ... after this prefix */
 	uint32_t plen;
 	unsigned width;
+	int days_of;              /* days of the times in column days_of - 1 (0: not days) */
+	const int64_t *times;     /* ... whose values these are (borrowed) */
 };
 
 struct wtable {
@@ -159,6 +161,25 @@ int crmp_writer_int(struct crmp_writer *w, const char *name, const int64_t *valu
 	c->type = CRMP_INT;
 	c->ivals = values;
 	c->present = present;
+	return 0;
+}
+
+int crmp_writer_days(struct crmp_writer *w, const char *name, const int64_t *values, int ref,
+		     struct crm_err *e)
+{
+	struct wtable *t = w->n_tables ? &w->tables[w->n_tables - 1] : NULL;
+	const struct wcol *r = t && ref >= 0 && (size_t)ref < t->n_cols ? &t->cols[ref] : NULL;
+	struct wcol *c;
+
+	if (!r || r->type != CRMP_INT || r->present || r->numbered || r->digits || r->days_of)
+		return err_set(e, CRM_E_INTERNAL, "column '%s' cannot hold days of column %d", name,
+			       ref);
+	if (!(c = add_col(w, name, e)))
+		return e->code;
+	c->type = CRMP_INT;
+	c->ivals = values;
+	c->days_of = ref + 1;
+	c->times = r->ivals;
 	return 0;
 }
 
@@ -512,6 +533,53 @@ static int64_t *present_ints(const struct wcol *c, uint64_t rows, size_t *n)
 	return v;
 }
 
+/* One byte naming the integer block's encoding, then the block. */
+static void put_block_with_mode(struct buf *b, const int64_t *v, size_t n)
+{
+	/* The block goes to a side buffer: its mode byte comes first. */
+	struct buf blk;
+
+	buf_init(&blk, CRMP_MAX_RAW);
+	buf_put_u8(b, put_int_block(&blk, v, n));
+	buf_append(b, blk.data, blk.len);
+	if (blk.failed)
+		b->failed = 1;
+	buf_release(&blk);
+}
+
+/* Floor of t / SECONDS_PER_DAY (rounding down for times before 1970). */
+#define SECONDS_PER_DAY 86400
+
+static int64_t day_of_time(int64_t t)
+{
+	return t / SECONDS_PER_DAY - (t % SECONDS_PER_DAY < 0);
+}
+
+/*
+ * A column of days of another column's times: its number, then each
+ * day's difference to the UTC day of its time, which the timezone keeps
+ * at -1, 0 or 1 (wrap-around arithmetic: any value round-trips). In
+ * customer order the days themselves are at random (5 bits a row); their
+ * differences cost nothing.
+ */
+static enum crmp_enc encode_days(struct buf *b, const struct wcol *c, uint64_t rows,
+				 struct crm_err *e)
+{
+	int64_t *d = malloc((rows ? rows : 1) * sizeof(*d));
+	uint64_t i;
+
+	if (!d) {
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+		return CRMP_DAYS;
+	}
+	for (i = 0; i < rows; i++)
+		d[i] = (int64_t)((uint64_t)c->ivals[i] - (uint64_t)day_of_time(c->times[i]));
+	buf_put_varint(b, (uint64_t)(c->days_of - 1));
+	put_block_with_mode(b, d, (size_t)rows);
+	free(d);
+	return CRMP_DAYS;
+}
+
 static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t rows,
 				 struct crm_err *e)
 {
@@ -519,6 +587,8 @@ static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t r
 	int64_t *v;
 	enum crmp_enc enc;
 
+	if (c->days_of)
+		return encode_days(b, c, rows, e);
 	if (!c->present) /* no nulls: the values as given, no copy (columns are big) */
 		return put_int_block(b, c->ivals, (size_t)rows);
 	v = present_ints(c, rows, &n);
@@ -585,18 +655,10 @@ static int numbered(const struct wcol *c, uint64_t rows, uint32_t *plen, unsigne
 static void put_numbered(struct buf *b, const char *prefix, uint32_t plen, unsigned width,
 			 const int64_t *v, size_t n)
 {
-	/* The block goes to a side buffer: its mode byte comes first. */
-	struct buf blk;
-
 	buf_put_varint(b, plen);
 	buf_append(b, prefix, plen);
 	buf_put_u8(b, width);
-	buf_init(&blk, CRMP_MAX_RAW);
-	buf_put_u8(b, put_int_block(&blk, v, n));
-	buf_append(b, blk.data, blk.len);
-	if (blk.failed)
-		b->failed = 1;
-	buf_release(&blk);
+	put_block_with_mode(b, v, n);
 }
 
 static enum crmp_enc encode_numbered(struct buf *b, const struct wcol *c, uint64_t rows,
@@ -1593,7 +1655,7 @@ static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct c
 	c->enc = (enum crmp_enc)(*p)[1];
 	*p += 2;
 	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA ||
-				       c->enc == CRMP_PLANES)) ||
+				       c->enc == CRMP_PLANES || c->enc == CRMP_DAYS)) ||
 	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT ||
 				       c->enc == CRMP_NUMBERED))))
 		return CORRUPT(f, t->name, c->name, "unknown type %d or encoding %d", c->type, c->enc);
@@ -1891,6 +1953,41 @@ static int read_int_block(const struct crmp_file *f, const struct crmp_table_inf
 	return 0;
 }
 
+/*
+ * The values of a days column (encode_days) into values[rows]: the
+ * column of times it names (checked: another integer column without
+ * nulls that is not days itself) decoded first, then the differences.
+ */
+static int read_days(const struct crmp_file *f, int t, const struct crmp_col_info *ci,
+		     struct chunk *k, int64_t *values, struct crm_err *e)
+{
+	const struct crmp_table_info *ti = &f->tables[t];
+	const struct crmp_col_info *ri;
+	uint64_t ref, i;
+	int64_t *times;
+	unsigned mode;
+	int rc;
+
+	if (buf_get_varint(&k->p, k->end, &ref) || ref >= ti->n_cols || k->p == k->end)
+		return CORRUPT(f, ti->name, ci->name, "days of no column");
+	ri = &ti->cols[ref];
+	if (ci->nulls || ri == ci || ri->type != CRMP_INT || ri->enc == CRMP_DAYS || ri->nulls)
+		return CORRUPT(f, ti->name, ci->name, "days of column '%s', which cannot be",
+			       ri->name);
+	mode = *k->p++;
+	if (mode != CRMP_PLAIN && mode != CRMP_DELTA && mode != CRMP_PLANES)
+		return CORRUPT(f, ti->name, ci->name, "bad days mode %u", mode);
+	if (!(times = malloc((ti->rows ? ti->rows : 1) * sizeof(*times))))
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	rc = crmp_read_int(f, t, (int)ref, times, NULL, e);
+	if (rc == 0)
+		rc = read_int_block(f, ti, ci, k, (enum crmp_enc)mode, values, ti->rows, e);
+	for (i = 0; rc == 0 && i < ti->rows; i++)
+		values[i] = (int64_t)((uint64_t)values[i] + (uint64_t)day_of_time(times[i]));
+	free(times);
+	return rc;
+}
+
 int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 		  uint8_t *present, struct crm_err *e)
 {
@@ -1913,7 +2010,9 @@ int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 	if (rc == 0)
 		rc = read_presence(f, ti, ci, &k, pres, e);
 	/* Present values arrive packed: read them to the front, then spread out. */
-	if (rc == 0)
+	if (rc == 0 && ci->enc == CRMP_DAYS)
+		rc = read_days(f, t, ci, &k, values, e);
+	else if (rc == 0)
 		rc = read_int_block(f, ti, ci, &k, ci->enc, values, ti->rows - ci->nulls, e);
 	if (rc == 0 && ci->nulls) {
 		j = ti->rows - ci->nulls;

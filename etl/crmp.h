@@ -23,7 +23,7 @@ enum crmp_kind { CRMP_PERIOD = 1, CRMP_DIMENSION = 2 };
 enum crmp_type { CRMP_INT = 1, CRMP_STR = 2 };
 enum crmp_enc {
 	CRMP_PLAIN = 1, CRMP_DELTA = 2, CRMP_DICT = 3, CRMP_FRONT = 4, CRMP_NUMBERED = 5,
-	CRMP_PLANES = 6
+	CRMP_PLANES = 6, CRMP_DAYS = 7
 };
 
 #define CRMP_MAX_TABLES 16
@@ -62,6 +62,15 @@ int crmp_writer_sorted(struct crmp_writer *w, const int *cols, size_t n, struct 
 int crmp_writer_int(struct crmp_writer *w, const char *name, const int64_t *values,
 		    const uint8_t *present, struct crm_err *e);
 
+/*
+ * An integer column of the local days (days since 1970-01-01) of the
+ * times (UTC seconds) in column `ref` of the same table, added before: an
+ * integer column without nulls (present NULL). values[rows], all present.
+ * Stored as each day's difference to the UTC day of its time, which the
+ * timezone keeps small (docs/period-format.md, encoding 7).
+ */
+int crmp_writer_days(struct crmp_writer *w, const char *name, const int64_t *values, int ref,
+		     struct crm_err *e);
 /* A string column: vals[rows] (NULL = absent) with lens[rows]. */
 int crmp_writer_str(struct crmp_writer *w, const char *name, const char *const *vals,
 		    const uint32_t *lens, struct crm_err *e);

@@ -726,6 +726,23 @@ static int add_absent(struct crmp_writer *w, const struct cols *c, size_t k, str
 	return crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
 }
 
+/*
+ * The column of times a day column (TK_DAYOF) is the local day of, when
+ * it comes before it and has no nulls (crmp_writer_days), else -1.
+ */
+static int days_of(const struct tab_def *t, size_t k)
+{
+	size_t j;
+
+	if (t->cols[k].kind != TK_DAYOF)
+		return -1;
+	for (j = 0; j < k; j++)
+		if (t->cols[j].kind == TK_TIME && t->cols[j].field == t->cols[k].field &&
+		    !t->cols[j].nullable)
+			return (int)j;
+	return -1;
+}
+
 static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err *e)
 {
 	size_t k;
@@ -749,11 +766,14 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 
 			rc = crmp_writer_coded(w, c->t->cols[k].name, (const char *const *)h->few,
 					       h->few_len, (unsigned)h->n_few, c->code[k], e);
-		} else if (is_str_col(c, k))
+		} else if (is_str_col(c, k)) {
 			rc = crmp_writer_str(w, c->t->cols[k].name, c->sv[k], c->sl[k], e);
-		else
+		} else if (days_of(c->t, k) >= 0 && !c->t->cols[k].nullable) {
+			rc = crmp_writer_days(w, c->t->cols[k].name, c->iv[k], days_of(c->t, k), e);
+		} else {
 			rc = crmp_writer_int(w, c->t->cols[k].name, c->iv[k],
 					     c->t->cols[k].nullable ? c->pres[k] : NULL, e);
+		}
 	}
 	return rc;
 }

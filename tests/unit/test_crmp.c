@@ -958,6 +958,181 @@ static void bad_planes_detected(void **state)
 }
 
 /*
+ * Days of a column of times round-trip: local days a timezone puts an
+ * hour or a day away from the UTC day, times before 1970 (the UTC day
+ * rounds down), and days that are no day of their time at all.
+ */
+static void days_round_trip(void **state)
+{
+	enum { N = 5000 };
+	static int64_t t[N], d[N], back[N];
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+	struct crmp_file *f = NULL;
+	unsigned char *out = NULL;
+	size_t len = 0, i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		t[i] = (int64_t)((i * 2654435761u) % 4000000) - 1000000; /* some before 1970 */
+		d[i] = (t[i] + (i % 3 ? 10 * 3600 : -5 * 3600) - 86399) / 86400; /* local days, roughly */
+	}
+	d[7] = INT64_MIN;
+	d[8] = INT64_MAX;
+	assert_int_equal(crmp_writer_table(w, "t", N, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "at", t, NULL, &e), 0);
+	assert_int_equal(crmp_writer_days(w, "day", d, 0, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &out, &len, &e), 0);
+	crmp_writer_free(w);
+	assert_int_equal(crmp_open_mem(out, len, "days", &f, &e), 0);
+	assert_int_equal(crmp_table_info(f, 0)->cols[1].enc, CRMP_DAYS);
+	assert_int_equal(crmp_read_int(f, 0, 1, back, NULL, &e), 0);
+	for (i = 0; i < N; i++)
+		assert_true(back[i] == d[i]);
+	assert_int_equal(crmp_check_all(f, &e), 0);
+	crmp_close(f);
+	free(out);
+}
+
+/* The writer refuses days of a column it cannot stand on. */
+static void days_need_times(void **state)
+{
+	static const int64_t v[2] = { 1, 2 };
+	static const uint8_t some[2] = { 1, 0 };
+	static const char *const sv[2] = { "a", "b" };
+	static const uint32_t sl[2] = { 1, 1 };
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+
+	(void)state;
+	assert_int_equal(crmp_writer_table(w, "t", 2, &e), 0);
+	assert_int_equal(crmp_writer_int(w, "a", v, some, &e), 0);     /* 0: with a present array */
+	assert_int_equal(crmp_writer_str(w, "s", sv, sl, &e), 0);      /* 1: a string */
+	assert_int_equal(crmp_writer_int(w, "b", v, NULL, &e), 0);     /* 2: fine */
+	assert_int_equal(crmp_writer_days(w, "d0", v, 0, &e), CRM_E_INTERNAL);
+	assert_int_equal(crmp_writer_days(w, "d1", v, 1, &e), CRM_E_INTERNAL);
+	assert_int_equal(crmp_writer_days(w, "d9", v, 9, &e), CRM_E_INTERNAL);
+	assert_int_equal(crmp_writer_days(w, "d2", v, 2, &e), 0);
+	assert_int_equal(crmp_writer_days(w, "dd", v, 3, &e), CRM_E_INTERNAL); /* days of days */
+	crmp_writer_free(w);
+}
+
+/* One column of a crafted file: its chunk before compression. */
+struct craft_col {
+	const char *name;
+	int type, enc;
+	unsigned nulls;
+	const unsigned char *raw;
+	size_t raw_len;
+};
+
+/* A version 2 file of one table "t" of `rows` rows and the columns given, checksums right. */
+static unsigned char *craft(const struct craft_col *cols, size_t n, unsigned rows, size_t *len)
+{
+	unsigned char *file = calloc(1, 4096), *p;
+	size_t i, k, at = 64, dir;
+	uLongf zlen;
+	size_t offs[8], zl[8];
+
+	for (i = 0; i < n; i++) {
+		zlen = 4096 - at - 512;
+		assert_int_equal(compress2(file + at, &zlen, cols[i].raw, (uLong)cols[i].raw_len, 1), Z_OK);
+		offs[i] = at;
+		zl[i] = zlen;
+		at += zlen;
+	}
+	dir = at;
+	p = file + dir;
+	memcpy(p, "\x01t", 2);
+	p += 2;
+	*p++ = (unsigned char)rows;
+	*p++ = (unsigned char)n;
+	*p++ = 0; /* no sort key */
+	for (i = 0; i < n; i++) {
+		uint32_t crc = (uint32_t)crc32(0, file + offs[i], (uInt)zl[i]);
+		size_t nl = strlen(cols[i].name);
+
+		*p++ = (unsigned char)nl;
+		memcpy(p, cols[i].name, nl);
+		p += nl;
+		*p++ = (unsigned char)cols[i].type;
+		*p++ = (unsigned char)cols[i].enc;
+		*p++ = (unsigned char)cols[i].nulls;
+		if (offs[i] >= 128) /* varint: offsets < 16384 */
+			*p++ = (unsigned char)(offs[i] | 0x80);
+		*p++ = (unsigned char)(offs[i] >> (offs[i] >= 128 ? 7 : 0));
+		*p++ = (unsigned char)zl[i];
+		*p++ = (unsigned char)cols[i].raw_len;
+		for (k = 0; k < 4; k++)
+			*p++ = (unsigned char)(crc >> (8 * k));
+	}
+	at = (size_t)(p - file);
+	memcpy(file, "\x89" "CRMP\r\n\x1a", 8);
+	file[8] = 2;
+	file[12] = 1;
+	file[20] = 1;
+	file[24] = (unsigned char)dir;
+	file[25] = (unsigned char)(dir >> 8);
+	file[32] = (unsigned char)(at - dir);
+	file[40] = (unsigned char)at;
+	file[41] = (unsigned char)(at >> 8);
+	for (k = 0; k < 4; k++)
+		file[36 + k] = (unsigned char)(crc32(0, file + dir, (uInt)(at - dir)) >> (8 * k));
+	for (k = 0; k < 4; k++)
+		file[60 + k] = (unsigned char)(crc32(0, file, 60) >> (8 * k));
+	*len = at;
+	return file;
+}
+
+/*
+ * A days column naming itself, a column past the end, a column with
+ * nulls, a string column or another days column, or with an unknown
+ * mode, is damage; the same file naming its times reads.
+ */
+static void bad_days_detected(void **state)
+{
+	/* Times 86400, 172800 (delta, scale 86400: 1 1); with 1 null: presence 1 1 1, then 1. */
+	static const unsigned char times[] = { 0x80, 0xa3, 0x05, 0x02, 0x02 };
+	static const unsigned char holey[] = { 1, 1, 0, 1, 2 };
+	static const unsigned char strs[] = { 1, 1, 'a', 0, 0 };         /* dictionary "a", codes 0 0 */
+	static const unsigned char days_ok[] = { 0, 6, 1, 0, 0 };        /* of 0, planes: scale 1, m 0, B 0 */
+	static const unsigned char of[6][5] = {
+		{ 3, 6, 1, 0, 0 }, { 9, 6, 1, 0, 0 }, { 1, 6, 1, 0, 0 },
+		{ 2, 6, 1, 0, 0 }, { 4, 6, 1, 0, 0 }, { 0, 9, 1, 0, 0 },
+	};
+	struct craft_col cols[5] = {
+		{ "at", CRMP_INT, CRMP_DELTA, 0, times, sizeof(times) },
+		{ "h", CRMP_INT, CRMP_DELTA, 1, holey, sizeof(holey) },
+		{ "s", CRMP_STR, CRMP_DICT, 0, strs, sizeof(strs) },
+		{ "d", CRMP_INT, CRMP_DAYS, 0, days_ok, sizeof(days_ok) },
+		{ "e", CRMP_INT, CRMP_DAYS, 0, days_ok, sizeof(days_ok) },
+	};
+	struct crm_err e = { 0 };
+	struct crmp_file *f = NULL;
+	int64_t back[2];
+	unsigned char *file;
+	size_t len, i;
+
+	(void)state;
+	file = craft(cols, 5, 2, &len);
+	assert_int_equal(crmp_open_mem(file, len, "days", &f, &e), 0);
+	assert_int_equal(crmp_read_int(f, 0, 3, back, NULL, &e), 0);
+	assert_true(back[0] == 1 && back[1] == 2);
+	crmp_close(f);
+	free(file);
+	for (i = 0; i < 6; i++) {
+		cols[3].raw = of[i];
+		file = craft(cols, 5, 2, &len);
+		assert_int_equal(crmp_open_mem(file, len, "days", &f, &e), 0);
+		assert_int_equal(crmp_read_int(f, 0, 3, back, NULL, &e), CRM_E_CORRUPT);
+		assert_non_null(strstr(e.msg, "days"));
+		memset(&e, 0, sizeof(e));
+		crmp_close(f);
+		free(file);
+	}
+}
+
+/*
  * Ids given as digit keys (crmp_writer_digits) give the bytes of the same
  * ids given as strings: widths that grew ("c999999", "c1000000"),
  * leading zeros, one width only (numbered), many distinct values
@@ -1051,6 +1226,9 @@ int main(void)
 		cmocka_unit_test(sort_key_round_trip),
 		cmocka_unit_test(version_1_still_read),
 		cmocka_unit_test(bad_planes_detected),
+		cmocka_unit_test(days_round_trip),
+		cmocka_unit_test(days_need_times),
+		cmocka_unit_test(bad_days_detected),
 		cmocka_unit_test(digits_as_strings),
 	};
 
