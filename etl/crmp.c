@@ -502,7 +502,8 @@ static void put_planes(struct buf *b, const int64_t *v, size_t n, struct exact_d
 #define DELTA_GAIN_NUM 7
 #define DELTA_GAIN_DEN 8
 
-static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
+static enum crmp_enc put_int_block_sized(struct buf *b, const int64_t *v, size_t n,
+					 unsigned *bytes)
 {
 	uint64_t scale = int_scale(v, n);
 	struct exact_div d = exact_div_of(scale);
@@ -512,12 +513,20 @@ static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
 	buf_put_varint(b, scale);
 	start = b->len;
 	put_delta_range(b, v, n, d, &lo, &hi);
+	*bytes = plane_bytes(lo, hi);
 	if (b->failed || (uint64_t)(b->len - start) * DELTA_GAIN_DEN <=
-				 (uint64_t)n * plane_bytes(lo, hi) * DELTA_GAIN_NUM)
+				 (uint64_t)n * *bytes * DELTA_GAIN_NUM)
 		return CRMP_DELTA;
 	b->len = start;
 	put_planes(b, v, n, d, lo, hi);
 	return CRMP_PLANES;
+}
+
+static enum crmp_enc put_int_block(struct buf *b, const int64_t *v, size_t n)
+{
+	unsigned bytes;
+
+	return put_int_block_sized(b, v, n, &bytes);
 }
 
 /* The present values of a column, gathered (caller frees). */
@@ -545,6 +554,137 @@ static void put_block_with_mode(struct buf *b, const int64_t *v, size_t n)
 	if (blk.failed)
 		b->failed = 1;
 	buf_release(&blk);
+}
+
+/*
+ * Integer dictionaries. Prices come from price lists: a month's amounts
+ * take some 26,000 values out of a range ten times wider, which planes
+ * code at 2.4 bytes a value and codes into the sorted distinct values at
+ * 1.7. A column whose block is planes of 2 bytes or more becomes a
+ * dictionary when it has at most one distinct value in IDICT_DIV: the
+ * set of values is counted in a hash table that gives up past that many,
+ * so a column of times costs only its first sixteenth.
+ */
+#define IDICT_DIV 16
+#define IDICT_EMPTY UINT32_MAX
+
+struct iset {
+	int64_t *keys;
+	uint32_t *code;           /* code of keys[i] (0 while counting); IDICT_EMPTY: free slot */
+	size_t n, limit;          /* distinct values so far, and at most */
+	unsigned bits;            /* 2^bits slots */
+};
+
+static size_t iset_slot(const struct iset *s, int64_t v)
+{
+	size_t i = (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ULL) >> (64 - s->bits));
+	size_t mask = ((size_t)1 << s->bits) - 1;
+
+	while (s->code[i] != IDICT_EMPTY && s->keys[i] != v)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The distinct values of v[n] into *vals (ascending, *d of them; caller
+ * frees) and the set coding each; 1 when there are more than n /
+ * IDICT_DIV (nothing returned), -1 out of memory.
+ */
+static int iset_build(struct iset *s, const int64_t *v, size_t n, int64_t **vals, size_t *d)
+{
+	size_t i, k;
+
+	memset(s, 0, sizeof(*s));
+	s->limit = n / IDICT_DIV;
+	for (s->bits = 4; ((size_t)1 << s->bits) < 2 * s->limit + 2; s->bits++)
+		;
+	s->keys = malloc(sizeof(*s->keys) << s->bits);
+	s->code = malloc(sizeof(*s->code) << s->bits);
+	if (!s->keys || !s->code)
+		return -1;
+	memset(s->code, 0xff, sizeof(*s->code) << s->bits);
+	for (i = 0; i < n; i++) {
+		k = iset_slot(s, v[i]);
+		if (s->code[k] != IDICT_EMPTY)
+			continue;
+		if (s->n == s->limit)
+			return 1;
+		s->keys[k] = v[i];
+		s->code[k] = 0;
+		s->n++;
+	}
+	if (!(*vals = malloc((s->n ? s->n : 1) * sizeof(**vals))))
+		return -1;
+	for (i = 0, k = 0; k < ((size_t)1 << s->bits); k++)
+		if (s->code[k] != IDICT_EMPTY)
+			(*vals)[i++] = s->keys[k];
+	qsort(*vals, s->n, sizeof(**vals), cmp_i64);
+	for (i = 0; i < s->n; i++)
+		s->code[iset_slot(s, (*vals)[i])] = (uint32_t)i;
+	*d = s->n;
+	return 0;
+}
+
+static void iset_release(struct iset *s)
+{
+	free(s->keys);
+	free(s->code);
+}
+
+/*
+ * The dictionary of v[n] when it qualifies (see IDICT_DIV): a varint D,
+ * the D distinct values ascending as an integer block with its encoding
+ * byte, then a code per value the same way. 1 when it does not qualify
+ * (b untouched), 0, or -1 out of memory.
+ */
+static int put_int_dict(struct buf *b, const int64_t *v, size_t n)
+{
+	struct iset s;
+	int64_t *vals = NULL, *codes = NULL;
+	size_t d = 0, i;
+	int rc = iset_build(&s, v, n, &vals, &d);
+
+	if (rc == 0 && !(codes = malloc((n ? n : 1) * sizeof(*codes))))
+		rc = -1;
+	if (rc == 0) {
+		for (i = 0; i < n; i++)
+			codes[i] = s.code[iset_slot(&s, v[i])];
+		buf_put_varint(b, d);
+		put_block_with_mode(b, vals, d);
+		put_block_with_mode(b, codes, n);
+	}
+	free(codes);
+	free(vals);
+	iset_release(&s);
+	return rc;
+}
+
+/* An integer block, or the dictionary of the values (docs/period-format.md). */
+static enum crmp_enc put_ints_or_dict(struct buf *b, const int64_t *v, size_t n,
+				      const struct wcol *c, struct crm_err *e)
+{
+	size_t start = b->len;
+	unsigned bytes;
+	enum crmp_enc enc = put_int_block_sized(b, v, n, &bytes);
+	int rc;
+
+	if (enc != CRMP_PLANES || bytes < 2)
+		return enc;
+	b->len = start;
+	rc = put_int_dict(b, v, n);
+	if (rc < 0)
+		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
+	if (rc != 1)
+		return CRMP_DICT;
+	b->len = start; /* not a dictionary: the planes again */
+	return put_int_block(b, v, n);
 }
 
 /* Floor of t / SECONDS_PER_DAY (rounding down for times before 1970). */
@@ -590,13 +730,13 @@ static enum crmp_enc encode_ints(struct buf *b, const struct wcol *c, uint64_t r
 	if (c->days_of)
 		return encode_days(b, c, rows, e);
 	if (!c->present) /* no nulls: the values as given, no copy (columns are big) */
-		return put_int_block(b, c->ivals, (size_t)rows);
+		return put_ints_or_dict(b, c->ivals, (size_t)rows, c, e);
 	v = present_ints(c, rows, &n);
 	if (!v) {
 		err_set(e, CRM_E_NOMEM, "out of memory encoding column '%s'", c->name);
 		return CRMP_PLAIN;
 	}
-	enc = put_int_block(b, v, n);
+	enc = put_ints_or_dict(b, v, n, c, e);
 	free(v);
 	return enc;
 }
@@ -1655,7 +1795,8 @@ static int parse_column(struct crmp_file *f, struct crmp_table_info *t, struct c
 	c->enc = (enum crmp_enc)(*p)[1];
 	*p += 2;
 	if (!((c->type == CRMP_INT && (c->enc == CRMP_PLAIN || c->enc == CRMP_DELTA ||
-				       c->enc == CRMP_PLANES || c->enc == CRMP_DAYS)) ||
+				       c->enc == CRMP_PLANES || c->enc == CRMP_DAYS ||
+				       c->enc == CRMP_DICT)) ||
 	      (c->type == CRMP_STR && (c->enc == CRMP_DICT || c->enc == CRMP_FRONT ||
 				       c->enc == CRMP_NUMBERED))))
 		return CORRUPT(f, t->name, c->name, "unknown type %d or encoding %d", c->type, c->enc);
@@ -1988,6 +2129,53 @@ static int read_days(const struct crmp_file *f, int t, const struct crmp_col_inf
 	return rc;
 }
 
+/* An integer block preceded by its encoding byte (1, 2 or 6). */
+static int read_block_with_mode(const struct crmp_file *f, const struct crmp_table_info *ti,
+				const struct crmp_col_info *ci, struct chunk *k, int64_t *out,
+				uint64_t n, struct crm_err *e)
+{
+	unsigned mode;
+
+	if (k->p == k->end)
+		return CORRUPT(f, ti->name, ci->name, "integer block cut short");
+	mode = *k->p++;
+	if (mode != CRMP_PLAIN && mode != CRMP_DELTA && mode != CRMP_PLANES)
+		return CORRUPT(f, ti->name, ci->name, "bad integer block mode %u", mode);
+	return read_int_block(f, ti, ci, k, (enum crmp_enc)mode, out, n, e);
+}
+
+/*
+ * The n values of an integer dictionary (put_int_dict) into values[]:
+ * D <= n distinct values, strictly ascending, then a code < D per value.
+ */
+static int read_int_dict(const struct crmp_file *f, const struct crmp_table_info *ti,
+			 const struct crmp_col_info *ci, struct chunk *k, int64_t *values,
+			 uint64_t n, struct crm_err *e)
+{
+	uint64_t d, i;
+	int64_t *vals;
+	int rc;
+
+	if (buf_get_varint(&k->p, k->end, &d) || d > n || (d == 0 && n > 0))
+		return CORRUPT(f, ti->name, ci->name, "bad dictionary size");
+	if (!(vals = malloc((d ? d : 1) * sizeof(*vals))))
+		return err_set(e, CRM_E_NOMEM, "out of memory reading '%s'", f->name);
+	rc = read_block_with_mode(f, ti, ci, k, vals, d, e);
+	for (i = 1; rc == 0 && i < d; i++)
+		if (vals[i - 1] >= vals[i])
+			rc = CORRUPT(f, ti->name, ci->name, "dictionary not strictly ascending");
+	if (rc == 0)
+		rc = read_block_with_mode(f, ti, ci, k, values, n, e);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (values[i] < 0 || (uint64_t)values[i] >= d)
+			rc = CORRUPT(f, ti->name, ci->name, "dictionary code out of range");
+		else
+			values[i] = vals[values[i]];
+	}
+	free(vals);
+	return rc;
+}
+
 int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 		  uint8_t *present, struct crm_err *e)
 {
@@ -2012,6 +2200,8 @@ int crmp_read_int(const struct crmp_file *f, int t, int c, int64_t *values,
 	/* Present values arrive packed: read them to the front, then spread out. */
 	if (rc == 0 && ci->enc == CRMP_DAYS)
 		rc = read_days(f, t, ci, &k, values, e);
+	else if (rc == 0 && ci->enc == CRMP_DICT)
+		rc = read_int_dict(f, ti, ci, &k, values, ti->rows - ci->nulls, e);
 	else if (rc == 0)
 		rc = read_int_block(f, ti, ci, &k, ci->enc, values, ti->rows - ci->nulls, e);
 	if (rc == 0 && ci->nulls) {

@@ -1133,6 +1133,106 @@ static void bad_days_detected(void **state)
 }
 
 /*
+ * Integer columns of few distinct values spread over a wide range (price
+ * lists) are dictionaries, with nulls too; one distinct value more than
+ * a sixteenth of the values, or values that fit planes of one byte, are
+ * not.
+ */
+static void int_dict_round_trip(void **state)
+{
+	enum { N = 4800 };
+	static int64_t v[N], back[N];
+	static uint8_t present[N], pback[N];
+	static const struct {
+		int enc;
+		size_t distinct;  /* values taken, spread 1000 apart (1: 0..distinct-1) */
+		int spread, holes;
+	} cases[] = {
+		{ CRMP_DICT, 300, 1000, 0 },
+		{ CRMP_DICT, 200, 1000, 1 },           /* with nulls: a sixteenth of the present values */
+		{ CRMP_DICT, 300, -1000, 0 },          /* negative */
+		{ CRMP_DICT, N / 16, 1000, 0 },        /* the most there may be */
+		{ CRMP_PLANES, N / 16 + 1, 1000, 0 },  /* one more */
+		{ CRMP_PLANES, 30, 1, 0 },             /* planes of one byte */
+	};
+	size_t i, c;
+
+	(void)state;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct crm_err e = { 0 };
+		struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+		struct crmp_file *f = NULL;
+		unsigned char *out = NULL;
+		size_t len = 0;
+
+		for (i = 0; i < N; i++) {
+			/* Every value at least once; the rest at random among them. */
+			size_t k = i < cases[c].distinct ? i : (i * 2654435761u >> 8) % cases[c].distinct;
+
+			v[i] = (int64_t)k * cases[c].spread * 7 + 13;
+			present[i] = !cases[c].holes || i % 9 != 5;
+		}
+		assert_int_equal(crmp_writer_table(w, "t", N, &e), 0);
+		assert_int_equal(crmp_writer_int(w, "x", v, cases[c].holes ? present : NULL, &e), 0);
+		assert_int_equal(crmp_writer_encode(w, &out, &len, &e), 0);
+		crmp_writer_free(w);
+		assert_int_equal(crmp_open_mem(out, len, "dict", &f, &e), 0);
+		assert_int_equal(crmp_table_info(f, 0)->cols[0].enc, cases[c].enc);
+		assert_int_equal(crmp_read_int(f, 0, 0, back, pback, &e), 0);
+		for (i = 0; i < N; i++) {
+			assert_int_equal(pback[i], present[i] || !cases[c].holes);
+			assert_true(!pback[i] || back[i] == v[i]);
+		}
+		crmp_close(f);
+		free(out);
+	}
+}
+
+/*
+ * An integer dictionary bigger than its column, empty for values, not
+ * strictly ascending, with a code past its end or a negative one, or an
+ * unknown block encoding, is damage.
+ */
+static void bad_int_dict_detected(void **state)
+{
+	/* 2 values: dictionary D, values block (mode, scale, ...), codes block. */
+	static const unsigned char good[] = { 2, 2, 1, 10, 2, 6, 1, 0, 1, 0, 1 };
+	static const unsigned char bad[][11] = {
+		{ 3, 2, 1, 10, 2, 6, 1, 0, 1, 0, 1 },    /* D 3 > 2 values */
+		{ 0, 2, 1, 6, 1, 0, 1, 0, 1 },           /* D 0 */
+		{ 2, 2, 1, 10, 0, 6, 1, 0, 1, 0, 1 },    /* 5, 5 */
+		{ 2, 2, 1, 10, 2, 6, 1, 0, 1, 0, 2 },    /* code 2 */
+		{ 2, 2, 1, 10, 2, 6, 1, 1, 1, 0, 1 },    /* code -1 */
+		{ 2, 9, 1, 10, 2, 6, 1, 0, 1, 0, 1 },    /* mode 9 */
+	};
+	static const size_t bad_len[] = { 11, 9, 11, 11, 11, 11 };
+	struct craft_col col = { "x", CRMP_INT, CRMP_DICT, 0, good, sizeof(good) };
+	struct crm_err e = { 0 };
+	struct crmp_file *f = NULL;
+	int64_t back[2];
+	unsigned char *file;
+	size_t len, i;
+
+	(void)state;
+	file = craft(&col, 1, 2, &len);
+	assert_int_equal(crmp_open_mem(file, len, "dict", &f, &e), 0);
+	assert_int_equal(crmp_read_int(f, 0, 0, back, NULL, &e), 0);
+	assert_true(back[0] == 5 && back[1] == 6);
+	crmp_close(f);
+	free(file);
+	for (i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+		col.raw = bad[i];
+		col.raw_len = bad_len[i];
+		file = craft(&col, 1, 2, &len);
+		assert_int_equal(crmp_open_mem(file, len, "dict", &f, &e), 0);
+		assert_int_equal(crmp_read_int(f, 0, 0, back, NULL, &e), CRM_E_CORRUPT);
+		memset(&e, 0, sizeof(e));
+		crmp_close(f);
+		free(file);
+	}
+}
+
+/*
  * Ids given as digit keys (crmp_writer_digits) give the bytes of the same
  * ids given as strings: widths that grew ("c999999", "c1000000"),
  * leading zeros, one width only (numbered), many distinct values
@@ -1229,6 +1329,8 @@ int main(void)
 		cmocka_unit_test(days_round_trip),
 		cmocka_unit_test(days_need_times),
 		cmocka_unit_test(bad_days_detected),
+		cmocka_unit_test(int_dict_round_trip),
+		cmocka_unit_test(bad_int_dict_detected),
 		cmocka_unit_test(digits_as_strings),
 	};
 
