@@ -85,6 +85,7 @@ static int stage_normalize(const struct cfg *cfg, int force, struct runlog *r,
 	runlog_value(s, "duplicates", st.duplicates);
 	runlog_value(s, "periods_written", (unsigned long long)st.periods_written);
 	runlog_value(s, "periods_restated", (unsigned long long)st.periods_restated);
+	runlog_value(s, "periods_reencoded", (unsigned long long)st.periods_reencoded);
 	runlog_value(s, "inputs_unchanged", (unsigned long long)st.unchanged_inputs);
 	if (rc == 0 && st.unchanged_inputs)
 		log_info("run: normalize: inputs unchanged, period files kept");

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fetch.h"
 #include "schema.h"
 #include "sha256.h"
+#include "stamp.h"
 
 #include "banned.h"
 
@@ -266,15 +268,44 @@ int inputs_may_match(const struct buf *now, const unsigned char *old, size_t len
 	return p >= end && q >= qend;
 }
 
+/*
+ * The identity of this program (stamp_program: the executable, its shared
+ * libraries), or, where it cannot be told, a text no later run repeats,
+ * so that the inputs never look unchanged to a program that cannot prove
+ * it is the same one.
+ */
+static void program_identity(char out[SHA256_HEX_LEN + 64])
+{
+	struct stamp s;
+	struct timespec now;
+
+	stamp_init(&s);
+	if (stamp_program(&s) == 0) {
+		stamp_hex(&s, out);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(out, SHA256_HEX_LEN + 64, "unknown %lld.%09ld %ld", (long long)now.tv_sec,
+		 now.tv_nsec, (long)getpid());
+}
+
 int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
 		    int hash, struct crm_err *e)
 {
+	char program[SHA256_HEX_LEN + 64];
 	size_t i;
 	int rc = 0;
 
-	/* Version 2: SHA-256 instead of CRC-32 (a version 1 text forces one rebuild). */
-	buf_printf(out, "crmetl normalize inputs 2\ntimezone %s\ncurrency %s\nmax_reject_ratio %.17g\n",
-		 cfg->timezone, cfg->currency, cfg->max_reject_ratio);
+	program_identity(program);
+	/*
+	 * Version 3 names the program: a new crmetl may encode period files
+	 * otherwise, so after an upgrade the inputs count as changed once and
+	 * every month is built again (version 2 had no such line; older texts
+	 * force one rebuild too).
+	 */
+	buf_printf(out, "crmetl normalize inputs 3\nprogram %s\ntimezone %s\ncurrency %s\n"
+		   "max_reject_ratio %.17g\n", program, cfg->timezone, cfg->currency,
+		   cfg->max_reject_ratio);
 	for (i = 0; i < cfg->n_sources && rc == 0; i++) {
 		describe_source(&cfg->sources[i], out);
 		if (!cfg->sources[i].file)

@@ -1252,6 +1252,9 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	if (rc == 0)
 		rc = norm_write_periods(&n, e);
 	log_pass("pass 3 (period files)", wall0);
+	if (rc == 0 && st->periods_reencoded)
+		log_info("normalize: %d period files rewritten in this crmetl's encoding with the same "
+			 "rows (no restatement)", st->periods_reencoded);
 	/*
 	 * Record the inputs only after a complete run; a partial one (--period)
 	 * leaves other periods as they were, so the next full run must look.

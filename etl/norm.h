@@ -53,6 +53,7 @@ struct norm_stats {
 	int periods_written;            /* period files created or changed */
 	int periods_unchanged;          /* already held the same bytes */
 	int periods_restated;           /* existed and changed */
+	int periods_reencoded;          /* existed with the same rows in other bytes */
 	int first_period, last_period;  /* range of months with data, or -1 */
 	int unchanged_inputs;           /* inputs as the last complete run saw them: nothing done */
 };

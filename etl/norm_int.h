@@ -320,6 +320,7 @@ void norm_reuse_key(const struct norm *n, int period, const struct rowsum *sums,
 int norm_reuse_found(const struct norm *n, int period);
 int norm_reuse_same(const struct norm *n, int period, const char *key, const char *period_path);
 void norm_reuse_save(const struct norm *n, int period, const char *key, const char *period_path);
+int norm_reuse_same_rows(const char *old_path, const unsigned char *data, size_t len);
 
 /* norm_spill.c: shapes of string columns */
 void norm_shape_note(struct strshape *h, const char *s, uint32_t len);

@@ -239,3 +239,192 @@ void norm_reuse_save(const struct norm *n, int period, const char *key, const ch
 		log_debug("normalize: could not keep %s", path);
 	free(path);
 }
+
+/* ------------------------------------------- same rows in another encoding */
+
+/* One step of a row's chain (as in norm_rowsum_add): a bijection of the state per value. */
+static inline uint64_t chain(uint64_t state, uint64_t v)
+{
+	return rotl((state ^ v) * LANE_A, 29);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = LANE_B ^ n, w;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		h = chain(h, w);
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = chain(h, w);
+	}
+	return avalanche(h);
+}
+
+/* Add column c of table t of f to every row's chain; 0, or -1 when it cannot be read. */
+static int chain_column(const struct crmp_file *f, int t, int c, uint64_t rows, uint64_t *acc)
+{
+	const struct crmp_table_info *ti = crmp_table_info(f, (size_t)t);
+	struct crm_err e = { 0 };
+	uint64_t r;
+
+	if (ti->cols[c].type == CRMP_INT) {
+		int64_t *v = malloc((rows ? rows : 1) * sizeof(*v));
+		uint8_t *pres = malloc(rows ? rows : 1);
+		int rc = v && pres ? crmp_read_int(f, t, c, v, pres, &e) : -1;
+
+		for (r = 0; rc == 0 && r < rows; r++)
+			acc[r] = chain(chain(acc[r], pres[r]), (uint64_t)v[r]);
+		free(v);
+		free(pres);
+		return rc ? -1 : 0;
+	} else {
+		struct crmp_strs s;
+		uint64_t *dh;
+		uint32_t i;
+
+		memset(&s, 0, sizeof(s));
+		if (crmp_read_str(f, t, c, &s, &e) != 0)
+			return -1;
+		if (!(dh = malloc((s.n_dict ? s.n_dict : 1) * sizeof(*dh)))) {
+			crmp_strs_release(&s);
+			return -1;
+		}
+		for (i = 0; i < s.n_dict; i++)
+			dh[i] = hash_bytes(s.dict[i], s.lens[i]);
+		for (r = 0; r < rows; r++)
+			acc[r] = s.codes[r] == UINT32_MAX ? chain(acc[r], 0)
+							  : chain(chain(acc[r], 1), dh[s.codes[r]]);
+		free(dh);
+		crmp_strs_release(&s);
+		return 0;
+	}
+}
+
+/*
+ * Two sums over the rows of table t of f, each row's columns taken in the
+ * order of `names` (the new file's): 0, or -1 when a column is missing,
+ * of another type, or unreadable.
+ */
+static int table_sums(const struct crmp_file *f, int t, const struct crmp_table_info *names,
+		      uint64_t sum[2])
+{
+	const struct crmp_table_info *ti = crmp_table_info(f, (size_t)t);
+	uint64_t *acc = malloc((ti->rows ? ti->rows : 1) * sizeof(*acc)), r;
+	size_t k;
+	int rc = acc ? 0 : -1;
+
+	for (r = 0; acc && r < ti->rows; r++)
+		acc[r] = LANE_A;
+	for (k = 0; rc == 0 && k < names->n_cols; k++) {
+		int c = crmp_find_column(f, t, names->cols[k].name);
+
+		rc = c < 0 || ti->cols[c].type != names->cols[k].type ? -1
+								  : chain_column(f, t, c, ti->rows, acc);
+	}
+	sum[0] = sum[1] = 0;
+	for (r = 0; rc == 0 && r < ti->rows; r++) {
+		sum[0] += avalanche(acc[r]);
+		sum[1] += avalanche(acc[r] ^ LANE_B);
+	}
+	free(acc);
+	return rc;
+}
+
+/* The meta table's pairs of f but `format` (keys and values, each a string column). */
+struct pairs {
+	struct crmp_strs k, v;
+	uint64_t rows;
+};
+
+static int read_pairs(const struct crmp_file *f, struct pairs *p)
+{
+	struct crm_err e = { 0 };
+	int t = crmp_find_table(f, "meta");
+	int ck = t >= 0 ? crmp_find_column(f, t, "key") : -1;
+	int cv = t >= 0 ? crmp_find_column(f, t, "value") : -1;
+
+	memset(p, 0, sizeof(*p));
+	if (ck < 0 || cv < 0 || crmp_table_info(f, (size_t)t)->cols[ck].type != CRMP_STR ||
+	    crmp_table_info(f, (size_t)t)->cols[cv].type != CRMP_STR)
+		return -1;
+	p->rows = crmp_table_info(f, (size_t)t)->rows;
+	return crmp_read_str(f, t, ck, &p->k, &e) || crmp_read_str(f, t, cv, &p->v, &e) ? -1 : 0;
+}
+
+static const char *pair_at(const struct crmp_strs *s, uint64_t r)
+{
+	return s->codes[r] == UINT32_MAX ? "" : s->dict[s->codes[r]];
+}
+
+/* Whether every pair of a but `format` is in b. */
+static int pairs_within(const struct pairs *a, const struct pairs *b)
+{
+	uint64_t i, j;
+
+	for (i = 0; i < a->rows; i++) {
+		int found = strcmp(pair_at(&a->k, i), "format") == 0;
+
+		for (j = 0; !found && j < b->rows; j++)
+			found = strcmp(pair_at(&a->k, i), pair_at(&b->k, j)) == 0 &&
+				strcmp(pair_at(&a->v, i), pair_at(&b->v, j)) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The same settings and period in the meta tables: the format version is
+ * what a new encoding changes, so it alone may differ.
+ */
+static int same_meta(const struct crmp_file *old, const struct crmp_file *now)
+{
+	struct pairs a = { 0 }, b = { 0 };
+	int same = read_pairs(old, &a) == 0 && read_pairs(now, &b) == 0 && pairs_within(&a, &b) &&
+		   pairs_within(&b, &a);
+
+	crmp_strs_release(&a.k);
+	crmp_strs_release(&a.v);
+	crmp_strs_release(&b.k);
+	crmp_strs_release(&b.v);
+	return same;
+}
+
+/* 1 when old and new hold the same tables with the same columns and rows. */
+static int same_tables(const struct crmp_file *old, const struct crmp_file *now)
+{
+	size_t i, n = crmp_n_tables(now);
+
+	if (crmp_n_tables(old) != n || !same_meta(old, now))
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct crmp_table_info *ti = crmp_table_info(now, i);
+		int to = crmp_find_table(old, ti->name);
+		uint64_t a[2], b[2];
+
+		if (strcmp(ti->name, "meta") == 0)
+			continue;
+		if (to < 0 || crmp_table_info(old, (size_t)to)->rows != ti->rows ||
+		    crmp_table_info(old, (size_t)to)->n_cols != ti->n_cols ||
+		    table_sums(old, to, ti, a) || table_sums(now, (int)i, ti, b) || a[0] != b[0] ||
+		    a[1] != b[1])
+			return 0;
+	}
+	return 1;
+}
+
+int norm_reuse_same_rows(const char *old_path, const unsigned char *data, size_t len)
+{
+	struct crmp_file *old = NULL, *now = NULL;
+	struct crm_err e = { 0 };
+	int same = crmp_open(old_path, &old, &e) == 0 &&
+		   crmp_open_mem(data, len, old_path, &now, &e) == 0 && same_tables(old, now);
+
+	crmp_close(old);
+	crmp_close(now);
+	return same;
+}

@@ -935,7 +935,7 @@ struct month_out {
 	int period;
 	int rc;
 	struct crm_err err;
-	int written, unchanged, restated;
+	int written, unchanged, restated, reencoded;
 	uint64_t kept[ENT_COUNT];
 };
 
@@ -957,7 +957,15 @@ static int publish(const struct norm *n, struct crmp_writer *w, const char *path
 		free(data);
 		return 0;
 	}
-	if (rc == 0 && existed && !same) {
+	/*
+	 * Other bytes with the same rows (a file of an older format, say) are
+	 * re-encoded, not restated: a false restatement would reach the
+	 * lineage, the report and the mail subject.
+	 */
+	if (rc == 0 && existed && !same && norm_reuse_same_rows(path, data, len)) {
+		mo->reencoded++;
+		log_debug("normalize: %s re-encoded: the same rows in other bytes", name);
+	} else if (rc == 0 && existed && !same) {
 		mo->restated++;
 		rc = restatement(path, sum, name, n->run_time, lin, e);
 	}
@@ -1817,6 +1825,7 @@ int norm_write_periods(struct norm *n, struct crm_err *e)
 		n->st->periods_written += mo->written;
 		n->st->periods_unchanged += mo->unchanged;
 		n->st->periods_restated += mo->restated;
+		n->st->periods_reencoded += mo->reencoded;
 		for (k = 0; k < ENT_COUNT; k++)
 			n->st->kept[k] += mo->kept[k];
 	}
