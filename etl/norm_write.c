@@ -555,7 +555,8 @@ static int sort_narrow(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t *perm,
 		return -1;
 	for (i = 0; i < n; i++)
 		perm[i] = (uint32_t)keys[i];
-	if (c->n_keys < 2)
+	/* A string first key's radix key is only its first 8 bytes: its ties need the rest. */
+	if (c->n_keys < 2 && (!is_str_col(c, (size_t)c->keys[0]) || as_numbers(c, (size_t)c->keys[0])))
 		return 0;
 	for (start = 0; start < n; start = i) {
 		for (i = start + 1; i < n && keys[i] >> 32 == keys[start] >> 32; i++)

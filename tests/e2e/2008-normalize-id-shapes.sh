@@ -55,3 +55,22 @@ q02,c2,2024-04-05T10:00:00Z,12.00,5.00,completed
 q1,c2,2024-04-05T10:00:00Z,13.00,5.00,completed
 CSV
 same out want
+
+# The dimension, sorted by customer_id alone, with ids alike in their
+# first 8 bytes (a radix key's width): in byte order all the same.
+{
+	echo "customer_id,signup_date,channel,region,tier,referred_by,churn_date"
+	awk 'BEGIN { for (i = 1; i <= 60; i++) {
+		x = (i * 7919) % 1000003; id = "customer-"
+		for (k = 0; k < 6; k++) { id = id substr("abcdefghij", x % 10 + 1, 1); x = int(x / 10) }
+		print id ",2024-01-05,organic,West,gold,,"
+	} }'
+} >long-ids.csv
+printf '[pipeline]\ndata_dir = l\n[source.customers]\nentity = customers\nfile = %s\n' \
+	"$PWD/long-ids.csv" >l.conf
+run 0 "$CRMETL" normalize --config l.conf
+run 0 "$CRMETL" dump l/periods/customers.crmp --table customers
+sed 1d out | cut -d, -f1 >ids
+LC_ALL=C sort ids >sorted
+same ids sorted
+[ "$(wc -l <ids)" -ge 60 ] || fail "only $(wc -l <ids) customers"
