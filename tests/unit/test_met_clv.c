@@ -6,7 +6,8 @@
  * Its customers' fit ends at the edge of the parameter space (a and b
  * huge), where the expectations once were NaN. And met_clv_start's jobs
  * own their inputs: two periods in flight while the caller rewrites the
- * history give met_clv_period's bits.
+ * history give met_clv_period's bits; and they log in the order they are
+ * finished, a dropped job not at all.
  */
 #define _GNU_SOURCE /* sched_setaffinity: one CPU, no split */
 #include <stdarg.h>
@@ -18,8 +19,11 @@
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "met_clv.h"
 
 #define N 60000
@@ -202,11 +206,69 @@ static void test_jobs_own_inputs(void **state)
 	met_clv_hist_release(&w.h);
 }
 
+/* The position in text of the last line naming `what`, or -1. */
+static long last_line_with(const char *text, const char *what)
+{
+	const char *p = text, *hit = NULL;
+
+	while ((p = strstr(p, what)) != NULL)
+		hit = p++;
+	return hit ? (long)(hit - text) : -1;
+}
+
+/*
+ * p1 (60,000 customers: its fits take a while) started, then p2 (5
+ * customers: "too few to fit" at once) and p3, which is dropped. p2 is
+ * done long before p1, yet p1's lines come first because p1 is finished
+ * first; p3 logs nothing.
+ */
+static void test_jobs_log_in_finish_order(void **state)
+{
+	static struct world w;
+	static char text[1 << 16];
+	struct met_clv_res r1, r2;
+	struct met_clv_job *j1, *j2, *j3;
+	struct crm_err e = { 0 };
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	FILE *f = tmpfile();
+	size_t len;
+
+	(void)state;
+	assert_non_null(f);
+	make_world(&w);
+	log_init(LOG_DEBUG, f);
+	assert_int_equal(met_clv_start(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "p1", NULL,
+				       &j1, &e), 0);
+	assert_int_equal(met_clv_start(&w.h, w.first, w.last, 5, L, HORIZON, 0.01, "p2", NULL,
+				       &j2, &e), 0);
+	assert_int_equal(met_clv_start(&w.h, w.first, w.last, 5, L, HORIZON, 0.01, "p3", NULL,
+				       &j3, &e), 0);
+	nanosleep(&nap, NULL); /* p2 and p3 are done by now */
+	met_clv_drop(j3);
+	assert_int_equal(met_clv_finish(j1, &r1, &e), 0);
+	assert_int_equal(met_clv_finish(j2, &r2, &e), 0);
+	log_init(LOG_INFO, NULL);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = 0;
+	fclose(f);
+	assert_true(r1.fitted && !r2.fitted);
+	assert_non_null(strstr(text, "compute: p1: bg/nbd fit of 60000 customers"));
+	assert_non_null(strstr(text, "compute: p2: 5 customers with a purchase"));
+	assert_true(last_line_with(text, "compute: p1:") < last_line_with(text, "compute: p2:"));
+	assert_true(last_line_with(text, "compute: p1:") < (long)(strstr(text, "compute: p2:") - text));
+	assert_null(strstr(text, "compute: p3:"));
+	met_clv_res_release(&r1);
+	met_clv_res_release(&r2);
+	met_clv_hist_release(&w.h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_predictions),
 		cmocka_unit_test(test_jobs_own_inputs),
+		cmocka_unit_test(test_jobs_log_in_finish_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
