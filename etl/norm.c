@@ -955,10 +955,10 @@ static void sweep_leftovers(const char *dir, const char *marker, int is_tree)
 /* Sweep what runs killed earlier left in data_dir (see sweep_leftovers). */
 static void sweep(const struct cfg *cfg)
 {
-	static const char *const dirs[] = { "tmp", "periods", "quarantine" };
+	static const char *const dirs[] = { "tmp", "periods", "quarantine", "cache" };
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char *dir = norm_join(cfg->data_dir, dirs[i]);
 
 		if (dir)
