@@ -31,10 +31,22 @@ static const char *enc_name(enum crmp_enc enc)
 	return "?";
 }
 
+/* The table's sort key as its directory states it (none in version 1 files). */
+static void print_sort(const struct crmp_table_info *ti)
+{
+	size_t k;
+
+	printf("  sorted by:");
+	for (k = 0; k < ti->n_sort; k++)
+		printf("%s %s", k ? "," : "", ti->cols[ti->sort[k]].name);
+	printf("%s\n", ti->n_sort ? "" : " (not stated)");
+}
+
 static int run_inspect(struct crm_run *run, struct crm_err *e)
 {
 	struct crmp_file *f = NULL;
 	char text[PERIOD_TEXT_MAX];
+	unsigned major, minor;
 	size_t t, c;
 	int rc = crmp_open(run->opts->file, &f, e);
 
@@ -45,12 +57,14 @@ static int run_inspect(struct crm_run *run, struct crm_err *e)
 	       crmp_kind(f) == CRMP_PERIOD ? "period" : "customers dimension");
 	if (crmp_kind(f) == CRMP_PERIOD)
 		printf("period: %s\n", period_format(crmp_period(f), text));
-	printf("format: version 1.0\ntables: %zu\n", crmp_n_tables(f));
+	crmp_version(f, &major, &minor);
+	printf("format: version %u.%u\ntables: %zu\n", major, minor, crmp_n_tables(f));
 	for (t = 0; t < crmp_n_tables(f); t++) {
 		const struct crmp_table_info *ti = crmp_table_info(f, t);
 
 		printf("\ntable %s: %llu rows, %zu columns\n", ti->name, (unsigned long long)ti->rows,
 		       ti->n_cols);
+		print_sort(ti);
 		printf("  %-20s %-7s %-12s %8s %10s %10s %10s  %s\n", "column", "type", "encoding",
 		       "nulls", "offset", "stored", "raw", "crc32");
 		for (c = 0; c < ti->n_cols; c++) {
@@ -73,7 +87,8 @@ const struct cmd_desc cmd_inspect = {
 	"inspect",
 	"describe a period file: header, tables, columns, sizes, checksums",
 	"FILE [options]",
-	"Prints the header, table directory, columns (type, encoding, nulls, offset, stored and "
+	"Prints the header (format version), table directory (rows, sort key), columns (type, "
+	"encoding, nulls, offset, stored and "
 	"raw sizes, CRC-32), and row counts of a period file (docs/period-format.md), then decodes "
 	"every column and checks every checksum. A damaged file is reported with its table and "
 	"column and exit status 8.",

@@ -1687,7 +1687,7 @@ struct crmp_file {
 	char *name;
 	unsigned char *data;
 	size_t len;
-	unsigned major;
+	unsigned major, minor;
 	enum crmp_kind kind;
 	int period;
 	size_t n_tables;
@@ -1760,6 +1760,7 @@ static int parse_header(struct crmp_file *f, uint64_t *dir_off, uint32_t *dir_le
 	if (get_u32(h + 60) != (uint32_t)crc32(0, h, 60))
 		return CORRUPT(f, NULL, NULL, "header checksum mismatch");
 	f->major = (unsigned)(h[8] | h[9] << 8);
+	f->minor = (unsigned)(h[10] | h[11] << 8);
 	if (f->major != MAJOR && f->major != MAJOR_OLD)
 		return CORRUPT(f, NULL, NULL, "unsupported major version %u", f->major);
 	f->kind = (enum crmp_kind)get_u32(h + 12);
@@ -1935,6 +1936,12 @@ void crmp_close(struct crmp_file *f)
 enum crmp_kind crmp_kind(const struct crmp_file *f) { return f->kind; }
 int crmp_period(const struct crmp_file *f) { return f->period; }
 uint64_t crmp_file_size(const struct crmp_file *f) { return f->len; }
+
+void crmp_version(const struct crmp_file *f, unsigned *major, unsigned *minor)
+{
+	*major = f->major;
+	*minor = f->minor;
+}
 size_t crmp_n_tables(const struct crmp_file *f) { return f->n_tables; }
 
 const struct crmp_table_info *crmp_table_info(const struct crmp_file *f, size_t i)

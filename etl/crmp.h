@@ -184,6 +184,8 @@ void crmp_close(struct crmp_file *f);
 enum crmp_kind crmp_kind(const struct crmp_file *f);
 int crmp_period(const struct crmp_file *f);
 uint64_t crmp_file_size(const struct crmp_file *f);
+/* The format version in the header (major 1 or 2; any minor). */
+void crmp_version(const struct crmp_file *f, unsigned *major, unsigned *minor);
 size_t crmp_n_tables(const struct crmp_file *f);
 const struct crmp_table_info *crmp_table_info(const struct crmp_file *f, size_t i);
 

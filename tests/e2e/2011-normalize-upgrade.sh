@@ -30,3 +30,13 @@ grep -q '^restated' var/periods/2023-11.lineage || fail "2023-11 has no restatem
 sed "s|^data_dir = .*|data_dir = fresh|" pipeline.conf >fresh.conf
 run 0 "$CRMETL" normalize --config fresh.conf
 for f in var/periods/*.crmp; do same "$f" "fresh/periods/${f##*/}"; done
+
+# inspect tells the two formats apart, and names the sort key format 2 states.
+run 0 "$CRMETL" inspect "$v1"
+contains out "format: version 1.0"
+contains out "sorted by: (not stated)"
+run 0 "$CRMETL" inspect var/periods/2023-10.crmp
+contains out "format: version 2.0"
+lacks out "(not stated)"
+run 0 "$CRMETL" inspect var/periods/customers.crmp
+contains out "sorted by: customer_id"
