@@ -6,6 +6,9 @@
  * standard output: a report written to a full disk must fail loudly.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +138,18 @@ int main(int argc, char **argv)
 	const struct cmd_desc *cmd;
 	int rc = 0;
 
+#ifdef __GLIBC__
+	/*
+	 * glibc gives each new thread a heap of its own (up to 8 a CPU), and
+	 * memory freed in one is kept for reuse there. Normalize and compute
+	 * start threads by stage (readers, dedupers, month writers, column
+	 * compressors, fits, writers), so freed megabytes sat in heaps the
+	 * next stage's threads did not use: two heaps measured 176 MB at
+	 * normalize's peak instead of 227, and a backfill run 890 MB instead
+	 * of 976 (compute after normalize in one process), in the same time.
+	 */
+	mallopt(M_ARENA_MAX, 2);
+#endif
 	if (argc < 2) {
 		program_help(stderr);
 		return err_exit_status(CRM_E_USAGE);
