@@ -109,8 +109,9 @@ awk -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss" 'BEGIN {
 	printf "compute: %.2f s wall, %.2f s user, %.2f s sys, peak memory %.1f MB\n", wall, user, sys, rss / 1024
 }'
 # the predictive CLV fits inside that compute: all periods, and the last one's
+# (their times add up; two periods' fits, and each period's two, run at once)
 awk '/fit of [0-9]+ customers/ { t += $(NF - 1); n++ } END {
-	printf "clv fits: %d fits in %.2f s (bg/nbd and gamma-gamma of every period)\n", n, t
+	printf "clv fits: %d fits taking %.2f s in all (bg/nbd and gamma-gamma of every period, several at once)\n", n, t
 }' "$work/log"
 grep -E 'fit of [0-9]+ customers' "$work/log" | tail -n 2 | sed 's/^[^ ]* crmetl [a-z]*: compute: /  last period /'
 
