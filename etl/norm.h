@@ -6,7 +6,7 @@
  * rows, with two exceptions: the customers (one small entry each, kept
  * through passes 1 and 2) and, in pass 3, a month's table bigger than
  * its budget (PASS3_MEMORY), which is still loaded whole. On the 1M-
- * customer bench the peak is 200-230 MB; 100k customers take 61 MB.
+ * customer bench the peak is 170-180 MB.
  * The passes:
  *   1. read every source (customers first), validate each record, send bad
  *      ones to quarantine with a reason, and spill good ones to disk:
