@@ -16,7 +16,7 @@
  * shapes, and per table the count of rows and two 64-bit sums of a hash
  * of each row. Sums, because the order rows reach a month's spill depends
  * on thread timing; two lanes, so that rows changed by accident give the
- * same key with a chance near 2^-128. The hash is not cryptographic: an
+ * same key with a chance far below 2^-64. The hash is not cryptographic: an
  * export crafted to collide could keep a month stale, which whoever
  * writes the exports can do more simply anyway.
  *
@@ -28,6 +28,11 @@
  * as it was before this shortcut. The entry is written after the period
  * file and its lineage, so it never names a file that is not there;
  * anything else (no entry, another key, a torn entry) rebuilds the month.
+ *
+ * When a rebuilt file's bytes differ from the old file's, norm_reuse_same_rows
+ * decides whether that is a restatement: the same rows in every table
+ * (the same sums over decoded rows, in any order and encoding) mean a
+ * file re-encoded by another crmetl, not late data.
  */
 #include "norm_int.h"
 
@@ -47,7 +52,7 @@
 #define REUSE_HEAD "crmetl period rows 1\n"
 #define REUSE_MAX 512 /* bytes: an entry is about 160 */
 
-/* Two odd constants from the golden ratio and a prime-ish mix: spread the bits. */
+/* Odd multipliers with their bits spread (the first is 2^64 over the golden ratio). */
 #define LANE_A 0x9e3779b97f4a7c15ULL
 #define LANE_B 0xc2b2ae3d27d4eb4fULL
 
@@ -68,10 +73,10 @@ static inline uint64_t avalanche(uint64_t h)
 }
 
 /*
- * Each step of lane a is a bijection of the state for a given word and
- * of the word for a given state, so two rows of one length that differ
- * anywhere always end in different states: only rows of different
- * lengths can collide, by chance.
+ * Each step of a lane is a bijection of the state for a given word and of
+ * the word for a given state, so two rows of one length that differ in
+ * one word always end in different states; other pairs collide only by
+ * chance, and then in both lanes at once by a far smaller one.
  */
 void norm_rowsum_add(struct rowsum *s, const struct srec *r)
 {
