@@ -319,7 +319,14 @@ void norm_reuse_key(const struct norm *n, int period, const struct rowsum *sums,
 		   char key[SHA256_HEX_LEN + 1]);
 int norm_reuse_found(const struct norm *n, int period);
 int norm_reuse_same(const struct norm *n, int period, const char *key, const char *period_path);
-void norm_reuse_save(const struct norm *n, int period, const char *key, const char *period_path);
+/* A period file as an entry names it. */
+struct reuse_file {
+	unsigned long long size;
+	unsigned long crc;       /* CRC-32 (zlib's) of its bytes */
+};
+
+void norm_reuse_save(const struct norm *n, int period, const char *key,
+		     const struct reuse_file *file);
 int norm_reuse_same_rows(const char *old_path, const unsigned char *data, size_t len);
 
 /* norm_spill.c: shapes of string columns */

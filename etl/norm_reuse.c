@@ -72,6 +72,12 @@ static inline uint64_t avalanche(uint64_t h)
 	return h;
 }
 
+/* One step of a row's chain (lane a of norm_rowsum_add): a bijection of the state per value. */
+static inline uint64_t chain(uint64_t state, uint64_t v)
+{
+	return rotl((state ^ v) * LANE_A, 29);
+}
+
 /*
  * Each step of a lane is a bijection of the state for a given word and of
  * the word for a given state, so two rows of one length that differ in
@@ -86,13 +92,13 @@ void norm_rowsum_add(struct rowsum *s, const struct srec *r)
 
 	for (; n >= 8; n -= 8, p += 8) {
 		memcpy(&w, p, 8);
-		a = rotl((a ^ w) * LANE_A, 29);
+		a = chain(a, w);
 		b = rotl((b + w) * LANE_B, 31);
 	}
 	if (n) {
 		w = 0;
 		memcpy(&w, p, n);
-		a = rotl((a ^ w) * LANE_A, 29);
+		a = chain(a, w);
 		b = rotl((b + w) * LANE_B, 31);
 	}
 	s->rows++;
@@ -195,17 +201,12 @@ static char *entry_path(const struct norm *n, int period)
 	return norm_join(n->reuse_dir, name);
 }
 
-/* The entry of `key` for the period file at `path` as text; -1 when it cannot be read. */
-static int entry_text(const char *key, const char *path, char *text, size_t cap)
+/* The entry of `key` for `file` as text; its length, or -1. */
+static int entry_text(const char *key, const struct reuse_file *file, char *text, size_t cap)
 {
-	struct crm_err e = { 0 };
-	unsigned long long size;
-	unsigned long crc;
-	int len;
+	int len = snprintf(text, cap, REUSE_HEAD "key %s\nfile %llu %08lx\nend\n", key,
+			   file->size, file->crc);
 
-	if (fsx_file_crc32(path, &size, &crc, &e) != 0)
-		return -1;
-	len = snprintf(text, cap, REUSE_HEAD "key %s\nfile %llu %08lx\nend\n", key, size, crc);
 	return len < 0 || (size_t)len >= cap ? -1 : len;
 }
 
@@ -221,17 +222,21 @@ int norm_reuse_found(const struct norm *n, int period)
 int norm_reuse_same(const struct norm *n, int period, const char *key, const char *period_path)
 {
 	char text[REUSE_MAX], want[REUSE_MAX], *path = entry_path(n, period);
+	struct crm_err e = { 0 };
+	struct reuse_file now;
 	size_t len;
 	int wl, same = 0;
 
 	if (path && fsx_read_small(path, text, sizeof(text), &len) == 0 &&
-	    (wl = entry_text(key, period_path, want, sizeof(want))) >= 0)
+	    fsx_file_crc32(period_path, &now.size, &now.crc, &e) == 0 &&
+	    (wl = entry_text(key, &now, want, sizeof(want))) >= 0)
 		same = len == (size_t)wl && memcmp(text, want, len) == 0;
 	free(path);
 	return same;
 }
 
-void norm_reuse_save(const struct norm *n, int period, const char *key, const char *period_path)
+void norm_reuse_save(const struct norm *n, int period, const char *key,
+		     const struct reuse_file *file)
 {
 	char text[REUSE_MAX], *path = entry_path(n, period);
 	int len;
@@ -239,19 +244,13 @@ void norm_reuse_save(const struct norm *n, int period, const char *key, const ch
 	if (!path)
 		return;
 	/* A lost entry costs one rebuild of the month, so a failure is only logged. */
-	if ((len = entry_text(key, period_path, text, sizeof(text))) < 0 ||
+	if ((len = entry_text(key, file, text, sizeof(text))) < 0 ||
 	    fsx_replace_unsynced(path, text, (size_t)len))
 		log_debug("normalize: could not keep %s", path);
 	free(path);
 }
 
 /* ------------------------------------------- same rows in another encoding */
-
-/* One step of a row's chain (as in norm_rowsum_add): a bijection of the state per value. */
-static inline uint64_t chain(uint64_t state, uint64_t v)
-{
-	return rotl((state ^ v) * LANE_A, 29);
-}
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cpus.h"
 #include "fsx.h"
@@ -943,16 +944,22 @@ struct month_out {
 /*
  * Write the period file unless it already holds these bytes (--force writes
  * anyway). Replacing different bytes is a restatement, said in the log.
+ * *at gets the size and CRC-32 of the bytes now at path (for norm_reuse.c:
+ * from memory, not read back).
  */
 static int publish(const struct norm *n, struct crmp_writer *w, const char *path,
 		   const struct month_sum *sum, const char *name, struct month_out *mo,
-		   struct lineage *lin, struct crm_err *e)
+		   struct lineage *lin, struct reuse_file *at, struct crm_err *e)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
 	int rc = crmp_writer_encode(w, &data, &len, e), existed = access(path, F_OK) == 0;
 	int same = rc == 0 && existed && fsx_same_content(path, data, len);
 
+	if (rc == 0) {
+		at->size = len;
+		at->crc = crc32_z(0, data, len);
+	}
 	if (same && !n->opts->force) {
 		mo->unchanged++;
 		free(data);
@@ -1435,6 +1442,7 @@ struct month_job {
 	struct rowsum sums[ENT_COUNT];
 	char key[SHA256_HEX_LEN + 1]; /* of the month's rows (norm_reuse.c), once keyed */
 	int keyed;
+	struct reuse_file file;  /* the period file published */
 };
 
 /*
@@ -1449,7 +1457,7 @@ static int write_lineage(const struct norm *n, struct month_job *j, struct crmp_
 	int rc = lineage_start(n, j->period, j->lpath, j->kept, &old, &lin, e);
 
 	if (rc == 0 && w)
-		rc = publish(n, w, j->path, sum, j->text, mo, &lin, e);
+		rc = publish(n, w, j->path, sum, j->text, mo, &lin, &j->file, e);
 	/* After the period file: the record describes what is there. */
 	if (rc == 0)
 		rc = lineage_write(j->lpath, &lin, NULL, e);
@@ -1543,7 +1551,7 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 	if (rc == 0 && !reused) {
 		if (!j.keyed)
 			norm_reuse_key(n, period, j.sums, j.key);
-		norm_reuse_save(n, period, j.key, j.path);
+		norm_reuse_save(n, period, j.key, &j.file);
 	}
 	free(j.kept);
 	free(j.path);
