@@ -111,7 +111,10 @@ int crmp_writer_table(struct crmp_writer *w, const char *name, uint64_t rows,
 {
 	struct wtable *t;
 
-	if (w->n_tables >= CRMP_MAX_TABLES || !valid_name(name) || rows > UINT32_MAX)
+	if (rows > CRMP_MAX_ROWS)
+		return err_set(e, CRM_E_NOMEM, "table '%s' has %llu rows; a period file holds at most %llu "
+			       "a table", name, (unsigned long long)rows, (unsigned long long)CRMP_MAX_ROWS);
+	if (w->n_tables >= CRMP_MAX_TABLES || !valid_name(name))
 		return err_set(e, CRM_E_INTERNAL, "cannot add table '%s' to a period file", name);
 	t = &w->tables[w->n_tables++];
 	memset(t, 0, sizeof(*t));
@@ -1852,8 +1855,11 @@ static int parse_directory(struct crmp_file *f, uint64_t dir_off, uint32_t dir_l
 			return CORRUPT(f, NULL, NULL, "bad table name in the directory");
 		if (buf_get_varint(&p, end, &t->rows) || buf_get_varint(&p, end, &n))
 			return CORRUPT(f, t->name, NULL, "directory cut short");
-		if (t->rows > UINT32_MAX || n == 0 || n > CRMP_MAX_COLUMNS)
-			return CORRUPT(f, t->name, NULL, "impossible row or column count");
+		if (t->rows > CRMP_MAX_ROWS)
+			return CORRUPT(f, t->name, NULL, "%llu rows, more than the %llu a table may have",
+				       (unsigned long long)t->rows, (unsigned long long)CRMP_MAX_ROWS);
+		if (n == 0 || n > CRMP_MAX_COLUMNS)
+			return CORRUPT(f, t->name, NULL, "impossible column count");
 		t->n_cols = (size_t)n;
 		if (f->major != MAJOR_OLD && (rc = parse_sort(f, t, &p, end, e)))
 			return rc;

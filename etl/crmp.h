@@ -30,6 +30,14 @@ enum crmp_enc {
 #define CRMP_MAX_COLUMNS 32
 #define CRMP_MAX_STRING 65535
 #define CRMP_MAX_RAW (1u << 30)
+/*
+ * Rows of one table. A chunk can state any number of equal or absent
+ * values in a few bytes, so the reader cannot tell a file's real size
+ * from its bytes, and every reader allocates rows x 8 bytes a column; this
+ * cap bounds what a file of a few hundred bytes can make a reader ask
+ * for (2 GiB a column) to what a genuine file of that size would.
+ */
+#define CRMP_MAX_ROWS ((uint64_t)1 << 28)
 
 /* A string column as the reader returns it: a dictionary and a code per row. */
 struct crmp_strs {

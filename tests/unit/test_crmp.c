@@ -566,6 +566,44 @@ static int read_one_int(const unsigned char *raw, size_t len, uint64_t rows, int
 }
 
 /*
+ * A few bytes can state any number of equal values, so the row count is
+ * capped: a file of the cap opens (and says how many rows it has), one
+ * row more or the old 2^32 - 1 is damage before anyone allocates for it,
+ * and the writer refuses to make such a file.
+ */
+static void row_count_capped(void **state)
+{
+	static const unsigned char zero_planes[] = { 1, 0, 0 }; /* scale 1, m 0, B 0 */
+	static const uint64_t too_many[] = { CRMP_MAX_ROWS + 1, UINT32_MAX };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 2025 * 12);
+	struct crmp_file *f = NULL;
+	struct crm_err e = { 0 };
+	unsigned char *data;
+	size_t flen, i;
+
+	(void)state;
+	data = one_column_file(CRMP_INT, CRMP_PLANES, CRMP_MAX_ROWS, zero_planes, 3, &flen);
+	assert_int_equal(crmp_open_mem(data, flen, "hand.crmp", &f, &e), 0);
+	assert_true(crmp_table_info(f, 0)->rows == CRMP_MAX_ROWS);
+	crmp_close(f);
+	free(data);
+	for (i = 0; i < sizeof(too_many) / sizeof(too_many[0]); i++) {
+		f = NULL;
+		memset(&e, 0, sizeof(e));
+		data = one_column_file(CRMP_INT, CRMP_PLANES, too_many[i], zero_planes, 3, &flen);
+		assert_int_equal(crmp_open_mem(data, flen, "hand.crmp", &f, &e), CRM_E_CORRUPT);
+		assert_null(f);
+		assert_non_null(strstr(e.msg, "more than the 268435456 a table may have"));
+		free(data);
+	}
+	memset(&e, 0, sizeof(e));
+	assert_non_null(w);
+	assert_int_equal(crmp_writer_table(w, "orders", CRMP_MAX_ROWS + 1, &e), CRM_E_NOMEM);
+	assert_non_null(strstr(e.msg, "a period file holds at most 268435456 a table"));
+	crmp_writer_free(w);
+}
+
+/*
  * Values of 1 to 10 bytes, far from the chunk's end and at it (the
  * decoder takes short values without bound checks while 10 bytes are
  * left), and the non-canonical forms of 2 to 9 bytes refused either way.
@@ -1319,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(numbered_given_as_numbers),
 		cmocka_unit_test(numbered_reader_declines),
 		cmocka_unit_test(big_table_two_threads),
+		cmocka_unit_test(row_count_capped),
 		cmocka_unit_test(varints_near_and_far_from_the_end),
 		cmocka_unit_test(numbered_width_is_a_bound),
 		cmocka_unit_test(coded_as_strings),
