@@ -86,15 +86,20 @@ static void put_value(const struct dcol *c, const struct schema_field *f, uint64
 	fwrite(buf, 1, len, stdout);
 }
 
-static int load_col(const struct crmp_file *f, int t, const char *name, struct dcol *c,
-		    struct crm_err *e)
+/*
+ * Column `name` read as the type its table gives it (`type`), not as the
+ * file says: put_value formats by the table, and the reader refuses a
+ * column of another type.
+ */
+static int load_col(const struct crmp_file *f, int t, const char *name, enum crmp_type type,
+		    struct dcol *c, struct crm_err *e)
 {
 	int k = crmp_find_column(f, t, name);
 	uint64_t rows = crmp_table_info(f, (size_t)t)->rows;
 
 	if (k < 0)
 		return err_at(e, CRM_E_CORRUPT, NULL, 0, name, "period file has no column '%s'", name);
-	if (crmp_table_info(f, (size_t)t)->cols[k].type == CRMP_STR)
+	if (type == CRMP_STR)
 		return crmp_read_str(f, t, k, &c->s, e);
 	c->iv = malloc((rows ? rows : 1) * sizeof(*c->iv));
 	c->pres = malloc(rows ? rows : 1);
@@ -126,7 +131,7 @@ static int dump_table(const struct crmp_file *f, int t, const char *table, struc
 			cols[i].def = &tab->cols[k];
 			name = tab->cols[k].name;
 		}
-		rc = load_col(f, t, name, &cols[i], e);
+		rc = load_col(f, t, name, tab ? tab_col_type(tab->cols[k].kind) : CRMP_STR, &cols[i], e);
 		printf("%s%s", i ? "," : "", def ? def->fields[i].name : meta[i]);
 	}
 	putchar('\n');

@@ -736,15 +736,20 @@ out:
 }
 
 /*
- * A numbered column without a value this month: written as the absent
- * strings it holds (what crmp_writer_str decides for them). The arrays
- * live until the table is flushed, in the cols.
+ * A numbered or general column without a value this month: written as
+ * the absent strings it holds (what crmp_writer_str decides for them).
+ * Loading wrote no strings for it (a general column keeps numbers until
+ * a value shows its shape, and none came), so whatever its sv and sl
+ * hold is replaced. The arrays live until the table is flushed, in the
+ * cols.
  */
 static int add_absent(struct crmp_writer *w, const struct cols *c, size_t k, struct crm_err *e)
 {
 	struct cols *mc = (struct cols *)c;
 	size_t n = c->rows ? c->rows : 1;
 
+	free(mc->sv[k]);
+	free(mc->sl[k]);
 	mc->sv[k] = calloc(n, sizeof(char *));
 	mc->sl[k] = calloc(n, sizeof(uint32_t));
 	if (!mc->sv[k] || !mc->sl[k])
@@ -785,7 +790,9 @@ static int add_table(struct crmp_writer *w, const struct cols *c, struct crm_err
 
 			rc = crmp_writer_numbered(w, c->t->cols[k].name, h->prefix, h->plen, h->width,
 						  c->iv[k], c->pres[k], e);
-		} else if (is_numbered(c, k)) {
+		} else if (is_numbered(c, k) ||
+			   (is_str_col(c, k) && str_mode(c, k) == SM_GENERAL &&
+			    !c->present_strs[k])) {
 			rc = add_absent(w, c, k, e);
 		} else if (is_coded(c, k)) {
 			const struct strshape *h = &c->shape[k];
