@@ -4,9 +4,9 @@
  * Sources with a url are described by the file the fetch stage stored
  * (fetch_current) and the SHA-256 it recorded, so a fetch that brought new
  * bytes makes the next normalize run, and a 304 does not. Export files on
- * disk are hashed here: the one place that reads all their bytes before
- * parsing, either at once (to decide whether anything changed) or, when
- * the sizes already say so, by inputs_hash_files on a thread of its own.
+ * disk are hashed here when their hashes decide whether anything changed;
+ * when the sizes already say so, normalize hashes each file while it
+ * parses it (inputs_set_hash), and inputs_hash_files any it did not read.
  */
 #include "inputs.h"
 
@@ -201,6 +201,20 @@ static int describe_files(const struct cfg *cfg, size_t k, struct buf *out,
 	return rc;
 }
 
+/* The hash of entry f, of `size` bytes, into f and its place in `out`. */
+static int record_hash(struct inputs_file *f, struct buf *out, const char *hex,
+		       unsigned long long size, struct crm_err *e)
+{
+	if (size != f->size)
+		return err_at(e, CRM_E_INPUT, f->path, 0, NULL,
+			      "export changed while it was read (%llu bytes, then %llu)", f->size, size);
+	memcpy(f->sha256, hex, SHA256_HEX_LEN + 1);
+	if (f->text_at + SHA256_HEX_LEN <= out->len)
+		memcpy(out->data + f->text_at, hex, SHA256_HEX_LEN);
+	f->text_at = SIZE_MAX;
+	return 0;
+}
+
 int inputs_hash_files(struct inputs_files *files, struct buf *out, struct crm_err *e)
 {
 	size_t i;
@@ -214,18 +228,27 @@ int inputs_hash_files(struct inputs_files *files, struct buf *out, struct crm_er
 		if (f->text_at == SIZE_MAX)
 			continue;
 		rc = inputs_hash_file(f->path, &size, hex, e);
-		if (rc == 0 && size != f->size)
-			rc = err_at(e, CRM_E_INPUT, f->path, 0, NULL,
-				    "export changed while it was read (%llu bytes, then %llu)", f->size,
-				    size);
-		if (rc)
-			break;
-		memcpy(f->sha256, hex, sizeof(hex));
-		if (f->text_at + SHA256_HEX_LEN <= out->len)
-			memcpy(out->data + f->text_at, hex, SHA256_HEX_LEN);
-		f->text_at = SIZE_MAX;
+		if (rc == 0)
+			rc = record_hash(f, out, hex, size, e);
 	}
 	return rc;
+}
+
+int inputs_unhashed(const struct inputs_file *f)
+{
+	return f->text_at != SIZE_MAX;
+}
+
+int inputs_set_hash(struct inputs_files *files, struct buf *out, const struct inputs_file *f,
+		    const char hex[SHA256_HEX_LEN + 1], unsigned long long size, struct crm_err *e)
+{
+	size_t i = (size_t)(f - files->v);
+
+	if (i >= files->n)
+		CRM_BUG("inputs_set_hash of an entry not in the list");
+	if (!inputs_unhashed(f))
+		return 0;
+	return record_hash(&files->v[i], out, hex, size, e);
 }
 
 /* The length of the line starting at p (without its LF). */

@@ -43,9 +43,9 @@ struct inputs_files {
  * With `hash` 0 (needs `files`), export files on disk are only looked
  * at (their size), not read: their hashes are left to inputs_hash_files,
  * which writes them into the same `out` and `files` (placeholders of
- * INPUTS_UNHASHED until then). Hashing reads every byte of every export,
- * so a run that will parse them anyway hashes on another thread while it
- * parses.
+ * INPUTS_UNHASHED until then) or inputs_set_hash. Hashing reads every
+ * byte of every export, so a run that will parse them anyway hashes each
+ * file as it parses it, in the same read.
  */
 int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files *files,
 		    int hash, struct crm_err *e);
@@ -57,10 +57,25 @@ int inputs_describe(const struct cfg *cfg, struct buf *out, struct inputs_files 
  * Hash the files inputs_describe left unhashed, in order, filling their
  * entries and their place in `out`. A file whose size changed since it
  * was described is an error (the description would not match the bytes).
- * Touches nothing else: it may run on its own thread while the caller
- * reads other fields of `files` (but not sha256 or `out`).
+ * Touches nothing else.
  */
 int inputs_hash_files(struct inputs_files *files, struct buf *out, struct crm_err *e);
+
+/*
+ * Whether entry `f` still waits for its hash (inputs_hash_files or
+ * inputs_set_hash fill it in).
+ */
+int inputs_unhashed(const struct inputs_file *f);
+
+/*
+ * Give entry `f` of `files` the hash of its bytes computed while they
+ * were read for another purpose (normalize parses and hashes each export
+ * in one read: ins_open_hashed), filling its place in `out` as
+ * inputs_hash_files would. `size` is how many bytes were hashed: another
+ * size than the one described is an error, as there.
+ */
+int inputs_set_hash(struct inputs_files *files, struct buf *out, const struct inputs_file *f,
+		    const char hex[SHA256_HEX_LEN + 1], unsigned long long size, struct crm_err *e);
 
 /*
  * Whether `old` (a description written by an earlier run) can equal the

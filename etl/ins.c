@@ -33,7 +33,18 @@ struct ins {
 	struct crm_err *e;
 	uint64_t raw_bytes, content_bytes;
 	char *name;             /* owned */
+	ins_tap_fn *tap;        /* sees every byte read from the file, or NULL */
+	void *tap_ctx;
+	int drained;            /* ins_drain read the rest: no more content */
 };
+
+/* `n` bytes just read from the file at p: counted, and shown to the tap. */
+static void got_raw(struct ins *in, const unsigned char *p, size_t n)
+{
+	in->raw_bytes += (uint64_t)n;
+	if (in->tap && n)
+		in->tap(in->tap_ctx, p, n);
+}
 
 static struct ins *ins_alloc(const char *name, struct crm_err *e)
 {
@@ -75,7 +86,7 @@ static ssize_t refill(struct ins *in)
 		in->eof = 1;
 	in->raw_len = (size_t)n;
 	in->raw_pos = 0;
-	in->raw_bytes += (uint64_t)n;
+	got_raw(in, in->raw, (size_t)n);
 	return n;
 }
 
@@ -98,7 +109,7 @@ static int start(struct ins *in)
 			return in->failed = err_sys(in->e, CRM_E_IO, errno, in->name, "cannot read");
 		in->raw_len = 1 + (size_t)m;
 		in->raw_pos = 0;
-		in->raw_bytes += (uint64_t)m;
+		got_raw(in, in->raw + 1, (size_t)m);
 		n = (ssize_t)in->raw_len;
 	}
 	if (n >= 2 && in->raw[in->raw_pos] == 0x1f && in->raw[in->raw_pos + 1] == 0x8b) {
@@ -111,7 +122,8 @@ static int start(struct ins *in)
 	return 0;
 }
 
-int ins_open(const char *path, struct ins **out, struct crm_err *e)
+static int open_file(const char *path, ins_tap_fn *tap, void *ctx, struct ins **out,
+		     struct crm_err *e)
 {
 	struct ins *in = ins_alloc(path, e);
 	int rc;
@@ -131,12 +143,41 @@ int ins_open(const char *path, struct ins **out, struct crm_err *e)
 		ins_close(in);
 		return rc;
 	}
+	in->tap = tap;
+	in->tap_ctx = ctx;
 	rc = start(in);
 	if (rc) {
 		ins_close(in);
 		return rc;
 	}
 	*out = in;
+	return 0;
+}
+
+int ins_open(const char *path, struct ins **out, struct crm_err *e)
+{
+	return open_file(path, NULL, NULL, out, e);
+}
+
+int ins_open_tapped(const char *path, ins_tap_fn *tap, void *ctx, struct ins **out,
+		    struct crm_err *e)
+{
+	return open_file(path, tap, ctx, out, e);
+}
+
+int ins_drain(struct ins *in)
+{
+	ssize_t n;
+
+	if (in->failed)
+		return in->failed;
+	in->raw_pos = in->raw_len;
+	while (!in->eof) {
+		if ((n = refill(in)) < 0)
+			return (int)n;
+		in->raw_pos = in->raw_len;
+	}
+	in->drained = 1;
 	return 0;
 }
 
@@ -176,7 +217,7 @@ static ssize_t read_plain(struct ins *in, unsigned char *buf, size_t cap)
 			return in->failed = err_sys(in->e, CRM_E_IO, errno, in->name, "cannot read");
 		if (got == 0)
 			in->eof = 1;
-		in->raw_bytes += (uint64_t)got;
+		got_raw(in, buf, (size_t)got);
 		return got;
 	}
 	avail = refill(in);
@@ -236,7 +277,7 @@ ssize_t ins_read(struct ins *in, void *buf, size_t cap)
 
 	if (in->failed)
 		return in->failed;
-	if (cap == 0)
+	if (cap == 0 || in->drained)
 		return 0;
 	n = in->gzip ? read_gzip(in, buf, cap) : read_plain(in, buf, cap);
 	if (n > 0)

@@ -247,9 +247,9 @@ static void reader_close(struct reader *rd)
 }
 
 /*
- * Start the lineage entry of an export file: described by inputs_describe
- * already (its hash is copied once hashing is done, see hash_join),
- * unless it appeared since (then it is hashed here).
+ * Start the lineage entry of an export file, described by inputs_describe
+ * (or found since). Its hash is computed while it is read (read_file)
+ * unless the description has it already.
  */
 static int add_file(struct norm *n, const struct cfg_source *src, const char *path,
 		    struct crm_err *e)
@@ -258,7 +258,6 @@ static int add_file(struct norm *n, const struct cfg_source *src, const char *pa
 	const struct inputs_file *in = inputs_find(&n->inputs, k, path);
 	struct norm_file *f;
 	char url[2048];
-	int rc = 0;
 
 	if (n->n_files == NORM_MAX_FILES)
 		return err_set(e, CRM_E_INPUT, "more than %d export files", NORM_MAX_FILES);
@@ -268,20 +267,46 @@ static int add_file(struct norm *n, const struct cfg_source *src, const char *pa
 	f = &f[n->n_files];
 	memset(f, 0, sizeof(*f));
 	f->source = k;
+	f->input = in;
 	if (in) {
 		f->bytes = in->size;
-		f->input = in;
-	} else {
-		unsigned long long size = 0;
-
-		rc = inputs_hash_file(path, &size, f->sha256, e);
-		f->bytes = size;
+		memcpy(f->sha256, in->sha256, sizeof(f->sha256));
 	}
 	f->location = strdup(src->file ? path : text_url_redact(src->url, url, sizeof(url)));
-	if (!f->location)
-		rc = rc ? rc : norm_nomem(e);
 	n->cur_file = (uint32_t)n->n_files++;
-	return rc;
+	return f->location ? 0 : norm_nomem(e);
+}
+
+/* Whether the file being read still needs its hash (then read_file computes it). */
+static int needs_hash(const struct norm *n)
+{
+	const struct norm_file *f = &n->files[n->cur_file];
+
+	return !f->input || inputs_unhashed(f->input);
+}
+
+static void hash_tap(void *ctx, const void *data, size_t len)
+{
+	sha256_update(ctx, data, len);
+}
+
+/* The hash of the file just read through `in`, tapped into `sha`, into its entries. */
+static int take_hash(struct norm *n, struct ins *in, struct sha256 *sha, struct buf *text,
+		     struct crm_err *e)
+{
+	struct norm_file *f = &n->files[n->cur_file];
+	unsigned char digest[SHA256_LEN];
+	int rc = ins_drain(in);
+
+	if (rc)
+		return rc;
+	sha256_final(sha, digest);
+	sha256_hex(digest, f->sha256);
+	if (!f->input) {
+		f->bytes = ins_raw_bytes(in);
+		return 0;
+	}
+	return inputs_set_hash(&n->inputs, text, f->input, f->sha256, ins_raw_bytes(in), e);
 }
 
 static int reader_next_cb(void *rd, struct rec *rec, struct crm_err *e)
@@ -344,24 +369,36 @@ static int keep_item(void *ctx, const struct pitem *it, const unsigned char *dat
 	return rc ? rc : spill_item(n, k->t, it, p, e);
 }
 
+/*
+ * Read one export file: parse, validate and keep its records, and hash
+ * its bytes in the same read when its hash is still wanted (the inputs'
+ * description `text` and the file's lineage entry get it).
+ */
 static int read_file(struct norm *n, const struct cfg_source *src, const char *path,
-		     struct crm_err *e)
+		     struct buf *text, struct crm_err *e)
 {
 	const struct tab_def *t = tab_for_entity(src->entity);
 	const char *names[SCHEMA_MAX_FIELDS];
 	struct keeper k = { n, t, path };
 	struct reader rd = { 0 };
 	struct ins *in = NULL;
-	int rc;
+	struct sha256 sha;
+	int rc, hashed = 0;
 
 	wanted_names(src, names);
 	rc = add_file(n, src, path, e);
-	if (rc == 0)
+	if (rc == 0 && (hashed = needs_hash(n)) != 0) {
+		sha256_init(&sha);
+		rc = ins_open_tapped(path, hash_tap, &sha, &in, e);
+	} else if (rc == 0) {
 		rc = ins_open(path, &in, e);
+	}
 	if (rc == 0)
 		rc = reader_open(src, in, names, &rd, e);
 	if (rc == 0)
 		rc = norm_pipe_run(n, t, reader_next_cb, &rd, keep_item, &k, e);
+	if (rc == 0 && hashed)
+		rc = take_hash(n, in, &sha, text, e);
 	if (in) {
 		n->st->files++;
 		n->st->bytes += ins_content_bytes(in);
@@ -371,7 +408,8 @@ static int read_file(struct norm *n, const struct cfg_source *src, const char *p
 	return rc;
 }
 
-static int read_source(struct norm *n, const struct cfg_source *src, struct crm_err *e)
+static int read_source(struct norm *n, const struct cfg_source *src, struct buf *text,
+		       struct crm_err *e)
 {
 	glob_t g;
 	size_t i;
@@ -385,7 +423,7 @@ static int read_source(struct norm *n, const struct cfg_source *src, struct crm_
 		if (rc == 0)
 			rc = quarantine_open(n, src->name, e);
 		if (rc == 0)
-			rc = read_file(n, src, path, e);
+			rc = read_file(n, src, path, text, e);
 		free(path);
 		if (rc)
 			quarantine_close(n, 0, e);
@@ -400,7 +438,7 @@ static int read_source(struct norm *n, const struct cfg_source *src, struct crm_
 	rc = quarantine_open(n, src->name, e);
 	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
 		log_debug("normalize: reading %s (source %s)", g.gl_pathv[i], src->name);
-		rc = read_file(n, src, g.gl_pathv[i], e);
+		rc = read_file(n, src, g.gl_pathv[i], text, e);
 	}
 	globfree(&g);
 	if (rc)
@@ -410,9 +448,10 @@ static int read_source(struct norm *n, const struct cfg_source *src, struct crm_
 
 /*
  * Customers first, then orders (which may create derived customers), then
- * the rest, which are checked against both.
+ * the rest, which are checked against both. `text` is the inputs'
+ * description, whose hashes are filled in as the files are read.
  */
-static int read_sources(struct norm *n, struct crm_err *e)
+static int read_sources(struct norm *n, struct buf *text, struct crm_err *e)
 {
 	int pass, rc = 0;
 	size_t i;
@@ -423,7 +462,7 @@ static int read_sources(struct norm *n, struct crm_err *e)
 			int order = src->entity == ENT_CUSTOMERS ? 0 : src->entity == ENT_ORDERS ? 1 : 2;
 
 			if (order == pass)
-				rc = read_source(n, src, e);
+				rc = read_source(n, src, text, e);
 		}
 	log_progress_end();
 	return rc;
@@ -1117,7 +1156,8 @@ static int old_inputs(const struct cfg *cfg, const char *path, unsigned char **o
  * Whether there is nothing to do: the inputs are described exactly as the
  * last complete run left them. Only then are the exports hashed before
  * the run: when a name, size or setting differs already, the hashes are
- * not needed to decide and are computed while pass 1 parses (hash_start).
+ * not needed to decide and are computed while pass 1 parses, in the same
+ * read of each file (read_file).
  */
 static int inputs_unchanged(const struct cfg *cfg, struct inputs_files *files, struct buf *now,
 			    const char *path, int *rc, struct crm_err *e)
@@ -1135,50 +1175,17 @@ static int inputs_unchanged(const struct cfg *cfg, struct inputs_files *files, s
 }
 
 /*
- * Hashing the exports on a thread of its own while pass 1 parses them:
- * pass 1 keeps about one core busy, hashing ~1 GB/s takes the other.
+ * Hash what pass 1 did not read (a file that appeared in a glob between
+ * the description and the read) and give the hashes to the lineage
+ * entries that took theirs from the description before it had them. The
+ * error of pass 1, if any, comes first.
  */
-struct hasher {
-	struct inputs_files *files;
-	struct buf *text;
-	pthread_t th;
-	int started;
-	int rc;
-	struct crm_err err;
-};
-
-static void *hasher_main(void *arg)
-{
-	struct hasher *h = arg;
-
-	h->rc = inputs_hash_files(h->files, h->text, &h->err);
-	return NULL;
-}
-
-static void hash_start(struct hasher *h, struct norm *n, struct buf *text)
-{
-	memset(h, 0, sizeof(*h));
-	h->files = &n->inputs;
-	h->text = text;
-	h->started = pthread_create(&h->th, NULL, hasher_main, h) == 0;
-}
-
-/*
- * Wait for the hashes (or compute them here when no thread started) and
- * give them to the files read. The error of pass 1, if any, comes first.
- */
-static int hash_join(struct hasher *h, struct norm *n, int rc, struct crm_err *e)
+static int hash_rest(struct norm *n, struct buf *text, int rc, struct crm_err *e)
 {
 	size_t i;
 
-	if (h->started)
-		pthread_join(h->th, NULL);
-	else if (rc == 0)
-		hasher_main(h);
-	if (rc == 0 && h->rc) {
-		*e = h->err;
-		rc = h->rc;
-	}
+	if (rc == 0)
+		rc = inputs_hash_files(&n->inputs, text, e);
 	for (i = 0; rc == 0 && i < n->n_files; i++)
 		if (n->files[i].input)
 			memcpy(n->files[i].sha256, n->files[i].input->sha256, sizeof(n->files[i].sha256));
@@ -1190,7 +1197,6 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 {
 	struct norm n;
 	struct buf inputs;
-	struct hasher hs;
 	char *inputs_path = NULL;
 	double wall0 = clock_seconds(CLOCK_MONOTONIC);
 	int rc, i;
@@ -1224,11 +1230,8 @@ int norm_run(const struct cfg *cfg, const struct norm_opts *opts, struct norm_st
 	n.st = st;
 	if (rc == 0)
 		rc = setup(&n, e);
-	if (rc == 0) {
-		hash_start(&hs, &n, &inputs);
-		rc = read_sources(&n, e);
-		rc = hash_join(&hs, &n, rc, e);
-	}
+	if (rc == 0)
+		rc = hash_rest(&n, &inputs, read_sources(&n, &inputs, e), e);
 	log_pass("pass 1 (read and validate)", wall0);
 	if (rc == 0)
 		rc = map_derived(&n, e);

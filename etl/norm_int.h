@@ -50,8 +50,8 @@ struct norm_file {
 	char *location;            /* owned: the path, or the URL without credentials */
 	char sha256[SHA256_HEX_LEN + 1];
 	uint64_t bytes;            /* size of the file as stored */
-	const struct inputs_file *input; /* NULL, or its entry in norm.inputs: sha256 comes
-					    from there once the inputs are hashed */
+	const struct inputs_file *input; /* NULL, or its entry in norm.inputs (hashed while
+					    read, or before: sha256 is copied from there) */
 	uint64_t rows_read, rows_rejected;
 };
 

@@ -6,7 +6,8 @@
  * those in order and keeps each record (quarantine, customers map, spill
  * files). When parsing and validating were one stage, the slowest of
  * pass 1, parsing took about a third of its time (perf, 1M bench set):
- * apart, they run on both cores beside the keeper and the input hasher.
+ * apart, they run on both cores beside the keeper. (The parser's reads
+ * also hash each export for its lineage: ins_open_hashed.)
  *
  * Why this split is safe: the parser touches only its reader. The
  * validator touches only what no keeper of the same file changes.

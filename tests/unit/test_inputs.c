@@ -1,7 +1,9 @@
 /*
  * test_inputs.c - the description of a run's inputs when hashing is left
- * for later: placeholders, inputs_hash_files filling them in place, and
- * inputs_may_match telling a certain change from one only hashes decide.
+ * for later: placeholders, inputs_hash_files or inputs_set_hash filling
+ * them in place, inputs_may_match telling a certain change from one only
+ * hashes decide, and the hash of a file taken while it is read for its
+ * content (ins_open_tapped, ins_drain), as normalize does.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "inputs.h"
+#include "ins.h"
 
 #define ABC_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
@@ -94,6 +99,125 @@ static void hash_sees_changed_size(void **state)
 	buf_release(&text);
 }
 
+static void set_hash_fills_placeholder(void **state)
+{
+	char path[] = "/tmp/test_inputs_XXXXXX", want[256];
+	struct inputs_files files = { 0 };
+	struct crm_err e = { 0 };
+	struct buf text;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	buf_init(&text, 1 << 20);
+	describe_abc(path, &text, &files);
+	unlink(path);
+	/* Another size than described: the file changed between the two looks. */
+	assert_int_equal(inputs_set_hash(&files, &text, &files.v[0], ABC_SHA, 4, &e), CRM_E_INPUT);
+	assert_true(inputs_unhashed(&files.v[0]));
+	assert_int_equal(inputs_set_hash(&files, &text, &files.v[0], ABC_SHA, 3, &e), 0);
+	assert_false(inputs_unhashed(&files.v[0]));
+	snprintf(want, sizeof(want), "source s\nfile %s 3 %s\n", path, ABC_SHA);
+	assert_int_equal(text.len, strlen(want));
+	assert_memory_equal(text.data, want, text.len);
+	assert_string_equal(files.v[0].sha256, ABC_SHA);
+	/* Nothing is read for it afterwards: the file is gone and that is fine. */
+	assert_int_equal(inputs_hash_files(&files, &text, &e), 0);
+	inputs_files_release(&files);
+	buf_release(&text);
+}
+
+static void tap_sha(void *ctx, const void *data, size_t len)
+{
+	sha256_update(ctx, data, len);
+}
+
+/*
+ * Read `path` through a tapped stream: a little content in small reads, a
+ * big read straight into the caller's buffer, then stop and drain. The
+ * tap must have hashed every byte of the file as stored, once, in order.
+ */
+static void check_tapped(const char *path, uint64_t size)
+{
+	unsigned char *big = malloc(1 << 20), digest[SHA256_LEN];
+	char want[SHA256_HEX_LEN + 1], got[SHA256_HEX_LEN + 1];
+	unsigned long long want_size = 0;
+	struct crm_err e = { 0 };
+	struct sha256 sha;
+	struct ins *in = NULL;
+	int i;
+
+	assert_non_null(big);
+	assert_int_equal(inputs_hash_file(path, &want_size, want, &e), 0);
+	assert_int_equal(want_size, size);
+	sha256_init(&sha);
+	assert_int_equal(ins_open_tapped(path, tap_sha, &sha, &in, &e), 0);
+	for (i = 0; i < 3; i++)
+		assert_true(ins_read(in, big, 100) > 0);
+	assert_true(ins_read(in, big, 1 << 20) > 0);
+	assert_int_equal(ins_drain(in), 0);
+	assert_int_equal(ins_read(in, big, 100), 0);
+	assert_int_equal(ins_raw_bytes(in), size);
+	sha256_final(&sha, digest);
+	sha256_hex(digest, got);
+	assert_string_equal(got, want);
+	ins_close(in);
+	free(big);
+}
+
+static void tapped_read_hashes_whole_file(void **state)
+{
+	char path[] = "/tmp/test_inputs_XXXXXX";
+	int fd = mkstemp(path);
+	size_t size = 3 * 1000 * 1000 + 17, i;
+	unsigned char *data = malloc(size);
+	uint32_t x = 12345;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_non_null(data);
+	for (i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (unsigned char)(x >> 24);
+	}
+	data[0] = 'a'; /* not the gzip magic */
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	check_tapped(path, size);
+	unlink(path);
+	free(data);
+}
+
+/* A gzip export: the tap sees the compressed bytes, as stored (what lineage names). */
+static void tapped_gzip_hashes_stored_bytes(void **state)
+{
+	char path[] = "/tmp/test_inputs_XXXXXX";
+	int fd = mkstemp(path);
+	gzFile gz;
+	long i;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	gz = gzopen(path, "wb");
+	assert_non_null(gz);
+	for (i = 0; i < 200000; i++)
+		gzprintf(gz, "c%06ld,2024-01-%02ldT10:00:00Z,web_visit\n", i, i % 28 + 1);
+	gzclose(gz);
+	{
+		FILE *f = fopen(path, "rb");
+		long size;
+
+		assert_non_null(f);
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		fclose(f);
+		check_tapped(path, (uint64_t)size);
+	}
+	unlink(path);
+}
+
 static void may_match(void **state)
 {
 	char q[SHA256_HEX_LEN + 1], line[256];
@@ -123,6 +247,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hash_fills_placeholders),
 		cmocka_unit_test(hash_sees_changed_size),
+		cmocka_unit_test(set_hash_fills_placeholder),
+		cmocka_unit_test(tapped_read_hashes_whole_file),
+		cmocka_unit_test(tapped_gzip_hashes_stored_bytes),
 		cmocka_unit_test(may_match),
 	};
 
