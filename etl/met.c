@@ -1749,21 +1749,6 @@ out:
 	return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	if (!n)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static const char *const funnel_names[6] = {
 	"funnel_lead", "funnel_mql", "funnel_sql", "funnel_opportunity", "funnel_won",
 	"funnel_lost"
@@ -2014,34 +1999,6 @@ static int write_rows(struct eng *g, const char *ptext)
 	return rc;
 }
 
-/* ",x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted" of customer i. */
-static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
-{
-	const struct met_clv_res *c = &g->clv;
-	uint32_t days = c->days[i];
-	size_t o = 0;
-
-	if (!days) {
-		memcpy(t, ",,,,,,,", 7);
-		return 7;
-	}
-	t[o++] = ',';
-	o += val_put_u64(t + o, days - 1);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, (double)(g->last_ord[i] - g->first_ord[i]) / 7.0, 4);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, (double)(b1 - 1 - g->first_ord[i]) / 7.0, 4);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, c->mean_spend[i], 4);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, c->expected[i], 4);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, c->p_alive[i], 4);
-	t[o++] = ',';
-	o += val_put_fixed(t + o, c->value[i], 2);
-	return o;
-}
-
 /* Bytes of the per-customer file formatted before they are written out. */
 #define CUST_CHUNK ((size_t)1 << 20)
 
@@ -2055,6 +2012,7 @@ static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
 #define ID_QUOTED UINT16_MAX           /* id_len: the id needs quotes (csv_field) */
 
 #define SHORT_PAD 16 /* put_short's one copy: bytes readable at its source */
+#define WEEK_TEXT_PAD 16 /* a t_x or T text of the table, zero-padded (put_weeks) */
 #define RFM_PAD 32   /* an RFM segment name with its padding */
 
 struct ctext {
@@ -2067,6 +2025,9 @@ struct ctext {
 	size_t dim_max;      /* bytes of the longest of those fields */
 	char rfm[MET_RFM_NONE + 1][RFM_PAD]; /* segment names, zero-padded */
 	uint8_t rfm_len[MET_RFM_NONE + 1];
+	char (*weeks)[WEEK_TEXT_PAD]; /* d / 7 with 4 decimals for d = 0 .. weeks_n - 1 days */
+	uint8_t *weeks_len;
+	uint32_t weeks_n;
 };
 
 static void ctext_release(struct ctext *t)
@@ -2075,6 +2036,8 @@ static void ctext_release(struct ctext *t)
 
 	free(t->day);
 	free(t->id_len);
+	free(t->weeks);
+	free(t->weeks_len);
 	buf_release(&t->dims);
 	for (k = 0; k < 3; k++)
 		free(t->dim_off[k]);
@@ -2102,12 +2065,43 @@ static int ctext_days(const struct eng *g, struct ctext *t)
 	return 0;
 }
 
+/*
+ * The texts of t_x and T, whole days over 7 with 4 decimals, for the day
+ * counts the dates cover (the earliest signup to the last month's end):
+ * the same val_put_fixed() the line would call, made once per run. Only
+ * texts that fit WEEK_TEXT_PAD bytes are kept (all of them, short of
+ * 10^10 weeks).
+ */
+static int ctext_weeks(struct ctext *t)
+{
+	uint32_t d;
+	char tmp[64];
+
+	if (!t->day_n)
+		return 0;
+	t->weeks = calloc(t->day_n, sizeof(*t->weeks));
+	t->weeks_len = malloc(t->day_n);
+	if (!t->weeks || !t->weeks_len)
+		return -1;
+	for (d = 0; d < t->day_n; d++) {
+		size_t len = val_put_fixed(tmp, (double)d / 7.0, 4);
+
+		if (len >= WEEK_TEXT_PAD)
+			break;
+		memcpy(t->weeks[d], tmp, len);
+		t->weeks_len[d] = (uint8_t)len;
+	}
+	t->weeks_n = d;
+	return 0;
+}
+
 static int ctext_make(const struct eng *g, struct ctext *t)
 {
 	uint32_t i, j;
 	int k;
 
-	if (ctext_days(g, t) || !(t->id_len = malloc((g->n ? g->n : 1) * sizeof(*t->id_len))))
+	if (ctext_days(g, t) || ctext_weeks(t) ||
+	    !(t->id_len = malloc((g->n ? g->n : 1) * sizeof(*t->id_len))))
 		return -1;
 	for (i = 0; i < g->n; i++) {
 		const char *id = g->ids.dict[g->ids.codes[i]];
@@ -2148,6 +2142,47 @@ static size_t put_date(const struct ctext *t, int32_t d, char *p)
 		return 10;
 	}
 	return val_format_day(d, p);
+}
+
+/*
+ * Whole days d over 7 with 4 decimals at p (t_x and T), from the table
+ * when it has d: one fixed copy (p has room for 21 bytes, put_line).
+ */
+static inline size_t put_weeks(const struct ctext *t, int64_t d, char *p)
+{
+	if (d >= 0 && d < t->weeks_n) {
+		memcpy(p, t->weeks[d], WEEK_TEXT_PAD);
+		return t->weeks_len[d];
+	}
+	return val_put_fixed(p, (double)d / 7.0, 4);
+}
+
+/* ",x,t_x,T,mean_spend,expected_purchases,p_alive,clv_predicted" of customer i. */
+static size_t put_clv(const struct eng *g, uint32_t i, int32_t b1, char *t)
+{
+	const struct met_clv_res *c = &g->clv;
+	uint32_t days = c->days[i];
+	size_t o = 0;
+
+	if (!days) {
+		memcpy(t, ",,,,,,,", 7);
+		return 7;
+	}
+	t[o++] = ',';
+	o += val_put_u64(t + o, days - 1);
+	t[o++] = ',';
+	o += put_weeks(g->text, (int64_t)g->last_ord[i] - g->first_ord[i], t + o);
+	t[o++] = ',';
+	o += put_weeks(g->text, (int64_t)b1 - 1 - g->first_ord[i], t + o);
+	t[o++] = ',';
+	o += val_put_fixed(t + o, c->mean_spend[i], 4);
+	t[o++] = ',';
+	o += val_put_fixed(t + o, c->expected[i], 4);
+	t[o++] = ',';
+	o += val_put_fixed(t + o, c->p_alive[i], 4);
+	t[o++] = ',';
+	o += val_put_fixed(t + o, c->value[i], 2);
+	return o;
 }
 
 /*
@@ -2920,8 +2955,8 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	}
 	r_ratio(g, "complaint_resolution_rate", "all", "", -1, (int64_t)compl_ok,
 		(int64_t)compl_all, 1);
-	r_derived(g, "first_response_hours", "all", "", -1, median(fr, nfr));
-	r_derived(g, "resolution_hours", "all", "", -1, median(rs, nrs));
+	r_derived(g, "first_response_hours", "all", "", -1, met_median(fr, nfr));
+	r_derived(g, "resolution_hours", "all", "", -1, met_median(rs, nrs));
 	r_ratio(g, "email_open_rate", "all", "", -1, (int64_t)opened, (int64_t)sent, 1);
 	r_ratio(g, "email_click_rate", "all", "", -1, (int64_t)clicked, (int64_t)sent, 1);
 	{

@@ -64,6 +64,14 @@ size_t met_format_double(double v, char *buf);
  */
 int met_wilson(uint64_t x, uint64_t n, double *low, double *high);
 
+/*
+ * The median of v[0..n) as a sort would give it (the middle value, or the
+ * mean of the two middle ones), NAN when n is 0; v must hold no NaN and
+ * is left rearranged. Either of two equal doubles may be the one taken
+ * (-0 and +0: callers print both as "0").
+ */
+double met_median(double *v, size_t n);
+
 /* nps_moe95 = 196 x sqrt((p + d - (p - d)^2) / n), p and d as fractions; -1 if n == 0. */
 double met_nps_moe95(uint64_t promoters, uint64_t detractors, uint64_t n);
 

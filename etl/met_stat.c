@@ -1,7 +1,7 @@
 /*
  * met_stat.c - the pure arithmetic of the metrics engine: shortest double
  * text, Wilson intervals, the NPS margin of error, Kaplan-Meier with
- * Greenwood variance, RFM scoring and segments (met.h).
+ * Greenwood variance, RFM scoring and segments, medians (met.h).
  *
  * No I/O, no state; met.c does the data. Kept apart so the unit tests can
  * pin each formula on hand-computed cases.
@@ -92,6 +92,71 @@ size_t met_format_double(double v, char *buf)
 	}
 	buf[o] = '\0';
 	return o;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * v[lo..hi] rearranged so that v[k] holds the value a sort would put
+ * there, nothing greater before it and nothing smaller after it
+ * (quickselect, Hoare partition around a median of three; after `depth`
+ * rounds the rest is sorted, so patterned data cannot make it quadratic).
+ * Why not qsort: compute's two median rows sorted every ticket time of a
+ * month for two values, a comparator call at each step.
+ */
+static void select_kth(double *v, size_t lo, size_t hi, size_t k, int depth)
+{
+	while (hi > lo) {
+		size_t i = lo, j = hi, mid = lo + (hi - lo) / 2;
+		double a = v[lo], b = v[mid], c = v[hi], pivot, t;
+
+		if (depth-- <= 0) {
+			qsort(v + lo, hi - lo + 1, sizeof(*v), cmp_double);
+			return;
+		}
+		pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+		for (;;) {
+			while (v[i] < pivot)
+				i++;
+			while (pivot < v[j])
+				j--;
+			if (i >= j)
+				break;
+			t = v[i];
+			v[i] = v[j];
+			v[j] = t;
+			i++;
+			j--;
+		}
+		/* now v[lo..j] <= pivot <= v[j+1..hi] */
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+}
+
+double met_median(double *v, size_t n)
+{
+	size_t k = n / 2, i;
+	double below;
+
+	if (!n)
+		return NAN;
+	select_kth(v, 0, n - 1, k, 64);
+	if (n % 2)
+		return v[k];
+	/* the largest of v[0..k), all <= v[k]: the other middle value */
+	below = v[0];
+	for (i = 1; i < k; i++)
+		if (v[i] > below)
+			below = v[i];
+	return (below + v[k]) / 2;
 }
 
 int met_wilson(uint64_t x, uint64_t n, double *low, double *high)

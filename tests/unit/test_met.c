@@ -2,7 +2,7 @@
  * test_met.c - unit tests of the metrics engine's pure pieces (met.h):
  * shortest double text, the Wilson interval, the NPS margin of error,
  * Kaplan-Meier with Greenwood variance on a hand-computed case, RFM scores
- * with ties, and the RFM segment table.
+ * with ties, the RFM segment table, and medians against a sort.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +186,75 @@ static void test_rfm_segments(void **state)
 	assert_string_equal(met_rfm_name(met_rfm_segment(0, 3)), "none");
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median as the engine computed it before met_median: sort, then the middle. */
+static double sorted_median(const double *v, size_t n)
+{
+	double *s = malloc((n ? n : 1) * sizeof(*s)), m;
+
+	assert_non_null(s);
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_dbl);
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+	return m;
+}
+
+static void check_median(const double *v, size_t n)
+{
+	double *w = malloc((n ? n : 1) * sizeof(*w)), want = sorted_median(v, n), got;
+
+	assert_non_null(w);
+	memcpy(w, v, n * sizeof(*w));
+	got = met_median(w, n);
+	assert_memory_equal(&got, &want, sizeof(got));
+	free(w);
+}
+
+/*
+ * met_median against a sort, on the shapes that break a quickselect:
+ * sorted, reversed, all equal, few distinct values, organ pipe, random.
+ */
+static void test_median(void **state)
+{
+	uint64_t x = 88172645463325252ULL;
+	double v[3001];
+	size_t sizes[] = { 1, 2, 3, 4, 5, 8, 31, 64, 100, 257, 1000, 3001 }, k, i;
+	int shape;
+
+	(void)state;
+	assert_true(isnan(met_median(v, 0)));
+	v[0] = 2.5;
+	v[1] = 1;
+	assert_true(met_median(v, 2) == 1.75);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+
+		for (shape = 0; shape < 6; shape++) {
+			for (i = 0; i < n; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				switch (shape) {
+				case 0: v[i] = (double)i; break;
+				case 1: v[i] = (double)(n - i); break;
+				case 2: v[i] = 7; break;
+				case 3: v[i] = (double)(x % 3) - 1; break;
+				case 4: v[i] = (double)(i < n / 2 ? i : n - i); break;
+				default: v[i] = (double)(int64_t)(x % 2000001) / 3600.0 - 100; break;
+				}
+			}
+			check_median(v, n);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_km_greenwood),
 		cmocka_unit_test(test_rfm_scores_ties),
 		cmocka_unit_test(test_rfm_segments),
+		cmocka_unit_test(test_median),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
