@@ -713,6 +713,71 @@ static unsigned char *encode_strs_col(const char *const *vals, const uint32_t *l
 }
 
 /*
+ * Thousands of rows of many distinct strings (dictionaries found by
+ * sorting rows, not hashing them): values alike in their first 8 bytes,
+ * shorter than 8, empty, in shuffled and in sorted row order, with absent
+ * rows. Each row reads back as written, and the dictionary holds exactly
+ * the distinct values (the reader checks that it ascends); with more
+ * distinct values than half the rows the column is front-coded.
+ */
+static void many_distinct_strings(void **state)
+{
+	enum { N = 6000, POOL = 1500 };
+	static char pool[POOL][24];
+	static const char *vals[N];
+	static uint32_t lens[N];
+	static char many[N][16];
+	static const char *const alike[] = { "abcdefgh", "abcdefghi", "abcdefgh0", "abcdefg", "",
+					     "abcdefgh\x01", "b" };
+	size_t round, i, flen, distinct;
+	struct crm_err e = { 0 };
+
+	(void)state;
+	for (i = 0; i < POOL; i++)
+		if (i < 7)
+			snprintf(pool[i], sizeof(pool[i]), "%s", alike[i]);
+		else
+			snprintf(pool[i], sizeof(pool[i]), "%08zx-%zu", (i * 2654435761u) % 100000, i % 3);
+	for (round = 0; round < 3; round++) {
+		struct crmp_file *f = NULL;
+		struct crmp_strs got;
+		unsigned char *data;
+
+		for (i = 0; i < N; i++) {
+			/* round 0 shuffled, 1 sorted, 2 distinct but for 100 rows */
+			size_t k = round == 1 ? i * POOL / N : (i * 7919) % POOL;
+
+			if (round == 2) {
+				snprintf(many[i], sizeof(many[i]), "id-%zu-x", i % (N - 100));
+				vals[i] = many[i];
+			} else {
+				vals[i] = i % 13 == 5 ? NULL : pool[k];
+			}
+			lens[i] = vals[i] ? (uint32_t)strlen(vals[i]) : 0;
+		}
+		data = encode_strs_col(vals, lens, N, NULL, NULL, 0, NULL, &flen);
+		assert_int_equal(crmp_open_mem(data, flen, "many.crmp", &f, &e), 0);
+		assert_int_equal(crmp_table_info(f, 0)->cols[0].enc, round == 2 ? CRMP_FRONT : CRMP_DICT);
+		assert_int_equal(crmp_read_str(f, 0, 0, &got, &e), 0);
+		for (i = 0; i < N; i++) {
+			if (!vals[i]) {
+				assert_int_equal(got.codes[i], UINT32_MAX);
+				continue;
+			}
+			assert_true(got.codes[i] < got.n_dict);
+			assert_int_equal(got.lens[got.codes[i]], lens[i]);
+			assert_memory_equal(got.dict[got.codes[i]], vals[i], lens[i]);
+		}
+		distinct = round == 2 ? N - 100 : POOL;
+		if (round < 2)
+			assert_int_equal(got.n_dict, distinct);
+		crmp_strs_release(&got);
+		crmp_close(f);
+		free(data);
+	}
+}
+
+/*
  * A column of few values given as codes (crmp_writer_coded) gives the
  * bytes of the same strings given as strings, whichever encoding they
  * take: a dictionary (values unused, absent, empty, out of byte order),
@@ -1360,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(row_count_capped),
 		cmocka_unit_test(varints_near_and_far_from_the_end),
 		cmocka_unit_test(numbered_width_is_a_bound),
+		cmocka_unit_test(many_distinct_strings),
 		cmocka_unit_test(coded_as_strings),
 		cmocka_unit_test(int_blocks_delta_or_planes),
 		cmocka_unit_test(sort_key_round_trip),
