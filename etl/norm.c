@@ -546,15 +546,16 @@ static int record_key(const struct srec *r, const unsigned char **key, size_t *k
  */
 static uint64_t key_hash(const unsigned char *p, size_t len, unsigned entity)
 {
+	const unsigned char *key = p;
 	uint64_t h = 0x9e3779b97f4a7c15ull * (entity + 1) ^ len, w;
+	size_t all = len;
 
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
-	w = 0;
-	memcpy(&w, p, len);
+	w = len ? norm_tail_word(key, all, len) : 0;
 	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return h;

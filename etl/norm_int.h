@@ -269,6 +269,53 @@ static inline int norm_varint(const unsigned char **p, const unsigned char *end,
 	return -1;
 }
 
+/*
+ * Copy n bytes as memcpy does. Spill records and their string values are
+ * a few to a few dozen bytes, and tens of millions of each are copied: a
+ * memcpy of a variable length is a call each time, where two fixed-size
+ * copies that overlap in the middle (up to 64 bytes) are a load and a
+ * store each, inline. Reads and writes only src[0..n) and dst[0..n).
+ */
+static inline void norm_copy(unsigned char *dst, const unsigned char *src, size_t n)
+{
+	if (n >= 32 && n <= 64) {
+		memcpy(dst, src, 32);
+		memcpy(dst + n - 32, src + n - 32, 32);
+	} else if (n >= 16 && n < 32) {
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8 && n < 16) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
+/*
+ * The last `tail` (1 to 7) bytes of p[0..n) as a word, zero-extended, as
+ * a memcpy into a zeroed word gives them (the row and key hashes end so).
+ * A memcpy of a variable length is a call, and nearly every row and key
+ * has such a tail: when there are 8 bytes or more, the 8 ending at the
+ * end are loaded and shifted instead. Reads only p[0..n).
+ */
+static inline uint64_t norm_tail_word(const unsigned char *p, size_t n, size_t tail)
+{
+	uint64_t w = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n >= 8) {
+		memcpy(&w, p + n - 8, 8);
+		return w >> (8 * (8 - tail));
+	}
+#endif
+	memcpy(&w, p + n - tail, tail);
+	return w;
+}
+
 /* norm.c: small helpers */
 char *norm_join(const char *a, const char *b);
 int norm_nomem(struct crm_err *e);

@@ -79,26 +79,6 @@ static inline uint64_t chain(uint64_t state, uint64_t v)
 }
 
 /*
- * The last `tail` (1 to 7) bytes of p[0..n) as a word, zero-extended, as
- * memcpy into a zeroed word gives them. A memcpy of a variable length is a
- * call, and most rows have such a tail: when the row has 8 bytes or more,
- * the 8 bytes ending at its end are loaded and shifted instead.
- */
-static inline uint64_t tail_word(const unsigned char *p, size_t n, size_t tail)
-{
-	uint64_t w = 0;
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (n >= 8) {
-		memcpy(&w, p + n - 8, 8);
-		return w >> (8 * (8 - tail));
-	}
-#endif
-	memcpy(&w, p + n - tail, tail);
-	return w;
-}
-
-/*
  * Each step of a lane is a bijection of the state for a given word and of
  * the word for a given state, so two rows of one length that differ in
  * one word always end in different states; other pairs collide only by
@@ -116,7 +96,7 @@ void norm_rowsum_add(struct rowsum *s, const struct srec *r)
 		b = rotl((b + w) * LANE_B, 31);
 	}
 	if (tail) {
-		w = tail_word(r->payload, r->len, tail);
+		w = norm_tail_word(r->payload, r->len, tail);
 		a = chain(a, w);
 		b = rotl((b + w) * LANE_B, 31);
 	}

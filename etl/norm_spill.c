@@ -70,7 +70,7 @@ size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct r
 			p = put_varint(p, buf_zigzag(r->iv[c]));
 		} else {
 			p = put_varint(p, r->sl[c]);
-			memcpy(p, r->sv[c], r->sl[c]);
+			norm_copy(p, (const unsigned char *)r->sv[c], r->sl[c]);
 			p += r->sl[c];
 		}
 	}
@@ -250,7 +250,7 @@ int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
 	} else {
 		unsigned char *p = put_head(s->iobuf + s->iolen, r);
 
-		memcpy(p, r->payload, r->len);
+		norm_copy(p, r->payload, r->len);
 		h = (size_t)(p - (s->iobuf + s->iolen));
 		s->iolen += h + r->len;
 	}
