@@ -2492,10 +2492,17 @@ static void clv_means(struct eng *g, const struct met_clv_res *c, double *sum, u
 	const double *v[3] = { c->value, c->p_alive, c->expected };
 	size_t ns = g->nslots;
 	uint32_t i, s;
+	double all[3] = { 0, 0, 0 };
+	uint64_t n_all[3] = { 0, 0, 0 };
 	int d, k;
 
 	memset(sum, 0, 3 * ns * sizeof(*sum));
 	memset(cnt, 0, 3 * ns * sizeof(*cnt));
+	/*
+	 * Slot 0 (all) takes every customer: its sums stay in registers
+	 * (through memory, each add waited for the last one's store) and go
+	 * to sum[] at the end, the same additions in the same order.
+	 */
 	for (i = 0; i < g->n; i++) {
 		const uint32_t *sl = g->slot5 + (size_t)i * N_DIMS;
 
@@ -2504,11 +2511,17 @@ static void clv_means(struct eng *g, const struct met_clv_res *c, double *sum, u
 
 			if (isnan(x))
 				continue;
-			for (d = 0; d < N_DIMS; d++) {
+			all[k] += x;
+			n_all[k]++;
+			for (d = 1; d < N_DIMS; d++) {
 				sum[k * ns + sl[d]] += x;
 				cnt[k * ns + sl[d]]++;
 			}
 		}
+	}
+	for (k = 0; k < 3; k++) {
+		sum[k * ns] = all[k];
+		cnt[k * ns] = n_all[k];
 	}
 	for (k = 0; k < 3; k++)
 		for (s = 0; s < ns; s++) {
@@ -2751,9 +2764,17 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 				g->acc[0].csat_pos += sc >= 4;
 				g->acc[0].csat_sum += sc;
 			} else {
-				ADD(c, csat_n, 1);
-				ADD(c, csat_pos, sc >= 4);
-				ADD(c, csat_sum, sc);
+				const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
+				int d;
+
+				/* one pass over the customer's slots for the three counts */
+				for (d = 0; d < N_DIMS; d++) {
+					struct acc *a = &g->acc[sl[d]];
+
+					a->csat_n++;
+					a->csat_pos += sc >= 4;
+					a->csat_sum += sc;
+				}
 			}
 		} else if (m->sv_kind[r] == 0) {
 			if (c == NO_CUST) {
@@ -2761,9 +2782,16 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 				g->acc[0].nps_p += sc >= 9;
 				g->acc[0].nps_d += sc <= 6;
 			} else {
-				ADD(c, nps_n, 1);
-				ADD(c, nps_p, sc >= 9);
-				ADD(c, nps_d, sc <= 6);
+				const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
+				int d;
+
+				for (d = 0; d < N_DIMS; d++) {
+					struct acc *a = &g->acc[sl[d]];
+
+					a->nps_n++;
+					a->nps_p += sc >= 9;
+					a->nps_d += sc <= 6;
+				}
 			}
 		}
 	}
