@@ -594,7 +594,7 @@ static uint32_t dedupe_probe(struct dslot *slots, size_t mask, const unsigned ch
 		struct dslot *s = &slots[i];
 
 		if (s->tag == tag && s->klen == k->klen &&
-		    memcmp(data + s->off, k->key, k->klen & 0xffffff) == 0) {
+		    norm_same(data + s->off, k->key, k->klen & 0xffffff)) {
 			uint32_t before = s->rec;
 
 			s->rec = k->rec;

@@ -36,7 +36,7 @@ static int num_of(const struct numidx *x, const char *id, uint32_t len, uint64_t
 	uint32_t i;
 	uint64_t v = 0;
 
-	if (x->width == 0 || len != x->plen + x->width || memcmp(id, x->prefix, x->plen) != 0)
+	if (x->width == 0 || len != x->plen + x->width || !norm_same(id, x->prefix, x->plen))
 		return -1;
 	for (i = x->plen; i < len; i++) {
 		unsigned d = (unsigned char)id[i] - '0';
@@ -187,11 +187,11 @@ int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e)
 
 /*
  * Exports often list a customer's rows together, so the last id looked up
- * is remembered: a memcmp instead of a hash-table probe that misses cache.
+ * is remembered: a compare instead of a hash-table probe that misses cache.
  */
 int norm_known_customer(struct norm *n, const char *id, uint32_t len)
 {
-	if (len == n->last_id_len && len <= SCHEMA_ID_MAX && memcmp(id, n->last_id, len) == 0)
+	if (len == n->last_id_len && len <= SCHEMA_ID_MAX && norm_same(id, n->last_id, len))
 		return 1;
 	if (norm_find_customer(n, id, len) < 0)
 		return 0;

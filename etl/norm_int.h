@@ -296,6 +296,45 @@ static inline void norm_copy(unsigned char *dst, const unsigned char *src, size_
 }
 
 /*
+ * Whether a[0..n) and b[0..n) are the same bytes, as memcmp(...) == 0,
+ * inline: ids compared per row (the last customer looked up, a dedupe
+ * key's slot) are a few to 16 bytes, and a memcmp of a variable length
+ * is a call each time. Up to 16 bytes, two words that overlap in the
+ * middle. Reads only a[0..n) and b[0..n).
+ */
+static inline int norm_same(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	size_t i;
+
+	if (n >= 8 && n <= 16) {
+		uint64_t x0, y0, x1, y1;
+
+		memcpy(&x0, x, 8);
+		memcpy(&y0, y, 8);
+		memcpy(&x1, x + n - 8, 8);
+		memcpy(&y1, y + n - 8, 8);
+		return x0 == y0 && x1 == y1;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t x0, y0, x1, y1;
+
+		memcpy(&x0, x, 4);
+		memcpy(&y0, y, 4);
+		memcpy(&x1, x + n - 4, 4);
+		memcpy(&y1, y + n - 4, 4);
+		return x0 == y0 && x1 == y1;
+	}
+	if (n < 4) {
+		for (i = 0; i < n; i++)
+			if (x[i] != y[i])
+				return 0;
+		return 1;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
+/*
  * The last `tail` (1 to 7) bytes of p[0..n) as a word, zero-extended, as
  * a memcpy into a zeroed word gives them (the row and key hashes end so).
  * A memcpy of a variable length is a call, and nearly every row and key
