@@ -42,7 +42,9 @@ enum crmp_enc {
 /* A string column as the reader returns it: a dictionary and a code per row. */
 struct crmp_strs {
 	uint32_t n_dict;      /* distinct values */
-	const char **dict;    /* owned array of n_dict NUL-terminated values, ascending */
+	const char **dict;    /* owned array of n_dict NUL-terminated values: ascending and
+				 distinct, but for a front-coded column one a present row,
+				 in row order */
 	uint32_t *lens;       /* owned: byte length of each dictionary value */
 	uint32_t *codes;      /* owned: per row, index into dict; UINT32_MAX = null */
 	char *bytes;          /* owned storage the dict points into */
