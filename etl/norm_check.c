@@ -237,14 +237,28 @@ static int check_string(const struct schema_field *f, const char *s, size_t len,
 	return 0;
 }
 
+/*
+ * Whether the allowed value v (NUL-terminated) is s[0..len): a byte loop
+ * that stops at the first difference or at v's end, where strlen and
+ * memcmp were two calls for each value tried, on most rows of orders,
+ * tickets, surveys and leads.
+ */
+static int enum_is(const char *v, const char *s, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < len && v[k] != '\0' && v[k] == s[k]; k++)
+		;
+	return k == len && v[k] == '\0';
+}
+
 static int parse_enum(const struct schema_field *f, const char *s, size_t len, int64_t *out,
 		      struct bad *b)
 {
 	int64_t i;
 
 	for (i = 0; f->values[i]; i++)
-		if (f->values[i][0] == s[0] && strlen(f->values[i]) == len &&
-		    memcmp(f->values[i], s, len) == 0) {
+		if (enum_is(f->values[i], s, len)) {
 			*out = i;
 			return 0;
 		}
