@@ -605,18 +605,6 @@ static uint32_t dedupe_probe(struct dslot *slots, size_t mask, const unsigned ch
 	return UINT32_MAX;
 }
 
-/* Count a bucket's records; -1 if it is damaged. */
-static long count_records(const unsigned char *p, const unsigned char *end)
-{
-	struct srec r;
-	long n = 0;
-	int got;
-
-	while ((got = norm_next_srec(&p, end, &r)) == 1)
-		n++;
-	return got < 0 ? -1 : n;
-}
-
 /*
  * Mark every record of a bucket that a later one with the same id
  * replaces. Keys are queued DEDUPE_AHEAD deep: hashed and their slot
@@ -649,7 +637,8 @@ static int mark_duplicates(uint64_t *dups, struct spill *bucket, const unsigned 
 		k->hash = key_hash(k->key, klen, (unsigned)r.entity);
 		__builtin_prefetch(&slots[k->hash & mask], 1);
 	}
-	return 0;
+	/* `count` is what was written: more bytes than its records is damage too. */
+	return p == end ? 0 : norm_damaged_spill(bucket, e);
 }
 
 /*
@@ -851,7 +840,9 @@ static int dedupe_bucket(struct dedupe *dd, struct spill *bucket, struct dscratc
 	if (bucket->bytes > BUCKET_LOAD_MAX && depth < SPLIT_DEPTH_MAX)
 		return dedupe_split(dd, bucket, ds, depth, e);
 	rc = norm_spill_load(bucket, &ds->data, &ds->data_cap, &len, e);
-	if (rc == 0 && ((count = count_records(ds->data, ds->data + len)) < 0 || len > UINT32_MAX))
+	/* The records written there, counted then: mark_duplicates checks they fill it. */
+	count = (long)bucket->records;
+	if (rc == 0 && (len > UINT32_MAX || bucket->records > UINT32_MAX))
 		rc = norm_damaged_spill(bucket, e);
 	/* At most half full: probes stay short. */
 	while (rc == 0 && mask + 1 < 2 * (size_t)count + 2)
