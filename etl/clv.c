@@ -1564,10 +1564,13 @@ static int bg_fit(const struct clv_cust *c, size_t n, struct clv_bgnbd *out, dou
 
 double clv_bgnbd_p_alive_parts(double c1, double rx, double lT, double ltx)
 {
-	double lr = c1 + rx * (lT - ltx);
+	double lr = c1 + rx * (lT - ltx), e;
 
-	if (lr > 0)
-		return exp(-lr) / (1 + exp(-lr));
+	if (lr > 0) {
+		/* one call: the compiler may not merge two (exp may set errno) */
+		e = exp(-lr);
+		return e / (1 + e);
+	}
 	return 1 / (1 + exp(lr));
 }
 
