@@ -1084,9 +1084,9 @@ out:
 /*
  * Strings of many distinct values (ids that are no prefix and digits:
  * UUIDs, account codes) are found by sorting the rows rather than hashing
- * them: a radix sort on the first eight bytes (dict_keys' order), whole
- * strings compared only where those tie, then one walk over the sorted
- * rows. A hash map's probe and key copy per row cost five times as much
+ * them: a radix sort on eight bytes after the prefix all values share,
+ * whole strings compared only where those tie, then one walk over the
+ * sorted rows. A hash map's probe and key copy per row cost five times as much
  * on a month of a million such ids (perf: hmap_put 16% of normalize).
  * Codes are given in sorted order (rank is the identity); the same
  * results as code_rows. Returns as build_dict.
@@ -1101,60 +1101,140 @@ static int cmp_rows(uint32_t a, uint32_t b, const void *ctx)
 }
 
 /*
- * The present rows of column c in byte order of their values, and in
- * *keysp (per row, for the caller to free) the radix keys they were
- * sorted by; NULL out of memory.
+ * The bytes every present value of column c starts with: the radix key
+ * is taken after them, or ids that share a prefix longer than the key
+ * ("0035g00000...", "account-...") would all tie on it.
  */
-static uint32_t *sorted_rows(const struct wcol *c, uint64_t rows, uint64_t present,
-			     uint64_t **keysp)
+static uint32_t shared_prefix(const struct wcol *c, uint64_t rows)
 {
-	uint32_t *idx = malloc((present ? present : 1) * sizeof(*idx));
-	uint64_t *keys = malloc((rows ? rows : 1) * sizeof(*keys)), r;
-	size_t n = 0, i, sorted = 1;
+	const char *first = NULL;
+	uint32_t n = 0, k;
+	uint64_t r;
 
-	if (!idx || !keys)
-		goto fail;
 	for (r = 0; r < rows; r++) {
-		const unsigned char *s = (const unsigned char *)c->svals[r];
+		const char *s = c->svals[r];
 
-		keys[r] = 0;
 		if (!s)
 			continue;
-		for (i = 0; i < 8; i++)
-			keys[r] = keys[r] << 8 | (i < c->lens[r] ? s[i] : 0);
-		idx[n++] = (uint32_t)r;
+		if (!first) {
+			first = s;
+			n = c->lens[r];
+			continue;
+		}
+		if (c->lens[r] >= n && memcmp(s, first, n) == 0)
+			continue;
+		for (k = 0; k < n && k < c->lens[r] && s[k] == first[k]; k++)
+			;
+		n = k;
 	}
-	/* Rows sorted by this column (the customers dimension) need no sort. */
-	for (i = 1; i < n && sorted; i++)
-		sorted = keys[idx[i - 1]] < keys[idx[i]] ||
-			 (keys[idx[i - 1]] == keys[idx[i]] && cmp_rows(idx[i - 1], idx[i], c) <= 0);
-	if (!sorted && sortx_by_key(idx, n, keys, cmp_rows, c))
-		goto fail;
-	*keysp = keys;
-	return idx;
-fail:
-	free(idx);
-	free(keys);
-	return NULL;
+	return n;
+}
+
+/*
+ * Sorting rows by their values: a radix key of the 8 bytes after the
+ * prefix all share, big-endian and zero-padded, in key order of bytes.
+ */
+struct rowsort {
+	uint32_t *idx;      /* present rows, sorted by key (then by value where ordered) */
+	uint64_t *keys;     /* per row */
+	size_t n;
+	int ordered;        /* ties are in value order too */
+};
+
+static void rowsort_release(struct rowsort *rs)
+{
+	free(rs->idx);
+	free(rs->keys);
+}
+
+/*
+ * The present rows of column c sorted by key only (ties in row order);
+ * rows that arrive sorted by value (the customers dimension) are left
+ * as they are and marked ordered. 0, or -1 out of memory.
+ */
+static int rowsort_by_key(struct rowsort *rs, const struct wcol *c, uint64_t rows,
+			  uint64_t present)
+{
+	uint32_t skip = shared_prefix(c, rows), i;
+	uint64_t r;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->idx = malloc((present ? present : 1) * sizeof(*rs->idx));
+	rs->keys = malloc((rows ? rows : 1) * sizeof(*rs->keys));
+	if (!rs->idx || !rs->keys)
+		return -1;
+	for (r = 0; r < rows; r++) {
+		const unsigned char *s = (const unsigned char *)c->svals[r];
+		uint32_t len = c->lens[r];
+
+		rs->keys[r] = 0;
+		if (!s)
+			continue;
+		for (i = skip; i < skip + 8; i++)
+			rs->keys[r] = rs->keys[r] << 8 | (i < len ? s[i] : 0);
+		rs->idx[rs->n++] = (uint32_t)r;
+	}
+	rs->ordered = 1;
+	for (r = 1; r < rs->n && rs->ordered; r++) {
+		uint64_t a = rs->keys[rs->idx[r - 1]], b = rs->keys[rs->idx[r]];
+
+		rs->ordered = a < b || (a == b && cmp_rows(rs->idx[r - 1], rs->idx[r], c) <= 0);
+	}
+	if (!rs->ordered && sortx_by_key(rs->idx, rs->n, rs->keys, NULL, NULL))
+		return -1;
+	return 0;
+}
+
+/* Sort each run of equal keys by value (cmp_rows): then idx is in value order. */
+static int rowsort_ties(struct rowsort *rs, const struct wcol *c)
+{
+	size_t a = 0, b;
+
+	while (!rs->ordered && a < rs->n) {
+		for (b = a + 1; b < rs->n && rs->keys[rs->idx[b]] == rs->keys[rs->idx[a]]; b++)
+			;
+		if (b - a > 1 && sortx_indexes(rs->idx + a, b - a, cmp_rows, c))
+			return -1;
+		a = b;
+	}
+	rs->ordered = 1;
+	return 0;
 }
 
 /* Whether sorted row i starts a new value: keys that differ settle it without the strings. */
-static int new_value(const struct wcol *c, const uint32_t *idx, const uint64_t *keys, size_t i)
+static int new_value(const struct wcol *c, const struct rowsort *rs, size_t i)
 {
-	return i == 0 || keys[idx[i]] != keys[idx[i - 1]] || !same_str(c, idx[i], idx[i - 1]);
+	const uint32_t *idx = rs->idx;
+
+	return i == 0 || rs->keys[idx[i]] != rs->keys[idx[i - 1]] || !same_str(c, idx[i], idx[i - 1]);
+}
+
+static size_t count_keys(const struct rowsort *rs)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < rs->n; i++)
+		n += i == 0 || rs->keys[rs->idx[i]] != rs->keys[rs->idx[i - 1]];
+	return n;
 }
 
 static int dict_by_sort(struct dict *d, const struct wcol *c, uint64_t rows, uint64_t present)
 {
-	uint64_t *keys = NULL;
-	uint32_t *idx = sorted_rows(c, rows, present, &keys);
+	struct rowsort rs;
 	size_t i, distinct = 0;
 	int rc = -1;
 
-	if (!idx)
-		return -1;
-	for (i = 0; i < present; i++)
-		distinct += new_value(c, idx, keys, i);
+	if (rowsort_by_key(&rs, c, rows, present))
+		goto out;
+	/* Distinct keys are at most the distinct values: too many settles it before any tie is sorted. */
+	rc = 1;
+	if (count_keys(&rs) * 2 > present)
+		goto out;
+	rc = -1;
+	if (rowsort_ties(&rs, c))
+		goto out;
+	for (i = 0; i < rs.n; i++)
+		distinct += new_value(c, &rs, i);
 	rc = 1;
 	if (distinct * 2 > present)
 		goto out;
@@ -1166,18 +1246,17 @@ static int dict_by_sort(struct dict *d, const struct wcol *c, uint64_t rows, uin
 	if (!d->first || !d->rank)
 		goto out;
 	d->cap_first = distinct;
-	for (i = 0; i < present; i++) {
-		if (new_value(c, idx, keys, i)) {
-			d->first[d->n] = idx[i];
+	for (i = 0; i < rs.n; i++) {
+		if (new_value(c, &rs, i)) {
+			d->first[d->n] = rs.idx[i];
 			d->rank[d->n] = (uint32_t)d->n;
 			d->n++;
 		}
-		d->code[idx[i]] = (uint32_t)(d->n - 1);
+		d->code[rs.idx[i]] = (uint32_t)(d->n - 1);
 	}
 	rc = 0;
 out:
-	free(idx);
-	free(keys);
+	rowsort_release(&rs);
 	return rc;
 }
 

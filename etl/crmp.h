@@ -41,7 +41,7 @@ enum crmp_enc {
 
 /* A string column as the reader returns it: a dictionary and a code per row. */
 struct crmp_strs {
-	uint32_t n_dict;      /* distinct values */
+	uint32_t n_dict;      /* entries in dict: distinct values, or present rows (front-coded) */
 	const char **dict;    /* owned array of n_dict NUL-terminated values: ascending and
 				 distinct, but for a front-coded column one a present row,
 				 in row order */

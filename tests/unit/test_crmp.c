@@ -715,7 +715,8 @@ static unsigned char *encode_strs_col(const char *const *vals, const uint32_t *l
 /*
  * Thousands of rows of many distinct strings (dictionaries found by
  * sorting rows, not hashing them): values alike in their first 8 bytes,
- * shorter than 8, empty, in shuffled and in sorted row order, with absent
+ * shorter than 8, empty, in shuffled and in sorted row order, all behind
+ * a prefix longer than a radix key or not, with absent
  * rows. Each row reads back as written, and the dictionary holds exactly
  * the distinct values (the reader checks that it ascends); with more
  * distinct values than half the rows the column is front-coded.
@@ -726,7 +727,7 @@ static void many_distinct_strings(void **state)
 	static char pool[POOL][24];
 	static const char *vals[N];
 	static uint32_t lens[N];
-	static char many[N][16];
+	static char many[N][40];
 	static const char *const alike[] = { "abcdefgh", "abcdefghi", "abcdefgh0", "abcdefg", "",
 					     "abcdefgh\x01", "b" };
 	size_t round, i, flen, distinct;
@@ -738,18 +739,24 @@ static void many_distinct_strings(void **state)
 			snprintf(pool[i], sizeof(pool[i]), "%s", alike[i]);
 		else
 			snprintf(pool[i], sizeof(pool[i]), "%08zx-%zu", (i * 2654435761u) % 100000, i % 3);
-	for (round = 0; round < 3; round++) {
+	for (round = 0; round < 4; round++) {
 		struct crmp_file *f = NULL;
 		struct crmp_strs got;
 		unsigned char *data;
 
 		for (i = 0; i < N; i++) {
-			/* round 0 shuffled, 1 sorted, 2 distinct but for 100 rows */
+			/*
+			 * round 0 shuffled, 1 sorted, 2 distinct but for 100 rows,
+			 * 3 as 0 behind a prefix longer than a radix key
+			 */
 			size_t k = round == 1 ? i * POOL / N : (i * 7919) % POOL;
 
 			if (round == 2) {
 				snprintf(many[i], sizeof(many[i]), "id-%zu-x", i % (N - 100));
 				vals[i] = many[i];
+			} else if (round == 3) {
+				snprintf(many[i], sizeof(many[i]), "0035g00000%s", pool[k]);
+				vals[i] = i % 13 == 5 ? NULL : many[i];
 			} else {
 				vals[i] = i % 13 == 5 ? NULL : pool[k];
 			}
@@ -769,7 +776,7 @@ static void many_distinct_strings(void **state)
 			assert_memory_equal(got.dict[got.codes[i]], vals[i], lens[i]);
 		}
 		distinct = round == 2 ? N - 100 : POOL;
-		if (round < 2)
+		if (round != 2)
 			assert_int_equal(got.n_dict, distinct);
 		crmp_strs_release(&got);
 		crmp_close(f);
