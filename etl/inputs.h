@@ -70,7 +70,7 @@ int inputs_unhashed(const struct inputs_file *f);
 /*
  * Give entry `f` of `files` the hash of its bytes computed while they
  * were read for another purpose (normalize parses and hashes each export
- * in one read: ins_open_hashed), filling its place in `out` as
+ * in one read: ins_open_tapped), filling its place in `out` as
  * inputs_hash_files would. `size` is how many bytes were hashed: another
  * size than the one described is an error, as there.
  */

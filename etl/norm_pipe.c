@@ -7,7 +7,7 @@
  * files). When parsing and validating were one stage, the slowest of
  * pass 1, parsing took about a third of its time (perf, 1M bench set):
  * apart, they run on both cores beside the keeper. (The parser's reads
- * also hash each export for its lineage: ins_open_hashed.)
+ * also hash each export for its lineage: ins_open_tapped.)
  *
  * Why this split is safe: the parser touches only its reader. The
  * validator touches only what no keeper of the same file changes.
