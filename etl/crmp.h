@@ -35,7 +35,8 @@ enum crmp_enc {
  * values in a few bytes, so the reader cannot tell a file's real size
  * from its bytes, and every reader allocates rows x 8 bytes a column; this
  * cap bounds what a file of a few hundred bytes can make a reader ask
- * for (2 GiB a column) to what a genuine file of that size would.
+ * for to what a genuine table of the most rows needs (2 GiB a column),
+ * instead of 32 GiB.
  */
 #define CRMP_MAX_ROWS ((uint64_t)1 << 28)
 
