@@ -1169,10 +1169,9 @@ static int inputs_unchanged(const struct cfg *cfg, struct inputs_files *files, s
 /*
  * Hash what pass 1 did not read (a described file gone from its glob by
  * the time pass 1 globbed again: hashing it then fails, and the run with
- * it, since its inputs changed under it)
- * and give the hashes to the lineage
- * entries that took theirs from the description before it had them. The
- * error of pass 1, if any, comes first.
+ * it, since its inputs changed under it) and give the hashes to the
+ * lineage entries that took theirs from the description before it had
+ * them. The error of pass 1, if any, comes first.
  */
 static int hash_rest(struct norm *n, struct buf *text, int rc, struct crm_err *e)
 {
