@@ -963,19 +963,24 @@ static int code_rows(struct dict *d, const struct wcol *c, uint64_t rows, size_t
  * values sharing their first eight bytes are compared whole (ids are
  * mostly shorter than that). Caller frees.
  */
+/* Bytes from..from+8 of s[0..len), big-endian, zero past its end: a radix key in byte order. */
+static uint64_t radix_key(const char *s, uint32_t len, uint32_t from)
+{
+	uint64_t k = 0;
+	uint32_t i;
+
+	for (i = from; i < from + 8; i++)
+		k = k << 8 | (i < len ? (unsigned char)s[i] : 0);
+	return k;
+}
+
 static uint64_t *dict_keys(const struct dict *d, const struct wcol *c)
 {
 	uint64_t *keys = malloc((d->n ? d->n : 1) * sizeof(*keys));
-	size_t k, i;
+	size_t k;
 
-	for (k = 0; keys && k < d->n; k++) {
-		const unsigned char *s = (const unsigned char *)c->svals[d->first[k]];
-		uint32_t len = c->lens[d->first[k]];
-
-		keys[k] = 0;
-		for (i = 0; i < 8; i++)
-			keys[k] = keys[k] << 8 | (i < len ? s[i] : 0);
-	}
+	for (k = 0; keys && k < d->n; k++)
+		keys[k] = radix_key(c->svals[d->first[k]], c->lens[d->first[k]], 0);
 	return keys;
 }
 
@@ -1156,7 +1161,7 @@ static void rowsort_release(struct rowsort *rs)
 static int rowsort_by_key(struct rowsort *rs, const struct wcol *c, uint64_t rows,
 			  uint64_t present)
 {
-	uint32_t skip = shared_prefix(c, rows), i;
+	uint32_t skip = shared_prefix(c, rows);
 	uint64_t r;
 
 	memset(rs, 0, sizeof(*rs));
@@ -1165,14 +1170,10 @@ static int rowsort_by_key(struct rowsort *rs, const struct wcol *c, uint64_t row
 	if (!rs->idx || !rs->keys)
 		return -1;
 	for (r = 0; r < rows; r++) {
-		const unsigned char *s = (const unsigned char *)c->svals[r];
-		uint32_t len = c->lens[r];
-
 		rs->keys[r] = 0;
-		if (!s)
+		if (!c->svals[r])
 			continue;
-		for (i = skip; i < skip + 8; i++)
-			rs->keys[r] = rs->keys[r] << 8 | (i < len ? s[i] : 0);
+		rs->keys[r] = radix_key(c->svals[r], c->lens[r], skip);
 		rs->idx[rs->n++] = (uint32_t)r;
 	}
 	rs->ordered = 1;

@@ -348,46 +348,20 @@ static unsigned few_guess(const char *s, uint32_t len)
 }
 
 /*
- * Whether few value k is s[0..len), compared here, not by a call (short
- * words). Values of 4 to 16 bytes (nearly all kinds and channels) are
- * compared as two words that overlap in the middle, read whole with
- * memcpy: a byte loop took an iteration and a branch per byte.
+ * Whether few value k is s[0..len): inline (norm_same), not by a call,
+ * since kinds and channels are short words compared on every row.
  */
 static int few_is(const struct strshape *h, size_t k, const char *s, uint32_t len)
 {
-	const char *f = h->few[k];
-	uint32_t i;
-
-	if (h->few_len[k] != len)
-		return 0;
-	if (len >= 8 && len <= 16) {
-		uint64_t a, b, c, d;
-
-		memcpy(&a, f, 8);
-		memcpy(&b, s, 8);
-		memcpy(&c, f + len - 8, 8);
-		memcpy(&d, s + len - 8, 8);
-		return a == b && c == d;
-	}
-	if (len >= 4 && len < 8) {
-		uint32_t a, b, c, d;
-
-		memcpy(&a, f, 4);
-		memcpy(&b, s, 4);
-		memcpy(&c, f + len - 4, 4);
-		memcpy(&d, s + len - 4, 4);
-		return a == b && c == d;
-	}
-	for (i = 0; i < len && f[i] == s[i]; i++)
-		;
-	return i == len;
+	return h->few_len[k] == len && norm_same(h->few[k], s, len);
 }
 
 /*
  * The index of `s` among the few values, or -1 (norm_shape_few: its
  * owned copy, or NULL). Every value of a few-valued column of every row
- * passes here (pass 1 and pass 3): the guessed index is right for nearly all (kinds and channels differ in
- * length or first or last byte), the others are searched in order.
+ * passes here (pass 1 and pass 3): the guessed index is right for nearly
+ * all (kinds and channels differ in length or first or last byte), the
+ * others are searched in order.
  */
 int norm_shape_few_index(const struct strshape *h, const char *s, uint32_t len)
 {
