@@ -2753,45 +2753,26 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 	nt = 0;
 
 	for (r = 0; r < m->n_sv; r++) {
+		static const uint32_t all_only = 0; /* an anonymous answer counts in slot 0 (all) */
 		uint32_t c = m->sv_cust[r];
-		unsigned sc = m->sv_score[r];
+		unsigned sc = m->sv_score[r], kind = m->sv_kind[r];
+		const uint32_t *sl = c == NO_CUST ? &all_only : g->slot5 + (size_t)c * N_DIMS;
+		int d, nd = c == NO_CUST ? 1 : N_DIMS;
 
-		if (m->sv_kind[r] == 1) {
-			if (sc < 1 || sc > 5)
-				continue;
-			if (c == NO_CUST) {
-				g->acc[0].csat_n++;
-				g->acc[0].csat_pos += sc >= 4;
-				g->acc[0].csat_sum += sc;
+		if (kind > 1 || (kind == 1 && (sc < 1 || sc > 5)))
+			continue;
+		/* one pass over the answer's slots for the three counts */
+		for (d = 0; d < nd; d++) {
+			struct acc *a = &g->acc[sl[d]];
+
+			if (kind == 1) {
+				a->csat_n++;
+				a->csat_pos += sc >= 4;
+				a->csat_sum += sc;
 			} else {
-				const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
-				int d;
-
-				/* one pass over the customer's slots for the three counts */
-				for (d = 0; d < N_DIMS; d++) {
-					struct acc *a = &g->acc[sl[d]];
-
-					a->csat_n++;
-					a->csat_pos += sc >= 4;
-					a->csat_sum += sc;
-				}
-			}
-		} else if (m->sv_kind[r] == 0) {
-			if (c == NO_CUST) {
-				g->acc[0].nps_n++;
-				g->acc[0].nps_p += sc >= 9;
-				g->acc[0].nps_d += sc <= 6;
-			} else {
-				const uint32_t *sl = g->slot5 + (size_t)c * N_DIMS;
-				int d;
-
-				for (d = 0; d < N_DIMS; d++) {
-					struct acc *a = &g->acc[sl[d]];
-
-					a->nps_n++;
-					a->nps_p += sc >= 9;
-					a->nps_d += sc <= 6;
-				}
+				a->nps_n++;
+				a->nps_p += sc >= 9;
+				a->nps_d += sc <= 6;
 			}
 		}
 	}
