@@ -28,12 +28,20 @@ static void put_text(struct buf *b, const char *s)
 	assert_int_equal(buf_append(b, s, strlen(s)), 0);
 }
 
-/* One export file "abc", described unhashed at the end of `text`. */
-static void describe_abc(const char *path, struct buf *text, struct inputs_files *files)
+/*
+ * One export file "abc" made from the mkstemp template `path`, described
+ * unhashed in `text` (a new buffer).
+ */
+static void describe_abc(char *path, struct buf *text, struct inputs_files *files)
 {
 	char line[256], q[SHA256_HEX_LEN + 1];
-	FILE *f = fopen(path, "w");
+	int fd = mkstemp(path);
+	FILE *f;
 
+	assert_true(fd >= 0);
+	close(fd);
+	buf_init(text, 1 << 20);
+	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("abc", f);
 	fclose(f);
@@ -56,12 +64,8 @@ static void hash_fills_placeholders(void **state)
 	struct inputs_files files = { 0 };
 	struct crm_err e = { 0 };
 	struct buf text;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	buf_init(&text, 1 << 20);
 	describe_abc(path, &text, &files);
 	assert_int_equal(inputs_hash_files(&files, &text, &e), 0);
 	snprintf(want, sizeof(want), "source s\nfile %s 3 %s\n", path, ABC_SHA);
@@ -82,12 +86,8 @@ static void hash_sees_changed_size(void **state)
 	struct crm_err e = { 0 };
 	struct buf text;
 	FILE *f;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	buf_init(&text, 1 << 20);
 	describe_abc(path, &text, &files);
 	f = fopen(path, "a");
 	assert_non_null(f);
@@ -105,12 +105,8 @@ static void set_hash_fills_placeholder(void **state)
 	struct inputs_files files = { 0 };
 	struct crm_err e = { 0 };
 	struct buf text;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	buf_init(&text, 1 << 20);
 	describe_abc(path, &text, &files);
 	unlink(path);
 	/* Another size than described: the file changed between the two looks. */
