@@ -477,21 +477,20 @@ static int read_sources(struct norm *n, struct buf *text, struct crm_err *e)
  * while every surviving order is looked up in it (the map of all
  * customers would miss the cache on nearly every order).
  */
-static int map_derived(struct norm *n, struct crm_err *e)
+static int map_one_derived(void *ctx, const char *id, uint32_t len, uint32_t k)
 {
-	size_t i, len;
+	struct norm *n = ctx;
 	int is_new;
 
-	for (i = 0; n->st->derived_customers && n->cust_ids.slots && i <= n->cust_ids.mask; i++) {
-		const struct hmap_slot *slot = &n->cust_ids.slots[i];
-		const unsigned char *key;
+	if (!n->custs[k].derived)
+		return 0;
+	return hmap_put(&n->derived, id, len, k, &is_new, NULL) ? 0 : -1;
+}
 
-		if (!slot->hash || !n->custs[slot->value].derived)
-			continue;
-		key = hmap_key(&n->cust_ids, slot->key, &len);
-		if (!hmap_put(&n->derived, key, len, slot->value, &is_new, NULL))
-			return norm_nomem(e);
-	}
+static int map_derived(struct norm *n, struct crm_err *e)
+{
+	if (n->st->derived_customers && norm_each_customer(n, map_one_derived, n))
+		return norm_nomem(e);
 	return 0;
 }
 

@@ -28,15 +28,22 @@ static uint32_t intern(struct norm *n, const char *s, uint32_t len)
 /* ------------------------------------------------------------ numbered ids */
 
 /*
- * The number of `id` when it has the index's prefix and digit count:
- * 0 and *num set, or -1. The first numbered id seen sets the shape.
+ * The number of `id` when it is the index's prefix and then its number
+ * written in at least `width` digits, zero-padded to exactly `width`
+ * (so "c000123" and, past c999999, "c1000000" both are, but "c0001234"
+ * is not): 0 and *num set, or -1. Only such ids give back their own
+ * bytes from prefix, width and number (num_id), so only they may live
+ * in the array alone.
  */
 static int num_of(const struct numidx *x, const char *id, uint32_t len, uint64_t *num)
 {
 	uint32_t i;
 	uint64_t v = 0;
 
-	if (x->width == 0 || len != x->plen + x->width || !norm_same(id, x->prefix, x->plen))
+	if (x->width == 0 || len < x->plen + x->width || len - x->plen > 18 ||
+	    !norm_same(id, x->prefix, x->plen))
+		return -1;
+	if (len > x->plen + x->width && id[x->plen] == '0')
 		return -1;
 	for (i = x->plen; i < len; i++) {
 		unsigned d = (unsigned char)id[i] - '0';
@@ -47,6 +54,24 @@ static int num_of(const struct numidx *x, const char *id, uint32_t len, uint64_t
 	}
 	*num = v;
 	return 0;
+}
+
+/* The id of number `num` (num_of's inverse) into out (NUMIDX_ID_MAX bytes); its length. */
+uint32_t norm_num_id(const struct numidx *x, uint64_t num, char *out)
+{
+	char digits[20];
+	uint32_t d = 0, len = x->plen, pad;
+
+	do {
+		digits[d++] = (char)('0' + num % 10);
+		num /= 10;
+	} while (num);
+	memcpy(out, x->prefix, x->plen);
+	for (pad = d < x->width ? x->width - d : 0; pad > 0; pad--)
+		out[len++] = '0';
+	while (d)
+		out[len++] = digits[--d];
+	return len;
 }
 
 /* Take the shape of the first id that ends in 1 to 18 digits after at most 15 bytes. */
@@ -64,10 +89,12 @@ static void num_shape(struct numidx *x, const char *id, uint32_t len)
 }
 
 /*
- * Index customer k under its number. The array grows to a number only
- * while it stays near the customer count (sparse numbers would waste
- * memory); numbers beyond are counted in `outside`, and then a miss in the
- * array must ask the hash map.
+ * Index customer k under its number: 1 when it is, 0 when its id has
+ * not the shape or its number is too far (then the caller puts it in the
+ * hash map), -1 out of memory. The array grows to a number only while it
+ * stays near the customer count (sparse numbers would waste memory);
+ * numbers beyond are counted in `outside`, and then a miss in the array
+ * must ask the hash map.
  */
 static int num_add(struct norm *n, const char *id, uint32_t len, size_t k)
 {
@@ -95,7 +122,7 @@ static int num_add(struct norm *n, const char *id, uint32_t len, size_t k)
 		x->len = want;
 	}
 	x->slot[num] = (uint32_t)k + 1;
-	return 0;
+	return 1;
 }
 
 /* Index of customer `id`, or -1 when unknown. */
@@ -117,36 +144,75 @@ long norm_find_customer(const struct norm *n, const char *id, uint32_t len)
 
 /* ------------------------------------------------------------ customers */
 
-/* Find or create the customer `id`; returns its index or -1 (out of memory). */
+/* Room for one more customer, set to "nothing known yet". */
+static int new_customer(struct norm *n)
+{
+	if (n->n_custs == n->cap_custs) {
+		size_t cap = n->cap_custs ? n->cap_custs * 2 : 4096;
+		struct cust *c = realloc(n->custs, cap * sizeof(*c));
+
+		if (!c)
+			return -1;
+		n->custs = c;
+		n->cap_custs = cap;
+	}
+	memset(&n->custs[n->n_custs], 0, sizeof(n->custs[0]));
+	n->custs[n->n_custs].signup_day = NO_DAY;
+	n->custs[n->n_custs].churn_day = NO_DAY;
+	return 0;
+}
+
+/*
+ * Find or create the customer `id`; returns its index or -1 (out of
+ * memory). A new one goes into the array of numbers when it can, and
+ * into the hash map only when not: at millions of customers the map's
+ * slots and key copies were two thirds of normalize's memory.
+ */
 long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_new)
 {
 	long found = norm_find_customer(n, id, len);
-	uint32_t *v;
+	int in_array;
 
 	*is_new = 0;
 	if (found >= 0)
 		return found;
-	v = hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, is_new, NULL);
-	if (!v)
+	if (new_customer(n) || (in_array = num_add(n, id, len, n->n_custs)) < 0)
 		return -1;
-	if (*is_new) {
-		if (n->n_custs == n->cap_custs) {
-			size_t cap = n->cap_custs ? n->cap_custs * 2 : 4096;
-			struct cust *c = realloc(n->custs, cap * sizeof(*c));
+	if (!in_array) {
+		int put_new;
 
-			if (!c)
-				return -1;
-			n->custs = c;
-			n->cap_custs = cap;
-		}
-		memset(&n->custs[n->n_custs], 0, sizeof(n->custs[0]));
-		n->custs[n->n_custs].signup_day = NO_DAY;
-		n->custs[n->n_custs].churn_day = NO_DAY;
-		if (num_add(n, id, len, n->n_custs))
+		if (!hmap_put(&n->cust_ids, id, len, (uint32_t)n->n_custs, &put_new, NULL))
 			return -1;
-		n->n_custs++;
 	}
-	return (long)*v;
+	*is_new = 1;
+	return (long)n->n_custs++;
+}
+
+/*
+ * Call fn with every customer's id and index: the numbered ones in the
+ * order of their numbers, then those of the hash map in its order.
+ */
+int norm_each_customer(const struct norm *n, norm_customer_fn *fn, void *ctx)
+{
+	const struct numidx *x = &n->num;
+	char id[NUMIDX_ID_MAX];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < x->len; i++)
+		if (x->slot[i])
+			rc = fn(ctx, id, norm_num_id(x, i, id), x->slot[i] - 1);
+	for (i = 0; rc == 0 && n->cust_ids.slots && i <= n->cust_ids.mask; i++) {
+		const struct hmap_slot *slot = &n->cust_ids.slots[i];
+		size_t len;
+		const char *key;
+
+		if (!slot->hash)
+			continue;
+		key = (const char *)hmap_key(&n->cust_ids, slot->key, &len);
+		rc = fn(ctx, key, (uint32_t)len, slot->value);
+	}
+	return rc;
 }
 
 /* The dimension is written from these values: note their shapes (struct strshape). */

@@ -59,17 +59,21 @@ struct norm_file {
 
 /*
  * Customers by number: exports usually number their ids ("c000123"), so
- * an id made of the prefix and digit count of the first one seen is looked
- * up in a plain array indexed by its number (4 bytes a customer, mostly in
- * cache) instead of the hash map (two cache misses a lookup). Every id is
- * in the hash map too; the array is only a faster way to the same answer.
+ * an id made of the prefix of the first one seen and its number in at
+ * least as many digits (zero-padded to exactly that many) is kept in a
+ * plain array indexed by its number: 4 bytes a customer, mostly in
+ * cache, and the id is never stored (norm_num_id gives it back). Other
+ * ids, and numbers too far past the customer count, are in the hash map
+ * cust_ids; an id is in one of the two, never both.
  */
+#define NUMIDX_ID_MAX 40         /* prefix (< 16 bytes) and up to 20 digits */
+
 struct numidx {
 	char prefix[16];
-	uint32_t plen, width;    /* prefix bytes and digits; width 0: not set yet */
+	uint32_t plen, width;    /* prefix bytes and least digits; width 0: not set yet */
 	uint32_t *slot;          /* owned: [number] -> customer index + 1, or 0 */
 	size_t len;
-	uint64_t outside;        /* numbered ids past the array: in the hash map only */
+	uint64_t outside;        /* numbered ids past the array: in the hash map */
 };
 
 /*
@@ -141,8 +145,8 @@ struct norm {
 	struct tz *tz;
 	char *tmp_dir, *periods_dir, *quarantine_dir;
 
-	struct hmap cust_ids;    /* customer_id -> index in custs */
-	struct numidx num;       /* the same for numbered ids, faster */
+	struct hmap cust_ids;    /* customer_id -> index in custs, ids not in num */
+	struct numidx num;       /* numbered ids -> index in custs */
 	struct hmap derived;     /* customer_id -> index, derived customers only (pass 2) */
 	struct strshape shape[ENT_COUNT][TAB_MAX_COLS];  /* string columns, see struct strshape */
 	struct cust *custs;
@@ -370,6 +374,9 @@ long norm_customer_slot(struct norm *n, const char *id, uint32_t len, int *is_ne
 int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e);
 int norm_known_customer(struct norm *n, const char *id, uint32_t len);
 long norm_find_customer(const struct norm *n, const char *id, uint32_t len);
+uint32_t norm_num_id(const struct numidx *x, uint64_t num, char *out);
+typedef int norm_customer_fn(void *ctx, const char *id, uint32_t len, uint32_t k);
+int norm_each_customer(const struct norm *n, norm_customer_fn *fn, void *ctx);
 int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec,
 		  struct row *r, struct bad *b);
 

@@ -1566,81 +1566,62 @@ static int write_month(const struct norm *n, int period, struct month_out *mo,
 	return rc;
 }
 
-/*
- * Copy the strings general columns point at into one block (returned, for
- * the caller to free) so what they pointed into can be freed: ids of the
- * customers map, which is far bigger than the ids alone.
- */
-static char *own_strings(struct cols *c)
-{
-	size_t i, r, total = 1, at = 0;
-	char *block;
+/* Where norm_write_dimension's rows go, one customer at a time. */
+struct dim_add {
+	const struct norm *n;
+	struct cols *c;
+};
 
-	for (i = 0; i < c->t->n_cols; i++)
-		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
-			for (r = 0; r < c->rows; r++)
-				total += c->sv[i][r] ? c->sl[i][r] : 0;
-	if (!(block = malloc(total)))
-		return NULL;
-	for (i = 0; i < c->t->n_cols; i++)
-		if (is_str_col(c, i) && str_mode(c, i) == SM_GENERAL && !is_numbered(c, i))
-			for (r = 0; r < c->rows; r++)
-				if (c->sv[i][r]) {
-					memcpy(block + at, c->sv[i][r], c->sl[i][r]);
-					c->sv[i][r] = block + at;
-					at += c->sl[i][r];
-				}
-	return block;
+static int add_customer(void *ctx, const char *id, uint32_t len, uint32_t k)
+{
+	struct dim_add *d = ctx;
+	const struct cust *cu = &d->n->custs[k];
+	struct row row;
+	size_t i, slen;
+
+	memset(&row, 0, sizeof(row));
+	row.sv[0] = id;
+	row.sl[0] = len;
+	row.present[0] = 1;
+	row.iv[1] = cu->signup_day;
+	row.present[1] = cu->signup_day != NO_DAY;
+	for (i = 0; i < 4; i++) {
+		row.present[2 + i] = cu->attr[i] != 0;
+		if (cu->attr[i]) {
+			row.sv[2 + i] = (const char *)hmap_key(&d->n->strs, cu->attr[i] - 1, &slen);
+			row.sl[2 + i] = (uint32_t)slen;
+		}
+	}
+	row.iv[6] = cu->churn_day;
+	row.present[6] = cu->churn_day != NO_DAY;
+	row.iv[7] = cu->derived;
+	row.present[7] = 1;
+	return cols_add(d->c, &row);
 }
 
-/* The customers dimension, sorted by customer_id. */
+/*
+ * The customers dimension, sorted by customer_id. General strings are
+ * copied as the rows are added (ids of numbered customers exist only
+ * while norm_each_customer passes them, the others are in the map), so
+ * the map can go before the sort.
+ */
 int norm_write_dimension(struct norm *n, struct crm_err *e)
 {
 	const struct tab_def *t = tab_for_entity(ENT_CUSTOMERS);
 	struct cols c = { 0 };
-	char *strings = NULL;
+	struct dim_add d = { n, &c };
 	struct crmp_writer *w = NULL;
 	struct meta meta;
-	struct row row;
 	char *path = NULL;
-	size_t i, k;
 	int rc = 0;
 
 	c.t = t;
 	c.shape = n->shape[ENT_CUSTOMERS];
+	c.copy = 1;
 	/* Exact size: doubling would hold two copies while the map is still there. */
 	if (n->n_custs && cols_reserve(&c, n->n_custs))
 		rc = norm_nomem(e);
-	for (i = 0; rc == 0 && i <= n->cust_ids.mask && n->cust_ids.slots; i++) {
-		const struct hmap_slot *slot = &n->cust_ids.slots[i];
-		const struct cust *cu;
-		size_t len;
-
-		if (!slot->hash)
-			continue;
-		cu = &n->custs[slot->value];
-		memset(&row, 0, sizeof(row));
-		row.sv[0] = (const char *)hmap_key(&n->cust_ids, slot->key, &len);
-		row.sl[0] = (uint32_t)len;
-		row.present[0] = 1;
-		row.iv[1] = cu->signup_day;
-		row.present[1] = cu->signup_day != NO_DAY;
-		for (k = 0; k < 4; k++) {
-			row.present[2 + k] = cu->attr[k] != 0;
-			if (cu->attr[k]) {
-				row.sv[2 + k] = (const char *)hmap_key(&n->strs, cu->attr[k] - 1, &len);
-				row.sl[2 + k] = (uint32_t)len;
-			}
-		}
-		row.iv[6] = cu->churn_day;
-		row.present[6] = cu->churn_day != NO_DAY;
-		row.iv[7] = cu->derived;
-		row.present[7] = 1;
-		if (cols_add(&c, &row))
-			rc = norm_nomem(e);
-	}
-	/* Every value is a number or an owned copy now: the map can go before the sort. */
-	if (rc == 0 && needs_data(&c) && !(strings = own_strings(&c)))
+	if (rc == 0 && norm_each_customer(n, add_customer, &d))
 		rc = norm_nomem(e);
 	norm_release_customers(n);
 
@@ -1665,7 +1646,6 @@ int norm_write_dimension(struct norm *n, struct crm_err *e)
 	free(path);
 	crmp_writer_free(w);
 	cols_release(&c);
-	free(strings);
 	return rc;
 }
 
