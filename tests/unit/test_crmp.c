@@ -1342,6 +1342,100 @@ static void bad_int_dict_detected(void **state)
 	}
 }
 
+/* xorshift64, for the random columns below. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* One column both ways, strings and digit keys: the same bytes. */
+static void same_both_ways(const char *prefix, const char *const *vals, const uint32_t *lens,
+			   const int64_t *keys, const uint8_t *present, size_t rows)
+{
+	unsigned char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	struct crm_err e = { 0 };
+	struct crmp_writer *w = crmp_writer_new(CRMP_PERIOD, 24290);
+
+	assert_int_equal(crmp_writer_table(w, "t", rows, &e), 0);
+	assert_int_equal(crmp_writer_str(w, "id", vals, lens, &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &a, &alen, &e), 0);
+	crmp_writer_free(w);
+	w = crmp_writer_new(CRMP_PERIOD, 24290);
+	assert_int_equal(crmp_writer_table(w, "t", rows, &e), 0);
+	assert_int_equal(crmp_writer_digits(w, "id", prefix, (uint32_t)strlen(prefix), keys, present,
+					    &e), 0);
+	assert_int_equal(crmp_writer_encode(w, &b, &blen, &e), 0);
+	crmp_writer_free(w);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	free(a);
+	free(b);
+}
+
+/*
+ * Random columns of digit keys against their strings: prefixes that end
+ * in digits or are empty, no digits at all, one width or many, leading
+ * zeros or none, up to 8 digits (encoded from the keys) or more
+ * (through the strings), few or many distinct values, sorted or not,
+ * absent rows, sizes on both sides of the dictionary paths' thresholds.
+ */
+static void short_keys_as_strings(void **state)
+{
+	static const char *const prefixes[] = { "", "c", "c1", "ab0", "id-" };
+	static const size_t sizes[] = { 0, 1, 2, 17, 1000, 5000 };
+	enum { MAXR = 5000 };
+	char (*text)[40] = malloc(MAXR * sizeof(*text));
+	const char **vals = malloc(MAXR * sizeof(*vals));
+	uint32_t *lens = malloc(MAXR * sizeof(*lens));
+	int64_t *keys = malloc(MAXR * sizeof(*keys));
+	uint8_t *present = malloc(MAXR);
+	uint64_t seed = 0x243f6a8885a308d3ULL;
+	int round;
+
+	(void)state;
+	assert_true(text && vals && lens && keys && present);
+	for (round = 0; round < 300; round++) {
+		const char *prefix = prefixes[rnd(&seed) % 5];
+		size_t rows = sizes[rnd(&seed) % 6], r;
+		unsigned lo = (unsigned)(rnd(&seed) % 10), hi = lo + (unsigned)(rnd(&seed) % 4);
+		uint64_t distinct = 1 + rnd(&seed) % (rnd(&seed) % 2 ? 30 : 100000);
+		int zeros = rnd(&seed) % 2, sorted = rnd(&seed) % 3 == 0;
+		unsigned absent = (unsigned)(rnd(&seed) % 3);
+		size_t plen = strlen(prefix);
+
+		if (hi > CRMP_DIGITS_MAX)
+			hi = CRMP_DIGITS_MAX;
+		for (r = 0; r < rows; r++) {
+			uint64_t v = (sorted ? r * distinct / (rows ? rows : 1) : rnd(&seed) % distinct);
+			unsigned width = lo + (unsigned)(v % (hi - lo + 1)), d;
+			char digits[CRMP_DIGITS_MAX + 1];
+
+			/* The digits of v in `width` places; no leading zero when !zeros. */
+			for (d = width; d > 0; d--) {
+				digits[d - 1] = (char)('0' + v % 10);
+				v /= 10;
+			}
+			if (!zeros && width > 1 && digits[0] == '0')
+				digits[0] = '1';
+			snprintf(text[r], sizeof(text[r]), "%s%.*s", prefix, (int)width, digits);
+			lens[r] = (uint32_t)strlen(text[r]);
+			keys[r] = crmp_digits_key(text[r] + plen, lens[r] - (uint32_t)plen);
+			present[r] = absent == 0 || (absent == 1 && rnd(&seed) % 10 != 0);
+			vals[r] = present[r] ? text[r] : NULL;
+		}
+		same_both_ways(prefix, vals, lens, keys, present, rows);
+	}
+	free(text);
+	free(vals);
+	free(lens);
+	free(keys);
+	free(present);
+}
+
 /*
  * Ids given as digit keys (crmp_writer_digits) give the bytes of the same
  * ids given as strings: widths that grew ("c999999", "c1000000"),
@@ -1444,6 +1538,7 @@ int main(void)
 		cmocka_unit_test(int_dict_round_trip),
 		cmocka_unit_test(bad_int_dict_detected),
 		cmocka_unit_test(digits_as_strings),
+		cmocka_unit_test(short_keys_as_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
