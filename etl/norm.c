@@ -174,22 +174,29 @@ static void quarantine_row(struct norm *n, const char *file, long line, const ch
 
 /* ------------------------------------------------------------ pass 1: read */
 
-/* Orders of an unknown customer create a derived customer (METRICS.md). */
-static int note_order_customer(struct norm *n, const char *id, uint32_t len, struct crm_err *e)
+/*
+ * Orders of an unknown customer create a derived customer (METRICS.md).
+ * *derived: whether the order's customer is (or now becomes) derived.
+ */
+static int note_order_customer(struct norm *n, const char *id, uint32_t len, int *derived,
+			       struct crm_err *e)
 {
 	int is_new;
 	long k;
 
-	if (norm_known_customer(n, id, len))
+	if (norm_known_customer(n, id, len)) {
+		*derived = n->st->derived_customers && norm_ids_derived(&n->direct, id, len);
 		return 0;
+	}
 	k = norm_customer_slot(n, id, len, &is_new);
 	if (k < 0)
 		return norm_nomem(e);
 	n->custs[k].derived = 1;
 	n->st->derived_customers++;
+	*derived = 1;
 	/* Its id goes into the dimension: its shape counts there (struct strshape). */
 	norm_shape_note(&n->shape[ENT_CUSTOMERS][0], id, len);
-	return 0;
+	return norm_ids_add_derived(&n->direct, id, len) ? norm_nomem(e) : 0;
 }
 
 /* Export names wanted from a source: map.<field> or the canonical name. */
@@ -321,17 +328,35 @@ struct keeper {
 	const char *path;
 };
 
-/* A spill record into its dedupe bucket, or its month's file. */
-static int spill_item(struct norm *n, const struct tab_def *t, const struct pitem *it,
-		      const unsigned char *payload, struct crm_err *e)
-{
-	struct spill *s = it->bucket >= 0 ? &n->buckets[it->bucket]
-					   : norm_month_spill(n, it->period, (int)t->entity, e);
+/*
+ * Keys of ids below this take the direct way (struct direct): the bitmap
+ * of an entity takes up to 16 MB at this limit (2 bits a key), a few MB
+ * at the 1M-customer bench size. Ids past it take the buckets.
+ */
+#ifndef DIRECT_KEYS_MAX
+#define DIRECT_KEYS_MAX ((int64_t)1 << 26)
+#endif
 
+/*
+ * A spill record into its dedupe bucket, or its month's file: records
+ * without an id, and the first occurrence of a keyed id (norm_ids_route)
+ * unless `pinned` (an order of a derived customer).
+ */
+static int spill_item(struct norm *n, const struct tab_def *t, const struct pitem *it,
+		      const unsigned char *payload, int pinned, struct crm_err *e)
+{
+	int direct = 0;
+	struct spill *s;
+
+	if (it->bucket >= 0 &&
+	    (direct = norm_ids_route(&n->direct, (int)t->entity, it->key, DIRECT_KEYS_MAX, pinned)) < 0)
+		return norm_nomem(e);
+	s = it->bucket >= 0 && !direct ? &n->buckets[it->bucket]
+				       : norm_month_spill(n, it->period, (int)t->entity, e);
 	if (!s)
 		return e->code;
 	return norm_spill_put(s, &(struct srec){ (int)t->entity, it->period, n->cur_file, payload,
-						  it->len }, e);
+						  it->len, direct }, e);
 }
 
 /* Keep one record of the file, in file order (see norm_pipe.c). */
@@ -342,7 +367,7 @@ static int keep_item(void *ctx, const struct pitem *it, const unsigned char *dat
 	struct norm *n = k->n;
 	const unsigned char *p = data + it->off;
 	struct row row;
-	int rc = 0;
+	int rc = 0, derived = 0;
 
 	n->st->rows_read++;
 	n->files[n->cur_file].rows_read++;
@@ -364,9 +389,9 @@ static int keep_item(void *ctx, const struct pitem *it, const unsigned char *dat
 
 		if (norm_payload_str(p, p + it->len, k->t, 1, &id, &len) || !id)
 			return err_set(e, CRM_E_INTERNAL, "damaged record of pass 1");
-		rc = note_order_customer(n, id, len, e);
+		rc = note_order_customer(n, id, len, &derived, e);
 	}
-	return rc ? rc : spill_item(n, k->t, it, p, e);
+	return rc ? rc : spill_item(n, k->t, it, p, derived, e);
 }
 
 /*
@@ -563,7 +588,8 @@ static uint64_t key_hash(const unsigned char *p, size_t len, unsigned entity)
 /*
  * The ids of one bucket: open addressing over 16-byte slots that point
  * into the loaded bucket itself, so no key is copied (a general map would
- * copy every key into its arena). A bucket holds ~1 M ids at the bench
+ * copy every key into its arena). With ids that are not numbered (which
+ * all take the buckets, norm_ids.c) a bucket holds ~1 M ids at the bench
  * size, so almost every probe misses the cache: records are hashed a few
  * ahead of their probe and their slots prefetched (DEDUPE_AHEAD).
  */
@@ -752,7 +778,8 @@ static int dscratch_reserve(struct dscratch *ds, size_t count, size_t slots)
  * and a byte per record, on each of two workers: one larger than this
  * (a bigger input than the 32 buckets were sized for) is split first, so
  * pass 2 stays within its share of the memory target whatever the input
- * size. At the 1M-customer bench size buckets are ~17 MB: none is split.
+ * size. At the 1M-customer bench size buckets would be ~17 MB if no id
+ * skipped them (none is split); its numbered ids leave them nearly empty.
  */
 #ifndef BUCKET_LOAD_MAX
 #define BUCKET_LOAD_MAX ((uint64_t)24 << 20)
@@ -906,7 +933,8 @@ static int dedupe_all(struct norm *n, struct crm_err *e)
 		dedupe_worker(&dd);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	n->st->duplicates += dd.dups;
+	/* And the direct records that later ones replace (pass 3 leaves them out). */
+	n->st->duplicates += dd.dups + n->direct.dropped;
 	if (dd.failed < N_BUCKETS) {
 		*e = dd.err;
 		return dd.err.code;
@@ -1069,6 +1097,7 @@ static void teardown(struct norm *n)
 	free(n->reuse_dir);
 	free(n->quarantine_dir);
 	norm_release_customers(n);
+	norm_ids_release(&n->direct);
 	for (i = 0; i < (int)n->n_files; i++)
 		free(n->files[i].location);
 	free(n->files);

@@ -12,9 +12,11 @@
  *      ones to quarantine with a reason, and spill good ones to disk:
  *      records with an id into hash buckets, the others straight into
  *      per-month spill files; customers stay in memory (they are needed to
- *      check references and fit: one small entry each);
+ *      check references and fit: one small entry each). The first
+ *      occurrence of a numbered id skips the buckets (norm_ids.c);
  *   2. per bucket, keep the last valid occurrence of each id and move the
- *      survivors into their month's spill file;
+ *      survivors into their month's spill file (pass 3 drops a first
+ *      occurrence that skipped the buckets when its id came again);
  *   3. per month, sort the rows into canonical order and write the period
  *      file atomically, unless the same bytes are already there, then its
  *      lineage record P.lineage (lineage.h: the files it came from, their

@@ -135,6 +135,32 @@ struct spill {
 	uint64_t bytes;          /* bytes written */
 };
 
+/*
+ * Ids that skip the dedupe buckets (norm_ids.c). Nearly every id occurs
+ * once, so a record whose id is a number (the id's prefix and digit
+ * count as the entity's first id has them) goes straight to its month's
+ * spill file the first time its id is seen, marked "direct", and only
+ * later occurrences go through a bucket. A later occurrence always wins
+ * over the first, so pass 3 drops a direct record whose id was seen
+ * again (its bit in `dup`). Keys are the id's number, times 16 plus the
+ * second id column when there is one (leads: the stage).
+ */
+struct idbits {
+	char prefix[16];
+	uint32_t plen, width;    /* prefix bytes and digits */
+	int state;               /* 0: no id seen yet, 1: prefix and width set, -1: not numbered */
+	uint64_t *bits;          /* owned (mapped): per 64 keys a word of `seen` then one of `dup` */
+	size_t words;            /* words of bits (two per 64 keys), for every key of the limit */
+	int any_dup;             /* some dup bit is set: pass 3 must look */
+};
+
+struct direct {
+	struct idbits ent[ENT_COUNT];  /* record ids by entity: key set in pass 1 by the validator */
+	struct idbits cust;            /* derived customers' ids by number (orders' keeper) */
+	struct hmap cust_other;        /* derived customers' ids that are not numbered so */
+	uint64_t dropped;              /* direct records that a later occurrence replaces */
+};
+
 #define BUCKET_IOBUF ((size_t)1 << 17)  /* 32 buckets */
 #define MONTH_IOBUF ((size_t)1 << 16)   /* a file per table and month: ~150 at once */
 
@@ -157,6 +183,7 @@ struct norm {
 	uint32_t last_id_len;         /* its length, or UINT32_MAX for none */
 
 	struct spill buckets[N_BUCKETS];
+	struct direct direct;    /* ids that skip the buckets (norm_ids.c) */
 	struct spill *months;    /* [(period - month_base) * ENT_COUNT + entity] */
 	int month_base, n_months;
 	int first, last;         /* months with data, -1 when none */
@@ -182,6 +209,7 @@ struct srec {
 	uint32_t file;           /* index in norm.files of the file it came from */
 	const unsigned char *payload;
 	size_t len;
+	int direct;              /* sent to its month in pass 1, not deduplicated (struct direct) */
 };
 
 /*
@@ -196,6 +224,7 @@ struct pitem {
 	const char *field;       /* rejected: static field name, or NULL */
 	int period;              /* good, with a time column: its month */
 	int bucket;              /* good: dedupe bucket, or -1 for its month's file */
+	int64_t key;             /* good: key of its id (struct direct), or -1 */
 	uint8_t bad;
 	uint8_t has_value;       /* rejected: a value was given (may be empty) */
 };
@@ -455,6 +484,14 @@ static inline int norm_shape_number(const struct strshape *h, const char *s, uin
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len);
 int norm_shape_few_index(const struct strshape *h, const char *s, uint32_t len);
 void norm_shape_release(struct strshape *h);
+
+/* norm_ids.c: ids that skip the dedupe buckets (struct direct) */
+int64_t norm_ids_key(struct idbits *b, const struct tab_def *t, const struct row *r);
+int norm_ids_route(struct direct *d, int entity, int64_t key, int64_t max, int pinned);
+int norm_ids_dropped(const struct direct *d, const struct srec *r);
+int norm_ids_add_derived(struct direct *d, const char *id, uint32_t len);
+int norm_ids_derived(const struct direct *d, const char *id, uint32_t len);
+void norm_ids_release(struct direct *d);
 
 /* norm_pipe.c: pass 1 of one export file on two threads */
 int norm_pipe_run(struct norm *n, const struct tab_def *t,

@@ -175,6 +175,19 @@ static int add_bad(struct batch *b, long line, const struct bad *bad)
 	return 0;
 }
 
+/*
+ * The dedupe bucket of a row's id, and the id's key (struct direct) in
+ * *key. A keyed id's bucket comes from its key, which is cheaper to mix
+ * than the id's bytes: every occurrence of an id has the same key.
+ */
+static int id_bucket(struct pipe *pp, const struct row *r, int64_t *key)
+{
+	*key = norm_ids_key(&pp->n->direct.ent[pp->t->entity], pp->t, r);
+	if (*key >= 0)
+		return (int)(((uint64_t)*key * 0x9e3779b97f4a7c15ull >> 32) % N_BUCKETS);
+	return (int)(hmap_hash(r->sv[0], r->sl[0]) % N_BUCKETS);
+}
+
 /* A valid record into the batch: noted, encoded, its spill file chosen. */
 static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 {
@@ -197,9 +210,10 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 					    t->time_col >= 0 ? pp->month_lo : 0);
 	b->len += it->len;
 	it->bucket = -1;
+	it->key = -1;
 	it->period = period;
 	if (t->id_cols > 0)
-		it->bucket = (int)(hmap_hash(r->sv[0], r->sl[0]) % N_BUCKETS);
+		it->bucket = id_bucket(pp, r, &it->key);
 	return 0;
 }
 

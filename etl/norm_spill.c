@@ -1,8 +1,9 @@
 /*
  * norm_spill.c - normalize: spill files, the on-disk queues between passes.
  *
- * A spill record: u8 entity, varint period, varint file (index in
- * norm.files, for lineage), varint payload length, payload.
+ * A spill record: u8 entity (its high bit set for a direct record, which
+ * skipped the dedupe buckets: struct direct), varint period, varint file
+ * (index in norm.files, for lineage), varint payload length, payload.
  * The payload is one byte with a bit per column (1: present), then the
  * present columns of the table in order (tables.c): a zigzag varint
  * (integers) or a varint length and the bytes (strings). A day derived
@@ -25,6 +26,8 @@
 #include "banned.h"
 
 /* ------------------------------------------------------------ spill files */
+
+#define DIRECT_FLAG 0x80         /* in the entity byte: struct srec.direct */
 
 static unsigned char *put_varint(unsigned char *p, uint64_t v)
 {
@@ -229,7 +232,7 @@ int norm_spill_seal(struct spill *s, struct crm_err *e)
 /* A record's head (entity, period, file, length) at p; returns the byte after it. */
 static unsigned char *put_head(unsigned char *p, const struct srec *r)
 {
-	*p++ = (unsigned char)r->entity;
+	*p++ = (unsigned char)(r->entity | (r->direct ? DIRECT_FLAG : 0));
 	p = put_varint(p, (uint64_t)r->period);
 	p = put_varint(p, r->file);
 	return put_varint(p, r->len);
@@ -398,7 +401,9 @@ int norm_next_srec(const unsigned char **p, const unsigned char *end, struct sre
 
 	if (*p >= end)
 		return 0;
-	r->entity = *(*p)++;
+	r->entity = **p & ~DIRECT_FLAG;
+	r->direct = **p >> 7;
+	(*p)++;
 	if (r->entity >= ENT_COUNT || norm_varint(p, end, &period) ||
 	    norm_varint(p, end, &file) || file > NORM_MAX_FILES ||
 	    norm_varint(p, end, &len) || len > (uint64_t)(end - *p))

@@ -1270,6 +1270,8 @@ static int load_record(void *ctx, const struct srec *r)
 
 	if (r->entity != (int)ld->c->t->entity || r->file >= ld->n->n_files)
 		return norm_damaged_spill(ld->s, ld->e);
+	if ((got = norm_ids_dropped(&ld->n->direct, r)) != 0)
+		return got < 0 ? norm_damaged_spill(ld->s, ld->e) : 0;
 	if ((got = load_payload(ld->c, r->payload, r->payload + r->len)) != 0)
 		return got == -1 ? norm_nomem(ld->e) : norm_damaged_spill(ld->s, ld->e);
 	ld->kept[r->file]++;
@@ -1416,9 +1418,12 @@ struct scanner {
 static int scan_record(void *ctx, const struct srec *r)
 {
 	struct scanner *sc = ctx;
+	int dropped;
 
 	if (r->entity != sc->entity || r->file >= sc->n->n_files)
 		return norm_damaged_spill(sc->s, sc->e);
+	if ((dropped = norm_ids_dropped(&sc->n->direct, r)) != 0)
+		return dropped < 0 ? norm_damaged_spill(sc->s, sc->e) : 0;
 	norm_rowsum_add(sc->sum, r);
 	sc->kept[r->file]++;
 	return 0;

@@ -70,7 +70,7 @@ static void same_as_reference(void **state)
 		for (len = 0; len <= 80; len++)
 			for (off = 0; off < 8; off++) {
 				struct rowsum got = { 0 }, want = { 0 };
-				struct srec r = { entity, 0, 0, buf + off, len };
+				struct srec r = { entity, 0, 0, buf + off, len, 0 };
 
 				norm_rowsum_add(&got, &r);
 				ref_add(&want, entity, buf + off, len);
@@ -91,7 +91,7 @@ static void ignores_what_follows(void **state)
 	memset(two, 0x11, sizeof(two));
 	for (len = 1; len < 24; len++) {
 		struct rowsum s1 = { 0 }, s2 = { 0 };
-		struct srec r1 = { 1, 0, 0, one, len }, r2 = { 1, 0, 0, two, len };
+		struct srec r1 = { 1, 0, 0, one, len, 0 }, r2 = { 1, 0, 0, two, len, 0 };
 
 		two[len] = 0x99;
 		norm_rowsum_add(&s1, &r1);
