@@ -554,9 +554,10 @@ static int record_key(const struct srec *r, const unsigned char **key, size_t *k
 		if (norm_varint(&p, end, &v))
 			return -1;
 		if (tab_col_type(t->cols[c].kind) == CRMP_STR) {
-			if (v > (uint64_t)(end - p))
+			/* ids keep their bytes: an even varint, twice their length */
+			if ((v & 1) || v / 2 > (uint64_t)(end - p))
 				return -1;
-			p += v;
+			p += v / 2;
 		}
 	}
 	*klen = (size_t)(p - *key);

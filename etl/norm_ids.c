@@ -118,7 +118,8 @@ static int64_t payload_key(const struct idbits *b, const struct tab_def *t,
 	if (p >= end || (~*p & ((1u << t->id_cols) - 1)))
 		return -1;
 	p++;
-	if (norm_varint(&p, end, &len) || len > (uint64_t)(end - p))
+	/* an id keeps its bytes: an even varint, twice their length (norm_spill.c) */
+	if (norm_varint(&p, end, &len) || (len & 1) || (len /= 2) > (uint64_t)(end - p))
 		return -1;
 	s = p;
 	p += len;

@@ -420,7 +420,7 @@ int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e);
 struct spill *norm_month_spill(struct norm *n, int period, int entity, struct crm_err *e);
 size_t norm_row_most(const struct tab_def *t, const struct row *r);
 size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct row *r,
-		       int32_t first_day);
+		       int32_t first_day, const int8_t *few);
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len);
 int norm_next_srec(const unsigned char **p, const unsigned char *end, struct srec *r);
@@ -452,7 +452,7 @@ void norm_reuse_save(const struct norm *n, int period, const char *key,
 int norm_reuse_same_rows(const char *old_path, const unsigned char *data, size_t len);
 
 /* norm_spill.c: shapes of string columns */
-void norm_shape_note(struct strshape *h, const char *s, uint32_t len);
+int norm_shape_note(struct strshape *h, const char *s, uint32_t len);
 
 /*
  * Its number when `s` has the numbered shape: 0, or -1. Inline: every id

@@ -97,6 +97,9 @@ struct pipe {
 	/* Validator-side state. */
 	int32_t month_lo, month_hi;    /* days [lo, hi) of month_of, the last month placed */
 	int month_of;
+	uint8_t strs[TAB_MAX_COLS];    /* string columns whose shapes are noted (see add_good) */
+	size_t n_strs;
+	uint8_t coded[TAB_MAX_COLS];   /* per column: its few values are spilled as indexes */
 };
 
 /*
@@ -192,14 +195,20 @@ static int id_bucket(struct pipe *pp, const struct row *r, int64_t *key)
 static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 {
 	const struct tab_def *t = pp->t;
+	int8_t few[TAB_MAX_COLS];
 	struct pitem *it;
-	size_t c;
-	int period;
+	size_t j, c;
+	int period, k;
 
-	if (t->entity != ENT_CUSTOMERS)
-		for (c = 0; c < t->n_cols; c++)
-			if (r->present[c] && t->cols[c].kind == TK_STR)
-				norm_shape_note(&pp->n->shape[t->entity][c], r->sv[c], r->sl[c]);
+	memset(few, -1, sizeof(few));
+	for (j = 0; j < pp->n_strs; j++) {
+		c = pp->strs[j];
+		if (!r->present[c])
+			continue;
+		k = norm_shape_note(&pp->n->shape[t->entity][c], r->sv[c], r->sl[c]);
+		if (pp->coded[c])
+			few[c] = (int8_t)k;
+	}
 	period = t->time_col >= 0 ? pipe_period(pp, (int32_t)r->iv[t->time_col]) : 0;
 	if (batch_room(b, norm_row_most(t, r)))
 		return -1;
@@ -207,7 +216,7 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 	memset(it, 0, sizeof(*it));
 	it->off = (uint32_t)b->len;
 	it->len = (uint32_t)norm_encode_row(b->data + b->len, t, r,
-					    t->time_col >= 0 ? pp->month_lo : 0);
+					    t->time_col >= 0 ? pp->month_lo : 0, few);
 	b->len += it->len;
 	it->bucket = -1;
 	it->key = -1;
@@ -215,6 +224,25 @@ static int add_good(struct pipe *pp, struct batch *b, const struct row *r)
 	if (t->id_cols > 0)
 		it->bucket = id_bucket(pp, r, &it->key);
 	return 0;
+}
+
+/*
+ * The string columns whose shapes the validator notes (not the customers':
+ * their keeper notes those), and which of them spill their few values as
+ * indexes: not ids and customer ids, which passes 1 and 2 read from
+ * payloads as bytes.
+ */
+static void plan_strings(struct pipe *pp)
+{
+	const struct tab_def *t = pp->t;
+	size_t c;
+
+	for (c = 0; c < t->n_cols && t->entity != ENT_CUSTOMERS; c++) {
+		if (t->cols[c].kind != TK_STR)
+			continue;
+		pp->strs[pp->n_strs++] = (uint8_t)c;
+		pp->coded[c] = (int)c >= t->id_cols && (int)c != pp->n->cust_col[t->entity];
+	}
 }
 
 /*
@@ -526,6 +554,7 @@ int norm_pipe_run(struct norm *n, const struct tab_def *t,
 	pp->src = src;
 	pp->month_lo = 1;
 	pp->month_hi = 0;
+	plan_strings(pp);
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_cond_init(&pp->cond, NULL);
 	for (i = 0; i < PIPE_BATCHES; i++)

@@ -6,7 +6,11 @@
  * (index in norm.files, for lineage), varint payload length, payload.
  * The payload is one byte with a bit per column (1: present), then the
  * present columns of the table in order (tables.c): a zigzag varint
- * (integers) or a varint length and the bytes (strings). A day derived
+ * (integers), or for strings a varint h: when h is even the h / 2 bytes
+ * of the value follow, when odd the value is the column's few value
+ * (struct strshape) of index h / 2, which takes a byte where "web_visit"
+ * took ten (never for ids and customer ids, which passes 1 and 2 read
+ * from payloads, nor for customers). A day derived
  * from a time (TK_DAYOF) is stored as days since the first of the
  * record's month, one byte. Id columns come first in every table and are
  * never absent, so the dedupe key of a record is its entity byte plus the
@@ -53,10 +57,12 @@ size_t norm_row_most(const struct tab_def *t, const struct row *r)
  * Encode a row at p, which has norm_row_most() bytes of room; returns the
  * bytes written. Written in place (this runs for every row): no buffer
  * between the row and the batch it goes to. `first_day` is the first day
- * of the row's month (for TK_DAYOF).
+ * of the row's month (for TK_DAYOF). `few`, unless NULL, gives for each
+ * column the index of its value among the column's few values (struct
+ * strshape), or -1: such a value is stored as that index.
  */
 size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct row *r,
-		       int32_t first_day)
+		       int32_t first_day, const int8_t *few)
 {
 	unsigned char *start = p, mask = 0;
 	size_t c;
@@ -71,8 +77,10 @@ size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct r
 			p = put_varint(p, buf_zigzag(r->iv[c] - first_day));
 		} else if (tab_col_type(t->cols[c].kind) == CRMP_INT) {
 			p = put_varint(p, buf_zigzag(r->iv[c]));
+		} else if (few && few[c] >= 0) {
+			p = put_varint(p, (uint64_t)few[c] << 1 | 1);
 		} else {
-			p = put_varint(p, r->sl[c]);
+			p = put_varint(p, (uint64_t)r->sl[c] << 1);
 			norm_copy(p, (const unsigned char *)r->sv[c], r->sl[c]);
 			p += r->sl[c];
 		}
@@ -82,15 +90,21 @@ size_t norm_encode_row(unsigned char *p, const struct tab_def *t, const struct r
 
 /*
  * The next present column's value from a payload: an integer (zigzagged)
- * in *v, or a string at *s of *v bytes. -1 on a damaged record.
+ * in *v, or a string at *s of *v bytes: 0; or a string stored as the
+ * index *v among its column's few values: 1. -1 on a damaged record.
  */
 static int next_value(const unsigned char **p, const unsigned char *end, int is_str, uint64_t *v,
 		      const char **s)
 {
-	if (norm_varint(p, end, v))
+	uint64_t h;
+
+	if (norm_varint(p, end, &h))
 		return -1;
+	*v = is_str ? h >> 1 : h;
 	if (!is_str)
 		return 0;
+	if (h & 1)
+		return 1;
 	if (*v > (uint64_t)(end - *p))
 		return -1;
 	*s = (const char *)*p;
@@ -100,7 +114,9 @@ static int next_value(const unsigned char **p, const unsigned char *end, int is_
 
 /*
  * Decode a payload into a row (strings point into the payload); -1 on a
- * damaged spill record (only a bug or a full disk can cause one).
+ * damaged spill record (only a bug or a full disk can cause one). Only
+ * for customers and orders, whose string columns (ids, customer ids) are
+ * never stored as few values: one that is counts as damage.
  */
 int norm_decode_row(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		    struct row *r, int32_t first_day)
@@ -121,7 +137,7 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 		r->iv[c] = 0;
 		if (!r->present[c])
 			continue;
-		if (next_value(&p, end, is_str, &v, &r->sv[c]))
+		if (next_value(&p, end, is_str, &v, &r->sv[c]) != 0)
 			return -1;
 		if (is_str)
 			r->sl[c] = (uint32_t)v;
@@ -133,7 +149,8 @@ int norm_decode_row(const unsigned char *p, const unsigned char *end, const stru
 
 /*
  * String column `col` of a payload, the columns before it skipped, not
- * decoded: 0 with *s (NULL when absent) and *len, or -1 when damaged.
+ * decoded: 0 with *s (NULL when absent) and *len, or -1 when damaged (or
+ * stored as one of few values: ids and customer ids never are).
  */
 int norm_payload_str(const unsigned char *p, const unsigned char *end, const struct tab_def *t,
 		     size_t col, const char **s, uint32_t *len)
@@ -146,15 +163,15 @@ int norm_payload_str(const unsigned char *p, const unsigned char *end, const str
 		return -1;
 	mask = *p++;
 	for (c = 0; c <= col && c < t->n_cols; c++) {
-		int is_str = tab_col_type(t->cols[c].kind) != CRMP_INT;
+		int is_str = tab_col_type(t->cols[c].kind) != CRMP_INT, got;
 
 		*s = NULL;
 		*len = 0;
 		if (!(mask >> c & 1))
 			continue;
-		if (next_value(&p, end, is_str, &v, s))
+		if ((got = next_value(&p, end, is_str, &v, s)) < 0 || (got > 0 && c == col))
 			return -1;
-		if (is_str)
+		if (is_str && got == 0)
 			*len = (uint32_t)v;
 	}
 	return c == col + 1 && tab_col_type(t->cols[col].kind) == CRMP_STR ? 0 : -1;
@@ -308,11 +325,17 @@ struct spill *norm_month_spill(struct norm *n, int period, int entity, struct cr
 
 static unsigned few_guess(const char *s, uint32_t len);
 
-/* Note one value of a string column (see struct strshape). */
-void norm_shape_note(struct strshape *h, const char *s, uint32_t len)
+/*
+ * Note one value of a string column (see struct strshape). Returns the
+ * value's index among the column's few values, or -1 (none, or more
+ * values than FEW_VALUES came before it). An index, once given, stays
+ * that value's.
+ */
+int norm_shape_note(struct strshape *h, const char *s, uint32_t len)
 {
 	size_t k;
 	int64_t num;
+	int few;
 
 	if (h->numbered == 0) {
 		uint32_t d = 0;
@@ -329,17 +352,20 @@ void norm_shape_note(struct strshape *h, const char *s, uint32_t len)
 	} else if (h->numbered > 0 && norm_shape_number(h, s, len, &num)) {
 		h->numbered = -1;
 	}
-	if (h->n_few > FEW_VALUES || norm_shape_few(h, s, len))
-		return;
+	if (h->n_few > FEW_VALUES)
+		return -1;
+	if ((few = norm_shape_few_index(h, s, len)) >= 0)
+		return few;
 	if (h->n_few == FEW_VALUES || !(h->few[h->n_few] = malloc(len ? len : 1))) {
 		h->n_few = FEW_VALUES + 1; /* too many (or no memory): rows keep their own bytes */
-		return;
+		return -1;
 	}
 	memcpy(h->few[h->n_few], s, len);
 	k = h->n_few++;
 	h->few_len[k] = len;
 	if (!h->guess[few_guess(s, len)])
 		h->guess[few_guess(s, len)] = (uint8_t)(k + 1);
+	return (int)k;
 }
 
 /* Where a value's index is guessed: its length, first and last bytes. */

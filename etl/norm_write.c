@@ -1230,7 +1230,9 @@ static int add_str_value(struct cols *c, size_t i, size_t k, const char *s, uint
 static int load_payload(struct cols *c, const unsigned char *p, const unsigned char *end)
 {
 	size_t i, k = c->rows;
+	const char *s;
 	unsigned mask;
+	uint32_t len;
 	uint64_t v;
 	int rc;
 
@@ -1251,11 +1253,33 @@ static int load_payload(struct cols *c, const unsigned char *p, const unsigned c
 			c->iv[i][k] = buf_unzigzag(v) + (c->plan[i] == PL_DAYOF ? c->first_day : 0);
 			continue;
 		}
-		if (v > (uint64_t)(end - p))
-			return -2;
-		if ((rc = add_str_value(c, i, k, (const char *)p, (uint32_t)v)) != 0)
+		if (v & 1) {
+			/*
+			 * The index of one of the column's few values (norm_spill.c):
+			 * a few-valued column takes it as its code, unlooked-up.
+			 */
+			const struct strshape *h = c->shape ? &c->shape[i] : NULL;
+
+			v >>= 1;
+			if (!h || v >= FEW_VALUES || v >= h->n_few)
+				return -2;
+			if (c->plan[i] == PL_FEW) {
+				c->present_strs[i]++;
+				c->code[i][k] = (uint8_t)v;
+				continue;
+			}
+			s = h->few[v];
+			len = h->few_len[v];
+		} else {
+			v >>= 1;
+			if (v > (uint64_t)(end - p))
+				return -2;
+			s = (const char *)p;
+			len = (uint32_t)v;
+			p += v;
+		}
+		if ((rc = add_str_value(c, i, k, s, len)) != 0)
 			return rc;
-		p += v;
 	}
 	if (p != end)
 		return -2;

@@ -35,7 +35,7 @@ static struct srec id_srec(unsigned char *buf, enum schema_entity entity, const 
 			   int direct)
 {
 	const struct tab_def *t = tab_for_entity(entity);
-	struct srec s = { (int)entity, 0, 0, buf, norm_encode_row(buf, t, r, 0), direct };
+	struct srec s = { (int)entity, 0, 0, buf, norm_encode_row(buf, t, r, 0, NULL), direct };
 
 	return s;
 }
