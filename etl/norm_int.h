@@ -133,6 +133,8 @@ struct spill {
 	size_t iocap, iolen;
 	uint64_t records;        /* records written */
 	uint64_t bytes;          /* bytes written */
+	int month;               /* a month's spill of one table: records without entity and period */
+	int entity, period;      /* a month spill's */
 };
 
 /*

@@ -4,6 +4,9 @@
  * A spill record: u8 entity (its high bit set for a direct record, which
  * skipped the dedupe buckets: struct direct), varint period, varint file
  * (index in norm.files, for lineage), varint payload length, payload.
+ * In a month's spill, which holds one table of one month, the entity and
+ * period are the file's: a record there is a varint file * 2 + direct,
+ * the payload length and the payload (4 bytes less a record: of ~31).
  * The payload is one byte with a bit per column (1: present), then the
  * present columns of the table in order (tables.c): a zigzag varint
  * (integers), or for strings a varint h: when h is even the h / 2 bytes
@@ -182,6 +185,7 @@ int norm_spill_open(struct spill *s, const char *dir, const char *name, size_t b
 {
 	s->fd = -1;
 	s->iolen = 0;
+	s->month = 0;            /* full heads unless norm_month_spill says otherwise */
 	s->path = norm_join(dir, name);
 	if (!s->path)
 		return norm_nomem(e);
@@ -247,8 +251,12 @@ int norm_spill_seal(struct spill *s, struct crm_err *e)
 }
 
 /* A record's head (entity, period, file, length) at p; returns the byte after it. */
-static unsigned char *put_head(unsigned char *p, const struct srec *r)
+static unsigned char *put_head(const struct spill *s, unsigned char *p, const struct srec *r)
 {
+	if (s->month) {
+		p = put_varint(p, (uint64_t)r->file << 1 | (r->direct != 0));
+		return put_varint(p, r->len);
+	}
 	*p++ = (unsigned char)(r->entity | (r->direct ? DIRECT_FLAG : 0));
 	p = put_varint(p, (uint64_t)r->period);
 	p = put_varint(p, r->file);
@@ -264,11 +272,11 @@ int norm_spill_put(struct spill *s, const struct srec *r, struct crm_err *e)
 	if (s->iocap - s->iolen < 31 + r->len && spill_flush(s, e))
 		return e->code;
 	if (31 + r->len > s->iocap) { /* bigger than the buffer: straight out */
-		h = (size_t)(put_head(head, r) - head);
+		h = (size_t)(put_head(s, head, r) - head);
 		if (write_all(s, head, h, e) || write_all(s, r->payload, r->len, e))
 			return e->code;
 	} else {
-		unsigned char *p = put_head(s->iobuf + s->iolen, r);
+		unsigned char *p = put_head(s, s->iobuf + s->iolen, r);
 
 		norm_copy(p, r->payload, r->len);
 		h = (size_t)(p - (s->iobuf + s->iolen));
@@ -313,6 +321,9 @@ struct spill *norm_month_spill(struct norm *n, int period, int entity, struct cr
 		snprintf(name, sizeof(name), "month-%s-%d", period_format(period, text), entity);
 		if (norm_spill_open(s, n->tmp_dir, name, MONTH_IOBUF, e))
 			return NULL;
+		s->month = 1;
+		s->entity = entity;
+		s->period = period;
 	}
 	if (n->first < 0 || period < n->first)
 		n->first = period;
@@ -442,6 +453,27 @@ int norm_next_srec(const unsigned char **p, const unsigned char *end, struct sre
 	return 1;
 }
 
+/* The next record of a month's spill (short heads: see the top); as norm_next_srec. */
+static int next_month_srec(const struct spill *s, const unsigned char **p,
+			   const unsigned char *end, struct srec *r)
+{
+	uint64_t file, len;
+
+	if (*p >= end)
+		return 0;
+	if (norm_varint(p, end, &file) || file / 2 > NORM_MAX_FILES ||
+	    norm_varint(p, end, &len) || len > (uint64_t)(end - *p))
+		return -1;
+	r->entity = s->entity;
+	r->period = s->period;
+	r->file = (uint32_t)(file / 2);
+	r->direct = (int)(file & 1);
+	r->payload = *p;
+	r->len = (size_t)len;
+	*p += len;
+	return 1;
+}
+
 /*
  * Call fn for every record of a spill file, in order, reading it a block
  * at a time: only the block is in memory (records point into it, valid
@@ -477,7 +509,8 @@ int norm_spill_each(struct spill *s, int (*fn)(void *ctx, const struct srec *r),
 		for (;;) { /* a record cut short leaves p where it starts */
 			const unsigned char *q = p;
 
-			if (rc || norm_next_srec(&q, end, &r) != 1)
+			if (rc || (s->month ? next_month_srec(s, &q, end, &r)
+					    : norm_next_srec(&q, end, &r)) != 1)
 				break;
 			p = q;
 			rc = fn(ctx, &r);

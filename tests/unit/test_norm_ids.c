@@ -187,6 +187,74 @@ static void flag_through_spill(void **state)
 	rmdir(dir);
 }
 
+struct seen {
+	int n;
+	struct srec r[4];
+};
+
+static int collect(void *ctx, const struct srec *r)
+{
+	struct seen *sn = ctx;
+
+	if (sn->n < 4)
+		sn->r[sn->n] = *r;
+	sn->n++;
+	return 0;
+}
+
+/* A month's spill stores no entity and period: they come back from the file. */
+static void month_spill_heads(void **state)
+{
+	char dir[] = "/tmp/test_norm_ids.XXXXXX";
+	const unsigned char payload[3] = { 1, 2, 'x' };
+	struct crm_err e = { 0 };
+	struct seen sn = { 0 };
+	struct norm n;
+	struct spill *s;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	n.first = n.last = -1;
+	assert_non_null(mkdtemp(dir));
+	n.tmp_dir = dir;
+	s = norm_month_spill(&n, 24300, ENT_TICKETS, &e);
+	assert_non_null(s);
+	assert_int_equal(norm_spill_put(s, &(struct srec){ ENT_TICKETS, 24300, 300, payload, 3, 1 },
+					&e), 0);
+	assert_int_equal(norm_spill_put(s, &(struct srec){ ENT_TICKETS, 24300, 5, payload, 3, 0 },
+					&e), 0);
+	/* file 300 * 2 + 1 takes two bytes, the length one: 3 + 3, then 1 + 1 + 3 */
+	assert_int_equal(s->bytes, 11);
+	assert_int_equal(norm_spill_each(s, collect, &sn, &e), 0);
+	assert_int_equal(sn.n, 2);
+	assert_int_equal(sn.r[0].entity, ENT_TICKETS);
+	assert_int_equal(sn.r[0].period, 24300);
+	assert_int_equal(sn.r[0].file, 300);
+	assert_int_equal(sn.r[0].direct, 1);
+	assert_int_equal(sn.r[0].len, 3);
+	assert_int_equal(sn.r[1].file, 5);
+	assert_int_equal(sn.r[1].direct, 0);
+	/* a bucket keeps the full head */
+	norm_spill_close(s);
+	free(n.months);
+	memset(&sn, 0, sizeof(sn));
+	{
+		struct spill b;
+
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(norm_spill_open(&b, dir, "bucket", 4096, &e), 0);
+		assert_int_equal(norm_spill_put(&b, &(struct srec){ ENT_TICKETS, 24300, 300, payload,
+								 3, 1 }, &e), 0);
+		/* entity, period 24300 (3 bytes), file 300 (2), length, payload: 4 more than a month's */
+		assert_int_equal(b.bytes, 10);
+		assert_int_equal(norm_spill_each(&b, collect, &sn, &e), 0);
+		assert_int_equal(sn.r[0].period, 24300);
+		assert_int_equal(sn.r[0].direct, 1);
+		norm_spill_close(&b);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +263,7 @@ int main(void)
 		cmocka_unit_test(two_id_columns),
 		cmocka_unit_test(derived_customers),
 		cmocka_unit_test(flag_through_spill),
+		cmocka_unit_test(month_spill_heads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
