@@ -1,10 +1,13 @@
 /*
  * hmap.c - byte-string hash map (see hmap.h).
  *
- * FNV-1a is enough here: keys are ids from CRM exports, not adversarial
- * inputs to a server, and a bad distribution costs time, never correctness.
- * The finalizer mixes the high bits down because the table index takes the
- * low bits.
+ * The hash takes eight bytes a step (a multiply and a shift each), then
+ * a finalizer that mixes the high bits down because the table index takes
+ * the low bits. Byte-at-a-time FNV-1a took five times as long on 30-byte
+ * ids, and with text ids hashing was a third of the lookups' cost. Keys
+ * are ids from CRM exports, not adversarial inputs to a server: a bad
+ * distribution costs time, never correctness, and nothing written depends
+ * on the hash values.
  */
 #include "hmap.h"
 
@@ -13,15 +16,24 @@
 
 #include "banned.h"
 
+#define MIX 0xbf58476d1ce4e5b9ull
+
 uint64_t hmap_hash(const void *key, size_t len)
 {
 	const unsigned char *p = key;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len * MIX, w;
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * MIX;
+		h ^= h >> 29;
+	}
+	if (len) {
+		for (w = 0, i = 0; i < len; i++)
+			w |= (uint64_t)p[i] << 8 * i;
+		h = (h ^ w) * MIX;
+		h ^= h >> 29;
 	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
@@ -69,6 +81,12 @@ uint32_t *hmap_get(const struct hmap *m, const void *key, size_t len)
 		if (m->slots[i].hash == h && key_equal(m, &m->slots[i], key, len))
 			return &m->slots[i].value;
 	return NULL;
+}
+
+void hmap_prefetch(const struct hmap *m, const void *key, size_t len)
+{
+	if (m->slots)
+		__builtin_prefetch(&m->slots[hmap_hash(key, len) & m->mask]);
 }
 
 static int grow(struct hmap *m)

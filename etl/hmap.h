@@ -46,6 +46,13 @@ uint32_t *hmap_get(const struct hmap *m, const void *key, size_t len);
 uint32_t *hmap_put(struct hmap *m, const void *key, size_t len, uint32_t value, int *is_new,
 		   uint32_t *key_off);
 
+/*
+ * Start loading the slot where key would be found, for a lookup soon: a
+ * caller with many keys to look up hides the cache misses behind each
+ * other. Changes nothing.
+ */
+void hmap_prefetch(const struct hmap *m, const void *key, size_t len);
+
 /* The key stored at arena offset `off` (see hmap_slot.key) and its length. */
 const unsigned char *hmap_key(const struct hmap *m, uint32_t off, size_t *len);
 

@@ -268,6 +268,40 @@ int norm_known_customer(struct norm *n, const char *id, uint32_t len)
 	return 1;
 }
 
+/*
+ * Start loading where norm_known_customer will look for `id` (the array
+ * slot of its number, or its hash map slot): pass 1 looks up the customer
+ * of every survey, ticket, interaction and lead, and with text ids or
+ * millions of customers nearly each lookup missed the cache.
+ */
+void norm_prefetch_customer(const struct norm *n, const char *id, uint32_t len)
+{
+	const struct numidx *x = &n->num;
+	uint64_t num;
+
+	if (num_of(x, id, len, &num) == 0) {
+		if (num < x->len)
+			__builtin_prefetch(&x->slot[num]);
+		if (x->outside == 0)
+			return;
+	}
+	hmap_prefetch(&n->cust_ids, id, len);
+}
+
+/* Whether rows of table t must name a known customer (check_row). */
+static int refers_to_customer(const struct tab_def *t)
+{
+	return t->entity != ENT_CUSTOMERS && t->entity != ENT_ORDERS && t->entity != ENT_SPEND;
+}
+
+/* The field of table t's records that check_row looks up among the customers, or -1. */
+int norm_customer_field(const struct norm *n, const struct tab_def *t)
+{
+	int c = n->cust_col[t->entity];
+
+	return refers_to_customer(t) && c >= 0 ? t->cols[c].field : -1;
+}
+
 /* ------------------------------------------------------------ validation */
 
 
@@ -394,7 +428,7 @@ static int check_row(struct norm *n, const struct tab_def *t, struct row *r, str
 			return reject(b, "score", NULL, 0, b->text);
 		}
 	}
-	if (t->entity == ENT_CUSTOMERS || t->entity == ENT_ORDERS || t->entity == ENT_SPEND)
+	if (!refers_to_customer(t))
 		return 0;
 	c = n->cust_col[t->entity];
 	if (c >= 0 && r->present[c] && !norm_known_customer(n, r->sv[c], r->sl[c]))

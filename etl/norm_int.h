@@ -406,6 +406,8 @@ int norm_keep_customer(struct norm *n, const struct row *r, struct crm_err *e);
 int norm_known_customer(struct norm *n, const char *id, uint32_t len);
 long norm_find_customer(const struct norm *n, const char *id, uint32_t len);
 uint32_t norm_num_id(const struct numidx *x, uint64_t num, char *out);
+void norm_prefetch_customer(const struct norm *n, const char *id, uint32_t len);
+int norm_customer_field(const struct norm *n, const struct tab_def *t);
 typedef int norm_customer_fn(void *ctx, const char *id, uint32_t len, uint32_t k);
 int norm_each_customer(const struct norm *n, norm_customer_fn *fn, void *ctx);
 int norm_validate(struct norm *n, const struct tab_def *t, const struct rec *rec,

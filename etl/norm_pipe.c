@@ -463,15 +463,34 @@ static int validate_one(struct pipe *pp, const struct rec *rec, struct batch **b
 	return 0;
 }
 
+/*
+ * How many records ahead the customer a record refers to is prefetched:
+ * enough for the misses to overlap, few enough to stay in cache.
+ */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_customer(const struct pipe *pp, const struct rawbatch *rb, size_t i,
+			      int field)
+{
+	const struct rawrec *it = &rb->items[i];
+
+	if (!it->bad && it->off[field] != NO_VALUE)
+		norm_prefetch_customer(pp->n, (const char *)rb->data + it->off[field], it->len[field]);
+}
+
 /* Validate and encode one raw batch; 0, 1 when told to stop, or -1 out of memory. */
 static int validate_batch(struct pipe *pp, const struct rawbatch *rb, struct batch **bp)
 {
+	int field = norm_customer_field(pp->n, pp->t), rc = 0;
 	struct rec rec;
 	size_t i;
-	int rc = 0;
 
 	memset(&rec, 0, sizeof(rec));
+	for (i = 0; field >= 0 && i < PREFETCH_AHEAD && i < rb->n_items; i++)
+		prefetch_customer(pp, rb, i, field);
 	for (i = 0; rc == 0 && i < rb->n_items; i++) {
+		if (field >= 0 && i + PREFETCH_AHEAD < rb->n_items)
+			prefetch_customer(pp, rb, i + PREFETCH_AHEAD, field);
 		raw_rec(pp, rb, &rb->items[i], &rec);
 		rc = validate_one(pp, &rec, bp);
 	}
