@@ -24,7 +24,9 @@
  *   second on a worker thread when a CPU is free): the same input gives
  *   bit-identical parameters on any machine with the same libm.
  * - Sums run in a fixed order: plain within blocks of 256 terms (so the
- *   loops pipeline), Neumaier-compensated across blocks and groups.
+ *   loops pipeline), Neumaier-compensated across blocks and groups. The
+ *   BG/NBD blocks of a group run four at a time in the lanes of vectors
+ *   (bg_group_lanes), each lane one block's sums in that block's order.
  * - lgamma and digamma differences at large arguments, and the
  *   Gamma-Gamma log(x zbar + gamma), are written so that nothing huge
  *   cancels (lgamma_shift, digamma_shift, log1p): the edge of the
@@ -853,6 +855,16 @@ static int sort_ranks(const uint32_t *const *col, const size_t *nd, int ncol, si
 
 /* ---------------------------------------------------------------- BG/NBD */
 
+/*
+ * A triple's weight up to POW_MAX_WEIGHT, whole, enters bg_group's product
+ * as a power (pow_whole); a bigger one (W_BIG in bg_data.wm) takes a log1p.
+ */
+#define POW_MAX_WEIGHT 32 /* 2^(32 * RENORM_EVERY) is far from overflow */
+#define W_BIG 0x80        /* above every whole weight <= POW_MAX_WEIGHT */
+#define SUM_BLOCK 256     /* terms summed plainly, then compensated (bg_group) */
+#define LANES 4           /* blocks summed side by side (bg_group_lanes) */
+#define LANE_PAD ((LANES - 1) * SUM_BLOCK) /* triples read past the last (bg_lanes_run) */
+
 struct bg_data {
 	size_t nu;          /* distinct (x, t_x, T): x and weight here, t_x and T by index */
 	double *x, *w;
@@ -863,6 +875,7 @@ struct bg_data {
 	 */
 	double *vals, *lv, *iv;
 	uint32_t *ti, *Ti;
+	uint8_t *wm;        /* per triple: its weight when whole and <= POW_MAX_WEIGHT, else W_BIG */
 	size_t nv;
 	size_t ng;          /* distinct x: group g is [gs[g], gs[g + 1]) */
 	size_t *gs;
@@ -897,6 +910,7 @@ static void bg_release(struct bg_data *d)
 	free(d->iv);
 	free(d->ti);
 	free(d->Ti);
+	free(d->wm);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -990,16 +1004,18 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 	for (i = 0; i < n; i++)
 		if (i == 0 || !same_triple(r, n, (uint32_t)i, (uint32_t)i - 1))
 			u++;
-	d->x = malloc(3 * u * sizeof(double));
+	/* w, ti, Ti and wm with LANE_PAD more (bg_lanes_run): weight 1, value 0 */
+	d->x = malloc((3 * u + LANE_PAD) * sizeof(double));
 	d->gs = malloc((u + 1) * sizeof(size_t));
-	d->ti = malloc(u * sizeof(uint32_t));
-	d->Ti = malloc(u * sizeof(uint32_t));
+	d->ti = calloc(u + LANE_PAD, sizeof(uint32_t));
+	d->Ti = calloc(u + LANE_PAD, sizeof(uint32_t));
 	d->lv = malloc(d->nv * sizeof(double));
 	d->iv = malloc(d->nv * sizeof(double));
-	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv)
+	d->wm = malloc(u + LANE_PAD);
+	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv || !d->wm)
 		return -1;
 	d->w = d->x + u;
-	d->gw = d->w + u;
+	d->gw = d->w + u + LANE_PAD;
 	u = 0;
 	for (i = 0; i < n; i++) {
 		uint32_t k = (uint32_t)i;
@@ -1023,6 +1039,13 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 	d->nu = u;
 	d->ng = g;
 	d->ntot = (double)n;
+	for (i = 0; i < u; i++)
+		d->wm[i] = d->w[i] <= POW_MAX_WEIGHT && d->w[i] == floor(d->w[i]) ? (uint8_t)d->w[i]
+										   : W_BIG;
+	for (i = u; i < u + LANE_PAD; i++) {
+		d->w[i] = 1;
+		d->wm[i] = 1;
+	}
 	return bg_parts(d);
 }
 
@@ -1079,9 +1102,7 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
  * an absolute error of 3e-14 to 1e-12 in the block's sum, some 1e-16 of
  * it: far below the likelihood's own rounding.
  */
-#define SUM_BLOCK 256
 #define RENORM_EVERY 16
-#define POW_MAX_WEIGHT 32 /* 2^(32 * RENORM_EVERY) is far from overflow */
 
 /* b^w for a whole w in [1, POW_MAX_WEIGHT]. */
 static inline double pow_whole(double b, double w)
@@ -1196,6 +1217,241 @@ static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, d
 }
 
 /*
+ * bg_group over several blocks at once: the blocks of a group are
+ * independent sums until ks_add takes them in order, so LANES of them
+ * run side by side, block j + k SUM_BLOCK in lane k of each vector. Every
+ * lane does the operations bg_term does for its triple, in the same
+ * order, each an IEEE operation of its own (a division, a product, a
+ * sum; the vector forms round alike), so each block's sums are the same
+ * bits as one at a time: what changes is that two divisions per triple,
+ * the loop's cost, go through the divider LANES at a time, and the
+ * branches on D and w become selections. Where bg_term skips its
+ * multiplications by w = 1 the lanes multiply by 1, which gives the
+ * operand bit for bit (bg_term); a weight that takes a log1p (W_BIG) is
+ * rare and goes lane by lane. The groups whose table is NULL (an exp per
+ * triple) keep bg_group.
+ *
+ * Lane k reads triple i + k SUM_BLOCK, always: a lane without a block of
+ * the group (or past the end of a short one) reads the triples after it,
+ * or the LANE_PAD padding after the last (bg_triples), and its sums are
+ * dropped. Reading them is harmless: their indexes are valid.
+ */
+_Static_assert(LANES == 4, "the lanes' code names 4 lanes");
+typedef double vdbl __attribute__((vector_size(LANES * sizeof(double))));
+typedef int64_t vi64 __attribute__((vector_size(LANES * sizeof(int64_t))));
+
+/* Lane by lane: a where m is all ones, b where it is 0 (a macro: no vector crosses a call). */
+#define VSEL(m, a, b) ((vdbl)(((vi64)(a) & (m)) | ((vi64)(b) & ~(m))))
+
+/* bg_acc of LANES blocks, and the evaluation's rx, c4 and e^c4 in every lane. */
+struct bg_lanes {
+	vdbl a0, a1, a2, a3, a4, prod;
+	vi64 k;
+	vdbl rx, c4, ec4;
+};
+
+/*
+ * Triples j + t + k SUM_BLOCK for t in [t0, t1) into lane k. `general`:
+ * some weight is not 1 (the product takes w's power, nbits bits of it;
+ * `big`: some weight is W_BIG). Always inlined, so that each use
+ * compiles with its flags fixed.
+ */
+static inline __attribute__((always_inline)) void
+bg_lanes_run(const struct bg_data *d, const double *pw, size_t j, size_t t0, size_t t1,
+	     int general, int big, int nbits, struct bg_lanes *L)
+{
+	const double *lv = d->lv, *iv = d->iv, *wd = d->w + j;
+	const uint32_t *Ti = d->Ti + j, *ti = d->ti + j;
+	const uint8_t *wm = d->wm + j;
+	const vdbl one = { 1, 1, 1, 1 }, zero = { 0, 0, 0, 0 };
+	const vdbl rxv = L->rx, c4v = L->c4, ec4v = L->ec4;
+	/* the sums in locals: through L, every load of a table might alias them */
+	vdbl a0 = L->a0, a1 = L->a1, a2 = L->a2, a3 = L->a3, a4 = L->a4, prod = L->prod;
+	size_t t;
+	int k;
+
+#define AT(a, t, k) (a)[(t) + (k) * SUM_BLOCK]
+	for (t = t0; t < t1; t++) {
+		uint32_t T0 = AT(Ti, t, 0), T1 = AT(Ti, t, 1), T2 = AT(Ti, t, 2), T3 = AT(Ti, t, 3);
+		uint32_t u0 = AT(ti, t, 0), u1 = AT(ti, t, 1), u2 = AT(ti, t, 2), u3 = AT(ti, t, 3);
+		vdbl l3 = { lv[T0], lv[T1], lv[T2], lv[T3] }, l4 = { lv[u0], lv[u1], lv[u2], lv[u3] };
+		vdbl D = c4v + rxv * (l3 - l4);
+		vdbl up = ec4v * (vdbl){ pw[T0], pw[T1], pw[T2], pw[T3] };
+		vdbl down = { pw[u0], pw[u1], pw[u2], pw[u3] };
+		vi64 pos = D > zero;
+		vdbl ez = VSEL(pos, down, up) / VSEL(pos, up, down);
+		vdbl den = one + ez;
+		vdbl w4 = VSEL(pos, one, ez) / den;
+		vdbl Dp = (vdbl)((vi64)D & pos); /* D > 0 ? D : +0 */
+		vdbl j3 = { iv[T0], iv[T1], iv[T2], iv[T3] }, j4 = { iv[u0], iv[u1], iv[u2], iv[u3] };
+
+		if (!general) {
+			a0 += Dp;
+			prod *= den;
+			a1 += l3 + w4 * (l4 - l3);
+			a2 += j3 + w4 * (j4 - j3);
+			a3 += w4;
+			a4 += l3;
+		} else {
+			vdbl w = { AT(wd, t, 0), AT(wd, t, 1), AT(wd, t, 2), AT(wd, t, 3) };
+			vdbl r = one, b = den;
+			vi64 m = { AT(wm, t, 0), AT(wm, t, 1), AT(wm, t, 2), AT(wm, t, 3) };
+
+			a0 += w * Dp;
+			/* pow_whole(den, w), lane by lane; W_BIG's bit is above nbits, r stays 1 */
+			for (k = 0; k < nbits; k++) {
+				r = VSEL((m & ((int64_t)1 << k)) != 0, r * b, r);
+				b = b * b;
+			}
+			prod *= r;
+			if (big)
+				for (k = 0; k < LANES; k++)
+					if (AT(wm, t, k) == W_BIG)
+						a0[k] += w[k] * log1p(ez[k]);
+			a1 += w * (l3 + w4 * (l4 - l3));
+			a2 += w * (j3 + w4 * (j4 - j3));
+			a3 += w * w4;
+			a4 += w * l3;
+		}
+	}
+#undef AT
+	L->a0 = a0;
+	L->a1 = a1;
+	L->a2 = a2;
+	L->a3 = a3;
+	L->a4 = a4;
+	L->prod = prod;
+}
+
+/* take_exponent of every lane's product. */
+static inline void bg_lanes_renorm(struct bg_lanes *L)
+{
+	vi64 u = (vi64)L->prod;
+
+	L->k += ((u >> 52) & 0x7ff) - 1023;
+	L->prod = (vdbl)((u & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);
+}
+
+/* Lane k as one block's bg_acc. */
+static inline struct bg_acc bg_lane(const struct bg_lanes *L, int k)
+{
+	struct bg_acc a = { L->a0[k], L->a1[k], L->a2[k], L->a3[k], L->a4[k], L->prod[k],
+			    (int)L->k[k] };
+
+	return a;
+}
+
+/*
+ * With GCC on x86-64, bg_lanes_span is compiled twice, for AVX2 (a vector
+ * of LANES doubles in one register) and for the base instruction set (in
+ * two), and the loader picks one by the CPU: the same operations, so the
+ * same bits either way.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define LANES_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LANES_CLONES
+#endif
+
+/* Triples [t0, t1) of the lanes from j, with the flags of the weights there. */
+LANES_CLONES
+static void bg_lanes_span(const struct bg_data *d, const double *pw, size_t j, size_t t0,
+			  size_t t1, unsigned wor, struct bg_lanes *L)
+{
+	int nbits = 0;
+
+	while ((wor & ~W_BIG) >> nbits)
+		nbits++;
+	if (wor == 1)
+		bg_lanes_run(d, pw, j, t0, t1, 0, 0, 0, L);
+	else if (!(wor & W_BIG))
+		bg_lanes_run(d, pw, j, t0, t1, 1, 0, nbits, L);
+	else
+		bg_lanes_run(d, pw, j, t0, t1, 1, 1, nbits, L);
+}
+
+/* The bitwise or of wm[0..n). */
+static unsigned wm_or(const uint8_t *wm, size_t n)
+{
+	uint64_t o = 0, v;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&v, wm + i, 8);
+		o |= v;
+	}
+	for (; i < n; i++)
+		o |= wm[i];
+	o |= o >> 32;
+	o |= o >> 16;
+	o |= o >> 8;
+	return (unsigned)(o & 0xff);
+}
+
+/*
+ * The n triples from j, in blocks of SUM_BLOCK in lanes (n at most
+ * LANES SUM_BLOCK), into sums in block order. A last block shorter than
+ * SUM_BLOCK leaves its lane when it ends, its sums kept then.
+ */
+static void bg_lanes_blocks(const struct bg_data *d, size_t j, size_t n, const double *pw,
+			    double rx, double c4, double ec4, struct ksum *sums)
+{
+	size_t tmax = n < SUM_BLOCK ? n : SUM_BLOCK, c, tshort = 0;
+	int nb = (int)((n + SUM_BLOCK - 1) / SUM_BLOCK), k, kshort = nb - 1;
+	struct bg_lanes L;
+	struct bg_acc a[LANES];
+	unsigned wor = wm_or(d->wm + j, n);
+
+	if (nb > 1 && n % SUM_BLOCK)
+		tshort = n % SUM_BLOCK;
+	for (k = 0; k < LANES; k++) {
+		L.a0[k] = L.a1[k] = L.a2[k] = L.a3[k] = L.a4[k] = 0;
+		L.prod[k] = 1;
+		L.k[k] = 0;
+		L.rx[k] = rx;
+		L.c4[k] = c4;
+		L.ec4[k] = ec4;
+	}
+	for (c = 0; c < tmax; c += RENORM_EVERY) {
+		size_t ce = tmax - c < RENORM_EVERY ? tmax : c + RENORM_EVERY;
+
+		if (tshort > c && tshort < ce) {
+			/* the short block ends inside this run: no take_exponent after it */
+			bg_lanes_span(d, pw, j, c, tshort, wor, &L);
+			a[kshort] = bg_lane(&L, kshort);
+			bg_lanes_span(d, pw, j, tshort, ce, wor, &L);
+		} else {
+			bg_lanes_span(d, pw, j, c, ce, wor, &L);
+		}
+		if (ce - c == RENORM_EVERY)
+			bg_lanes_renorm(&L);
+		if (tshort == ce)
+			a[kshort] = bg_lane(&L, kshort);
+	}
+	for (k = 0; k < nb; k++) {
+		if (!(tshort && k == kshort))
+			a[k] = bg_lane(&L, k);
+		a[k].a0 += log(a[k].prod) + a[k].k * M_LN2;
+		ks_add(&sums[0], a[k].a0);
+		ks_add(&sums[1], a[k].a1);
+		ks_add(&sums[2], a[k].a2);
+		ks_add(&sums[3], a[k].a3);
+		ks_add(&sums[4], a[k].a4);
+	}
+}
+
+/* bg_group with a power table, LANES blocks at a time. */
+static void bg_group_lanes(const struct bg_data *d, size_t s, size_t end, double rx, double c4,
+			   const double *pw, double ec4, struct ksum *sums)
+{
+	size_t j;
+
+	for (j = s; j < end; j += LANES * SUM_BLOCK)
+		bg_lanes_blocks(d, j, end - j < LANES * SUM_BLOCK ? end - j : LANES * SUM_BLOCK, pw,
+				rx, c4, ec4, sums);
+}
+
+/*
  * The power table of bg_group for a group of n triples with rx and c4, or
  * NULL when it does not pay (fewer triples than values) or when e^D could
  * leave the range of doubles: |c4| + rx (lv_max - lv_min) stays below
@@ -1253,7 +1509,10 @@ static void bg_part_sums(const struct bg_data *d, const struct bg_part *p)
 			double c4 = d->ev_la - log(d->ev_b + x - 1), ec4 = 0;
 			const double *pw = bg_pow_table(d, p->pw, d->gs[g + 1] - d->gs[g], rx, c4, &ec4);
 
-			bg_group(d, s, end, rx, c4, pw, ec4, sums);
+			if (pw && !(fault_flags & CLV_FAULT_SCALAR))
+				bg_group_lanes(d, s, end, rx, c4, pw, ec4, sums);
+			else
+				bg_group(d, s, end, rx, c4, pw, ec4, sums);
 		} else {
 			bg_group0(d, s, end, sums);
 		}

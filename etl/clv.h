@@ -177,6 +177,8 @@ int clv_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *
  * Not thread-safe; 0 (the default) in production.
  */
 #define CLV_FAULT_BFGS 1
+/* CLV_FAULT_SCALAR: the BG/NBD sums one block at a time (bg_group), as before lanes. */
+#define CLV_FAULT_SCALAR 2
 void clv_set_fault(int flags);
 
 #endif

@@ -862,6 +862,50 @@ static void test_interior_beyond_edge_log(void **state)
 }
 
 /*
+ * The BG/NBD sums taken LANES blocks at a time (bg_group_lanes) give the
+ * bits of one block at a time (CLV_FAULT_SCALAR): on data with groups of
+ * every size (short last blocks, groups shorter than a block), triples
+ * of weights 2..32 (their powers) and above 32 (a log1p each, W_BIG),
+ * fitted through the subsample start and the polish, and on the edge
+ * (no dropout) where the search runs long. Its own draws.
+ */
+static void test_bg_lanes_same_bits(void **state)
+{
+	const size_t n = 60000;
+	struct clv_cust *c = malloc(n * sizeof(*c));
+	struct clv_bgnbd m0, m1;
+	struct crm_err e = { 0 };
+	uint64_t saved = rng_s;
+	size_t i;
+	int edge;
+
+	(void)state;
+	assert_non_null(c);
+	for (edge = 0; edge < 2; edge++) {
+		rng_s = 5 * 0x2545F4914F6CDD1DULL + (uint64_t)edge;
+		for (i = 0; i < n; i++) {
+			double T = (double)(400 - (long)(urand() * 200)) / 7;
+			double lam = grand(PUB_R) / PUB_ALPHA * (edge ? 8 : 30);
+			double ga = grand(PUB_A), gb = grand(PUB_B);
+
+			if (!edge && i % 40 < 3) /* copies of three: weights far above 32 */
+				c[i] = (struct clv_cust){ 1.0 + 2 * (double)(i % 40), (double)(20 + i % 40) / 7,
+							  (double)(300 - i % 40) / 7, 0 };
+			else
+				c[i] = simulate(T, lam, edge ? -1 : ga / (ga + gb), 0, 0);
+		}
+		clv_set_fault(CLV_FAULT_SCALAR);
+		assert_int_equal(clv_bgnbd_fit(c, n, &m0, &e), 0);
+		clv_set_fault(0);
+		assert_int_equal(clv_bgnbd_fit(c, n, &m1, &e), 0);
+		print_bg(edge ? "bg/nbd lanes, edge" : "bg/nbd lanes", &m1, 0);
+		assert_memory_equal(&m0, &m1, sizeof(m0));
+	}
+	rng_s = saved;
+	free(c);
+}
+
+/*
  * Customers who never drop out (the bench's world): the likelihood is
  * highest at the edge (a -> 0 or b -> infinity), which the fit must say
  * (CLV_BOUNDARY) while still recovering the purchase process (r, alpha),
@@ -995,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_edge_no_dropout),
 		cmocka_unit_test(test_interior_beyond_edge_log),
+		cmocka_unit_test(test_bg_lanes_same_bits),
 		cmocka_unit_test(test_timing_1m),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
