@@ -1876,7 +1876,7 @@ struct coefs {
 	double u, sgn;
 };
 
-static double coef(struct coefs *cf, long k, double a, double c)
+static inline double coef(struct coefs *cf, long k, double a, double c)
 {
 	double q;
 
@@ -1979,15 +1979,189 @@ static double expected_core(const struct clv_bgnbd *m, double x, double T, doubl
 	return expected_at(m, x, T, t, &cw, &cz);
 }
 
+/*
+ * A curve in lanes. Every t of a curve runs its own series, but the term
+ * ratio of each series but for its factor (w or z) depends on (x, T) and
+ * k only: expected_at's two series take it from the coefs, and where a
+ * is huge (u < EULER_U_MIN, the edge) clv_hyp2f1 computes it,
+ * (A + k)(B + k) / ((c + k)(k + 1)), a division per term. So LANES
+ * values of t of one series advance side by side, one ratio per k for
+ * all, each lane doing the operations of its own series in the same
+ * order: the same bits as one t at a time (test_expected_curve). A series
+ * is a chain of dependent operations, and in lanes the chains of four t
+ * overlap. A lane whose series has ended keeps its sum and goes on with a
+ * factor of 0 (no subnormal terms) until the last lane ends.
+ */
+#define VFILL(v) ((vdbl){ (v), (v), (v), (v) })
+#define VABS(v) ((vdbl)((vi64)(v) & (vi64){ INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX }))
+/* ks_add lane by lane, on sums s and compensations cc */
+#define VKS_ADD(s, cc, v)                                                           \
+	do {                                                                        \
+		vdbl t_ = (s) + (v);                                                \
+		vi64 ge_ = VABS(s) >= VABS(v);                                      \
+		(cc) += VSEL(ge_, ((s) - t_) + (v), ((v) - t_) + (s));              \
+		(s) = t_;                                                           \
+	} while (0)
+
+/* expected_at's series: in w (w < 0.5), in z (Euler), clv_hyp2f1's at the edge. */
+enum { CURVE_W, CURVE_EULER, CURVE_HYP, CURVE_KINDS };
+
+/* The t of a curve waiting for lanes, of one kind: index, z, log1p(-z), (a - 1) log1p(-z). */
+struct curve_wait {
+	int n, idx[LANES];
+	double z[LANES], L[LANES], u[LANES];
+};
+
+/*
+ * The sums of the series of kind `kind` for the nl (1..LANES) factors
+ * v[] (w or z), from the first terms term0[], into out[]: the value
+ * expected_at returns (CURVE_W), ks_val(&s) where its second series
+ * ends (CURVE_EULER), clv_hyp2f1's result (CURVE_HYP). ok[l] = 0 where
+ * the series gives NAN instead (a term not finite, or no end).
+ */
+static inline __attribute__((always_inline)) void
+curve_lanes(int kind, struct coefs *cf, double a, double A, double B, double c,
+	    const double *v, const double *term0, int nl, double *out, int *ok)
+{
+	const vdbl zero = VFILL(0);
+	vdbl vv, term, s, cc = zero, lim = VFILL(1e-17);
+	unsigned live = (1u << nl) - 1;
+	long k;
+	int l;
+
+	for (l = 0; l < LANES; l++) {
+		vv[l] = l < nl ? v[l] : 0;
+		term[l] = l < nl ? term0[l] : 0;
+	}
+	if (kind == CURVE_HYP) {
+		s = VFILL(1);
+		lim = VFILL(1e-17) * (VFILL(1) - VABS(vv));
+	} else {
+		s = zero;
+		VKS_ADD(s, cc, term);
+		if (kind == CURVE_EULER)
+			lim = VFILL(1e-17) * (VFILL(1) - vv);
+	}
+	for (k = kind == CURVE_HYP ? 0 : 1; k < SERIES_MAX_TERMS && live; k++) {
+		double q = kind == CURVE_HYP ? (A + k) * (B + k) / ((c + k) * (k + 1))
+					     : coef(cf, k, a, c);
+		vdbl sum;
+		vi64 stop, bad, any;
+
+		term *= VFILL(q) * vv;
+		VKS_ADD(s, cc, term);
+		sum = s + cc;
+		stop = term == 0;
+		if (kind != CURVE_HYP || k > 2)
+			stop |= VABS(term) <= lim * VABS(sum);
+		bad = ~(VABS(term) <= VFILL(DBL_MAX)); /* not finite */
+		any = stop | bad;
+		if (!(any[0] | any[1] | any[2] | any[3]))
+			continue;
+		for (l = 0; l < nl; l++) {
+			if (!(live & (1u << l)) || !any[l])
+				continue;
+			ok[l] = stop[l] != 0; /* the series tests its end first */
+			out[l] = ok[l] ? sum[l] : NAN;
+			live &= ~(1u << l);
+			vv[l] = 0;
+		}
+	}
+	for (l = 0; l < nl; l++)
+		if (live & (1u << l)) {
+			ok[l] = 0; /* SERIES_MAX_TERMS */
+			out[l] = NAN;
+		}
+}
+
+/* expected_at of the t waiting in q (of one kind), into out[q->idx[l]]. */
+LANES_CLONES
+static void curve_chunk(const struct clv_bgnbd *m, double x, double T, const double *t,
+			const struct curve_wait *q, int kind, struct coefs *cw, struct coefs *cz,
+			double *out)
+{
+	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
+	double v[LANES], term0[LANES], res[LANES];
+	int l, ok[LANES];
+
+	for (l = 0; l < q->n; l++) {
+		if (kind == CURVE_W) {
+			v[l] = t[q->idx[l]] / (m->alpha + T);
+			term0[l] = A * v[l];
+		} else {
+			v[l] = q->z[l];
+			term0[l] = kind == CURVE_HYP ? 1 : (c - A) / c * v[l];
+		}
+	}
+	curve_lanes(kind, kind == CURVE_W ? cw : cz, a, A, m->b + x, c, v, term0, q->n, res, ok);
+	for (l = 0; l < q->n; l++) {
+		double *o = &out[q->idx[l]], u = q->u[l], em;
+
+		if (kind == CURVE_W) {
+			*o = res[l];
+		} else if (kind == CURVE_EULER) {
+			em = u == 0 ? 1 : expm1(u) / u;
+			*o = !ok[l] ? NAN : c * (-q->L[l] * em - exp(u) * res[l]);
+		} else { /* clv_hyp2f1's NAN goes on, as in expected_at */
+			*o = c / (a - 1) * -expm1(A * q->L[l] + log(res[l]));
+		}
+	}
+}
+
 void clv_bgnbd_expected_alive_curve(const struct clv_bgnbd *m, double x, double T,
 				    const double *t, int n, double *out)
 {
+	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
 	struct coefs cw, cz;
-	int i;
+	struct curve_wait q[CURVE_KINDS];
+	int i, kind;
 
 	coefs_init(m, x, &cw, &cz);
-	for (i = 0; i < n; i++)
-		out[i] = expected_at(m, x, T, t[i], &cw, &cz);
+	for (kind = 0; kind < CURVE_KINDS; kind++)
+		q[kind].n = 0;
+	for (i = 0; i < n; i++) {
+		double w = t[i] / (m->alpha + T), z = 0, L = 0, u = 0;
+		struct curve_wait *qk;
+
+		/* expected_at's cases, in its order */
+		if (!(m->r > 0 && m->alpha > 0 && m->a > 0 && m->b > 0 && x >= 0 && T >= 0 &&
+		      t[i] >= 0 && isfinite(c) && isfinite(w))) {
+			out[i] = NAN;
+			continue;
+		}
+		if (t[i] == 0) {
+			out[i] = 0;
+			continue;
+		}
+		if (w < 0.5 || !(c > 0)) {
+			if (!(w < 1)) {
+				out[i] = NAN;
+				continue;
+			}
+			kind = CURVE_W;
+		} else {
+			z = t[i] / (m->alpha + T + t[i]);
+			L = log1p(-z);
+			u = (a - 1) * L;
+			kind = u < EULER_U_MIN ? CURVE_HYP : CURVE_EULER;
+			if (kind == CURVE_HYP && !(fabs(z) < 1)) { /* clv_hyp2f1's NAN */
+				out[i] = c / (a - 1) * -expm1(A * L + log(NAN));
+				continue;
+			}
+		}
+		qk = &q[kind];
+		qk->idx[qk->n] = i;
+		qk->z[qk->n] = z;
+		qk->L[qk->n] = L;
+		qk->u[qk->n] = u;
+		if (++qk->n == LANES) {
+			curve_chunk(m, x, T, t, qk, kind, &cw, &cz, out);
+			qk->n = 0;
+		}
+	}
+	for (kind = 0; kind < CURVE_KINDS; kind++)
+		if (q[kind].n)
+			curve_chunk(m, x, T, t, &q[kind], kind, &cw, &cz, out);
 }
 
 double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, double T, double t)

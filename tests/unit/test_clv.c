@@ -498,29 +498,41 @@ static void test_expected_formula(void **state)
 
 /*
  * A curve over many t gives the single values bit for bit (it shares the
- * series' term ratios), on both series (w below and above 0.5), with
- * models from the paper and from the edge (a, b huge).
+ * series' term ratios, and at the edge runs several t side by side), on
+ * both series (w below and above 0.5), with models from the paper and
+ * from the edge (a, b huge, as in the 1M bench; a tiny), over the t of a
+ * 12-month horizon too, so that some lanes of the edge's series wait for
+ * others and some go unused.
  */
 static void test_expected_curve(void **state)
 {
-	static const double hist[][2] = { { 0, 38.86 }, { 2, 38.86 }, { 7, 10 }, { 30, 70 }, { 1, 0 } };
+	static const double hist[][2] = { { 0, 38.86 }, { 2, 38.86 }, { 7, 10 }, { 30, 70 }, { 1, 0 },
+					  { 1, 1.0 / 7 }, { 45, 95 }, { 3, 300 } };
 	const struct clv_bgnbd edge = { .r = 1.1, .alpha = 5.3, .a = 7.9e10, .b = 1.07e13 };
-	const struct clv_bgnbd *models[2] = { &PUB, &edge };
+	const struct clv_bgnbd bench = { .r = 1.05, .alpha = 4.88, .a = 8.45e8, .b = 7.19e10 };
+	const struct clv_bgnbd tiny = { .r = 1.5, .alpha = 7.4, .a = 9.3e-14, .b = 2.3e10 };
+	const struct clv_bgnbd *models[4] = { &PUB, &edge, &bench, &tiny };
 	double ts[40], curve[40];
 	size_t i, j, k;
+	int set, n;
 
 	(void)state;
-	for (j = 0; j < 40; j++)
-		ts[j] = (double)(j * j) * 0.37 + 0.01;
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
-			clv_bgnbd_expected_alive_curve(models[k], hist[i][0], hist[i][1], ts, 40, curve);
-			for (j = 0; j < 40; j++) {
-				double one = clv_bgnbd_expected_alive(models[k], hist[i][0], hist[i][1], ts[j]);
+	for (set = 0; set < 2; set++) {
+		n = set ? 12 : 40;
+		for (j = 0; j < (size_t)n; j++)
+			ts[j] = set ? (double)(j + 1) * CLV_MONTH_WEEKS : (double)(j * j) * 0.37 + 0.01;
+		for (k = 0; k < 4; k++)
+			for (i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
+				clv_bgnbd_expected_alive_curve(models[k], hist[i][0], hist[i][1], ts, n,
+							       curve);
+				for (j = 0; j < (size_t)n; j++) {
+					double one = clv_bgnbd_expected_alive(models[k], hist[i][0],
+									      hist[i][1], ts[j]);
 
-				assert_memory_equal(&one, &curve[j], sizeof(one));
+					assert_memory_equal(&one, &curve[j], sizeof(one));
+				}
 			}
-		}
+	}
 }
 
 static void test_population(void **state)
