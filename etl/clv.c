@@ -996,6 +996,43 @@ static int bg_parts(struct bg_data *d)
 	return 0;
 }
 
+/* The arrays of u distinct triples (d->nv known), w, ti, Ti and wm with LANE_PAD more. */
+static int bg_alloc(struct bg_data *d, size_t u)
+{
+	d->x = malloc((3 * u + LANE_PAD) * sizeof(double));
+	d->gs = malloc((u + 1) * sizeof(size_t));
+	d->ti = calloc(u + LANE_PAD, sizeof(uint32_t));
+	d->Ti = calloc(u + LANE_PAD, sizeof(uint32_t));
+	d->lv = malloc((d->nv ? d->nv : 1) * sizeof(double));
+	d->iv = malloc((d->nv ? d->nv : 1) * sizeof(double));
+	d->wm = malloc(u + LANE_PAD);
+	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv || !d->wm)
+		return -1;
+	d->w = d->x + u;
+	d->gw = d->w + u + LANE_PAD;
+	return 0;
+}
+
+/* After the u triples in g groups of n customers are in: the rest of d. */
+static int bg_finish(struct bg_data *d, size_t u, size_t g, size_t n)
+{
+	size_t i;
+
+	d->gs[g] = u;
+	d->nu = u;
+	d->ng = g;
+	d->ntot = (double)n;
+	/* the padding read by lanes past the end (bg_lanes_run): weight 1, value 0 */
+	for (i = 0; i < u; i++)
+		d->wm[i] = d->w[i] <= POW_MAX_WEIGHT && d->w[i] == floor(d->w[i]) ? (uint8_t)d->w[i]
+										   : W_BIG;
+	for (i = u; i < u + LANE_PAD; i++) {
+		d->w[i] = 1;
+		d->wm[i] = 1;
+	}
+	return bg_parts(d);
+}
+
 /* The distinct triples of the customers whose rank columns r are in sorted order. */
 static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_data *d)
 {
@@ -1004,18 +1041,8 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 	for (i = 0; i < n; i++)
 		if (i == 0 || !same_triple(r, n, (uint32_t)i, (uint32_t)i - 1))
 			u++;
-	/* w, ti, Ti and wm with LANE_PAD more (bg_lanes_run): weight 1, value 0 */
-	d->x = malloc((3 * u + LANE_PAD) * sizeof(double));
-	d->gs = malloc((u + 1) * sizeof(size_t));
-	d->ti = calloc(u + LANE_PAD, sizeof(uint32_t));
-	d->Ti = calloc(u + LANE_PAD, sizeof(uint32_t));
-	d->lv = malloc(d->nv * sizeof(double));
-	d->iv = malloc(d->nv * sizeof(double));
-	d->wm = malloc(u + LANE_PAD);
-	if (!d->x || !d->gs || !d->ti || !d->Ti || !d->lv || !d->iv || !d->wm)
+	if (bg_alloc(d, u))
 		return -1;
-	d->w = d->x + u;
-	d->gw = d->w + u + LANE_PAD;
 	u = 0;
 	for (i = 0; i < n; i++) {
 		uint32_t k = (uint32_t)i;
@@ -1035,18 +1062,135 @@ static int bg_triples(const uint32_t *r, const double *xv, size_t n, struct bg_d
 		d->w[u - 1] += 1;
 		d->gw[g - 1] += 1;
 	}
-	d->gs[g] = u;
-	d->nu = u;
-	d->ng = g;
-	d->ntot = (double)n;
-	for (i = 0; i < u; i++)
-		d->wm[i] = d->w[i] <= POW_MAX_WEIGHT && d->w[i] == floor(d->w[i]) ? (uint8_t)d->w[i]
-										   : W_BIG;
-	for (i = u; i < u + LANE_PAD; i++) {
-		d->w[i] = 1;
-		d->wm[i] = 1;
+	return bg_finish(d, u, g, n);
+}
+
+/*
+ * The usual inputs are days: x whole, t_x and T whole numbers of days
+ * over 7 (met_clv's gather). Then the ranks come from tables indexed by
+ * day (no hash probe), and the customers' three ranks make one number,
+ * (x rank nv + t_x rank) nv + T rank, below 2^32: one radix sort of those
+ * numbers (sortx_high32) orders the customers by (x, t_x, T), as
+ * sort_ranks does, and gives the triples in order without moving the
+ * rank columns by a customer order (sort_rank_columns' random reads).
+ * The triples, values and ranks are those of the general path, which
+ * hashes the bits of the doubles (bg_ranks): the same data for the fit.
+ */
+#define DAYS_MAX ((uint32_t)1 << 20) /* x and days below this, for the tables */
+
+/* t, a whole number of days over 7 below DAYS_MAX, as that number; DAYS_MAX if not one. */
+static inline uint32_t whole_days(double t)
+{
+	double a = t * 7;
+	uint32_t k;
+
+	if (!(a >= 0 && a < DAYS_MAX))
+		return DAYS_MAX;
+	k = (uint32_t)(a + 0.5);
+	return (double)k / 7.0 == t ? k : DAYS_MAX;
+}
+
+/*
+ * The distinct triples by days into d: 1 when done, 0 when the data are
+ * not days or their ranks do not fit one 32-bit number (nothing kept:
+ * the caller takes the general path), -1 when out of memory.
+ */
+static int bg_days(const struct clv_cust *c, size_t n, struct bg_data *d)
+{
+	uint32_t maxx = 0, maxd = 0, *xr = NULL, *dr = NULL, nx = 0, nv = 0, k;
+	uint64_t *v = NULL, span, key, prev = 0;
+	double *xv = NULL;
+	size_t i, u = 0, g = 0;
+	int rc = -1;
+
+	for (i = 0; i < n; i++) {
+		uint32_t a = whole_days(c[i].t_x), b = whole_days(c[i].T);
+
+		if (a == DAYS_MAX || b == DAYS_MAX || !(c[i].x < DAYS_MAX))
+			return 0;
+		maxx = (uint32_t)c[i].x > maxx ? (uint32_t)c[i].x : maxx;
+		maxd = b > maxd ? b : maxd; /* t_x <= T */
 	}
-	return bg_parts(d);
+	xr = calloc((size_t)maxx + 1, sizeof(*xr));
+	dr = calloc((size_t)maxd + 1, sizeof(*dr));
+	if (!xr || !dr)
+		goto out;
+	for (i = 0; i < n; i++) {
+		xr[(uint32_t)c[i].x] = 1;
+		dr[whole_days(c[i].t_x)] = 1;
+		dr[whole_days(c[i].T)] = 1;
+	}
+	for (k = 0; k <= maxx; k++)
+		nx += xr[k];
+	for (k = 0; k <= maxd; k++)
+		nv += dr[k];
+	span = (uint64_t)nx * nv * nv;
+	if (span > UINT32_MAX) {
+		rc = 0;
+		goto out;
+	}
+	d->nv = nv;
+	xv = malloc(nx * sizeof(*xv));
+	d->vals = malloc(nv * sizeof(*d->vals));
+	v = malloc(n * sizeof(*v));
+	if (!xv || !d->vals || !v)
+		goto out;
+	for (k = 0, nx = 0; k <= maxx; k++)
+		if (xr[k]) {
+			xv[nx] = (double)k;
+			xr[k] = nx++;
+		}
+	for (k = 0, nv = 0; k <= maxd; k++)
+		if (dr[k]) {
+			d->vals[nv] = (double)k / 7.0;
+			dr[k] = nv++;
+		}
+	for (i = 0; i < n; i++)
+		v[i] = ((uint64_t)xr[(uint32_t)c[i].x] * nv + dr[whole_days(c[i].t_x)]) * nv +
+		       dr[whole_days(c[i].T)];
+	for (i = 0; i < n; i++)
+		v[i] <<= 32;
+	if (sortx_high32(v, NULL, n))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (i == 0 || v[i] != v[i - 1])
+			u++;
+	if (bg_alloc(d, u))
+		goto out;
+	u = 0;
+	for (i = 0; i < n; i++) {
+		key = v[i] >> 32;
+		if (i == 0 || key != prev) {
+			uint64_t xt = key / nv;
+			double x = xv[xt / nv];
+
+			if (u == 0 || x != d->x[u - 1]) {
+				d->gs[g] = u;
+				d->gw[g] = 0;
+				g++;
+			}
+			d->x[u] = x;
+			d->ti[u] = (uint32_t)(xt % nv);
+			d->Ti[u] = (uint32_t)(key % nv);
+			d->w[u] = 0;
+			u++;
+			prev = key;
+		}
+		d->w[u - 1] += 1;
+		d->gw[g - 1] += 1;
+	}
+	rc = bg_finish(d, u, g, n) ? -1 : 1;
+out:
+	free(xr);
+	free(dr);
+	free(xv);
+	free(v);
+	if (rc == 0) {
+		free(d->vals);
+		d->vals = NULL;
+		d->nv = 0;
+	}
+	return rc;
 }
 
 static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, struct crm_err *e)
@@ -1072,8 +1216,11 @@ static int bg_prepare(const struct clv_cust *c, size_t n, struct bg_data *d, str
 	}
 	if (!any_repeat)
 		return err_set(e, CRM_E_INPUT, "cannot fit bg/nbd without repeat purchases");
-	rc = bg_ranks(c, n, d, &r, &idx, &xv) || sort_rank_columns(&r, n, idx) ||
-	     bg_triples(r, xv, n, d);
+	if ((rc = fault_flags & CLV_FAULT_HASH ? 0 : bg_days(c, n, d)) == 0)
+		rc = bg_ranks(c, n, d, &r, &idx, &xv) || sort_rank_columns(&r, n, idx) ||
+		     bg_triples(r, xv, n, d);
+	else
+		rc = rc < 0;
 	free(r);
 	free(idx);
 	free(xv);
@@ -1233,7 +1380,7 @@ static void bg_group(const struct bg_data *d, size_t s, size_t end, double rx, d
  *
  * Lane k reads triple i + k SUM_BLOCK, always: a lane without a block of
  * the group (or past the end of a short one) reads the triples after it,
- * or the LANE_PAD padding after the last (bg_triples), and its sums are
+ * or the LANE_PAD padding after the last (bg_finish), and its sums are
  * dropped. Reading them is harmless: their indexes are valid.
  */
 _Static_assert(LANES == 4, "the lanes' code names 4 lanes");

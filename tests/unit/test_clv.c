@@ -874,18 +874,20 @@ static void test_interior_beyond_edge_log(void **state)
 }
 
 /*
- * The BG/NBD sums taken LANES blocks at a time (bg_group_lanes) give the
- * bits of one block at a time (CLV_FAULT_SCALAR): on data with groups of
- * every size (short last blocks, groups shorter than a block), triples
- * of weights 2..32 (their powers) and above 32 (a log1p each, W_BIG),
+ * The BG/NBD fit's faster paths give the bits of the plain ones: sums
+ * taken LANES blocks at a time (bg_group_lanes) against one block at a
+ * time (CLV_FAULT_SCALAR), triples from day tables (bg_days) against
+ * hashed ranks (CLV_FAULT_HASH). On data of days with groups of every
+ * size (short last blocks, groups shorter than a block), triples of
+ * weights 2..32 (their powers) and above 32 (a log1p each, W_BIG),
  * fitted through the subsample start and the polish, and on the edge
  * (no dropout) where the search runs long. Its own draws.
  */
-static void test_bg_lanes_same_bits(void **state)
+static void test_bg_paths_same_bits(void **state)
 {
 	const size_t n = 60000;
 	struct clv_cust *c = malloc(n * sizeof(*c));
-	struct clv_bgnbd m0, m1;
+	struct clv_bgnbd m0, m1, m2;
 	struct crm_err e = { 0 };
 	uint64_t saved = rng_s;
 	size_t i;
@@ -906,12 +908,15 @@ static void test_bg_lanes_same_bits(void **state)
 			else
 				c[i] = simulate(T, lam, edge ? -1 : ga / (ga + gb), 0, 0);
 		}
-		clv_set_fault(CLV_FAULT_SCALAR);
+		clv_set_fault(CLV_FAULT_SCALAR | CLV_FAULT_HASH);
 		assert_int_equal(clv_bgnbd_fit(c, n, &m0, &e), 0);
-		clv_set_fault(0);
+		clv_set_fault(CLV_FAULT_HASH);
 		assert_int_equal(clv_bgnbd_fit(c, n, &m1, &e), 0);
-		print_bg(edge ? "bg/nbd lanes, edge" : "bg/nbd lanes", &m1, 0);
+		clv_set_fault(0);
+		assert_int_equal(clv_bgnbd_fit(c, n, &m2, &e), 0);
+		print_bg(edge ? "bg/nbd fast paths, edge" : "bg/nbd fast paths", &m2, 0);
 		assert_memory_equal(&m0, &m1, sizeof(m0));
+		assert_memory_equal(&m0, &m2, sizeof(m0));
 	}
 	rng_s = saved;
 	free(c);
@@ -1051,7 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_edge_no_dropout),
 		cmocka_unit_test(test_interior_beyond_edge_log),
-		cmocka_unit_test(test_bg_lanes_same_bits),
+		cmocka_unit_test(test_bg_paths_same_bits),
 		cmocka_unit_test(test_timing_1m),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
