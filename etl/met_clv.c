@@ -42,6 +42,13 @@
 /* Correlation of x and spend above which Gamma-Gamma's independence assumption is doubtful. */
 #define GG_CORR_WARN 0.3
 
+static int fault_flags;
+
+void met_clv_set_fault(int flags)
+{
+	fault_flags = flags;
+}
+
 int met_clv_hist_init(struct met_clv_hist *h, uint32_t n)
 {
 	size_t k = n ? n : 1;
@@ -523,21 +530,81 @@ static void predict_customers(const struct inputs *in, const double *ltx, struct
 	}
 }
 
+/*
+ * The distinct keys (x << 32 | T in days) of the inputs, ascending, into
+ * *keys (*nk of them), and each customer's rank among them into gid: by
+ * a table over (x, T) when it is small (some hundred x by some thousand
+ * days: a count and a scan, no hash probe per customer), else by rank.h.
+ * The same ranks and keys either way. -1 when out of memory.
+ */
+#define PAIR_TABLE_MAX ((uint64_t)1 << 24)
+
+static int pair_ranks(const struct inputs *in, uint32_t *gid, uint64_t **keys, size_t *nk)
+{
+	uint64_t maxx = 0, maxt = 0, cells;
+	uint32_t *tab;
+	size_t j, c;
+
+	*keys = NULL;
+	*nk = 0;
+	for (j = 0; j < in->n; j++) {
+		uint64_t x = in->key[j] >> 32, t = (uint32_t)in->key[j];
+
+		maxx = x > maxx ? x : maxx;
+		maxt = t > maxt ? t : maxt;
+	}
+	cells = (maxx + 1) * (maxt + 1);
+	if (cells > PAIR_TABLE_MAX || cells > 8 * (uint64_t)in->n + 4096 ||
+	    (fault_flags & MET_CLV_FAULT_HASH_PAIRS)) {
+		struct rank pairs;
+		int ok = rank_init(&pairs) == 0;
+
+		for (j = 0; ok && j < in->n; j++)
+			ok = rank_add(&pairs, in->key[j], &gid[j]) == 0;
+		ok = ok && rank_finish(&pairs, gid, in->n) == 0;
+		if (ok) {
+			*keys = pairs.keys; /* taken over */
+			*nk = pairs.n;
+			pairs.keys = NULL;
+		}
+		rank_release(&pairs);
+		return ok ? 0 : -1;
+	}
+	if (!(tab = calloc((size_t)cells, sizeof(*tab))))
+		return -1;
+#define CELL(k) ((size_t)((k) >> 32) * (size_t)(maxt + 1) + (uint32_t)(k))
+	for (j = 0; j < in->n; j++)
+		tab[CELL(in->key[j])] = 1;
+	for (c = 0; c < cells; c++)
+		*nk += tab[c];
+	if (!(*keys = malloc((*nk ? *nk : 1) * sizeof(**keys)))) {
+		free(tab);
+		return -1;
+	}
+	for (c = 0, *nk = 0; c < cells; c++)
+		if (tab[c]) {
+			(*keys)[*nk] = (uint64_t)(c / (maxt + 1)) << 32 | (uint64_t)(c % (maxt + 1));
+			tab[c] = (uint32_t)(*nk)++;
+		}
+	for (j = 0; j < in->n; j++)
+		gid[j] = tab[CELL(in->key[j])];
+#undef CELL
+	free(tab);
+	return 0;
+}
+
 /* Predictions of every modelled customer and the forecast of the period. */
 static int predict(const struct inputs *in, double monthly_rate, struct met_clv_res *res)
 {
-	struct rank pairs;
 	struct groups gr = { 0 };
+	uint64_t *keys = NULL;
 	double *ltx = NULL;
-	size_t j, g;
-	int k, rc = -1, ok = rank_init(&pairs) == 0;
+	size_t g, nk;
+	int k, rc = -1;
 
 	gr.gid = malloc((in->n ? in->n : 1) * sizeof(*gr.gid));
-	ok = ok && gr.gid;
-	for (j = 0; ok && j < in->n; j++)
-		ok = rank_add(&pairs, in->key[j], &gr.gid[j]) == 0;
-	if (!ok || rank_finish(&pairs, gr.gid, in->n) ||
-	    group_curves(pairs.keys, pairs.n, monthly_rate, res, &gr) ||
+	if (!gr.gid || pair_ranks(in, gr.gid, &keys, &nk) ||
+	    group_curves(keys, nk, monthly_rate, res, &gr) ||
 	    !(ltx = log_table(in, res->bg.alpha)))
 		goto out;
 	predict_customers(in, ltx, &gr, res);
@@ -546,7 +613,7 @@ static int predict(const struct inputs *in, double monthly_rate, struct met_clv_
 			res->forecast[k] += gr.wsum[g] * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
 	rc = 0;
 out:
-	rank_release(&pairs);
+	free(keys);
 	free(ltx);
 	groups_release(&gr);
 	return rc;

@@ -131,4 +131,12 @@ void met_clv_drop(struct met_clv_job *job);
 
 void met_clv_res_release(struct met_clv_res *res);
 
+/*
+ * Fault hook for the tests: with MET_CLV_FAULT_HASH_PAIRS set, the
+ * predictions rank their (x, T) pairs by hashing (rank.h) also where a
+ * table would do. Not thread-safe; 0 (the default) in production.
+ */
+#define MET_CLV_FAULT_HASH_PAIRS 1
+void met_clv_set_fault(int flags);
+
 #endif

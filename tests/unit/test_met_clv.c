@@ -2,7 +2,8 @@
  * test_met_clv.c - the predictions of met_clv_period against clv.h's
  * per-customer formulas, and the same bits whether the horizon curves are
  * made in one pass or in two halves on two threads (enough distinct
- * (x, T) pairs for the split, then the same period pinned to one CPU).
+ * (x, T) pairs for the split, then the same period pinned to one CPU),
+ * and whether the pairs are ranked by a table or by hashing.
  * Its customers' fit ends at the edge of the parameter space (a and b
  * huge), where the expectations once were NaN. And met_clv_start's jobs
  * own their inputs: two periods in flight while the caller rewrites the
@@ -128,6 +129,16 @@ static void test_predictions(void **state)
 	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", NULL, &one, &e),
 			 0);
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	assert_true(same_doubles(res.p_alive, one.p_alive, N));
+	assert_true(same_doubles(res.expected, one.expected, N));
+	assert_true(same_doubles(res.value, one.value, N));
+	assert_true(same_doubles(res.forecast, one.forecast, HORIZON + 1));
+	met_clv_res_release(&one);
+	/* the (x, T) pairs ranked by hashing, not by the table: the same bits */
+	met_clv_set_fault(MET_CLV_FAULT_HASH_PAIRS);
+	assert_int_equal(met_clv_period(&w.h, w.first, w.last, N, L, HORIZON, 0.01, "test", NULL, &one, &e),
+			 0);
+	met_clv_set_fault(0);
 	assert_true(same_doubles(res.p_alive, one.p_alive, N));
 	assert_true(same_doubles(res.expected, one.expected, N));
 	assert_true(same_doubles(res.value, one.value, N));
