@@ -2338,59 +2338,113 @@ struct gg_data {
 	double ntot;
 };
 
-/* Customers a and b have the same (x, mean spend) in the columns xa of m customers. */
-static int same_pair(const double *xa, size_t m, uint32_t a, uint32_t b)
+/*
+ * The order by (x, mean spend): a customer is a record of its spend's
+ * bits (order_key, less the smallest) and its x's rank, and one LSD
+ * radix sort of the records by (x rank, spend bits), 11 bits a pass, the
+ * passes of bits that no two records tell apart skipped, gives the pairs
+ * in order with their values: no order of indexes to follow with random
+ * reads afterwards, no comparison. Equal records are equal pairs, so
+ * the order among them does not matter.
+ */
+struct gg_rec {
+	uint64_t key;      /* order_key(spend) - lo */
+	uint32_t xr, pad;  /* x's rank among the distinct x */
+};
+
+#define GG_RADIX_BITS 11
+#define GG_RADIX (1u << GG_RADIX_BITS)
+
+/* The records a[0..m) sorted by (xr, key) (b is scratch of m); the array holding them. */
+static struct gg_rec *gg_sort(struct gg_rec *a, struct gg_rec *b, size_t m, uint64_t kspan,
+			      uint32_t nx)
 {
-	return xa[a] == xa[b] && xa[m + a] == xa[m + b];
+	int kb = 0, xb = 0, pk, np, p;
+	uint32_t (*count)[GG_RADIX];
+	size_t i;
+
+	while (kb < 64 && (kspan >> kb))
+		kb++;
+	while (xb < 32 && ((uint64_t)nx - 1) >> xb)
+		xb++;
+	pk = (kb + GG_RADIX_BITS - 1) / GG_RADIX_BITS;
+	np = pk + (xb + GG_RADIX_BITS - 1) / GG_RADIX_BITS;
+	if (!np || !(count = calloc((size_t)np, sizeof(*count))))
+		return np ? NULL : a;
+#define DIGIT(r, p) ((p) < pk ? (uint32_t)((r).key >> ((p) * GG_RADIX_BITS)) & (GG_RADIX - 1) \
+			      : ((r).xr >> (((p) - pk) * GG_RADIX_BITS)) & (GG_RADIX - 1))
+	for (i = 0; i < m; i++)
+		for (p = 0; p < np; p++)
+			count[p][DIGIT(a[i], p)]++;
+	for (p = 0; p < np; p++) {
+		uint32_t sum = 0, c, k;
+		struct gg_rec *t;
+
+		if (count[p][DIGIT(a[0], p)] == m)
+			continue; /* every record has this digit */
+		for (k = 0; k < GG_RADIX; k++) {
+			c = count[p][k];
+			count[p][k] = sum;
+			sum += c;
+		}
+		for (i = 0; i < m; i++)
+			b[count[p][DIGIT(a[i], p)]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+#undef DIGIT
+	free(count);
+	return a;
 }
 
 /*
- * The two columns *xa ([0..m) and [m..2m)) put in the order idx, so that
- * the walks over the sorted customers read memory in sequence (compared
- * through idx, each comparison was two cache misses). -1 when out of
- * memory.
+ * Ranks of the m values v[] (> 0) among their distinct values into r,
+ * and those values ascending into *vals (*nv of them): from a table when
+ * all are whole numbers below DAYS_MAX (x, purchase days), else by
+ * rank.h on their bits. The same ranks either way. -1 when out of memory.
  */
-static int sort_columns(double **xa, size_t m, const uint32_t *idx)
+static int value_ranks(const double *v, size_t m, uint32_t *r, double **vals, size_t *nv)
 {
-	double *s = malloc((m ? 2 * m : 1) * sizeof(*s));
+	uint32_t max = 0, *tab, k, j;
+	struct rank rk;
 	size_t i;
+	int ok;
 
-	if (!s)
-		return -1;
-	for (i = 0; i < m; i++) {
-		s[i] = (*xa)[idx[i]];
-		s[m + i] = (*xa)[m + idx[i]];
+	*vals = NULL;
+	for (i = 0; i < m && !(fault_flags & CLV_FAULT_HASH); i++) {
+		if (!(v[i] >= 0 && v[i] < DAYS_MAX && v[i] == (double)(uint32_t)v[i]))
+			break;
+		max = (uint32_t)v[i] > max ? (uint32_t)v[i] : max;
 	}
-	free(*xa);
-	*xa = s;
-	return 0;
-}
-
-/*
- * The order by (x, mean spend) of the columns xa[0..m) and xa[m..2m) into
- * idx. Mean spends are nearly all distinct, so they are sorted by their
- * bits (eight passes) rather than ranked; then x, by rank, stably.
- */
-static int gg_order(const double *xa, size_t m, uint32_t *idx)
-{
-	uint64_t *key = malloc((m ? m : 1) * sizeof(*key));
-	uint32_t *r = malloc((m ? m : 1) * sizeof(*r));
-	struct rank rx;
-	size_t i;
-	int okx = rank_init(&rx) == 0, ok = key && r && okx;
-
-	for (i = 0; ok && i < m; i++) {
-		idx[i] = (uint32_t)i;
-		key[i] = order_key(xa[m + i]);
-		ok = rank_add(&rx, order_key(xa[i]), &r[i]) == 0;
+	if (i == m) {
+		if (!(tab = calloc((size_t)max + 1, sizeof(*tab))))
+			return -1;
+		for (i = 0; i < m; i++)
+			tab[(uint32_t)v[i]] = 1;
+		for (k = 0, j = 0; k <= max; k++)
+			j += tab[k];
+		if (!(*vals = malloc((j ? j : 1) * sizeof(**vals)))) {
+			free(tab);
+			return -1;
+		}
+		for (k = 0, j = 0; k <= max; k++)
+			if (tab[k]) {
+				(*vals)[j] = (double)k;
+				tab[k] = j++;
+			}
+		for (i = 0; i < m; i++)
+			r[i] = tab[(uint32_t)v[i]];
+		*nv = j;
+		free(tab);
+		return 0;
 	}
-	ok = ok && rank_finish(&rx, r, m) == 0 && sortx_by_key(idx, m, key, NULL, NULL) == 0;
+	ok = rank_init(&rk) == 0;
 	for (i = 0; ok && i < m; i++)
-		key[i] = r[i];
-	ok = ok && sortx_by_key(idx, m, key, NULL, NULL) == 0;
-	rank_release(&rx);
-	free(key);
-	free(r);
+		ok = rank_add(&rk, order_key(v[i]), &r[i]) == 0;
+	ok = ok && rank_finish(&rk, r, m) == 0 && (*vals = key_values(rk.keys, rk.n));
+	*nv = rk.n;
+	rank_release(&rk);
 	return ok ? 0 : -1;
 }
 
@@ -2574,24 +2628,40 @@ static int gg_count(const struct clv_cust *c, size_t n, size_t *m, struct crm_er
 static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, struct gg_data *d,
 		      double *corr)
 {
-	uint32_t *idx = malloc(m * sizeof(*idx));
-	double *xa = malloc(2 * m * sizeof(double));
-	size_t i, u = 0, g = 0;
+	double *xa = malloc(2 * m * sizeof(double)), *xv = NULL, lx = 0;
+	struct gg_rec *ra = malloc(m * sizeof(*ra)), *rb = malloc(m * sizeof(*rb)), *rs;
+	uint32_t *r = malloc(m * sizeof(*r));
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t i, u = 0, g = 0, nx;
 	int rc = -1;
 
-	if (!idx || !xa)
+	if (!xa || !ra || !rb || !r)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (c[i].x > 0) {
 			xa[u] = c[i].x;
-			xa[m + u] = ldexp(c[i].mean_spend, -k2);
+			/* ldexp by 0 is the value itself */
+			xa[m + u] = k2 ? ldexp(c[i].mean_spend, -k2) : c[i].mean_spend;
 			u++;
 		}
 	*corr = clv_pearson(xa, xa + m, m);
-	if (gg_order(xa, m, idx) || sort_columns(&xa, m, idx))
+	if (value_ranks(xa, m, r, &xv, &nx))
+		goto out;
+	for (i = 0; i < m; i++) {
+		uint64_t k = order_key(xa[m + i]);
+
+		lo = k < lo ? k : lo;
+		hi = k > hi ? k : hi;
+		ra[i].key = k;
+		ra[i].xr = r[i];
+		ra[i].pad = 0;
+	}
+	for (i = 0; i < m; i++)
+		ra[i].key -= lo;
+	if (!(rs = gg_sort(ra, rb, m, hi - lo, (uint32_t)nx)))
 		goto out;
 	for (i = 0, u = 0; i < m; i++)
-		if (i == 0 || !same_pair(xa, m, i, i - 1))
+		if (i == 0 || rs[i].key != rs[i - 1].key || rs[i].xr != rs[i - 1].xr)
 			u++;
 	d->x = malloc(7 * u * sizeof(double));
 	d->gs = malloc((u + 1) * sizeof(size_t));
@@ -2604,19 +2674,22 @@ static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, stru
 	d->gw = d->w + u;
 	d->glm = d->gw + u;
 	for (i = 0, u = 0; i < m; i++) {
-		uint32_t k = (uint32_t)i;
+		if (i == 0 || rs[i].key != rs[i - 1].key || rs[i].xr != rs[i - 1].xr) {
+			uint64_t bits = rs[i].key + lo;
+			double x = xv[rs[i].xr], z;
 
-		if (i == 0 || !same_pair(xa, m, k, k - 1)) {
-			if (u == 0 || xa[k] != d->x[u - 1]) {
+			memcpy(&z, &bits, sizeof(z));
+			if (u == 0 || x != d->x[u - 1]) {
 				d->gs[g] = u;
 				d->gw[g] = 0;
 				d->glm[g] = 0;
 				g++;
+				lx = log(x); /* the same for every pair of the group */
 			}
-			d->x[u] = xa[k];
-			d->lm[u] = log(xa[m + k]);
-			d->lx[u] = log(xa[k]);
-			d->ixm[u] = 1 / (xa[k] * xa[m + k]);
+			d->x[u] = x;
+			d->lm[u] = log(z);
+			d->lx[u] = lx;
+			d->ixm[u] = 1 / (x * z);
 			d->w[u] = 0;
 			u++;
 		}
@@ -2630,8 +2703,11 @@ static int gg_prepare(const struct clv_cust *c, size_t n, size_t m, int k2, stru
 	gg_log_means(d);
 	rc = 0;
 out:
-	free(idx);
 	free(xa);
+	free(xv);
+	free(ra);
+	free(rb);
+	free(r);
 	return rc;
 }
 

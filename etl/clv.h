@@ -179,7 +179,7 @@ int clv_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *
 #define CLV_FAULT_BFGS 1
 /* CLV_FAULT_SCALAR: the BG/NBD sums one block at a time (bg_group), as before lanes. */
 #define CLV_FAULT_SCALAR 2
-/* CLV_FAULT_HASH: the BG/NBD triples by hashed ranks (bg_ranks) also when the data are days. */
+/* CLV_FAULT_HASH: ranks by hashing (rank.h) also where tables of days would do (both fits). */
 #define CLV_FAULT_HASH 4
 void clv_set_fault(int flags);
 

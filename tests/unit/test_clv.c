@@ -923,6 +923,40 @@ static void test_bg_paths_same_bits(void **state)
 }
 
 /*
+ * The Gamma-Gamma fit ranks x by a table when x is whole (value_ranks)
+ * and by hashing otherwise (CLV_FAULT_HASH): the same bits, on 50,000
+ * synthetic customers with spends, so through the subsample start and
+ * the polish. Its own draws.
+ */
+static void test_gg_paths_same_bits(void **state)
+{
+	const size_t n = 50000;
+	struct clv_cust *c = malloc(n * sizeof(*c));
+	struct clv_gg g0, g1;
+	struct crm_err e = { 0 };
+	uint64_t saved = rng_s;
+	size_t i;
+
+	(void)state;
+	assert_non_null(c);
+	rng_s = 7 * 0x2545F4914F6CDD1DULL;
+	for (i = 0; i < n; i++) {
+		double T = (double)(300 - (long)(urand() * 200)) / 7;
+
+		c[i] = simulate(T, grand(PUB_R) / PUB_ALPHA * 20, 0.1, PUB_P, grand(PUB_Q) / PUB_GAMMA);
+	}
+	rng_s = saved;
+	clv_set_fault(CLV_FAULT_HASH);
+	assert_int_equal(clv_gg_fit(c, n, &g0, &e), 0);
+	clv_set_fault(0);
+	assert_int_equal(clv_gg_fit(c, n, &g1, &e), 0);
+	assert_memory_equal(&g0, &g1, sizeof(g0));
+	printf("# gamma-gamma both ranks: p=%.6g q=%.6g gamma=%.6g (%zu customers with x > 0)\n",
+	       g1.p, g1.q, g1.gamma, g1.n);
+	free(c);
+}
+
+/*
  * Customers who never drop out (the bench's world): the likelihood is
  * highest at the edge (a -> 0 or b -> infinity), which the fit must say
  * (CLV_BOUNDARY) while still recovering the purchase process (r, alpha),
@@ -1057,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_edge_no_dropout),
 		cmocka_unit_test(test_interior_beyond_edge_log),
 		cmocka_unit_test(test_bg_paths_same_bits),
+		cmocka_unit_test(test_gg_paths_same_bits),
 		cmocka_unit_test(test_timing_1m),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
