@@ -399,15 +399,22 @@ static int fit(struct notes *nt, const struct inputs *in, const struct met_clv_c
 struct groups {
 	size_t n;
 	double *core;       /* [g * (H + 1) + k]: E[Y(k months) | alive] of pair g */
-	double *dsum;       /* discounted sum of the monthly increments */
-	double *c1, *rx, *lT, *wsum;
+	/*
+	 * What a customer of pair g reads, in one place (a customer's pair
+	 * is anywhere in the table: one cache line, not five): the logs of
+	 * P(alive), E[Y(H) | alive], the discounted sum of the monthly
+	 * increments, and the sum of its customers' P(alive).
+	 */
+	struct pair_pred {
+		double c1, rx, lT, eH, dsum, wsum;
+	} *pp;
 	uint32_t *gid;      /* of in->c[j]: its pair */
 };
 
 static void groups_release(struct groups *gr)
 {
 	free(gr->core);
-	free(gr->dsum);
+	free(gr->pp);
 	free(gr->gid);
 	memset(gr, 0, sizeof(*gr));
 }
@@ -450,11 +457,12 @@ static void *curves_range(void *arg)
 			disc /= 1 + j->monthly_rate;
 			dsum += (core[k] - core[k - 1]) * disc;
 		}
-		gr->dsum[i] = dsum;
-		gr->c1[i] = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
-		gr->rx[i] = bg->r + x;
-		gr->lT[i] = log(bg->alpha + T);
-		gr->wsum[i] = 0;
+		gr->pp[i].dsum = dsum;
+		gr->pp[i].c1 = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
+		gr->pp[i].rx = bg->r + x;
+		gr->pp[i].lT = log(bg->alpha + T);
+		gr->pp[i].eH = core[H];
+		gr->pp[i].wsum = 0;
 	}
 	return NULL;
 }
@@ -469,13 +477,9 @@ static int group_curves(const uint64_t *keys, size_t g, double monthly_rate,
 
 	gr->n = g;
 	gr->core = malloc((g ? g : 1) * (size_t)(res->horizon + 1) * sizeof(double));
-	gr->dsum = malloc((g ? g : 1) * 5 * sizeof(double));
-	if (!gr->core || !gr->dsum)
+	gr->pp = malloc((g ? g : 1) * sizeof(*gr->pp));
+	if (!gr->core || !gr->pp)
 		return -1;
-	gr->c1 = gr->dsum + g;
-	gr->rx = gr->c1 + g;
-	gr->lT = gr->rx + g;
-	gr->wsum = gr->lT + g;
 	top = whole;
 	if (g >= MET_CLV_CURVES_SPLIT_MIN && cpus_usable() >= 2) {
 		top.lo = whole.hi = g / 2;
@@ -505,28 +509,40 @@ static double *log_table(const struct inputs *in, double alpha)
 	return t;
 }
 
-/* Every modelled customer's P(alive), expected purchases and value, in index order. */
+/*
+ * Every customer's P(alive), expected purchases and value, in index
+ * order: those of the modelled customers, NAN for the others (and for
+ * value without a Gamma-Gamma fit), each array written once.
+ */
 static void predict_customers(const struct inputs *in, const double *ltx, struct groups *gr,
 			      struct met_clv_res *res)
 {
-	int H = res->horizon;
+	uint32_t i = 0, n = res->n;
 	size_t j;
 
-	for (j = 0; j < in->n; j++) {
-		uint32_t i = in->who[j], g = gr->gid[j];
+	for (j = 0; j <= in->n; j++) {
+		uint32_t next = j < in->n ? in->who[j] : n;
 		const struct clv_cust *c = &in->c[j];
-		double pa = c->x > 0 ? clv_bgnbd_p_alive_parts(gr->c1[g], gr->rx[g], gr->lT[g],
-							       ltx[in->txd[j]])
-				     : 1;
+		struct pair_pred *pp;
+		double pa;
 
+		for (; i < next; i++)
+			res->p_alive[i] = res->expected[i] = res->value[i] = NAN;
+		if (j == in->n)
+			break;
+		pp = &gr->pp[gr->gid[j]];
+		pa = c->x > 0 ? clv_bgnbd_p_alive_parts(pp->c1, pp->rx, pp->lT, ltx[in->txd[j]]) : 1;
 		res->p_alive[i] = pa;
-		res->expected[i] = pa * gr->core[g * (size_t)(H + 1) + (size_t)H];
-		gr->wsum[g] += pa;
+		res->expected[i] = pa * pp->eH;
+		pp->wsum += pa;
 		if (res->gg_fitted) {
 			double spend = clv_gg_mean_spend(&res->gg, c->x, c->mean_spend > 0 ? c->mean_spend : 0);
 
-			res->value[i] = pa * gr->dsum[g] * spend * in->margin[j];
+			res->value[i] = pa * pp->dsum * spend * in->margin[j];
+		} else {
+			res->value[i] = NAN;
 		}
+		i++;
 	}
 }
 
@@ -610,7 +626,7 @@ static int predict(const struct inputs *in, double monthly_rate, struct met_clv_
 	predict_customers(in, ltx, &gr, res);
 	for (g = 0; g < gr.n; g++)
 		for (k = 1; k <= res->horizon; k++)
-			res->forecast[k] += gr.wsum[g] * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
+			res->forecast[k] += gr.pp[g].wsum * gr.core[g * (size_t)(res->horizon + 1) + (size_t)k];
 	rc = 0;
 out:
 	free(keys);
@@ -709,11 +725,20 @@ static void *job_main(void *arg)
 	}
 	if ((j->rc = fit(&j->notes, in, j->cache.path ? &j->cache : NULL, res, &j->err)))
 		return NULL;
-	if (!(res->expected = nan_array(j->n)) || !(res->p_alive = nan_array(j->n)) ||
-	    !(res->value = nan_array(j->n)))
-		goto nomem;
-	if (res->fitted && predict(in, j->monthly_rate, res))
-		goto nomem;
+	if (!res->fitted) {
+		if (!(res->expected = nan_array(j->n)) || !(res->p_alive = nan_array(j->n)) ||
+		    !(res->value = nan_array(j->n)))
+			goto nomem;
+	} else {
+		/* predict writes every entry */
+		size_t k = j->n ? j->n : 1;
+
+		if (!(res->expected = malloc(k * sizeof(double))) ||
+		    !(res->p_alive = malloc(k * sizeof(double))) ||
+		    !(res->value = malloc(k * sizeof(double))) ||
+		    predict(in, j->monthly_rate, res))
+			goto nomem;
+	}
 	/* the result may wait for its period a while: not with the inputs */
 	inputs_release(&j->in);
 	memset(&j->in, 0, sizeof(j->in));
