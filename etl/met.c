@@ -154,6 +154,17 @@ struct eng {
 	int64_t *m12, *np12;
 	uint8_t *rs, *fs, *ms;       /* RFM scores of the current period (0: none) */
 	uint32_t *slot5;             /* per customer, its 5 slots (all, channel, region, tier, rfm) this period */
+	/*
+	 * The period's customer pass (base_counts) also counts, per slot,
+	 * the Kaplan-Meier events and censorings by duration in days
+	 * (sv_ev, sv_ce: [slot * sv_days + day], for survival_rows) and per
+	 * RFM segment the customers and their M (for the rfm rows).
+	 */
+	uint32_t *sv_ev, *sv_ce, *sv_maxd;
+	size_t sv_days;
+	int32_t min_signup;          /* the earliest signup of all (NONE_DAY: none) */
+	uint64_t rfm_cnt[MET_RFM_NONE + 1];
+	int64_t rfm_mon[MET_RFM_NONE + 1], rfm_tot;
 	struct dict dicts[3];        /* channel, region, tier */
 	uint32_t unknown_code[3];
 
@@ -1625,20 +1636,39 @@ static int cmp_rows(const void *pa, const void *pb)
 static int base_counts(struct eng *g, int32_t b0, int32_t b1)
 {
 	uint64_t *hist = calloc((size_t)g->nslots * N_STATES, sizeof(*hist));
-	uint32_t i, s;
+	size_t D = g->min_signup < b1 ? (size_t)(b1 - g->min_signup) + 1 : 1;
+	uint32_t i, s, *ev, *ce, *maxd;
 	int d, st;
 
-	if (!hist)
+	free(g->sv_ev);
+	free(g->sv_ce);
+	free(g->sv_maxd);
+	g->sv_days = D;
+	g->sv_ev = calloc((size_t)g->nslots * D, 4);
+	g->sv_ce = calloc((size_t)g->nslots * D, 4);
+	g->sv_maxd = calloc(g->nslots, 4);
+	if (!hist || !g->sv_ev || !g->sv_ce || !g->sv_maxd) {
+		free(hist);
 		return -1;
+	}
+	ev = g->sv_ev;
+	ce = g->sv_ce;
+	maxd = g->sv_maxd;
+	memset(g->rfm_cnt, 0, sizeof(g->rfm_cnt));
+	memset(g->rfm_mon, 0, sizeof(g->rfm_mon));
+	g->rfm_tot = 0;
 	for (i = 0; i < g->n; i++) {
 		uint32_t *sl = g->slot5 + (size_t)i * N_DIMS;
 		int32_t su = g->signup[i];
 		int in0 = g->in_start[i], in1 = g->in_end[i], isnew, react;
+		uint8_t rfm = g->rfm[i];
+		uint32_t *kmc;
+		int64_t dur;
 
 		sl[0] = 0;
 		for (d = 0; d < 3; d++)
 			sl[d + 1] = g->base[d + 1] + g->attr[d][i];
-		sl[4] = g->base[D_RFM] + g->rfm[i];
+		sl[4] = g->base[D_RFM] + rfm;
 		g->during[i] = 0;
 		if (su >= b1)
 			continue;
@@ -1647,8 +1677,24 @@ static int base_counts(struct eng *g, int32_t b0, int32_t b1)
 		g->during[i] = (uint8_t)(in0 || isnew || react);
 		st = in0 * ST_IN0 + in1 * ST_IN1 + isnew * ST_NEW +
 		     (isnew && g->referred[i]) * ST_REFERRED + react * ST_REACT;
-		for (d = 0; d < N_DIMS; d++)
+		/* survival: the duration to the churn day (an event) or to end(P) */
+		dur = !in1 ? (int64_t)churn_day_of(g, i) - su : (int64_t)b1 - su;
+		if (dur < 0)
+			dur = 0;
+		if ((size_t)dur >= D)
+			dur = (int64_t)D - 1;
+		kmc = in1 ? ce : ev;
+		for (d = 0; d < N_DIMS; d++) {
 			hist[(size_t)sl[d] * N_STATES + (size_t)st]++;
+			kmc[(size_t)sl[d] * D + (size_t)dur]++;
+			if ((uint32_t)dur > maxd[sl[d]])
+				maxd[sl[d]] = (uint32_t)dur;
+		}
+		g->rfm_cnt[rfm]++;
+		if (rfm != MET_RFM_NONE) {
+			g->rfm_mon[rfm] += g->m12[i];
+			g->rfm_tot += g->m12[i];
+		}
 	}
 	for (s = 0; s < g->nslots; s++)
 		for (st = 0; st < N_STATES; st++) {
@@ -1672,7 +1718,6 @@ static int base_counts(struct eng *g, int32_t b0, int32_t b1)
 	free(hist);
 	return 0;
 }
-
 
 static inline void acc_add(struct eng *g, uint32_t c, size_t off, uint64_t v)
 {
@@ -1776,48 +1821,16 @@ static void surv_row(struct eng *g, const char *dim, const char *seg, size_t k,
 	}
 }
 
-/* Survival rows and median lifetime for every slot. */
-static int survival_rows(struct eng *g, int32_t b1)
+/* Survival rows and median lifetime for every slot, from base_counts' counts. */
+static int survival_rows(struct eng *g)
 {
-	int32_t min_signup = NONE_DAY;
-	size_t D, s, t;
-	uint32_t i, *ev = NULL, *ce = NULL;
-	double *sv = NULL, *gw = NULL;
-	uint32_t *maxd = NULL;
+	size_t D = g->sv_days, s, t;
+	const uint32_t *ev = g->sv_ev, *ce = g->sv_ce, *maxd = g->sv_maxd;
+	double *sv = malloc(D * sizeof(double)), *gw = malloc(D * sizeof(double));
 	int rc = -1;
 
-	for (i = 0; i < g->n; i++)
-		if (g->signup[i] < min_signup)
-			min_signup = g->signup[i];
-	D = min_signup < b1 ? (size_t)(b1 - min_signup) + 1 : 1;
-	ev = calloc((size_t)g->nslots * D, 4);
-	ce = calloc((size_t)g->nslots * D, 4);
-	sv = malloc(D * sizeof(double));
-	gw = malloc(D * sizeof(double));
-	maxd = calloc(g->nslots, 4);
-	if (!ev || !ce || !sv || !gw || !maxd)
+	if (!sv || !gw || !ev)
 		goto out;
-	for (i = 0; i < g->n; i++) {
-		uint32_t sl[N_DIMS];
-		int64_t dur;
-		int d, event;
-
-		if (g->signup[i] >= b1)
-			continue;
-		event = !g->in_end[i];
-		dur = event ? (int64_t)churn_day_of(g, i) - g->signup[i]
-			    : (int64_t)b1 - g->signup[i];
-		if (dur < 0)
-			dur = 0;
-		if ((size_t)dur >= D)
-			dur = (int64_t)D - 1;
-		memcpy(sl, g->slot5 + (size_t)i * N_DIMS, sizeof(sl));
-		for (d = 0; d < N_DIMS; d++) {
-			(event ? ev : ce)[(size_t)sl[d] * D + (size_t)dur]++;
-			if ((uint32_t)dur > maxd[sl[d]])
-				maxd[sl[d]] = (uint32_t)dur;
-		}
-	}
 	for (s = 0; s < g->nslots; s++) {
 		const char *dim = slot_dim(g, (uint32_t)s), *seg = slot_seg(g, (uint32_t)s);
 		double med = NAN;
@@ -1842,11 +1855,8 @@ static int survival_rows(struct eng *g, int32_t b1)
 	}
 	rc = 0;
 out:
-	free(ev);
-	free(ce);
 	free(sv);
 	free(gw);
-	free(maxd);
 	return rc;
 }
 
@@ -3013,21 +3023,12 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		}
 	}
 
-	/* ---- RFM ---- */
+	/* ---- RFM (counted by base_counts) ---- */
 	{
-		uint64_t cnt[MET_RFM_NONE + 1] = { 0 };
-		int64_t mon[MET_RFM_NONE + 1] = { 0 }, tot = 0;
+		const uint64_t *cnt = g->rfm_cnt;
+		const int64_t *mon = g->rfm_mon, tot = g->rfm_tot;
 		int k;
 
-		for (i = 0; i < g->n; i++) {
-			if (g->signup[i] >= b1)
-				continue;
-			cnt[g->rfm[i]]++;
-			if (g->rfm[i] != MET_RFM_NONE) {
-				mon[g->rfm[i]] += g->m12[i];
-				tot += g->m12[i];
-			}
-		}
 		for (k = 0; k <= MET_RFM_NONE; k++) {
 			struct row *rw = add_row(g, "rfm_count", "rfm", met_rfm_name(k), -1);
 
@@ -3045,7 +3046,7 @@ static int compute_period(struct eng *g, int mi, struct met_stats *st)
 		}
 	}
 
-	if (survival_rows(g, b1)) {
+	if (survival_rows(g)) {
 		rc = err_set(g->e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -3127,6 +3128,9 @@ static void eng_release(struct eng *g)
 	free(g->m12);
 	free(g->np12);
 	free(g->slot5);
+	free(g->sv_ev);
+	free(g->sv_ce);
+	free(g->sv_maxd);
 	free(g->periods_dir);
 	free(g->metrics_dir);
 	free(g->fits_dir);
@@ -3317,11 +3321,14 @@ int met_run(const struct cfg *cfg, const struct met_opts *o, struct met_stats *s
 		rc = err_set(e, CRM_E_NOMEM, "out of memory");
 		goto out;
 	}
+	g.min_signup = NONE_DAY;
 	for (i = 0; i < g.n; i++) {
 		g.clv_last[i] = g.last_ord[i];
 		g.first_pm[i] = g.first_ord[i] == NONE_DAY ? -1 : day_period(g.first_ord[i]) - g.m0;
 		if (g.first_ord[i] < g.signup[i])
 			g.signup[i] = g.first_ord[i];
+		if (g.signup[i] < g.min_signup)
+			g.min_signup = g.signup[i];
 		g.cohort[i] = -1;
 		if (g.signup[i] != NONE_DAY) {
 			int sp = day_period(g.signup[i]);
