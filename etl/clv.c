@@ -2153,12 +2153,6 @@ static double expected_core(const struct clv_bgnbd *m, double x, double T, doubl
 /* expected_at's series: in w (w < 0.5), in z (Euler), clv_hyp2f1's at the edge. */
 enum { CURVE_W, CURVE_EULER, CURVE_HYP, CURVE_KINDS };
 
-/* The t of a curve waiting for lanes, of one kind: index, z, log1p(-z), (a - 1) log1p(-z). */
-struct curve_wait {
-	int n, idx[LANES];
-	double z[LANES], L[LANES], u[LANES];
-};
-
 /*
  * The sums of the series of kind `kind` for the nl (1..LANES) factors
  * v[] (w or z), from the first terms term0[], into out[]: the value
@@ -2221,94 +2215,155 @@ curve_lanes(int kind, struct coefs *cf, double a, double A, double B, double c,
 		}
 }
 
-/* expected_at of the t waiting in q (of one kind), into out[q->idx[l]]. */
+/*
+ * One series waiting for lanes: where its result goes, its factor (w or
+ * z) and, for the series in z, log1p(-z) and (a - 1) log1p(-z).
+ */
+struct curve_item {
+	size_t out;
+	double v, L, u;
+};
+
+/* expected_at of the nl items it[] (of one kind), into out[it[l].out]. */
 LANES_CLONES
-static void curve_chunk(const struct clv_bgnbd *m, double x, double T, const double *t,
-			const struct curve_wait *q, int kind, struct coefs *cw, struct coefs *cz,
-			double *out)
+static void curve_chunk(const struct clv_bgnbd *m, double x, const struct curve_item *it, int nl,
+			int kind, struct coefs *cw, struct coefs *cz, double *out)
 {
 	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
 	double v[LANES], term0[LANES], res[LANES];
 	int l, ok[LANES];
 
-	for (l = 0; l < q->n; l++) {
-		if (kind == CURVE_W) {
-			v[l] = t[q->idx[l]] / (m->alpha + T);
-			term0[l] = A * v[l];
-		} else {
-			v[l] = q->z[l];
-			term0[l] = kind == CURVE_HYP ? 1 : (c - A) / c * v[l];
-		}
+	for (l = 0; l < nl; l++) {
+		v[l] = it[l].v;
+		term0[l] = kind == CURVE_W ? A * v[l] : kind == CURVE_HYP ? 1 : (c - A) / c * v[l];
 	}
-	curve_lanes(kind, kind == CURVE_W ? cw : cz, a, A, m->b + x, c, v, term0, q->n, res, ok);
-	for (l = 0; l < q->n; l++) {
-		double *o = &out[q->idx[l]], u = q->u[l], em;
+	curve_lanes(kind, kind == CURVE_W ? cw : cz, a, A, m->b + x, c, v, term0, nl, res, ok);
+	for (l = 0; l < nl; l++) {
+		double *o = &out[it[l].out], u = it[l].u, em;
 
 		if (kind == CURVE_W) {
 			*o = res[l];
 		} else if (kind == CURVE_EULER) {
 			em = u == 0 ? 1 : expm1(u) / u;
-			*o = !ok[l] ? NAN : c * (-q->L[l] * em - exp(u) * res[l]);
+			*o = !ok[l] ? NAN : c * (-it[l].L * em - exp(u) * res[l]);
 		} else { /* clv_hyp2f1's NAN goes on, as in expected_at */
-			*o = c / (a - 1) * -expm1(A * q->L[l] + log(res[l]));
+			*o = c / (a - 1) * -expm1(A * it[l].L + log(res[l]));
 		}
+	}
+}
+
+/*
+ * Series end sooner the smaller their factor: the items of one kind are
+ * run in order of their factor, by buckets of CURVE_BUCKETS over [0, 1)
+ * (a counting sort, no comparisons), so that the four lanes of a chunk
+ * end at nearly the same term.
+ */
+#define CURVE_BUCKETS 64
+#define CURVE_SMALL 128 /* series of a call on the stack, not the heap */
+
+void clv_bgnbd_expected_alive_curves(const struct clv_bgnbd *m, double x, const double *T,
+				     size_t np, const double *t, int n, double *out, size_t stride)
+{
+	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
+	size_t total = np * (size_t)n, nk[CURVE_KINDS] = { 0, 0, 0 }, p, k0;
+	/* one curve (up to CURVE_SMALL t) on the stack */
+	struct curve_item small_items[CURVE_SMALL], small_byb[CURVE_SMALL], *items, *byb;
+	unsigned char small_kb[CURVE_SMALL], *kb;
+	size_t cnt[CURVE_KINDS][CURVE_BUCKETS + 1], q;
+	struct coefs cw, cz;
+	int i, kind, bk, heap = total > CURVE_SMALL;
+
+	coefs_init(m, x, &cw, &cz);
+	items = heap ? malloc(total * sizeof(*items)) : small_items;
+	kb = heap ? malloc(total) : small_kb;
+	if (!items || !kb) {
+		/* out of memory: one t at a time, the same values */
+		for (p = 0; p < np; p++)
+			for (i = 0; i < n; i++)
+				out[p * stride + (size_t)i] = expected_at(m, x, T[p], t[i], &cw, &cz);
+		if (heap) {
+			free(items);
+			free(kb);
+		}
+		return;
+	}
+	memset(cnt, 0, sizeof(cnt));
+	for (p = 0, q = 0; p < np; p++)
+		for (i = 0; i < n; i++, q++) {
+			double w = t[i] / (m->alpha + T[p]), z = 0, L = 0, u = 0;
+			size_t o = p * stride + (size_t)i;
+
+			kb[q] = 0xff;
+			/* expected_at's cases, in its order */
+			if (!(m->r > 0 && m->alpha > 0 && m->a > 0 && m->b > 0 && x >= 0 &&
+			      T[p] >= 0 && t[i] >= 0 && isfinite(c) && isfinite(w))) {
+				out[o] = NAN;
+				continue;
+			}
+			if (t[i] == 0) {
+				out[o] = 0;
+				continue;
+			}
+			if (w < 0.5 || !(c > 0)) {
+				if (!(w < 1)) {
+					out[o] = NAN;
+					continue;
+				}
+				kind = CURVE_W;
+				z = w;
+			} else {
+				z = t[i] / (m->alpha + T[p] + t[i]);
+				L = log1p(-z);
+				u = (a - 1) * L;
+				kind = u < EULER_U_MIN ? CURVE_HYP : CURVE_EULER;
+				if (kind == CURVE_HYP && !(fabs(z) < 1)) { /* clv_hyp2f1's NAN */
+					out[o] = c / (a - 1) * -expm1(A * L + log(NAN));
+					continue;
+				}
+			}
+			bk = z >= 0 && z < 1 ? (int)(z * CURVE_BUCKETS) : CURVE_BUCKETS - 1;
+			kb[q] = (unsigned char)(kind * CURVE_BUCKETS + bk);
+			items[q] = (struct curve_item){ o, z, L, u };
+			cnt[kind][bk + 1]++;
+			nk[kind]++;
+		}
+	/* bucket starts, the kinds one after the other */
+	for (kind = 0, k0 = 0; kind < CURVE_KINDS; kind++) {
+		cnt[kind][0] = k0;
+		for (bk = 1; bk <= CURVE_BUCKETS; bk++)
+			cnt[kind][bk] += cnt[kind][bk - 1];
+		k0 += nk[kind];
+	}
+	byb = heap ? malloc((k0 ? k0 : 1) * sizeof(*byb)) : small_byb;
+	if (!byb) {
+		for (q = 0; q < total; q++)
+			if (kb[q] != 0xff)
+				out[items[q].out] = expected_at(m, x, T[items[q].out / stride],
+							       t[items[q].out % stride], &cw, &cz);
+		free(items);
+		free(kb);
+		return;
+	}
+	for (q = 0; q < total; q++)
+		if (kb[q] != 0xff)
+			byb[cnt[kb[q] / CURVE_BUCKETS][kb[q] % CURVE_BUCKETS]++] = items[q];
+	for (kind = 0, k0 = 0; kind < CURVE_KINDS; kind++) {
+		for (q = 0; q < nk[kind]; q += LANES)
+			curve_chunk(m, x, byb + k0 + q, nk[kind] - q < LANES ? (int)(nk[kind] - q) : LANES,
+				    kind, &cw, &cz, out);
+		k0 += nk[kind];
+	}
+	if (heap) {
+		free(byb);
+		free(items);
+		free(kb);
 	}
 }
 
 void clv_bgnbd_expected_alive_curve(const struct clv_bgnbd *m, double x, double T,
 				    const double *t, int n, double *out)
 {
-	double A = m->r + x, a = m->a, c = m->a + m->b + x - 1;
-	struct coefs cw, cz;
-	struct curve_wait q[CURVE_KINDS];
-	int i, kind;
-
-	coefs_init(m, x, &cw, &cz);
-	for (kind = 0; kind < CURVE_KINDS; kind++)
-		q[kind].n = 0;
-	for (i = 0; i < n; i++) {
-		double w = t[i] / (m->alpha + T), z = 0, L = 0, u = 0;
-		struct curve_wait *qk;
-
-		/* expected_at's cases, in its order */
-		if (!(m->r > 0 && m->alpha > 0 && m->a > 0 && m->b > 0 && x >= 0 && T >= 0 &&
-		      t[i] >= 0 && isfinite(c) && isfinite(w))) {
-			out[i] = NAN;
-			continue;
-		}
-		if (t[i] == 0) {
-			out[i] = 0;
-			continue;
-		}
-		if (w < 0.5 || !(c > 0)) {
-			if (!(w < 1)) {
-				out[i] = NAN;
-				continue;
-			}
-			kind = CURVE_W;
-		} else {
-			z = t[i] / (m->alpha + T + t[i]);
-			L = log1p(-z);
-			u = (a - 1) * L;
-			kind = u < EULER_U_MIN ? CURVE_HYP : CURVE_EULER;
-			if (kind == CURVE_HYP && !(fabs(z) < 1)) { /* clv_hyp2f1's NAN */
-				out[i] = c / (a - 1) * -expm1(A * L + log(NAN));
-				continue;
-			}
-		}
-		qk = &q[kind];
-		qk->idx[qk->n] = i;
-		qk->z[qk->n] = z;
-		qk->L[qk->n] = L;
-		qk->u[qk->n] = u;
-		if (++qk->n == LANES) {
-			curve_chunk(m, x, T, t, qk, kind, &cw, &cz, out);
-			qk->n = 0;
-		}
-	}
-	for (kind = 0; kind < CURVE_KINDS; kind++)
-		if (q[kind].n)
-			curve_chunk(m, x, T, t, &q[kind], kind, &cw, &cz, out);
+	clv_bgnbd_expected_alive_curves(m, x, &T, 1, t, n, out, (size_t)n);
 }
 
 double clv_bgnbd_expected(const struct clv_bgnbd *m, double x, double t_x, double T, double t)

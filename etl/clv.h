@@ -108,6 +108,15 @@ double clv_bgnbd_expected_alive(const struct clv_bgnbd *m, double x, double T, d
 void clv_bgnbd_expected_alive_curve(const struct clv_bgnbd *m, double x, double T,
 				    const double *t, int n, double *out);
 
+/*
+ * The curves of np customers of the same x at T[0..np): into
+ * out[p stride + i] clv_bgnbd_expected_alive(m, x, T[p], t[i]) for i
+ * below n (stride >= n), bit for bit. The series of one x share their
+ * term ratios, whatever T: this runs them side by side.
+ */
+void clv_bgnbd_expected_alive_curves(const struct clv_bgnbd *m, double x, const double *T,
+				     size_t np, const double *t, int n, double *out, size_t stride);
+
 /* P(alive at T | x, t_x, T): 1 when x = 0 (the model cannot die before its first repeat). */
 double clv_bgnbd_p_alive(const struct clv_bgnbd *m, double x, double t_x, double T);
 

@@ -434,25 +434,55 @@ struct curves_job {
 	struct groups *gr;
 };
 
-/* The curves and logs of the pairs keys[lo..hi). */
+/*
+ * The curves and logs of the pairs keys[lo..hi): the curves of the pairs
+ * of one x in one call (clv_bgnbd_expected_alive_curves, which shares
+ * their series' ratios), then each pair's logs and discounted sum.
+ */
 static void *curves_range(void *arg)
 {
 	const struct curves_job *j = arg;
 	const struct clv_bgnbd *bg = &j->res->bg;
 	struct groups *gr = j->gr;
-	double t[MET_CLV_MAX_HORIZON];
+	double t[MET_CLV_MAX_HORIZON], *T = NULL;
 	int H = j->res->horizon, k;
-	size_t i;
+	size_t i, e, cap = 0;
 
 	for (k = 1; k <= H; k++)
 		t[k - 1] = k * CLV_MONTH_WEEKS;
+	for (i = j->lo; i < j->hi; i = e) {
+		/* the pairs from their keys, as gather() computed x and T */
+		double x = (double)(uint32_t)(j->keys[i] >> 32);
+
+		for (e = i; e < j->hi && j->keys[e] >> 32 == j->keys[i] >> 32; e++)
+			;
+		if (e - i > cap) {
+			double *nt = realloc(T, (e - i) * sizeof(*T));
+
+			if (nt) {
+				T = nt;
+				cap = e - i;
+			} else {
+				e = i + 1; /* out of memory: a pair at a time */
+			}
+		}
+		if (e - i <= cap) {
+			for (k = 0; i + (size_t)k < e; k++)
+				T[k] = (double)(uint32_t)j->keys[i + (size_t)k] / 7.0;
+			clv_bgnbd_expected_alive_curves(bg, x, T, e - i, t, H,
+							gr->core + i * (size_t)(H + 1) + 1,
+							(size_t)(H + 1));
+		} else {
+			clv_bgnbd_expected_alive_curve(bg, x, (double)(uint32_t)j->keys[i] / 7.0, t, H,
+						       gr->core + i * (size_t)(H + 1) + 1);
+		}
+	}
+	free(T);
 	for (i = j->lo; i < j->hi; i++) {
-		/* the pair from its key, as gather() computed x and T */
-		double x = (double)(uint32_t)(j->keys[i] >> 32), T = (double)(uint32_t)j->keys[i] / 7.0;
+		double x = (double)(uint32_t)(j->keys[i] >> 32), T1 = (double)(uint32_t)j->keys[i] / 7.0;
 		double *core = gr->core + i * (size_t)(H + 1), disc = 1, dsum = 0;
 
 		core[0] = 0;
-		clv_bgnbd_expected_alive_curve(bg, x, T, t, H, core + 1);
 		for (k = 1; k <= H; k++) {
 			disc /= 1 + j->monthly_rate;
 			dsum += (core[k] - core[k - 1]) * disc;
@@ -460,7 +490,7 @@ static void *curves_range(void *arg)
 		gr->pp[i].dsum = dsum;
 		gr->pp[i].c1 = x > 0 ? log(bg->a) - log(bg->b + x - 1) : 0;
 		gr->pp[i].rx = bg->r + x;
-		gr->pp[i].lT = log(bg->alpha + T);
+		gr->pp[i].lT = log(bg->alpha + T1);
 		gr->pp[i].eH = core[H];
 		gr->pp[i].wsum = 0;
 	}

@@ -498,11 +498,11 @@ static void test_expected_formula(void **state)
 
 /*
  * A curve over many t gives the single values bit for bit (it shares the
- * series' term ratios, and at the edge runs several t side by side), on
+ * series' term ratios and runs several series side by side in lanes), on
  * both series (w below and above 0.5), with models from the paper and
  * from the edge (a, b huge, as in the 1M bench; a tiny), over the t of a
  * 12-month horizon too, so that some lanes of the edge's series wait for
- * others and some go unused.
+ * others and some go unused; and the curves of many T at once.
  */
 static void test_expected_curve(void **state)
 {
@@ -532,6 +532,34 @@ static void test_expected_curve(void **state)
 					assert_memory_equal(&one, &curve[j], sizeof(one));
 				}
 			}
+	}
+	/*
+	 * The curves of many T of one x in one call (their series run side
+	 * by side, sorted by factor), with a stride: the single values too.
+	 */
+	{
+		static const double xs[] = { 0, 1, 2, 7, 45 };
+		double Ts[60], *out = malloc(60 * 41 * sizeof(double));
+
+		assert_non_null(out);
+		for (i = 0; i < 60; i++)
+			Ts[i] = i < 3 ? (double)i / 7 : (double)(i * i) * 0.29;
+		for (j = 0; j < 40; j++)
+			ts[j] = (double)(j * j) * 0.37 + 0.01;
+		for (k = 0; k < 4; k++)
+			for (i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+				size_t p;
+
+				clv_bgnbd_expected_alive_curves(models[k], xs[i], Ts, 60, ts, 40, out, 41);
+				for (p = 0; p < 60; p++)
+					for (j = 0; j < 40; j++) {
+						double one = clv_bgnbd_expected_alive(models[k], xs[i],
+										      Ts[p], ts[j]);
+
+						assert_memory_equal(&one, &out[p * 41 + j], sizeof(one));
+					}
+			}
+		free(out);
 	}
 }
 
