@@ -172,6 +172,58 @@ static void test_key(void **state)
 			fitc_key(m, 3, "salt", k1);
 			assert_string_not_equal(k0, k1);
 		}
+	/* from days: every field counts, the order too, and never fitc_key's keys */
+	{
+		uint64_t xT[3] = { 1ULL << 32 | 70, 8, 4ULL << 32 | 84 }, xs[3];
+		int32_t txd[3] = { 17, 0, 42 }, ts[3];
+
+		fitc_key_days(xT, txd, c, 3, "salt", k0);
+		assert_int_equal(strlen(k0), FITC_KEY_LEN);
+		fitc_key_days(xT, txd, c, 3, "salt", k1);
+		assert_string_equal(k0, k1);
+		fitc_key(c, 3, "salt", k1);
+		assert_string_not_equal(k0, k1);
+		fitc_key_days(xT, txd, c, 3, "salt2", k1);
+		assert_string_not_equal(k0, k1);
+		fitc_key_days(xT, txd, c, 2, "salt", k1);
+		assert_string_not_equal(k0, k1);
+		fitc_key_days(xT, txd, s, 3, "salt", k1);
+		assert_string_not_equal(k0, k1);
+		for (i = 0; i < 3; i++)
+			for (f = 0; f < 4; f++) {
+				struct clv_cust m[3];
+
+				memcpy(m, c, sizeof(m));
+				memcpy(xs, xT, sizeof(xs));
+				memcpy(ts, txd, sizeof(ts));
+				if (f == 0)
+					xs[i] += 1ULL << 32; /* x */
+				else if (f == 1)
+					xs[i]++; /* T */
+				else if (f == 2)
+					ts[i]++;
+				else
+					m[i].mean_spend = nextafter(m[i].mean_spend, INFINITY);
+				fitc_key_days(xs, ts, m, 3, "salt", k1);
+				assert_string_not_equal(k0, k1);
+			}
+		/* more customers than one batch of the hash (DAYS_BATCH) */
+		{
+			const size_t n = 1000;
+			uint64_t *bx = calloc(n, sizeof(*bx));
+			int32_t *bt = calloc(n, sizeof(*bt));
+			struct clv_cust *bc = calloc(n, sizeof(*bc));
+
+			assert_true(bx && bt && bc);
+			fitc_key_days(bx, bt, bc, n, "salt", k0);
+			bt[n - 1] = 1;
+			fitc_key_days(bx, bt, bc, n, "salt", k1);
+			assert_string_not_equal(k0, k1);
+			free(bx);
+			free(bt);
+			free(bc);
+		}
+	}
 }
 
 int main(void)
