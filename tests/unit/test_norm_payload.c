@@ -88,7 +88,7 @@ static void string_lengths(void **state)
 static void shape_note_indexes(void **state)
 {
 	struct strshape h;
-	char v[8];
+	char v[16];
 	int k;
 
 	(void)state;
