@@ -1492,9 +1492,12 @@ static inline struct bg_acc bg_lane(const struct bg_lanes *L, int k)
  * With GCC on x86-64, bg_lanes_span is compiled twice, for AVX2 (a vector
  * of LANES doubles in one register) and for the base instruction set (in
  * two), and the loader picks one by the CPU: the same operations, so the
- * same bits either way.
+ * same bits either way. Not under ThreadSanitizer: the loader runs the
+ * picking function (an ifunc resolver) before that runtime is set up,
+ * and every program crashed at load.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+	!defined(__SANITIZE_THREAD__)
 #define LANES_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define LANES_CLONES
