@@ -143,6 +143,11 @@ static void hash_text(struct sha256 *h, const char *s, size_t len)
  * as strings whose encoding depends on this month's values alone (as
  * str_mode in norm_write.c decides). So an id of a new shape elsewhere,
  * which makes a column general, does not make every month a new key.
+ * Whatever the mode, a row spilled before the column passed FEW_VALUES
+ * values carries its value as an index into few[] (norm_shape_note): the
+ * row sums see the index only, so the values the indexes stand for are
+ * hashed too, else a corrected export whose new value took the old one's
+ * index kept the stale month.
  */
 static void hash_shape(struct sha256 *h, const struct strshape *sh)
 {
@@ -156,11 +161,11 @@ static void hash_shape(struct sha256 *h, const struct strshape *sh)
 		sha256_update(h, &width, sizeof(width));
 	} else if (sh->n_few <= FEW_VALUES) {
 		hash_text(h, "few", 3);
-		for (i = 0; i < sh->n_few; i++)
-			hash_text(h, sh->few[i], sh->few_len[i]);
 	} else {
 		hash_text(h, "general", 7);
 	}
+	for (i = 0; i < sh->n_few && i < FEW_VALUES && sh->few[i]; i++)
+		hash_text(h, sh->few[i], sh->few_len[i]);
 }
 
 void norm_reuse_key(const struct norm *n, int period, const struct rowsum *sums,
