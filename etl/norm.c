@@ -1074,7 +1074,7 @@ void norm_release_customers(struct norm *n)
 	free(n->custs);
 	free(n->num.slot);
 	n->custs = NULL;
-	n->num.slot = NULL;
+	memset(&n->num, 0, sizeof(n->num)); /* no length left over an array gone */
 	n->n_custs = n->cap_custs = 0;
 	hmap_release(&n->cust_ids);
 	hmap_release(&n->derived);

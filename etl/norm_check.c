@@ -32,8 +32,9 @@ static uint32_t intern(struct norm *n, const char *s, uint32_t len)
  * written in at least `width` digits, zero-padded to exactly `width`
  * (so "c000123" and, past c999999, "c1000000" both are, but "c0001234"
  * is not): 0 and *num set, or -1. Only such ids give back their own
- * bytes from prefix, width and number (num_id), so only they may live
- * in the array alone.
+ * bytes from prefix, width and number (norm_num_id), so only they may
+ * live in the array alone. At most 18 digits: more could wrap the
+ * number (c18446744073709551617 would be c000001).
  */
 static int num_of(const struct numidx *x, const char *id, uint32_t len, uint64_t *num)
 {
@@ -109,12 +110,13 @@ static int num_add(struct norm *n, const char *id, uint32_t len, size_t k)
 		size_t want = x->len ? x->len : 4096;
 		uint32_t *a;
 
-		while (want <= num)
-			want *= 2;
+		/* Before the doubling: it must never see a number near 2^64. */
 		if (num > 4 * (uint64_t)n->n_custs + 65536) {
 			x->outside++;
 			return 0;
 		}
+		while (want <= num)
+			want *= 2;
 		if (!(a = realloc(x->slot, want * sizeof(*a))))
 			return -1;
 		memset(a + x->len, 0, (want - x->len) * sizeof(*a));

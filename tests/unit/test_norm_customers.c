@@ -94,6 +94,8 @@ static void edge_shapes(void **state)
 		"c",          /* no digits */
 		"c0000000",   /* zero, padded past the width */
 		"c000000",
+		"c1234567890123456789",  /* 19 digits: more than a number holds exactly */
+		"c18446744073709551617", /* 20: would wrap to 1 (c000001) */
 	};
 	enum { N = sizeof(ids) / sizeof(ids[0]) };
 	long idx[N];
@@ -108,10 +110,11 @@ static void edge_shapes(void **state)
 	assert_int_equal(n.num.plen, 1);
 	assert_int_equal(n.num.width, 6);
 	/*
-	 * In the map: three numbered ids too far past the count, and the five
-	 * the array cannot give back; in the array: c000001, c001234, c000000.
+	 * In the map: three numbered ids too far past the count, and the
+	 * seven the array cannot give back; in the array: c000001, c001234,
+	 * c000000.
 	 */
-	assert_int_equal(n.cust_ids.count, 8);
+	assert_int_equal(n.cust_ids.count, 10);
 	assert_int_equal(n.num.outside, 3);
 	for (i = 0; i < N; i++) {
 		assert_int_equal(find(&n, ids[i]), idx[i]);
