@@ -35,8 +35,12 @@ CMOCKA_LIBS ?= -lcmocka
 WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
        -Wwrite-strings -Wformat-security -Wshadow -Wpointer-arith -Wundef
 OPT ?= -O2 -g
+# -ffp-contract=off: no fused multiply-add unless the source says so (GCC's
+# C11 default, clang's is on), so compute's floating-point bits do not
+# depend on the compiler or -march (clv.c's vector lanes promise the same
+# bits as the scalar code).
 CRM_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
-             -pthread -Ietl -Ireport -MMD -MP $(PKG_CFLAGS)
+             -ffp-contract=off -pthread -Ietl -Ireport -MMD -MP $(PKG_CFLAGS)
 CRM_LDLIBS = $(PKG_LIBS) $(HPDF_LIBS) -lm -pthread
 ifneq ($(SANITIZE),)
 CRM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

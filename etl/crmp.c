@@ -274,11 +274,18 @@ int64_t crmp_number_key(uint64_t number, unsigned width)
 	return crmp_digits_key(d, width);
 }
 
+/* The digits a key holds: zero groups below the last digit are padding; a digit's group is 1..10. */
+static unsigned key_digit_count(int64_t key)
+{
+	uint64_t k = (uint64_t)key;
+
+	return k ? CRMP_DIGITS_MAX - (unsigned)__builtin_ctzll(k) / 4 : 0;
+}
+
 unsigned crmp_key_digits(int64_t key, char *out)
 {
 	uint64_t k = (uint64_t)key;
-	/* Zero groups below the last digit are padding; a digit's group is 1..10. */
-	unsigned n = k ? CRMP_DIGITS_MAX - (unsigned)__builtin_ctzll(k) / 4 : 0, i;
+	unsigned n = key_digit_count(key), i;
 
 	for (i = 0; i < n; i++)
 		out[i] = (char)('0' + (k >> 4 * (CRMP_DIGITS_MAX - 1 - i) & 15) - 1);
@@ -1516,13 +1523,6 @@ static enum crmp_enc encode_coded(struct buf *b, const struct wcol *c, uint64_t 
  */
 #define KEY_SHORT_SHIFT (4 * (CRMP_DIGITS_MAX - 8))
 
-static unsigned key_digit_count(int64_t key)
-{
-	uint64_t k = (uint64_t)key;
-
-	return k ? CRMP_DIGITS_MAX - (unsigned)__builtin_ctzll(k) / 4 : 0;
-}
-
 /* The present keys all short (and how many are present), or 0. */
 static int keys_short(const struct wcol *c, uint64_t rows, uint64_t *present)
 {
@@ -1651,7 +1651,7 @@ static int dict_keys_short(struct buf *b, const struct wcol *c, uint64_t rows, u
 
 /*
  * Short digit keys encoded straight from the keys, with the bytes the
- * strings would give (test_crmp digits_as_strings): numbered() says no
+ * strings would give (test_crmp short_keys_as_strings): numbered() says no
  * (the caller checked), and then, as build_dict decides, front-coded when
  * more than half the present values are distinct, else a dictionary.
  * The strings were 21 bytes a row more at once (a month of 6 M

@@ -1,7 +1,7 @@
 /*
- * norm_int.h - what the files of the normalize stage share (norm.c,
- * norm_check.c, norm_spill.c, norm_write.c); nothing outside them includes
- * it. norm.h is the stage's public face.
+ * norm_int.h - what the files of the normalize stage share (norm*.c);
+ * nothing else includes it but their unit tests. norm.h is the stage's
+ * public face.
  */
 #ifndef CRM_NORM_INT_H
 #define CRM_NORM_INT_H

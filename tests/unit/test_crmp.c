@@ -1454,11 +1454,6 @@ static void digits_as_strings(void **state)
 
 	(void)state;
 	for (mode = 0; mode < 4; mode++) {
-		unsigned char *a = NULL, *b = NULL;
-		size_t alen = 0, blen = 0;
-		struct crm_err e = { 0 };
-		struct crmp_writer *w;
-
 		for (i = 0; i < ROWS; i++) {
 			uint64_t v = (uint64_t)((i * 7919) % (mode == 2 ? 20 : 2000));
 
@@ -1472,21 +1467,7 @@ static void digits_as_strings(void **state)
 			lens[i] = (uint32_t)strlen(text[i]);
 			keys[i] = crmp_digits_key(text[i] + 1, lens[i] - 1);
 		}
-		w = crmp_writer_new(CRMP_PERIOD, 24290);
-		assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
-		assert_int_equal(crmp_writer_str(w, "id", vals, lens, &e), 0);
-		assert_int_equal(crmp_writer_encode(w, &a, &alen, &e), 0);
-		crmp_writer_free(w);
-		w = crmp_writer_new(CRMP_PERIOD, 24290);
-		assert_int_equal(crmp_writer_table(w, "t", ROWS, &e), 0);
-		assert_int_equal(crmp_writer_digits(w, "id", "c", 1, keys, mode == 3 ? NULL : present,
-						    &e), 0);
-		assert_int_equal(crmp_writer_encode(w, &b, &blen, &e), 0);
-		crmp_writer_free(w);
-		assert_int_equal(alen, blen);
-		assert_memory_equal(a, b, alen);
-		free(a);
-		free(b);
+		same_both_ways("c", vals, lens, keys, mode == 3 ? NULL : present, ROWS);
 	}
 	for (i = 1; i < ROWS; i++) {
 		int bytes = strcmp(text[i - 1] + 1, text[i] + 1);
