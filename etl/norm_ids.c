@@ -53,21 +53,10 @@ static void learn(struct idbits *b, const char *s, uint32_t len)
 /* The number of an id of the learnt shape, or -1. */
 static int64_t number_of(const struct idbits *b, const char *s, uint32_t len)
 {
-	int64_t v = 0;
-	uint32_t k;
+	int64_t v;
 
-	if (b->state <= 0 || len != b->plen + b->width)
+	if (b->state <= 0 || norm_prefixed_number(b->prefix, b->plen, b->width, s, len, &v))
 		return -1;
-	for (k = 0; k < b->plen; k++)
-		if (s[k] != b->prefix[k])
-			return -1;
-	for (; k < len; k++) {
-		unsigned digit = (unsigned char)s[k] - '0';
-
-		if (digit > 9)
-			return -1;
-		v = v * 10 + digit;
-	}
 	return v;
 }
 

@@ -459,20 +459,21 @@ int norm_reuse_same_rows(const char *old_path, const unsigned char *data, size_t
 int norm_shape_note(struct strshape *h, const char *s, uint32_t len);
 
 /*
- * Its number when `s` has the numbered shape: 0, or -1. Inline: every id
- * of every row passes here in pass 1 and again in pass 3, and prefixes
- * are a byte or a few ("c"), which a loop compares faster than a call.
+ * The number of `s` when it is `prefix` and then exactly `width` digits:
+ * 0, or -1. Inline: every id of every row passes here in pass 1 and
+ * again in pass 3, and prefixes are a byte or a few ("c"), which a loop
+ * compares faster than a call.
  */
-static inline int norm_shape_number(const struct strshape *h, const char *s, uint32_t len,
-				    int64_t *num)
+static inline int norm_prefixed_number(const char *prefix, uint32_t plen, uint32_t width,
+				       const char *s, uint32_t len, int64_t *num)
 {
 	uint32_t k;
 	int64_t v = 0;
 
-	if (len != h->plen + h->width)
+	if (len != plen + width)
 		return -1;
-	for (k = 0; k < h->plen; k++)
-		if (s[k] != h->prefix[k])
+	for (k = 0; k < plen; k++)
+		if (s[k] != prefix[k])
 			return -1;
 	for (; k < len; k++) {
 		unsigned digit = (unsigned char)s[k] - '0';
@@ -483,6 +484,13 @@ static inline int norm_shape_number(const struct strshape *h, const char *s, uin
 	}
 	*num = v;
 	return 0;
+}
+
+/* Its number when `s` has the numbered shape: 0, or -1. */
+static inline int norm_shape_number(const struct strshape *h, const char *s, uint32_t len,
+				    int64_t *num)
+{
+	return norm_prefixed_number(h->prefix, h->plen, h->width, s, len, num);
 }
 
 const char *norm_shape_few(const struct strshape *h, const char *s, uint32_t len);

@@ -45,13 +45,16 @@ rows=$(cat "$set_dir"/*.csv | wc -l)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/crmetl-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-abs=$(cd "$set_dir" && pwd)
-{
-	printf '[pipeline]\ndata_dir = %s/var\n' "$work"
+# conf DATA_DIR SET_DIR: a configuration reading the seven exports of a set.
+conf() {
+	local abs
+	abs=$(cd "$2" && pwd)
+	printf '[pipeline]\ndata_dir = %s\n' "$1"
 	for ent in customers orders spend surveys tickets interactions leads; do
 		printf '[source.%s]\nentity = %s\nfile = %s/%s.csv\n' "$ent" "$ent" "$abs" "$ent"
 	done
-} >"$work/bench.conf"
+}
+conf "$work/var" "$set_dir" >"$work/bench.conf"
 
 echo "bench: normalize of $((csv_bytes / 1000000)) MB of CSV ($rows lines), $(nproc) cores"
 /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" normalize -v --config "$work/bench.conf" 2>"$work/log"
@@ -218,13 +221,7 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
 		"$GEN" --seed 2024 --customers 3000000 --months 2 --start 2025-11 --out "$big" >/dev/null
 		touch "$big/.done"
 	fi
-	bigabs=$(cd "$big" && pwd)
-	{
-		printf '[pipeline]\ndata_dir = %s/bigvar\n' "$work"
-		for ent in customers orders spend surveys tickets interactions leads; do
-			printf '[source.%s]\nentity = %s\nfile = %s/%s.csv\n' "$ent" "$ent" "$bigabs" "$ent"
-		done
-	} >"$work/big.conf"
+	conf "$work/bigvar" "$big" >"$work/big.conf"
 	echo "bench: 3,000,000 customers, two months ($(($(cat "$big"/*.csv | wc -c) / 1000000)) MB of CSV)"
 	for stage in normalize compute; do
 		/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$CRMETL" "$stage" -q --config "$work/big.conf"
